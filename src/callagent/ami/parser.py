@@ -1,0 +1,234 @@
+"""A sans-IO parser for the Asterisk Manager Interface: bytes in, messages out.
+
+No sockets and no clock here (the shape of h11): the connection adapter feeds
+whatever the socket gave it, in chunks cut at any byte, and gets back complete
+messages and the frames it had to drop, each with the reason. Frames are
+decoded only once complete, so a Cyrillic name split inside a UTF-8 character
+between two TCP reads arrives whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_BANNER_PREFIX = b"Asterisk Call Manager/"
+_FRAME_END = b"\n\n"
+_KINDS = ("Event", "Response")
+
+
+class AmiMessage:
+    """One AMI event or action response.
+
+    ``headers`` keeps the first value of each header; headers that Asterisk
+    repeats (``ChanVariable``, ``Variable``, command ``Output``) keep every value
+    in order through :meth:`getall`.
+    """
+
+    __slots__ = ("_repeated", "headers")
+
+    def __init__(
+        self, headers: dict[str, str], repeated: dict[str, list[str]] | None = None
+    ) -> None:
+        self.headers = headers
+        self._repeated = repeated
+
+    @property
+    def event(self) -> str:
+        """The event name ('' for a response)."""
+        return self.headers.get("Event", "")
+
+    @property
+    def response(self) -> str:
+        """The response status ('' for an event)."""
+        return self.headers.get("Response", "")
+
+    @property
+    def action_id(self) -> str:
+        """The ActionID this message answers ('' when none)."""
+        return self.headers.get("ActionID", "")
+
+    def get(self, key: str, default: str = "") -> str:
+        """The first value of header ``key``."""
+        return self.headers.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        return self.headers[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.headers
+
+    def getall(self, key: str) -> list[str]:
+        """Every value of a header that may be repeated, in wire order."""
+        if self._repeated and key in self._repeated:
+            return list(self._repeated[key])
+        value = self.headers.get(key)
+        return [] if value is None else [value]
+
+    def __repr__(self) -> str:
+        kind = f"Event={self.event!r}" if self.event else f"Response={self.response!r}"
+        return f"<AmiMessage {kind} {len(self.headers)} headers>"
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedFrame:
+    """A frame the parser dropped, and why (never raised: the stream goes on)."""
+
+    reason: str
+    excerpt: str
+
+
+ParsedItem = AmiMessage | MalformedFrame
+
+
+def _excerpt(raw: bytes | str, limit: int = 80) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = text.replace("\n", "\\n")
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def parse_frame(text: str) -> ParsedItem:
+    """Turn the text of one frame (lines joined by LF, no blank line) into a message."""
+    lines = text.split("\n")
+    try:
+        headers = dict(line.split(": ", 1) for line in lines)  # type: ignore[misc]
+    except ValueError:
+        return _parse_frame_slow(lines)
+    if len(headers) != len(lines):
+        return _parse_frame_slow(lines)
+    first = lines[0]
+    if not (first.startswith("Event: ") or first.startswith("Response: ")):
+        return _parse_frame_slow(lines)
+    return AmiMessage(headers)
+
+
+def _parse_frame_slow(lines: list[str]) -> ParsedItem:
+    """The careful path: repeated headers, ``Key:`` with no space, garbage lines."""
+    start = 0
+    while start < len(lines) and lines[start].partition(":")[0] not in _KINDS:
+        start += 1
+    if start == len(lines):
+        return MalformedFrame("no Event or Response header", _excerpt("\n".join(lines)))
+    headers: dict[str, str] = {}
+    repeated: dict[str, list[str]] | None = None
+    bad_lines = 0
+    for line in lines[start:]:
+        key, sep, value = line.partition(":")
+        if not sep or not key or " " in key:
+            if headers.get("Response") == "Follows":
+                # Old-style command output: body lines without a header name.
+                repeated = repeated or {}
+                repeated.setdefault("Output", []).append(line)
+                continue
+            bad_lines += 1
+            continue
+        if value.startswith(" "):
+            value = value[1:]
+        if key in headers:
+            repeated = repeated or {}
+            repeated.setdefault(key, [headers[key]]).append(value)
+        else:
+            headers[key] = value
+    if bad_lines:
+        return MalformedFrame(
+            f"{bad_lines} line(s) without 'Name: value' in a {lines[start]!r} frame",
+            _excerpt("\n".join(lines)),
+        )
+    return AmiMessage(headers, repeated)
+
+
+class AmiParser:
+    """Incremental AMI parser. Call :meth:`feed` with each chunk read from the socket."""
+
+    def __init__(self, max_frame_bytes: int = 1_048_576) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.banner: str | None = None
+        self.frames = 0
+        self.malformed = 0
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer already searched for a frame end
+        self._pending_cr = False
+        self._expect_banner = True
+        self._discarding = False
+
+    def feed(self, data: bytes) -> list[ParsedItem]:
+        """Add bytes read from the wire; return every message they complete."""
+        if not data:
+            return []
+        # Normalise CRLF to LF once, in C, carrying a CR split from its LF.
+        if self._pending_cr:
+            data = b"\r" + data
+            self._pending_cr = False
+        if data.endswith(b"\r"):
+            data = data[:-1]
+            self._pending_cr = True
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        buffer = self._buffer
+        buffer += data
+        out: list[ParsedItem] = []
+        pos = 0
+        if self._expect_banner:
+            pos = self._take_banner()
+            if self._expect_banner:
+                return out
+        if self._discarding:
+            end = buffer.find(_FRAME_END, max(self._scanned - 1, pos))
+            if end < 0:
+                self._scanned = len(buffer)
+                self._check_size(pos, out)
+                return out
+            pos = end + 2
+            self._discarding = False
+        find = buffer.find
+        scan_from = max(self._scanned - 1, pos)
+        while True:
+            end = find(_FRAME_END, scan_from)
+            if end < 0:
+                break
+            if end > pos:
+                raw = bytes(buffer[pos:end])
+                item = parse_frame(raw.decode("utf-8", "replace").strip("\n"))
+                if isinstance(item, MalformedFrame):
+                    self.malformed += 1
+                else:
+                    self.frames += 1
+                out.append(item)
+            pos = end + 1
+            # A run of blank lines: skip every extra LF.
+            while pos < len(buffer) and buffer[pos] == 10:
+                pos += 1
+            scan_from = pos
+        if pos:
+            del buffer[:pos]
+        self._scanned = len(buffer)
+        self._check_size(0, out)
+        return out
+
+    def _take_banner(self) -> int:
+        buffer = self._buffer
+        if len(buffer) < len(_BANNER_PREFIX) and _BANNER_PREFIX.startswith(bytes(buffer)):
+            return 0
+        if not buffer.startswith(_BANNER_PREFIX):
+            self._expect_banner = False  # attached without a banner (replay, tests)
+            return 0
+        end = buffer.find(b"\n")
+        if end < 0:
+            return 0
+        self.banner = buffer[:end].decode("utf-8", "replace").strip()
+        self._expect_banner = False
+        return end + 1
+
+    def _check_size(self, pos: int, out: list[ParsedItem]) -> None:
+        pending = len(self._buffer) - pos
+        if pending > self.max_frame_bytes:
+            out.append(
+                MalformedFrame(
+                    f"frame longer than {self.max_frame_bytes} bytes without a blank line; "
+                    "dropped until the next blank line",
+                    _excerpt(bytes(self._buffer[pos : pos + 80])),
+                )
+            )
+            self.malformed += 1
+            del self._buffer[:]
+            self._scanned = 0
+            self._discarding = True

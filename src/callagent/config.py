@@ -1,0 +1,112 @@
+"""All of callagent's settings, in one place.
+
+Every setting is read from a ``CALLAGENT_*`` environment variable (or a ``.env``
+file in the working folder); the README lists them all.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AmiNode(BaseModel):
+    """One Asterisk node whose Manager Interface callagent follows."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "callagent"
+    secret: SecretStr = SecretStr("")
+
+    def __repr__(self) -> str:  # the secret never reaches a log line through repr()
+        return f"AmiNode(name={self.name!r}, host={self.host!r}, port={self.port})"
+
+
+class Settings(BaseSettings):
+    """callagent's configuration; see the README's Configuration section."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLAGENT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./callagent.db"
+
+    # Either a JSON list of nodes in CALLAGENT_AMI_NODES, or one node from AMI_HOST & co.
+    ami_nodes: list[AmiNode] = Field(default_factory=list)
+    ami_host: str | None = None
+    ami_port: int = 5038
+    ami_username: str = "callagent"
+    ami_secret: SecretStr = SecretStr("")
+    ami_node_name: str = "pbx1"
+
+    ami_ping_interval: float = Field(default=10.0, gt=0)
+    ami_ping_timeout: float = Field(default=5.0, gt=0)
+    ami_connect_timeout: float = Field(default=5.0, gt=0)
+    ami_reconnect_min: float = Field(default=0.5, gt=0)
+    ami_reconnect_max: float = Field(default=30.0, gt=0)
+    ami_max_frame_bytes: int = Field(default=1_048_576, ge=4096)
+
+    trunk_endpoints: list[str] = Field(default_factory=lambda: ["PJSIP/trunk"])
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(default=4573, ge=1, le=65535)
+
+    writer_batch_size: int = Field(default=500, ge=1)
+    writer_flush_interval: float = Field(default=0.05, ge=0)
+    finished_calls_memory: int = Field(default=20_000, ge=100)
+
+    log_level: str = "INFO"
+
+    @field_validator("ami_nodes", mode="before")
+    @classmethod
+    def _parse_nodes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return []
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    "CALLAGENT_AMI_NODES must be a JSON list such as "
+                    '[{"name": "pbx1", "host": "10.0.0.5", "username": "callagent", '
+                    f'"secret": "..."}}]: {exc.msg} at position {exc.pos}'
+                ) from exc
+        return value
+
+    @field_validator("trunk_endpoints", mode="before")
+    @classmethod
+    def _parse_trunks(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _single_node(self) -> Settings:
+        if self.ami_host and not self.ami_nodes:
+            self.ami_nodes = [
+                AmiNode(
+                    name=self.ami_node_name,
+                    host=self.ami_host,
+                    port=self.ami_port,
+                    username=self.ami_username,
+                    secret=self.ami_secret,
+                )
+            ]
+        names = [node.name for node in self.ami_nodes]
+        if len(names) != len(set(names)):
+            raise ValueError(f"AMI node names must be unique, got {names}")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

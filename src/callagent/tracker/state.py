@@ -1,0 +1,125 @@
+"""The tracker's in-memory state: channels (legs), operator attempts, calls.
+
+Plain mutable dataclasses owned by :class:`callagent.tracker.tracker.Tracker`;
+what a call *is* (direction, disposition, durations) is derived from them in
+:mod:`callagent.tracker.records`, never stored twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CallKey = tuple[str, str]  # (PBX node, Linkedid)
+
+
+@dataclass(slots=True)
+class Leg:
+    """One Asterisk channel of a call."""
+
+    uniqueid: str
+    channel: str
+    endpoint: str
+    role: str  # "trunk" (the applicant's side), "operator", "local"
+    created_at: float
+    initial_state: str = ""  # ChannelStateDesc at Newchannel: "Ring" = it called in
+    caller_number: str = ""
+    caller_name: str = ""
+    exten: str = ""
+    ringing_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    cause: int | None = None
+    cause_text: str = ""
+    hangup_requested_at: float | None = None
+    on_hold_since: float | None = None
+    hold_seconds: float = 0.0
+    dial_string: str = ""
+    closed_by_resync: bool = False
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One time an operator's phone was rung for this call."""
+
+    endpoint: str
+    uniqueid: str
+    channel: str
+    rang_from: float
+    via: str = "dial"  # "dial", "queue", "originate", "transfer"
+    rang_to: float | None = None
+    outcome: str | None = None  # answered, no_answer, busy, rejected, caller_gone, ...
+
+
+@dataclass(slots=True)
+class CallState:
+    """Everything the tracker knows of one call (one Linkedid on one node)."""
+
+    node: str
+    linkedid: str
+    started_at: float
+    partial: bool = False  # attached mid-call: the start was not seen
+    legs: dict[str, Leg] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    queue_name: str = ""
+    queue_entered_at: float | None = None
+    queue_left_at: float | None = None
+    queue_abandoned: bool = False
+    hangup_by: str | None = None
+    recording_file: str = ""
+    recording_started_at: float | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    originate: dict[str, str] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    cdr_source: str = ""
+    cdr_destination: str = ""
+    last_event_at: float = 0.0
+    ended_at: float | None = None
+    closed_by_resync: bool = False
+
+    @property
+    def key(self) -> CallKey:
+        """(node, linkedid): the call's identity."""
+        return (self.node, self.linkedid)
+
+    @property
+    def final(self) -> bool:
+        """True once the last channel of the call is gone."""
+        return self.ended_at is not None
+
+    def note(self, at: float, kind: str, **detail: Any) -> None:
+        """Append a line to the call's timeline."""
+        entry: dict[str, Any] = {"at": at, "event": kind}
+        entry.update(detail)
+        self.timeline.append(entry)
+
+    def attempt_for(self, uniqueid: str) -> Attempt | None:
+        """The attempt that rang the channel ``uniqueid``, if any."""
+        for attempt in self.attempts:
+            if attempt.uniqueid == uniqueid:
+                return attempt
+        return None
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """What the PBX last said about one endpoint (phone, headset, trunk)."""
+
+    node: str
+    device: str
+    state: str = "UNKNOWN"  # DeviceStateChange: NOT_INUSE, INUSE, RINGING, UNAVAILABLE...
+    contact_status: str = ""  # ContactStatus: Created, NonQualified, Reachable, Removed...
+    reachable: bool | None = None  # PeerStatus Reachable / Unreachable
+    contact_uri: str = ""
+    roundtrip_usec: int | None = None
+    updated_at: float = 0.0
+
+    @property
+    def registered(self) -> bool:
+        """True when the endpoint can take a call as far as the PBX knows."""
+        if self.contact_status in ("Removed", "Unreachable") or self.reachable is False:
+            return False
+        if self.contact_status in ("Created", "NonQualified", "Reachable", "Updated"):
+            return True
+        return self.state not in ("UNAVAILABLE", "INVALID", "UNKNOWN")

@@ -1,0 +1,819 @@
+"""The tracker: a pure state machine from AMI events to calls and devices.
+
+``Tracker.feed(node, message, received_at)`` folds one event into the state of
+its call, keyed by (PBX node, Linkedid), and returns the domain events it
+caused. No IO and no clock: the time of an event is its ``Timestamp`` header
+when Asterisk sends one, else the ``received_at`` the caller passes in.
+Changed calls and devices are collected in ``dirty_calls`` / ``dirty_devices``
+for the writer to drain.
+
+Rules that real Asterisk traffic taught us (``shared/pbx-traces/README.md``):
+- every leg of a call, retries and transfer targets included, shares the Linkedid;
+- ``HangupRequest`` marks the leg whose far end hung up; ``SoftHangupRequest``
+  says nothing about who did;
+- a call is final when its last channel is gone (no CEL needed);
+- events may be duplicated, reordered, or seen from the middle of a call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from callagent.ami.parser import AmiMessage
+from callagent.tracker.events import (
+    AttemptEnded,
+    CallAnswered,
+    CallEnded,
+    CallHeld,
+    CallStarted,
+    CallTransferred,
+    DeviceChanged,
+    DomainEvent,
+    NodeRestarted,
+    OperatorRinging,
+    OriginateResult,
+)
+from callagent.tracker.state import Attempt, CallKey, CallState, DeviceState, Leg
+
+Handler = Callable[[str, AmiMessage, float], None]
+
+_DIAL_OUTCOMES = {
+    "ANSWER": "answered",
+    "NOANSWER": "no_answer",
+    "BUSY": "busy",
+    "CANCEL": "caller_gone",
+    "CONGESTION": "failed",
+    "CHANUNAVAIL": "failed",
+    "DONTCALL": "rejected",
+    "TORTURE": "rejected",
+    "INVALIDARGS": "failed",
+}
+# Channels that are not part of any call.
+_PSEUDO_CHANNELS = ("OutgoingSpoolFailed", "Message/", "Announcer/", "Recorder/", "CBAnn/")
+
+
+def endpoint_of(channel: str) -> str:
+    """``PJSIP/op1001-0000002a`` -> ``PJSIP/op1001`` (the device Asterisk reports)."""
+    if channel.startswith("Local/"):
+        return channel.split(";", 1)[0].rsplit("-", 1)[0]
+    head, sep, _ = channel.rpartition("-")
+    return head if sep else channel
+
+
+def _cause(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+class Tracker:
+    """Folds AMI events of one or more PBX nodes into calls and device states."""
+
+    def __init__(
+        self,
+        trunk_endpoints: Iterable[str] = ("PJSIP/trunk",),
+        finished_memory: int = 20_000,
+    ) -> None:
+        self.trunk_endpoints = tuple(trunk_endpoints)
+        self.finished_memory = finished_memory
+        self.calls: dict[CallKey, CallState] = {}
+        self.devices: dict[tuple[str, str], DeviceState] = {}
+        self.dirty_calls: set[CallKey] = set()
+        self.dirty_devices: set[tuple[str, str]] = set()
+        self.events_seen = 0
+        self.events_ignored_late = 0
+        self._by_uniqueid: dict[tuple[str, str], CallKey] = {}
+        self._finished: OrderedDict[CallKey, float] = OrderedDict()
+        self._finished_records: dict[CallKey, CallState] = {}
+        self._out: list[DomainEvent] = []
+        self._handlers: dict[str, Handler] = {
+            "Newchannel": self._on_newchannel,
+            "Newstate": self._on_newstate,
+            "NewCallerid": self._on_newcallerid,
+            "NewConnectedLine": self._on_touch,
+            "VarSet": self._on_varset,
+            "DialBegin": self._on_dialbegin,
+            "DialEnd": self._on_dialend,
+            "BridgeEnter": self._on_bridgeenter,
+            "BridgeLeave": self._on_touch,
+            "Hold": self._on_hold,
+            "Unhold": self._on_unhold,
+            "BlindTransfer": self._on_blindtransfer,
+            "AttendedTransfer": self._on_attendedtransfer,
+            "HangupRequest": self._on_hanguprequest,
+            "Hangup": self._on_hangup,
+            "Cdr": self._on_cdr,
+            "MixMonitorStart": self._on_mixmonitorstart,
+            "QueueCallerJoin": self._on_queuecallerjoin,
+            "QueueCallerLeave": self._on_queuecallerleave,
+            "QueueCallerAbandon": self._on_queuecallerabandon,
+            "AgentCalled": self._on_agentcalled,
+            "AgentConnect": self._on_agentconnect,
+            "AgentComplete": self._on_touch,
+            "AgentRingNoAnswer": self._on_agentringnoanswer,
+            "OriginateResponse": self._on_originateresponse,
+            "DeviceStateChange": self._on_devicestatechange,
+            "ContactStatus": self._on_contactstatus,
+            "ContactList": self._on_contactlist,
+            "PeerStatus": self._on_peerstatus,
+            "FullyBooted": self._on_fullybooted,
+            "Shutdown": self._on_shutdown,
+            "CoreShowChannel": self._on_coreshowchannel,
+        }
+
+    # ----------------------------------------------------------------- entry
+
+    def feed(self, node: str, message: AmiMessage, received_at: float) -> list[DomainEvent]:
+        """Apply one AMI event; return the domain events it caused."""
+        handler = self._handlers.get(message.headers.get("Event", ""))
+        if handler is None:
+            return []
+        self.events_seen += 1
+        stamp = message.headers.get("Timestamp")
+        at = received_at
+        if stamp:
+            try:
+                at = float(stamp)
+            except ValueError:
+                at = received_at
+        self._out = []
+        handler(node, message, at)
+        return self._out
+
+    def classify(self, endpoint: str) -> str:
+        """The role of a device in a call: trunk (applicant side), operator, local."""
+        if endpoint.startswith("Local/"):
+            return "local"
+        for trunk in self.trunk_endpoints:
+            if endpoint == trunk or endpoint.startswith(trunk + "/"):
+                return "trunk"
+        return "operator"
+
+    def active_calls(self, node: str | None = None) -> list[CallState]:
+        """Calls not yet final, of one node or of all."""
+        return [c for c in self.calls.values() if node is None or c.node == node]
+
+    def finished_call(self, key: CallKey) -> CallState | None:
+        """A call that ended recently (kept for the writer until it drains it)."""
+        return self._finished_records.get(key)
+
+    def release_finished(self, key: CallKey) -> None:
+        """Forget the full state of a finished call once it is stored."""
+        self._finished_records.pop(key, None)
+
+    # ------------------------------------------------------------- lookups
+
+    def _call_for(
+        self, node: str, m: AmiMessage, at: float, *, prefix: str = "", create: bool = True
+    ) -> tuple[CallState, Leg] | None:
+        """The call and leg an event is about, attaching mid-call when unknown."""
+        h = m.headers
+        uniqueid = h.get(prefix + "Uniqueid", "")
+        channel = h.get(prefix + "Channel", "")
+        if not uniqueid or not channel or channel.startswith(_PSEUDO_CHANNELS):
+            return None
+        key = self._by_uniqueid.get((node, uniqueid))
+        if key is not None:
+            call = self.calls.get(key)
+            if call is not None:
+                leg = call.legs.get(uniqueid)
+                if leg is not None:
+                    call.last_event_at = max(call.last_event_at, at)
+                    return call, leg
+        linkedid = h.get(prefix + "Linkedid", "") or uniqueid
+        key = (node, linkedid)
+        if key in self._finished:
+            self.events_ignored_late += 1
+            return None
+        if not create:
+            return None
+        call = self.calls.get(key)
+        if call is None:
+            call = CallState(node=node, linkedid=linkedid, started_at=at, partial=True)
+            self.calls[key] = call
+            call.note(at, "attached", channel=channel)
+            self._out.append(CallStarted(key))
+        leg = self._new_leg(call, h, prefix, at)
+        call.last_event_at = max(call.last_event_at, at)
+        return call, leg
+
+    def _new_leg(self, call: CallState, h: dict[str, str], prefix: str, at: float) -> Leg:
+        channel = h[prefix + "Channel"]
+        uniqueid = h[prefix + "Uniqueid"]
+        endpoint = endpoint_of(channel)
+        leg = Leg(
+            uniqueid=uniqueid,
+            channel=channel,
+            endpoint=endpoint,
+            role=self.classify(endpoint),
+            created_at=at,
+            initial_state=h.get(prefix + "ChannelStateDesc", ""),
+            caller_number=_known(h.get(prefix + "CallerIDNum", "")),
+            caller_name=_known(h.get(prefix + "CallerIDName", "")),
+            exten=h.get(prefix + "Exten", ""),
+        )
+        if leg.initial_state == "Up" and call.partial:
+            leg.answered_at = at
+        call.legs[uniqueid] = leg
+        self._by_uniqueid[(call.node, uniqueid)] = call.key
+        self.dirty_calls.add(call.key)
+        return leg
+
+    def _touch(self, call: CallState) -> None:
+        self.dirty_calls.add(call.key)
+
+    # ------------------------------------------------------------ channels
+
+    def _on_newchannel(self, node: str, m: AmiMessage, at: float) -> None:
+        h = m.headers
+        uniqueid = h.get("Uniqueid", "")
+        channel = h.get("Channel", "")
+        if not uniqueid or not channel or channel.startswith(_PSEUDO_CHANNELS):
+            return
+        if (node, uniqueid) in self._by_uniqueid:
+            return  # a duplicate Newchannel
+        linkedid = h.get("Linkedid", "") or uniqueid
+        key = (node, linkedid)
+        if key in self._finished:
+            self.events_ignored_late += 1
+            return
+        call = self.calls.get(key)
+        if call is None:
+            call = CallState(node=node, linkedid=linkedid, started_at=at)
+            self.calls[key] = call
+            self._out.append(CallStarted(key))
+        leg = self._new_leg(call, h, "", at)
+        if uniqueid == linkedid:
+            call.partial = False
+            call.started_at = min(call.started_at, at)
+        call.last_event_at = max(call.last_event_at, at)
+        call.note(at, "channel_created", channel=leg.channel, endpoint=leg.endpoint)
+
+    def _on_newstate(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        state = m.headers.get("ChannelStateDesc", "")
+        if state == "Ringing" and leg.ringing_at is None:
+            leg.ringing_at = at
+            if leg.role == "trunk" and leg.initial_state == "Down":
+                call.note(at, "applicant_ringing", endpoint=leg.endpoint)
+        elif state == "Up" and leg.answered_at is None:
+            leg.answered_at = at
+            self._leg_answered(call, leg, at)
+        self._touch(call)
+
+    def _leg_answered(self, call: CallState, leg: Leg, at: float) -> None:
+        attempt = call.attempt_for(leg.uniqueid)
+        if attempt is not None and attempt.outcome is None:
+            attempt.outcome = "answered"
+            attempt.rang_to = at
+        if leg.role == "operator" and attempt is not None:
+            call.note(at, "answered", endpoint=leg.endpoint)
+            self._out.append(CallAnswered(call.key, leg.endpoint))
+        elif leg.role == "trunk" and leg.initial_state == "Down":
+            call.note(at, "applicant_answered", endpoint=leg.endpoint)
+
+    def _on_newcallerid(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        if not leg.caller_number:
+            leg.caller_number = _known(m.headers.get("CallerIDNum", ""))
+            leg.caller_name = _known(m.headers.get("CallerIDName", ""))
+        self._touch(call)
+
+    def _on_touch(self, node: str, m: AmiMessage, at: float) -> None:
+        self._call_for(node, m, at)
+
+    def _on_varset(self, node: str, m: AmiMessage, at: float) -> None:
+        name = m.headers.get("Variable", "")
+        if not (name.startswith("CALLAGENT_") or name == "MIXMONITOR_FILENAME"):
+            return  # half of all AMI traffic: leave it as fast as possible
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, _ = found
+        value = m.headers.get("Value", "")
+        if name == "MIXMONITOR_FILENAME":
+            call.recording_file = value
+        else:
+            call.variables[name] = value
+        self._touch(call)
+
+    # ---------------------------------------------------------------- dial
+
+    def _on_dialbegin(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at, prefix="Dest")
+        if found is None:
+            return
+        call, dest = found
+        dest.dial_string = m.headers.get("DialString", "")
+        caller = m.headers.get("Channel")
+        via = "dial" if caller else "originate"
+        if call.variables.get("CALLAGENT_TRANSFER_PENDING") or any(
+            t.get("target_endpoint") is None for t in call.transfers
+        ):
+            via = "transfer"
+        if dest.role == "operator" and call.attempt_for(dest.uniqueid) is None:
+            call.attempts.append(
+                Attempt(
+                    endpoint=dest.endpoint,
+                    uniqueid=dest.uniqueid,
+                    channel=dest.channel,
+                    rang_from=at,
+                    via=via,
+                )
+            )
+            for transfer in call.transfers:
+                if transfer.get("target_endpoint") is None:
+                    transfer["target_endpoint"] = dest.endpoint
+            call.note(at, "ringing", endpoint=dest.endpoint)
+            self._out.append(OperatorRinging(call.key, dest.endpoint, dest.uniqueid))
+        elif dest.role == "trunk":
+            call.note(at, "dialling_applicant", endpoint=dest.endpoint)
+        self._touch(call)
+
+    def _on_dialend(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at, prefix="Dest")
+        if found is None:
+            return
+        call, dest = found
+        status = m.headers.get("DialStatus", "")
+        attempt = call.attempt_for(dest.uniqueid)
+        if attempt is not None and attempt.outcome is None:
+            outcome = _DIAL_OUTCOMES.get(status, "failed")
+            if outcome == "caller_gone" and self._answered_elsewhere(call, dest):
+                outcome = "answered_elsewhere"
+            attempt.outcome = outcome
+            attempt.rang_to = at
+            if outcome == "answered":
+                if dest.answered_at is None:
+                    dest.answered_at = at
+                call.note(at, "answered", endpoint=dest.endpoint)
+                self._out.append(CallAnswered(call.key, dest.endpoint))
+            else:
+                call.note(at, "not_answered", endpoint=dest.endpoint, outcome=outcome)
+                self._out.append(AttemptEnded(call.key, dest.endpoint, outcome))
+        elif status == "ANSWER" and dest.answered_at is None:
+            dest.answered_at = at
+            self._leg_answered(call, dest, at)
+        self._touch(call)
+
+    @staticmethod
+    def _answered_elsewhere(call: CallState, dest: Leg) -> bool:
+        return any(
+            a.outcome == "answered" and a.uniqueid != dest.uniqueid for a in call.attempts
+        )
+
+    def _on_bridgeenter(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        # Attached mid-call: an operator leg in a bridge has answered.
+        if leg.answered_at is None and call.partial:
+            leg.answered_at = at
+        self._touch(call)
+
+    # ----------------------------------------------------- hold / transfer
+
+    def _on_hold(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        if leg.on_hold_since is None:
+            leg.on_hold_since = at
+            call.note(at, "hold", endpoint=leg.endpoint)
+            self._out.append(CallHeld(call.key, leg.endpoint, held=True))
+            self._touch(call)
+
+    def _on_unhold(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        self._end_hold(call, leg, at)
+
+    def _end_hold(self, call: CallState, leg: Leg, at: float) -> None:
+        if leg.on_hold_since is not None:
+            leg.hold_seconds += max(at - leg.on_hold_since, 0.0)
+            leg.on_hold_since = None
+            call.note(at, "unhold", endpoint=leg.endpoint)
+            self._out.append(CallHeld(call.key, leg.endpoint, held=False))
+            self._touch(call)
+
+    def _on_blindtransfer(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at, prefix="Transferer")
+        if found is None:
+            return
+        call, leg = found
+        h = m.headers
+        target = f"{h.get('Extension', '')}@{h.get('Context', '')}"
+        if h.get("Result", "Success") != "Success":
+            call.note(at, "transfer_failed", kind="blind", by_endpoint=leg.endpoint)
+            self._touch(call)
+            return
+        call.transfers.append(
+            {
+                "kind": "blind",
+                "at": at,
+                "by_endpoint": leg.endpoint,
+                "target": target,
+                "target_endpoint": None,
+            }
+        )
+        call.note(at, "transfer", kind="blind", by_endpoint=leg.endpoint, target=target)
+        self._out.append(CallTransferred(call.key, "blind", leg.endpoint, target))
+        self._touch(call)
+
+    def _on_attendedtransfer(self, node: str, m: AmiMessage, at: float) -> None:
+        # The transferee (applicant) stays in the original call; the target leg was
+        # dialled in the consultation call (its own Linkedid) and is adopted here.
+        found = self._call_for(node, m, at, prefix="Transferee")
+        if found is None:
+            found = self._call_for(node, m, at, prefix="OrigTransferer")
+        if found is None:
+            return
+        call, _ = found
+        h = m.headers
+        by_channel = h.get("OrigTransfererChannel", "")
+        target_channel = h.get("TransferTargetChannel", "") or h.get("DestTransfererChannel", "")
+        if h.get("Result", "Success") != "Success":
+            call.note(at, "transfer_failed", kind="attended", by_endpoint=endpoint_of(by_channel))
+            self._touch(call)
+            return
+        target_uid = h.get("TransferTargetUniqueid", "")
+        target_endpoint = endpoint_of(target_channel) if target_channel else None
+        if target_uid:
+            self._adopt(node, target_uid, call, at)
+        call.transfers.append(
+            {
+                "kind": "attended",
+                "at": at,
+                "by_endpoint": endpoint_of(by_channel),
+                "target": target_channel,
+                "target_endpoint": target_endpoint,
+            }
+        )
+        call.note(
+            at, "transfer", kind="attended", by_endpoint=endpoint_of(by_channel), target=target_channel
+        )
+        self._out.append(
+            CallTransferred(call.key, "attended", endpoint_of(by_channel), target_channel)
+        )
+        self._touch(call)
+
+    def _adopt(self, node: str, uniqueid: str, call: CallState, at: float) -> None:
+        """Move a leg (and its ring attempt) from another call into ``call``."""
+        old_key = self._by_uniqueid.get((node, uniqueid))
+        if old_key is None or old_key == call.key:
+            return
+        old = self.calls.get(old_key)
+        if old is None:
+            return
+        leg = old.legs.pop(uniqueid, None)
+        if leg is None:
+            return
+        call.legs[uniqueid] = leg
+        self._by_uniqueid[(node, uniqueid)] = call.key
+        attempt = old.attempt_for(uniqueid)
+        if attempt is not None:
+            old.attempts.remove(attempt)
+            attempt.via = "transfer"
+            call.attempts.append(attempt)
+        elif leg.role == "operator":
+            call.attempts.append(
+                Attempt(
+                    endpoint=leg.endpoint,
+                    uniqueid=uniqueid,
+                    channel=leg.channel,
+                    rang_from=leg.created_at,
+                    via="transfer",
+                    rang_to=leg.answered_at,
+                    outcome="answered" if leg.answered_at is not None else None,
+                )
+            )
+        old.note(at, "leg_transferred", channel=leg.channel, to_call=call.linkedid)
+        self._touch(old)
+        self._maybe_finish(old, at)
+
+    # -------------------------------------------------------------- hangup
+
+    def _on_hanguprequest(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        if leg.hangup_requested_at is None:
+            leg.hangup_requested_at = at
+        if call.hangup_by is None:
+            if leg.role == "trunk":
+                call.hangup_by = "applicant"
+            elif leg.role == "operator" and (
+                leg.answered_at is not None or call.attempt_for(leg.uniqueid) is None
+            ):
+                # A ringing operator leg that refuses (486) is not the end of the call.
+                attempt = call.attempt_for(leg.uniqueid)
+                if attempt is None or attempt.outcome in (None, "answered"):
+                    call.hangup_by = "operator"
+        self._touch(call)
+
+    def _on_hangup(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        if leg.ended_at is not None:
+            return  # a duplicate Hangup
+        leg.ended_at = at
+        leg.cause = _cause(m.headers.get("Cause", ""))
+        leg.cause_text = m.headers.get("Cause-txt", "")
+        self._end_hold(call, leg, at)
+        attempt = call.attempt_for(leg.uniqueid)
+        if attempt is not None and attempt.outcome is None:
+            attempt.rang_to = at
+            attempt.outcome = self._outcome_from_cause(call, leg)
+            self._out.append(AttemptEnded(call.key, leg.endpoint, attempt.outcome))
+        elif attempt is not None and attempt.outcome in ("busy", "failed") and leg.cause == 21:
+            attempt.outcome = "rejected"
+        call.note(
+            at, "hangup", endpoint=leg.endpoint, cause=leg.cause, cause_text=leg.cause_text
+        )
+        self._touch(call)
+        self._maybe_finish(call, at)
+
+    def _outcome_from_cause(self, call: CallState, leg: Leg) -> str:
+        if leg.answered_at is not None:
+            return "answered"
+        if leg.cause == 17:
+            return "busy"
+        if leg.cause == 21:
+            return "rejected"
+        applicant_gone = any(
+            other.role == "trunk" and other.ended_at is not None for other in call.legs.values()
+        )
+        if applicant_gone or call.hangup_by == "applicant":
+            return "caller_gone"
+        return "no_answer"
+
+    def _maybe_finish(self, call: CallState, at: float) -> None:
+        if call.final or any(leg.ended_at is None for leg in call.legs.values()):
+            return
+        if not call.legs:
+            # Every leg moved away (attended transfer): nothing of its own is left.
+            call.ended_at = at
+        else:
+            call.ended_at = max(leg.ended_at or at for leg in call.legs.values())
+        if call.hangup_by is None:
+            call.hangup_by = "system"
+        call.note(call.ended_at, "ended")
+        self._finish(call)
+
+    def _finish(self, call: CallState) -> None:
+        key = call.key
+        self.calls.pop(key, None)
+        for uniqueid in call.legs:
+            self._by_uniqueid.pop((call.node, uniqueid), None)
+        self._finished[key] = call.ended_at or 0.0
+        self._finished_records[key] = call
+        while len(self._finished) > self.finished_memory:
+            old_key, _ = self._finished.popitem(last=False)
+            self._finished_records.pop(old_key, None)
+        self.dirty_calls.add(key)
+        self._out.append(CallEnded(key))
+
+    # ------------------------------------------------------------ the rest
+
+    def _on_cdr(self, node: str, m: AmiMessage, at: float) -> None:
+        # A Cdr comes per dial attempt, often after the last Hangup; it only fills
+        # what a call attached mid-call could not see.
+        h = m.headers
+        key = self._by_uniqueid.get((node, h.get("UniqueID", "")))
+        call = self.calls.get(key) if key else None
+        if call is None:
+            return
+        if call.partial:
+            call.cdr_source = call.cdr_source or h.get("Source", "")
+            call.cdr_destination = call.cdr_destination or h.get("Destination", "")
+            self._touch(call)
+
+    def _on_mixmonitorstart(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        if call.recording_started_at is None:
+            call.recording_started_at = at
+            call.note(at, "recording_started", endpoint=leg.endpoint)
+        self._touch(call)
+
+    def _on_queuecallerjoin(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, _ = found
+        if call.queue_entered_at is None:
+            call.queue_entered_at = at
+            call.queue_name = m.headers.get("Queue", "")
+            call.note(at, "queued", queue=call.queue_name)
+        self._touch(call)
+
+    def _on_queuecallerleave(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, _ = found
+        if call.queue_left_at is None:
+            call.queue_left_at = at
+            call.note(at, "left_queue", queue=m.headers.get("Queue", ""))
+        self._touch(call)
+
+    def _on_queuecallerabandon(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, _ = found
+        if not call.queue_abandoned:
+            call.queue_abandoned = True
+            call.note(at, "abandoned_in_queue", queue=m.headers.get("Queue", ""))
+        self._touch(call)
+
+    def _on_agentcalled(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at, prefix="Dest")
+        if found is None:
+            return
+        call, dest = found
+        if call.attempt_for(dest.uniqueid) is None and dest.role == "operator":
+            call.attempts.append(
+                Attempt(
+                    endpoint=dest.endpoint,
+                    uniqueid=dest.uniqueid,
+                    channel=dest.channel,
+                    rang_from=at,
+                    via="queue",
+                )
+            )
+            call.note(at, "ringing", endpoint=dest.endpoint, queue=m.headers.get("Queue", ""))
+            self._out.append(OperatorRinging(call.key, dest.endpoint, dest.uniqueid))
+        else:
+            attempt = call.attempt_for(dest.uniqueid)
+            if attempt is not None:
+                attempt.via = "queue"
+        self._touch(call)
+
+    def _on_agentconnect(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at, prefix="Dest")
+        if found is None:
+            return
+        call, dest = found
+        if dest.answered_at is None:
+            dest.answered_at = at
+            self._leg_answered(call, dest, at)
+        self._touch(call)
+
+    def _on_agentringnoanswer(self, node: str, m: AmiMessage, at: float) -> None:
+        found = self._call_for(node, m, at, prefix="Dest")
+        if found is None:
+            return
+        call, dest = found
+        attempt = call.attempt_for(dest.uniqueid)
+        if attempt is not None and attempt.outcome is None:
+            attempt.outcome = "no_answer"
+            attempt.rang_to = at
+            self._out.append(AttemptEnded(call.key, dest.endpoint, "no_answer"))
+        self._touch(call)
+
+    def _on_originateresponse(self, node: str, m: AmiMessage, at: float) -> None:
+        h = m.headers
+        uniqueid = h.get("Uniqueid", "")
+        info = {
+            "action_id": h.get("ActionID", ""),
+            "response": h.get("Response", ""),
+            "reason": h.get("Reason", ""),
+        }
+        key = self._by_uniqueid.get((node, uniqueid))
+        call = self.calls.get(key) if key else None
+        if call is None and key is not None:
+            call = self._finished_records.get(key)
+        if call is not None and not call.originate:
+            call.originate = info
+            call.note(at, "originate_response", **info)
+            self.dirty_calls.add(call.key)
+        self._out.append(
+            OriginateResult(node, info["action_id"], info["response"], info["reason"], uniqueid)
+        )
+
+    # ------------------------------------------------------------- devices
+
+    def _device(self, node: str, device: str, at: float) -> DeviceState:
+        key = (node, device)
+        state = self.devices.get(key)
+        if state is None:
+            state = self.devices[key] = DeviceState(node=node, device=device)
+        state.updated_at = max(state.updated_at, at)
+        self.dirty_devices.add(key)
+        self._out.append(DeviceChanged(node, device))
+        return state
+
+    def _on_devicestatechange(self, node: str, m: AmiMessage, at: float) -> None:
+        device = m.headers.get("Device", "")
+        if "/" not in device or device.startswith(("Queue:", "Custom:")):
+            return
+        self._device(node, device, at).state = m.headers.get("State", "UNKNOWN")
+
+    def _on_contactstatus(self, node: str, m: AmiMessage, at: float) -> None:
+        h = m.headers
+        aor = h.get("AOR", "") or h.get("EndpointName", "")
+        if not aor:
+            return
+        state = self._device(node, f"PJSIP/{aor}", at)
+        state.contact_status = h.get("ContactStatus", "")
+        state.contact_uri = h.get("URI", state.contact_uri)
+        roundtrip = h.get("RoundtripUsec", "")
+        state.roundtrip_usec = int(roundtrip) if roundtrip.isdigit() else None
+        if state.contact_status == "Reachable":
+            state.reachable = True
+        elif state.contact_status in ("Unreachable", "Removed"):
+            state.reachable = False
+        elif state.contact_status in ("Created", "NonQualified"):
+            state.reachable = None
+
+    def _on_contactlist(self, node: str, m: AmiMessage, at: float) -> None:
+        h = m.headers
+        endpoint = h.get("Endpoint", "") or h.get("Aor", "")
+        if not endpoint:
+            return
+        state = self._device(node, f"PJSIP/{endpoint}", at)
+        state.contact_status = h.get("Status", state.contact_status)
+        state.contact_uri = h.get("Uri", state.contact_uri)
+
+    def _on_peerstatus(self, node: str, m: AmiMessage, at: float) -> None:
+        peer = m.headers.get("Peer", "")
+        if "/" not in peer:
+            return
+        status = m.headers.get("PeerStatus", "")
+        state = self._device(node, peer, at)
+        if status in ("Reachable", "Registered"):
+            state.reachable = True
+        elif status in ("Unreachable", "Unregistered", "Rejected"):
+            state.reachable = False
+
+    def _on_fullybooted(self, node: str, m: AmiMessage, at: float) -> None:
+        self._out.append(NodeRestarted(node, shutdown=False))
+
+    def _on_shutdown(self, node: str, m: AmiMessage, at: float) -> None:
+        self._out.append(NodeRestarted(node, shutdown=True))
+
+    # -------------------------------------------------------------- resync
+
+    def _on_coreshowchannel(self, node: str, m: AmiMessage, at: float) -> None:
+        # A channel listed by CoreShowChannels: attach to it if it is new to us.
+        found = self._call_for(node, m, at)
+        if found is None:
+            return
+        call, leg = found
+        if leg.answered_at is None and m.headers.get("ChannelStateDesc") == "Up" and call.partial:
+            leg.answered_at = at
+
+    def resync(
+        self, node: str, live_channels: Iterable[AmiMessage], at: float
+    ) -> list[DomainEvent]:
+        """Reconcile a node's calls with what ``CoreShowChannels`` lists as live.
+
+        Channels we did not know are attached; legs we think are up but the PBX no
+        longer has are closed at the last moment we heard of their call, flagged
+        ``closed_by_resync``; calls left with no live leg become final.
+        """
+        out: list[DomainEvent] = []
+        live: set[str] = set()
+        for message in live_channels:
+            live.add(message.get("Uniqueid"))
+            out.extend(self.feed(node, message, at))
+        self._out = out
+        for call in [c for c in self.calls.values() if c.node == node]:
+            closed_any = False
+            for leg in call.legs.values():
+                if leg.ended_at is None and leg.uniqueid not in live:
+                    leg.ended_at = call.last_event_at or at
+                    leg.closed_by_resync = True
+                    closed_any = True
+                    attempt = call.attempt_for(leg.uniqueid)
+                    if attempt is not None and attempt.outcome is None:
+                        attempt.outcome = "unknown"
+                        attempt.rang_to = leg.ended_at
+            if closed_any:
+                call.closed_by_resync = True
+                call.note(at, "closed_by_resync")
+                self._touch(call)
+                self._maybe_finish(call, call.last_event_at or at)
+        return out
+
+
+def _known(value: str) -> str:
+    return "" if value == "<unknown>" else value
