@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 _BANNER_PREFIX = b"Asterisk Call Manager/"
 _FRAME_END = b"\n\n"
-_KINDS = ("Event", "Response")
+_KINDS = ("Event", "Response", "Action")  # Action: frames a PBX (or our simulator) reads
 
 
 class AmiMessage:
@@ -41,6 +41,11 @@ class AmiMessage:
     def response(self) -> str:
         """The response status ('' for an event)."""
         return self.headers.get("Response", "")
+
+    @property
+    def action(self) -> str:
+        """The action name, for frames sent to a PBX ('' otherwise)."""
+        return self.headers.get("Action", "")
 
     @property
     def action_id(self) -> str:
@@ -96,7 +101,7 @@ def parse_frame(text: str) -> ParsedItem:
     if len(headers) != len(lines):
         return _parse_frame_slow(lines)
     first = lines[0]
-    if not (first.startswith("Event: ") or first.startswith("Response: ")):
+    if not first.startswith(("Event: ", "Response: ", "Action: ")):
         return _parse_frame_slow(lines)
     return AmiMessage(headers)
 
@@ -107,7 +112,7 @@ def _parse_frame_slow(lines: list[str]) -> ParsedItem:
     while start < len(lines) and lines[start].partition(":")[0] not in _KINDS:
         start += 1
     if start == len(lines):
-        return MalformedFrame("no Event or Response header", _excerpt("\n".join(lines)))
+        return MalformedFrame("no Event, Response or Action header", _excerpt("\n".join(lines)))
     headers: dict[str, str] = {}
     repeated: dict[str, list[str]] | None = None
     bad_lines = 0
@@ -179,6 +184,7 @@ class AmiParser:
                 return out
             pos = end + 2
             self._discarding = False
+            self._scanned = pos
         find = buffer.find
         scan_from = max(self._scanned - 1, pos)
         while True:

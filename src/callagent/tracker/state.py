@@ -75,6 +75,7 @@ class CallState:
     cdr_source: str = ""
     cdr_destination: str = ""
     last_event_at: float = 0.0
+    last_seq: int = 0  # the tracker's event counter when this call last changed
     ended_at: float | None = None
     closed_by_resync: bool = False
 

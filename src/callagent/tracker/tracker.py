@@ -166,9 +166,19 @@ class Tracker:
     # ------------------------------------------------------------- lookups
 
     def _call_for(
-        self, node: str, m: AmiMessage, at: float, *, prefix: str = "", create: bool = True
+        self,
+        node: str,
+        m: AmiMessage,
+        at: float,
+        *,
+        prefix: str = "",
+        create: bool = True,
+        activity: bool = True,
     ) -> tuple[CallState, Leg] | None:
-        """The call and leg an event is about, attaching mid-call when unknown."""
+        """The call and leg an event is about, attaching mid-call when unknown.
+
+        ``activity=False`` (resync listings) does not count as news of the call.
+        """
         h = m.headers
         uniqueid = h.get(prefix + "Uniqueid", "")
         channel = h.get(prefix + "Channel", "")
@@ -180,7 +190,9 @@ class Tracker:
             if call is not None:
                 leg = call.legs.get(uniqueid)
                 if leg is not None:
-                    call.last_event_at = max(call.last_event_at, at)
+                    if activity:
+                        call.last_event_at = max(call.last_event_at, at)
+                        call.last_seq = self.events_seen
                     return call, leg
         linkedid = h.get(prefix + "Linkedid", "") or uniqueid
         key = (node, linkedid)
@@ -196,7 +208,9 @@ class Tracker:
             call.note(at, "attached", channel=channel)
             self._out.append(CallStarted(key))
         leg = self._new_leg(call, h, prefix, at)
-        call.last_event_at = max(call.last_event_at, at)
+        if activity:
+            call.last_event_at = max(call.last_event_at, at)
+            call.last_seq = self.events_seen
         return call, leg
 
     def _new_leg(self, call: CallState, h: dict[str, str], prefix: str, at: float) -> Leg:
@@ -249,6 +263,7 @@ class Tracker:
             call.partial = False
             call.started_at = min(call.started_at, at)
         call.last_event_at = max(call.last_event_at, at)
+        call.last_seq = self.events_seen
         call.note(at, "channel_created", channel=leg.channel, endpoint=leg.endpoint)
 
     def _on_newstate(self, node: str, m: AmiMessage, at: float) -> None:
@@ -774,7 +789,7 @@ class Tracker:
 
     def _on_coreshowchannel(self, node: str, m: AmiMessage, at: float) -> None:
         # A channel listed by CoreShowChannels: attach to it if it is new to us.
-        found = self._call_for(node, m, at)
+        found = self._call_for(node, m, at, activity=False)
         if found is None:
             return
         call, leg = found
@@ -782,13 +797,20 @@ class Tracker:
             leg.answered_at = at
 
     def resync(
-        self, node: str, live_channels: Iterable[AmiMessage], at: float
+        self,
+        node: str,
+        live_channels: Iterable[AmiMessage],
+        at: float,
+        *,
+        asked_at_seq: int | None = None,
     ) -> list[DomainEvent]:
         """Reconcile a node's calls with what ``CoreShowChannels`` lists as live.
 
         Channels we did not know are attached; legs we think are up but the PBX no
         longer has are closed at the last moment we heard of their call, flagged
-        ``closed_by_resync``; calls left with no live leg become final.
+        ``closed_by_resync``; calls left with no live leg become final. Calls that
+        changed after the list was asked for (``asked_at_seq``, a value of
+        ``events_seen``) are left alone: the list cannot know them.
         """
         out: list[DomainEvent] = []
         live: set[str] = set()
@@ -797,6 +819,8 @@ class Tracker:
             out.extend(self.feed(node, message, at))
         self._out = out
         for call in [c for c in self.calls.values() if c.node == node]:
+            if asked_at_seq is not None and call.last_seq > asked_at_seq:
+                continue
             closed_any = False
             for leg in call.legs.values():
                 if leg.ended_at is None and leg.uniqueid not in live:

@@ -1,0 +1,157 @@
+"""SQLAlchemy 2 models: call records, their legs and operator attempts, devices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Call(Base):
+    """One call record: one per (PBX node, Linkedid)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("node", "linkedid", name="uq_calls_node_linkedid"),
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_operator", "operator_endpoint", "started_at"),
+        Index("ix_calls_applicant", "applicant_number", "started_at"),
+        Index("ix_calls_final", "final"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_name: Mapped[str] = mapped_column(String(255), default="")
+    dialled_number: Mapped[str] = mapped_column(String(64), default="")
+    applicant_number: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime]
+    queue_entered_at: Mapped[datetime | None]
+    first_ring_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    operator_endpoint: Mapped[str | None] = mapped_column(String(128))
+    disposition: Mapped[str] = mapped_column(String(16))
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    hangup_cause_text: Mapped[str] = mapped_column(String(64), default="")
+    queue_name: Mapped[str] = mapped_column(String(64), default="")
+    recording_file: Mapped[str] = mapped_column(String(512), default="")
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_by_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    transfers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    originate: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timeline: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime]
+
+    legs: Mapped[list[CallLeg]] = relationship(
+        back_populates="call", order_by="CallLeg.id", cascade="all, delete-orphan"
+    )
+    attempts: Mapped[list[CallAttempt]] = relationship(
+        back_populates="call", order_by="CallAttempt.seq", cascade="all, delete-orphan"
+    )
+
+
+class CallLeg(Base):
+    """One Asterisk channel of a call, with its own times."""
+
+    __tablename__ = "call_legs"
+    __table_args__ = (UniqueConstraint("call_id", "uniqueid", name="uq_call_legs_uniqueid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    uniqueid: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(255))
+    endpoint: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    cause: Mapped[int | None] = mapped_column(Integer)
+    cause_text: Mapped[str] = mapped_column(String(64), default="")
+    hangup_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_by_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    call: Mapped[Call] = relationship(back_populates="legs")
+
+
+class CallAttempt(Base):
+    """One ring of an operator's phone for a call, and how it ended."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_call_attempts_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    uniqueid: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(255))
+    via: Mapped[str] = mapped_column(String(16))
+    rang_from: Mapped[datetime]
+    rang_to: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+    call: Mapped[Call] = relationship(back_populates="attempts")
+
+
+class Device(Base):
+    """The PBX's last word on one endpoint: device state, contact, reachability."""
+
+    __tablename__ = "devices"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    contact_status: Mapped[str] = mapped_column(String(32), default="")
+    reachable: Mapped[bool | None] = mapped_column(Boolean)
+    registered: Mapped[bool] = mapped_column(Boolean)
+    contact_uri: Mapped[str] = mapped_column(String(255), default="")
+    roundtrip_usec: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,87 @@
+"""Reading call records back: the filters of the API and of ``callagent replay``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from callagent.db.models import Call, Device
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What ``GET /api/v1/calls`` may filter on."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    operator: str | None = None
+    phone: str | None = None
+    direction: str | None = None
+    disposition: str | None = None
+    final: bool | None = None
+
+
+def _apply(query: Select[tuple[Call]], f: CallFilter) -> Select[tuple[Call]]:
+    if f.since is not None:
+        query = query.where(Call.started_at >= f.since)
+    if f.until is not None:
+        query = query.where(Call.started_at < f.until)
+    if f.operator:
+        query = query.where(Call.operator_endpoint == f.operator)
+    if f.phone:
+        query = query.where(
+            or_(
+                Call.applicant_number == f.phone,
+                Call.caller_number == f.phone,
+                Call.dialled_number == f.phone,
+            )
+        )
+    if f.direction:
+        query = query.where(Call.direction == f.direction)
+    if f.disposition:
+        query = query.where(Call.disposition == f.disposition)
+    if f.final is not None:
+        query = query.where(Call.final.is_(f.final))
+    return query
+
+
+def list_calls(
+    session: Session, f: CallFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[int, list[Call]]:
+    """(total matching, one page of calls, newest first)."""
+    total = session.scalar(_apply(select(func.count()).select_from(Call), f)) or 0  # type: ignore[arg-type]
+    rows = session.scalars(
+        _apply(select(Call), f).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return total, list(rows)
+
+
+def get_call(session: Session, call_id: int) -> Call | None:
+    """One call with its legs and attempts."""
+    return session.scalar(
+        select(Call)
+        .where(Call.id == call_id)
+        .options(selectinload(Call.legs), selectinload(Call.attempts))
+    )
+
+
+def all_calls_detailed(session: Session) -> list[Call]:
+    """Every call, oldest first, with legs and attempts (replay output)."""
+    return list(
+        session.scalars(
+            select(Call)
+            .order_by(Call.started_at, Call.id)
+            .options(selectinload(Call.legs), selectinload(Call.attempts))
+        ).all()
+    )
+
+
+def list_devices(session: Session, node: str | None = None) -> list[Device]:
+    """Every device the PBX told us about."""
+    query = select(Device).order_by(Device.node, Device.device)
+    if node:
+        query = query.where(Device.node == node)
+    return list(session.scalars(query).all())

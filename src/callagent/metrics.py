@@ -1,0 +1,61 @@
+"""Prometheus metrics, read from the live objects at scrape time (no hot-path cost)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from callagent.monitor import Monitor
+
+
+class MonitorCollector(Collector):
+    """Exposes the monitor's counters as Prometheus metrics."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+
+    def collect(self) -> Iterator[Metric]:
+        monitor = self.monitor
+        received = CounterMetricFamily(
+            "callagent_ami_events_received", "AMI events received", labels=["node"]
+        )
+        malformed = CounterMetricFamily(
+            "callagent_ami_events_malformed", "AMI frames dropped as malformed", labels=["node"]
+        )
+        reconnects = CounterMetricFamily(
+            "callagent_ami_reconnects", "AMI reconnect attempts", labels=["node"]
+        )
+        connected = GaugeMetricFamily(
+            "callagent_ami_connected", "1 when the AMI node is connected", labels=["node"]
+        )
+        for client in monitor.clients:
+            name = client.node.name
+            received.add_metric([name], client.events_received)
+            malformed.add_metric([name], client.events_malformed)
+            reconnects.add_metric([name], client.reconnects)
+            connected.add_metric([name], 1.0 if client.connected else 0.0)
+        yield received
+        yield malformed
+        yield reconnects
+        yield connected
+        yield GaugeMetricFamily(
+            "callagent_calls_active", "calls in progress", value=len(monitor.tracker.calls)
+        )
+        yield GaugeMetricFamily(
+            "callagent_writer_pending", "changes not yet stored", value=monitor.writer.pending
+        )
+        yield CounterMetricFamily(
+            "callagent_writer_records", "call records stored", value=monitor.writer.records_written
+        )
+        yield CounterMetricFamily(
+            "callagent_writer_failures", "failed store batches", value=monitor.writer.failures
+        )
+
+
+def make_registry(monitor: Monitor) -> CollectorRegistry:
+    """A registry of its own per app, so tests can run several apps."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(MonitorCollector(monitor))
+    return registry

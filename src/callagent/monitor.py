@@ -1,0 +1,156 @@
+"""The PBX monitor: AMI clients -> tracker -> writer, and the resync after a reconnect.
+
+Everything on the read path is synchronous and in memory; the only IO it
+starts is waking the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from callagent.ami.client import AmiClient
+from callagent.ami.parser import AmiMessage
+from callagent.config import Settings
+from callagent.db.store import CallStore
+from callagent.db.writer import CallWriter
+from callagent.tracker.events import DomainEvent
+from callagent.tracker.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[list[DomainEvent]], None]
+
+
+def _plain(message: Any) -> AmiMessage:
+    """A panoramisk Message (list responses) as our AmiMessage."""
+    return AmiMessage({str(k): str(v) for k, v in message.items()})
+
+
+class Monitor:
+    """Follows every configured AMI node and keeps the call records current."""
+
+    def __init__(self, settings: Settings, store: CallStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.tracker = Tracker(
+            trunk_endpoints=settings.trunk_endpoints,
+            finished_memory=settings.finished_calls_memory,
+        )
+        self.writer = CallWriter(
+            self.tracker,
+            store,
+            batch_size=settings.writer_batch_size,
+            flush_interval=settings.writer_flush_interval,
+        )
+        self.subscribers: list[Subscriber] = []
+        self.resyncs = 0
+        self.resync_closed = 0
+        self.clients = [
+            AmiClient(
+                node,
+                on_event=self.on_event,
+                on_connected=self.resync,
+                ping_interval=settings.ami_ping_interval,
+                ping_timeout=settings.ami_ping_timeout,
+                connect_timeout=settings.ami_connect_timeout,
+                reconnect_min=settings.ami_reconnect_min,
+                reconnect_max=settings.ami_reconnect_max,
+                max_frame_bytes=settings.ami_max_frame_bytes,
+            )
+            for node in settings.ami_nodes
+        ]
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_event(self, node: str, message: AmiMessage) -> None:
+        """The hot path: one event into the tracker; wake the writer if it changed."""
+        tracker = self.tracker
+        events = tracker.feed(node, message, time.time())
+        if tracker.dirty_calls or tracker.dirty_devices:
+            self.writer.notify()
+        if events and self.subscribers:
+            for subscriber in self.subscribers:
+                try:
+                    subscriber(events)
+                except Exception:
+                    log.exception("a domain-event subscriber failed; the others go on")
+
+    async def resync(self, client: AmiClient) -> None:
+        """After every login: list live channels, close what ended while we were away."""
+        node = client.node.name
+        asked_at = self.tracker.events_seen
+        try:
+            listing = await client.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        except Exception as exc:
+            log.warning("resync of node %s: CoreShowChannels failed: %s", node, exc)
+            return
+        items = listing if isinstance(listing, list) else [listing]
+        live = [_plain(m) for m in items if m.get("Event") == "CoreShowChannel"]
+        self.tracker.resync(node, live, time.time(), asked_at_seq=asked_at)
+        keep = {c.linkedid for c in self.tracker.active_calls(node)}
+        closed = await asyncio.to_thread(
+            self.store.close_stale_calls, node, keep, datetime.now(UTC)
+        )
+        self.resyncs += 1
+        self.resync_closed += closed
+        self.writer.notify()
+        log.info(
+            "resync of node %s: %d live channel(s), %d stored call(s) closed as ended "
+            "while disconnected",
+            node,
+            len(live),
+            closed,
+        )
+        for action in ({"Action": "DeviceStateList"}, {"Action": "PJSIPShowContacts"}):
+            try:
+                # The listed items arrive as events and go through on_event.
+                await client.send_action(action, as_list=True)
+            except Exception as exc:
+                log.info("resync of node %s: %s not available: %s", node, action["Action"], exc)
+
+    def start(self) -> None:
+        """Start the writer and one task per AMI node."""
+        self._spawn(self.writer.run())
+        for client in self.clients:
+            self._spawn(client.run())
+        if not self.clients:
+            log.warning(
+                "no AMI node configured: callagent is waiting. Set CALLAGENT_AMI_HOST "
+                "(and CALLAGENT_AMI_USERNAME / CALLAGENT_AMI_SECRET) or CALLAGENT_AMI_NODES "
+                "to follow an Asterisk; see the README's Configuration section"
+            )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Log off every node, store what is pending, stop the tasks."""
+        for client in self.clients:
+            await client.stop()
+        try:
+            await self.writer.drain(timeout=10)
+        except Exception as exc:
+            log.warning("stopping with unsaved changes: %s", exc)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def status(self) -> dict[str, Any]:
+        """Per-node connection state, for /readyz and /metrics."""
+        return {
+            client.node.name: {
+                "connected": client.connected,
+                "host": f"{client.node.host}:{client.node.port}",
+                "events_received": client.events_received,
+                "events_malformed": client.events_malformed,
+                "reconnects": client.reconnects,
+                "last_error": client.last_error,
+            }
+            for client in self.clients
+        }
