@@ -144,7 +144,7 @@ def _parse_frame_slow(lines: list[str]) -> ParsedItem:
 class AmiParser:
     """Incremental AMI parser. Call :meth:`feed` with each chunk read from the socket."""
 
-    def __init__(self, max_frame_bytes: int = 1_048_576) -> None:
+    def __init__(self, max_frame_bytes: int = 1_048_576, *, expect_banner: bool = True) -> None:
         self.max_frame_bytes = max_frame_bytes
         self.banner: str | None = None
         self.frames = 0
@@ -152,7 +152,7 @@ class AmiParser:
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer already searched for a frame end
         self._pending_cr = False
-        self._expect_banner = True
+        self._expect_banner = expect_banner
         self._discarding = False
 
     def feed(self, data: bytes) -> list[ParsedItem]:

@@ -35,6 +35,7 @@ class Leg:
     on_hold_since: float | None = None
     hold_seconds: float = 0.0
     dial_string: str = ""
+    dialled: bool = False  # a DialBegin created or rang this leg
     closed_by_resync: bool = False
 
 

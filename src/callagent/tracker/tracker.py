@@ -327,6 +327,9 @@ class Tracker:
         if found is None:
             return
         call, dest = found
+        if dest.dialled:
+            return  # a duplicate DialBegin
+        dest.dialled = True
         dest.dial_string = m.headers.get("DialString", "")
         caller = m.headers.get("Channel")
         via = "dial" if caller else "originate"

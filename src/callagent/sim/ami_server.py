@@ -1,0 +1,193 @@
+"""A small Asterisk Manager Interface server, speaking real AMI bytes over TCP.
+
+It stands in for Asterisk where no Asterisk can run (tests, demos): banner,
+Login, Ping/Pong, Logoff, the resync listings (CoreShowChannels,
+DeviceStateList, PJSIPShowContacts) in the formats recorded from Asterisk 22
+(``shared/pbx-traces/coreshowchannels_midcall.ami``), and a byte stream to
+play to the client, such as a recorded trace, byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from callagent.ami.parser import AmiMessage, AmiParser
+
+log = logging.getLogger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+def frame(*pairs: tuple[str, str]) -> bytes:
+    """Encode one AMI frame (CRLF lines, blank line at the end)."""
+    return b"".join(f"{k}: {v}\r\n".encode() for k, v in pairs) + b"\r\n"
+
+
+def trace_body(trace: bytes) -> bytes:
+    """A recorded trace without its banner and login response: what follows the login."""
+    marker = b"Message: Authentication accepted\r\n\r\n"
+    index = trace.find(marker)
+    return trace[index + len(marker) :] if index >= 0 else trace
+
+
+@dataclass
+class ServerConnection:
+    """One client connected to the simulator."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    logged_in: bool = False
+    answer: bool = True  # False: read actions but answer nothing (a half-open link)
+    actions: list[AmiMessage] = field(default_factory=list)
+
+    async def send(self, data: bytes, chunk: int | None = None, pause: float = 0.0) -> None:
+        """Write bytes to the client, optionally in chunks of ``chunk`` bytes."""
+        if chunk is None:
+            self.writer.write(data)
+            await self.writer.drain()
+            return
+        for start in range(0, len(data), chunk):
+            self.writer.write(data[start : start + chunk])
+            await self.writer.drain()
+            if pause:
+                await asyncio.sleep(pause)
+
+
+class AmiServer:
+    """The AMI side of the PBX simulator."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "callagent",
+        secret: str = "callagent-secret",
+        fully_booted: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self.secret = secret
+        self.fully_booted = fully_booted
+        self.connections: list[ServerConnection] = []
+        self.live_channels: list[dict[str, str]] = []
+        self.silent_actions: set[str] = set()  # actions received but never answered
+        self._server: asyncio.Server | None = None
+        self._new_connection = asyncio.Condition()
+
+    @property
+    def actions(self) -> list[AmiMessage]:
+        """Every action received, over all connections, in order."""
+        return [a for c in self.connections for a in c.actions]
+
+    async def start(self) -> None:
+        """Listen; ``self.port`` is the real port afterwards."""
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening."""
+        for conn in self.connections:
+            conn.writer.close()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def connection(self, index: int, timeout: float = 10.0) -> ServerConnection:
+        """Wait until the ``index``-th client (0-based) has logged in."""
+
+        def ready() -> bool:
+            return len(self.connections) > index and self.connections[index].logged_in
+
+        async with self._new_connection:
+            await asyncio.wait_for(self._new_connection.wait_for(ready), timeout)
+        return self.connections[index]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = ServerConnection(reader, writer)
+        self.connections.append(conn)
+        parser = AmiParser(expect_banner=False)  # a client sends no banner
+        try:
+            writer.write(BANNER)
+            await writer.drain()
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                for item in parser.feed(data):
+                    if isinstance(item, AmiMessage) and item.action:
+                        conn.actions.append(item)
+                        if conn.answer:
+                            await self._answer(conn, item)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, conn: ServerConnection, action: AmiMessage) -> None:
+        name = action.action.lower()
+        aid = ("ActionID", action.action_id)
+        out: list[bytes] = []
+        if name in self.silent_actions:
+            return
+        if name == "login":
+            if action.get("Username") == self.username and action.get("Secret") == self.secret:
+                out.append(frame(("Response", "Success"), aid, ("Message", "Authentication accepted")))
+                if self.fully_booted:
+                    out.append(
+                        frame(
+                            ("Event", "FullyBooted"),
+                            ("Privilege", "system,all"),
+                            ("Uptime", "1"),
+                            ("LastReload", "1"),
+                            ("Status", "Fully Booted"),
+                        )
+                    )
+                conn.writer.write(b"".join(out))
+                await conn.writer.drain()
+                conn.logged_in = True
+                async with self._new_connection:
+                    self._new_connection.notify_all()
+                return
+            out.append(frame(("Response", "Error"), aid, ("Message", "Authentication failed")))
+        elif name == "ping":
+            out.append(frame(("Response", "Success"), aid, ("Ping", "Pong"), ("Timestamp", "0")))
+        elif name == "logoff":
+            out.append(frame(("Response", "Goodbye"), aid, ("Message", "Thanks for all the fish.")))
+        elif name == "coreshowchannels":
+            out.append(
+                frame(("Response", "Success"), aid, ("EventList", "start"), ("Message", "Channels will follow"))
+            )
+            for channel in self.live_channels:
+                out.append(frame(("Event", "CoreShowChannel"), aid, *channel.items()))
+            out.append(
+                frame(
+                    ("Event", "CoreShowChannelsComplete"),
+                    aid,
+                    ("EventList", "Complete"),
+                    ("ListItems", str(len(self.live_channels))),
+                )
+            )
+        elif name == "devicestatelist":
+            out.append(
+                frame(
+                    ("Response", "Success"),
+                    aid,
+                    ("EventList", "start"),
+                    ("Message", "Device State Changes will follow"),
+                )
+            )
+            out.append(
+                frame(("Event", "DeviceStateListComplete"), aid, ("EventList", "Complete"), ("ListItems", "0"))
+            )
+        elif name == "pjsipshowcontacts":
+            out.append(frame(("Response", "Error"), aid, ("Message", "No Contacts found")))
+        else:
+            out.append(frame(("Response", "Success"), aid, ("Message", f"{action.action} accepted")))
+        conn.writer.write(b"".join(out))
+        await conn.writer.drain()

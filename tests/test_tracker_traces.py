@@ -1,0 +1,167 @@
+"""The pure tracker against every real Asterisk trace: records, idempotency, partial replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from callagent.ami.parser import AmiMessage, AmiParser
+from callagent.tracker.records import build_record
+from callagent.tracker.tracker import Tracker
+from tests.conftest import ALL_TRACES, trace_bytes
+from tests.trace_expectations import check_records
+
+
+def events_of(name: str) -> list[AmiMessage]:
+    items = AmiParser().feed(trace_bytes(name))
+    assert all(isinstance(i, AmiMessage) for i in items), "real traces parse without errors"
+    return [i for i in items if isinstance(i, AmiMessage)]
+
+
+def records_of(tracker: Tracker) -> list[dict[str, Any]]:
+    states = [tracker.finished_call(k) for k in tracker._finished] + list(tracker.calls.values())
+    return [build_record(s).to_dict() for s in states if s is not None]
+
+
+def run(events: list[AmiMessage], tracker: Tracker | None = None) -> Tracker:
+    tracker = tracker or Tracker()
+    for event in events:
+        tracker.feed("pbx1", event, 1_000.0)
+    return tracker
+
+
+@pytest.mark.parametrize("name", ALL_TRACES)
+def test_trace_gives_the_records_the_readme_states(name: str) -> None:
+    check_records(name, records_of(run(events_of(name))))
+
+
+@pytest.mark.parametrize("name", ALL_TRACES)
+def test_replaying_a_trace_twice_changes_nothing(name: str) -> None:
+    events = events_of(name)
+    once = records_of(run(events))
+    tracker = run(events)
+    run(events, tracker)  # the same events again, into the same tracker
+    assert records_of(tracker) == once
+    assert tracker.calls == {} or name == "queue_pause_unpause"
+
+
+@pytest.mark.parametrize("name", ALL_TRACES)
+def test_duplicated_events_change_nothing(name: str) -> None:
+    events = events_of(name)
+    doubled = [e for event in events for e in (event, event)]
+    assert records_of(run(doubled)) == records_of(run(events))
+
+
+@pytest.mark.parametrize("name", ["inbound_answered_caller_hangs_up", "inbound_no_answer_then_next"])
+def test_cdr_before_hangup_gives_the_same_record(name: str) -> None:
+    events = events_of(name)
+    cdrs = [e for e in events if e.event == "Cdr"]
+    rest = [e for e in events if e.event != "Cdr"]
+    first_hangup = next(i for i, e in enumerate(rest) if e.event == "Hangup")
+    reordered = rest[:first_hangup] + cdrs + rest[first_hangup:]
+    assert records_of(run(reordered)) == records_of(run(events))
+
+
+@pytest.mark.parametrize("name", ALL_TRACES)
+def test_attaching_mid_call_never_crashes(name: str) -> None:
+    """cacofonisk's partial replay: drop the first k events, for every k."""
+    events = events_of(name)
+    step = 1 if len(events) < 400 else 37  # load_50_calls: every 37th k keeps it quick
+    for k in range(0, len(events), step):
+        tracker = run(events[k:])
+        for record in records_of(tracker):
+            assert record["node"] == "pbx1"
+            assert record["disposition"]
+            if record["final"]:
+                assert record["ended_at"] is not None
+                assert record["ended_at"] >= record["started_at"] - 1e-6
+
+
+def test_attaching_mid_call_gives_the_best_record_it_can() -> None:
+    events = events_of("inbound_answered_caller_hangs_up")
+    bridged = next(i for i, e in enumerate(events) if e.event == "BridgeEnter")
+    (record,) = records_of(run(events[bridged:]))
+    assert record["partial"] is True
+    assert record["final"] is True
+    assert record["operator_endpoint"] == "PJSIP/op1001"
+    assert record["hangup_by"] == "applicant"
+    assert record["applicant_number"] == "79031234567"
+
+
+def test_tracker_emits_domain_events_for_routing() -> None:
+    from callagent.tracker.events import AttemptEnded, CallAnswered, CallEnded, OperatorRinging
+
+    tracker = Tracker()
+    seen = []
+    for event in events_of("inbound_no_answer_then_next"):
+        seen.extend(tracker.feed("pbx1", event, 0.0))
+    kinds = [(type(e).__name__, getattr(e, "endpoint", None)) for e in seen
+             if isinstance(e, OperatorRinging | CallAnswered | AttemptEnded | CallEnded)]
+    assert kinds == [
+        ("OperatorRinging", "PJSIP/op1001"),
+        ("AttemptEnded", "PJSIP/op1001"),
+        ("OperatorRinging", "PJSIP/op1002"),
+        ("CallAnswered", "PJSIP/op1002"),
+        ("CallEnded", None),
+    ]
+
+
+def test_device_and_contact_states() -> None:
+    tracker = run(events_of("operator_phone_unreachable"))
+    device = tracker.devices[("pbx1", "PJSIP/op1003")]
+    assert device.state == "UNAVAILABLE"
+    assert device.contact_status == "Removed"
+    assert device.reachable is False
+    assert device.registered is False
+    tracker = Tracker()
+    events = events_of("operator_phone_unreachable")
+    reachable_at = next(i for i, e in enumerate(events) if e.get("ContactStatus") == "Reachable")
+    run(events[: reachable_at + 2], tracker)
+    device = tracker.devices[("pbx1", "PJSIP/op1003")]
+    assert device.registered is True
+    assert device.roundtrip_usec == 1139
+    assert ("pbx1", "Queue:support_avail") not in tracker.devices
+
+
+def test_timestamp_header_is_not_needed() -> None:
+    events = events_of("hold_unhold")
+    tracker = Tracker()
+    clock = 100.0
+    for event in events:
+        headers = {k: v for k, v in event.headers.items() if k != "Timestamp"}
+        clock += 0.01
+        tracker.feed("pbx1", AmiMessage(headers), clock)
+    (record,) = records_of(tracker)
+    assert record["disposition"] == "answered"
+    assert record["hold_seconds"] > 0
+    assert record["started_at"] == pytest.approx(100.01, abs=0.2)
+
+
+def test_resync_closes_calls_that_ended_while_disconnected() -> None:
+    events = events_of("inbound_answered_caller_hangs_up")
+    cut = next(i for i, e in enumerate(events) if e.event == "HangupRequest")
+    tracker = run(events[:cut])
+    (call,) = tracker.active_calls("pbx1")
+    last_seen = call.last_event_at
+    tracker.resync("pbx1", [], at=last_seen + 60)
+    (record,) = records_of(tracker)
+    assert record["final"] is True
+    assert record["closed_by_resync"] is True
+    assert record["ended_at"] == last_seen  # the best-known end, not the resync time
+    assert record["disposition"] == "answered"
+    assert all(leg["closed_by_resync"] for leg in record["legs"])
+
+
+def test_resync_keeps_live_calls_and_attaches_unknown_ones() -> None:
+    events = events_of("coreshowchannels_midcall")
+    listing = [e for e in events if e.event == "CoreShowChannel"]
+    cut = next(i for i, e in enumerate(events) if e.event == "BridgeEnter")
+    tracker = run(events[:cut])
+    tracker.resync("pbx1", listing, at=2e9)
+    assert len(tracker.active_calls("pbx1")) == 1
+    assert not tracker.active_calls()[0].closed_by_resync
+    fresh = Tracker()
+    fresh.resync("pbx1", listing, at=2e9)
+    (call,) = fresh.active_calls("pbx1")
+    assert call.partial and set(call.legs) == {"1795354157.15", "1795354157.16"}
