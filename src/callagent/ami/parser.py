@@ -179,8 +179,8 @@ class AmiParser:
         if self._discarding:
             end = buffer.find(_FRAME_END, max(self._scanned - 1, pos))
             if end < 0:
+                del buffer[:-1]  # keep one byte: a blank line may straddle the next read
                 self._scanned = len(buffer)
-                self._check_size(pos, out)
                 return out
             pos = end + 2
             self._discarding = False
