@@ -190,7 +190,13 @@ class AmiClient:
         :class:`TimeoutError` when Asterisk does not answer in time. Never re-sent.
         """
         manager = self._manager
-        if manager is None or not self.connected or manager.protocol is None:
+        if (
+            manager is None
+            or not self.connected
+            or manager.protocol is None
+            or manager.protocol.closed
+            or manager.lost.done()
+        ):
             raise AmiConnectionLost(f"AMI node {self.node.name} is not connected")
         future = manager.send_action(Action(action, as_list=as_list), as_list=as_list)
         return await asyncio.wait_for(asyncio.shield(future), timeout)
@@ -280,13 +286,18 @@ class AmiClient:
             protocol.parser.banner or "no banner",
         )
         try:
-            if self.on_connected is not None:
-                await self.on_connected(self)
+            # The resync runs beside the keep-alive: a connection lost mid-resync ends both.
+            tasks: set[asyncio.Future[Any]] = {manager.lost}
             keepalive = asyncio.create_task(self._keepalive(manager, protocol))
+            tasks.add(keepalive)
+            if self.on_connected is not None:
+                resync = asyncio.create_task(self._run_on_connected())
             try:
-                await asyncio.wait({keepalive, manager.lost}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 keepalive.cancel()
+                if self.on_connected is not None:
+                    resync.cancel()
             if keepalive.done() and not keepalive.cancelled() and keepalive.exception():
                 raise keepalive.exception()  # type: ignore[misc]
             log.warning("AMI node %s closed the connection", node.name)
@@ -295,6 +306,15 @@ class AmiClient:
             self.connected = False
             if was_connected and self.on_disconnected is not None:
                 self.on_disconnected(self)
+
+    async def _run_on_connected(self) -> None:
+        assert self.on_connected is not None
+        try:
+            await self.on_connected(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resync of AMI node %s failed; events are still followed", self.node.name)
 
     async def _keepalive(self, manager: _Manager, protocol: CallagentAmiProtocol) -> None:
         while True:
