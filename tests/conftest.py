@@ -29,7 +29,8 @@ ALL_TRACES = sorted(p.stem for p in TRACES.glob("*.ami"))
 CALL_TRACES = [
     name
     for name in ALL_TRACES
-    if name not in ("operator_register_unregister", "operator_phone_unreachable", "queue_pause_unpause")
+    if name
+    not in ("operator_register_unregister", "operator_phone_unreachable", "queue_pause_unpause")
 ]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("CALLAGENT_TEST_POSTGRES_URL", "")
@@ -132,7 +133,15 @@ class RunningService:
 def make_settings(db_url: str, pbx: AmiServer | None, **overrides: object) -> Settings:
     """Settings for a test service (fast keep-alive, quick reconnects)."""
     nodes = (
-        [AmiNode(name="pbx1", host="127.0.0.1", port=pbx.port, username=pbx.username, secret=pbx.secret)]  # type: ignore[arg-type]
+        [
+            AmiNode(
+                name="pbx1",
+                host="127.0.0.1",
+                port=pbx.port,
+                username=pbx.username,
+                secret=pbx.secret,
+            )
+        ]  # type: ignore[arg-type]
         if pbx is not None
         else []
     )

@@ -48,7 +48,9 @@ async def pbx() -> AsyncIterator[AmiServer]:
 
 
 @contextlib.asynccontextmanager
-async def our_client(server: AmiServer, **kwargs: Any) -> AsyncIterator[tuple[AmiClient, list[AmiMessage]]]:
+async def our_client(
+    server: AmiServer, **kwargs: Any
+) -> AsyncIterator[tuple[AmiClient, list[AmiMessage]]]:
     seen: list[AmiMessage] = []
     on_event = kwargs.pop("on_event", lambda node, m: seen.append(m))
     node = AmiNode(name="pbx1", port=server.port, secret=SecretStr(server.secret))
@@ -65,7 +67,9 @@ async def our_client(server: AmiServer, **kwargs: Any) -> AsyncIterator[tuple[Am
 
 
 @contextlib.asynccontextmanager
-async def plain_panoramisk(server: AmiServer, **config: Any) -> AsyncIterator[tuple[Manager, list[Any]]]:
+async def plain_panoramisk(
+    server: AmiServer, **config: Any
+) -> AsyncIterator[tuple[Manager, list[Any]]]:
     seen: list[Any] = []
     manager = Manager(
         host="127.0.0.1",
@@ -141,7 +145,7 @@ async def test_callagent_survives_a_callback_that_raises(caplog: pytest.LogCaptu
 
 
 async def test_panoramisk_1_4_never_notices_a_half_open_connection() -> None:
-    async with pbx() as server, plain_panoramisk(server, ping_delay=1, ping_interval=1) as (m, _):
+    async with pbx() as server, plain_panoramisk(server, ping_delay=1, ping_interval=1) as _:
         conn = await server.connection(0)
         conn.answer = False  # the PBX is gone without a FIN: pings go unanswered
         await asyncio.sleep(3.5)
@@ -269,10 +273,20 @@ async def test_a_call_still_up_after_a_reconnect_carries_on(db_url: str) -> None
     body = trace_body(trace_bytes("coreshowchannels_midcall"))
     head, tail = _frames_until(body, b"Response: Success\r\nActionID: resync-1")
     listing = [
-        {"Channel": "PJSIP/op1001-0000000e", "ChannelStateDesc": "Up", "Uniqueid": "1795354157.16",
-         "Linkedid": "1795354157.15", "CallerIDNum": "1001"},
-        {"Channel": "PJSIP/trunk-0000000d", "ChannelStateDesc": "Up", "Uniqueid": "1795354157.15",
-         "Linkedid": "1795354157.15", "CallerIDNum": "79031234567"},
+        {
+            "Channel": "PJSIP/op1001-0000000e",
+            "ChannelStateDesc": "Up",
+            "Uniqueid": "1795354157.16",
+            "Linkedid": "1795354157.15",
+            "CallerIDNum": "1001",
+        },
+        {
+            "Channel": "PJSIP/trunk-0000000d",
+            "ChannelStateDesc": "Up",
+            "Uniqueid": "1795354157.15",
+            "Linkedid": "1795354157.15",
+            "CallerIDNum": "79031234567",
+        },
     ]
     async with running_service(db_url) as service:
         conn = await service.pbx.connection(0)

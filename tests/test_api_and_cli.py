@@ -128,13 +128,17 @@ def test_replay_cli_prints_json_records(name: str) -> None:
 def test_replay_cli_human_output_and_a_missing_file(tmp_path: Path) -> None:
     ok = subprocess.run(
         [sys.executable, "-m", "callagent", "replay", str(TRACES / "inbound_abandoned.ami")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert ok.returncode == 0
     assert "abandoned" in ok.stdout and "PJSIP/op1001:caller_gone" in ok.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "callagent", "replay", str(tmp_path / "nope.ami")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert missing.returncode != 0
     assert "cannot read the trace" in missing.stderr

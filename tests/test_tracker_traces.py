@@ -53,7 +53,9 @@ def test_duplicated_events_change_nothing(name: str) -> None:
     assert records_of(run(doubled)) == records_of(run(events))
 
 
-@pytest.mark.parametrize("name", ["inbound_answered_caller_hangs_up", "inbound_no_answer_then_next"])
+@pytest.mark.parametrize(
+    "name", ["inbound_answered_caller_hangs_up", "inbound_no_answer_then_next"]
+)
 def test_cdr_before_hangup_gives_the_same_record(name: str) -> None:
     events = events_of(name)
     cdrs = [e for e in events if e.event == "Cdr"]
@@ -96,8 +98,11 @@ def test_tracker_emits_domain_events_for_routing() -> None:
     seen = []
     for event in events_of("inbound_no_answer_then_next"):
         seen.extend(tracker.feed("pbx1", event, 0.0))
-    kinds = [(type(e).__name__, getattr(e, "endpoint", None)) for e in seen
-             if isinstance(e, OperatorRinging | CallAnswered | AttemptEnded | CallEnded)]
+    kinds = [
+        (type(e).__name__, getattr(e, "endpoint", None))
+        for e in seen
+        if isinstance(e, OperatorRinging | CallAnswered | AttemptEnded | CallEnded)
+    ]
     assert kinds == [
         ("OperatorRinging", "PJSIP/op1001"),
         ("AttemptEnded", "PJSIP/op1001"),

@@ -107,7 +107,9 @@ def replay(
             calls = [CallDetail.model_validate(c) for c in all_calls_detailed(session)]
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps([c.model_dump(mode="json") for c in calls], ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps([c.model_dump(mode="json") for c in calls], ensure_ascii=False, indent=2)
+        )
         return
     if malformed:
         typer.echo(f"{malformed} malformed frame(s) skipped", err=True)
@@ -118,7 +120,8 @@ def replay(
         talk = f"{call.talk_seconds:.1f}" if call.talk_seconds is not None else "-"
         wait = f"{call.wait_seconds:.1f}" if call.wait_seconds is not None else "-"
         typer.echo(
-            f"{call.started_at:%Y-%m-%d %H:%M:%S} {call.direction:<8} {call.applicant_number or '-':<14}"
+            f"{call.started_at:%Y-%m-%d %H:%M:%S} {call.direction:<8} "
+            f"{call.applicant_number or '-':<14}"
             f" {call.disposition:<10} operator={operator} wait={wait}s talk={talk}s "
             f"hold={call.hold_seconds:.1f}s hangup_by={call.hangup_by or '-'} "
             f"cause={call.hangup_cause} attempts="

@@ -49,6 +49,8 @@ class AmiLoginError(RuntimeError):
 class CallagentAmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with callagent's parser and error isolation."""
 
+    closed: bool
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.parser = AmiParser()

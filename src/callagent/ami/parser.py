@@ -95,7 +95,7 @@ def parse_frame(text: str) -> ParsedItem:
     """Turn the text of one frame (lines joined by LF, no blank line) into a message."""
     lines = text.split("\n")
     try:
-        headers = dict(line.split(": ", 1) for line in lines)  # type: ignore[misc]
+        headers = dict(line.split(": ", 1) for line in lines)
     except ValueError:
         return _parse_frame_slow(lines)
     if len(headers) != len(lines):

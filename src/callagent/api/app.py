@@ -92,4 +92,3 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-

@@ -28,11 +28,20 @@ def calls_list(
     db: Db,
     since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
-    operator: Annotated[str | None, Query(description="operator endpoint, e.g. PJSIP/op1001")] = None,
+    operator: Annotated[
+        str | None, Query(description="operator endpoint, e.g. PJSIP/op1001")
+    ] = None,
     phone: Annotated[str | None, Query(description="applicant, caller or dialled number")] = None,
     direction: Literal["inbound", "outbound", "internal"] | None = None,
     disposition: Literal[
-        "answered", "abandoned", "no_answer", "busy", "rejected", "congestion", "failed", "in_progress"
+        "answered",
+        "abandoned",
+        "no_answer",
+        "busy",
+        "rejected",
+        "congestion",
+        "failed",
+        "in_progress",
     ]
     | None = None,
     final: bool | None = None,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -24,7 +26,7 @@ class CallFilter:
     final: bool | None = None
 
 
-def _apply(query: Select[tuple[Call]], f: CallFilter) -> Select[tuple[Call]]:
+def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
     if f.since is not None:
         query = query.where(Call.started_at >= f.since)
     if f.until is not None:
@@ -52,9 +54,12 @@ def list_calls(
     session: Session, f: CallFilter, *, limit: int = 50, offset: int = 0
 ) -> tuple[int, list[Call]]:
     """(total matching, one page of calls, newest first)."""
-    total = session.scalar(_apply(select(func.count()).select_from(Call), f)) or 0  # type: ignore[arg-type]
-    rows = session.scalars(
-        _apply(select(Call), f).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset)
+    total = session.scalar(_apply(select(func.count()).select_from(Call), f)) or 0
+    rows: Sequence[Call] = session.scalars(
+        _apply(select(Call), f)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return total, list(rows)
 
@@ -70,13 +75,12 @@ def get_call(session: Session, call_id: int) -> Call | None:
 
 def all_calls_detailed(session: Session) -> list[Call]:
     """Every call, oldest first, with legs and attempts (replay output)."""
-    return list(
-        session.scalars(
-            select(Call)
-            .order_by(Call.started_at, Call.id)
-            .options(selectinload(Call.legs), selectinload(Call.attempts))
-        ).all()
+    query = (
+        select(Call)
+        .order_by(Call.started_at, Call.id)
+        .options(selectinload(Call.legs), selectinload(Call.attempts))
     )
+    return list(session.scalars(query).all())
 
 
 def list_devices(session: Session, node: str | None = None) -> list[Device]:

@@ -202,6 +202,9 @@ class CallStore:
                         call.disposition = "abandoned"
                     else:
                         call.disposition = "no_answer"
-                call.timeline = [*call.timeline, {"at": at.timestamp(), "event": "closed_by_resync"}]
+                call.timeline = [
+                    *call.timeline,
+                    {"at": at.timestamp(), "event": "closed_by_resync"},
+                ]
                 closed += 1
         return closed

@@ -65,7 +65,7 @@ class AmiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         username: str = "callagent",
-        secret: str = "callagent-secret",
+        secret: str = "callagent-secret",  # noqa: S107 - the simulator's own login
         fully_booted: bool = True,
     ) -> None:
         self.host = host
@@ -137,7 +137,9 @@ class AmiServer:
             return
         if name == "login":
             if action.get("Username") == self.username and action.get("Secret") == self.secret:
-                out.append(frame(("Response", "Success"), aid, ("Message", "Authentication accepted")))
+                out.append(
+                    frame(("Response", "Success"), aid, ("Message", "Authentication accepted"))
+                )
                 if self.fully_booted:
                     out.append(
                         frame(
@@ -161,7 +163,12 @@ class AmiServer:
             out.append(frame(("Response", "Goodbye"), aid, ("Message", "Thanks for all the fish.")))
         elif name == "coreshowchannels":
             out.append(
-                frame(("Response", "Success"), aid, ("EventList", "start"), ("Message", "Channels will follow"))
+                frame(
+                    ("Response", "Success"),
+                    aid,
+                    ("EventList", "start"),
+                    ("Message", "Channels will follow"),
+                )
             )
             for channel in self.live_channels:
                 out.append(frame(("Event", "CoreShowChannel"), aid, *channel.items()))
@@ -183,11 +190,18 @@ class AmiServer:
                 )
             )
             out.append(
-                frame(("Event", "DeviceStateListComplete"), aid, ("EventList", "Complete"), ("ListItems", "0"))
+                frame(
+                    ("Event", "DeviceStateListComplete"),
+                    aid,
+                    ("EventList", "Complete"),
+                    ("ListItems", "0"),
+                )
             )
         elif name == "pjsipshowcontacts":
             out.append(frame(("Response", "Error"), aid, ("Message", "No Contacts found")))
         else:
-            out.append(frame(("Response", "Success"), aid, ("Message", f"{action.action} accepted")))
+            out.append(
+                frame(("Response", "Success"), aid, ("Message", f"{action.action} accepted"))
+            )
         conn.writer.write(b"".join(out))
         await conn.writer.drain()

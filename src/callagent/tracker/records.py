@@ -210,7 +210,9 @@ def build_record(call: CallState) -> CallRecord:
         answered_at = applicant.answered_at  # outbound: when the applicant picked up
     if direction == "outbound" and applicant is not None and applicant.ringing_at is not None:
         first_ring_at = (
-            applicant.ringing_at if first_ring_at is None else min(first_ring_at, applicant.ringing_at)
+            applicant.ringing_at
+            if first_ring_at is None
+            else min(first_ring_at, applicant.ringing_at)
         )
 
     end = call.ended_at

@@ -90,9 +90,9 @@ class CallState:
         """True once the last channel of the call is gone."""
         return self.ended_at is not None
 
-    def note(self, at: float, kind: str, **detail: Any) -> None:
+    def note(self, at: float, event: str, **detail: Any) -> None:
         """Append a line to the call's timeline."""
-        entry: dict[str, Any] = {"at": at, "event": kind}
+        entry: dict[str, Any] = {"at": at, "event": event}
         entry.update(detail)
         self.timeline.append(entry)
 

@@ -384,9 +384,7 @@ class Tracker:
 
     @staticmethod
     def _answered_elsewhere(call: CallState, dest: Leg) -> bool:
-        return any(
-            a.outcome == "answered" and a.uniqueid != dest.uniqueid for a in call.attempts
-        )
+        return any(a.outcome == "answered" and a.uniqueid != dest.uniqueid for a in call.attempts)
 
     def _on_bridgeenter(self, node: str, m: AmiMessage, at: float) -> None:
         found = self._call_for(node, m, at)
@@ -480,7 +478,11 @@ class Tracker:
             }
         )
         call.note(
-            at, "transfer", kind="attended", by_endpoint=endpoint_of(by_channel), target=target_channel
+            at,
+            "transfer",
+            kind="attended",
+            by_endpoint=endpoint_of(by_channel),
+            target=target_channel,
         )
         self._out.append(
             CallTransferred(call.key, "attended", endpoint_of(by_channel), target_channel)
@@ -560,9 +562,7 @@ class Tracker:
             self._out.append(AttemptEnded(call.key, leg.endpoint, attempt.outcome))
         elif attempt is not None and attempt.outcome in ("busy", "failed") and leg.cause == 21:
             attempt.outcome = "rejected"
-        call.note(
-            at, "hangup", endpoint=leg.endpoint, cause=leg.cause, cause_text=leg.cause_text
-        )
+        call.note(at, "hangup", endpoint=leg.endpoint, cause=leg.cause, cause_text=leg.cause_text)
         self._touch(call)
         self._maybe_finish(call, at)
 
