@@ -170,3 +170,80 @@ def test_resync_keeps_live_calls_and_attaches_unknown_ones() -> None:
     fresh.resync("pbx1", listing, at=2e9)
     (call,) = fresh.active_calls("pbx1")
     assert call.partial and set(call.legs) == {"1795354157.15", "1795354157.16"}
+
+
+def _channel(prefix: str, channel: str, uniqueid: str, state: str = "Up") -> dict[str, str]:
+    return {
+        f"{prefix}Channel": channel,
+        f"{prefix}ChannelStateDesc": state,
+        f"{prefix}CallerIDNum": "1002" if "op1002" in channel else "79031234567",
+        f"{prefix}Uniqueid": uniqueid,
+        f"{prefix}Linkedid": "1795353447.0",
+    }
+
+
+def test_blind_transfer_to_another_operator() -> None:
+    """Shaped on Asterisk 22's BlindTransfer: the transferred operator leg gets no HangupRequest."""
+    events = events_of("inbound_answered_caller_hangs_up")
+    cut = next(i for i, e in enumerate(events) if e.event == "HangupRequest")
+    trunk = _channel("", "PJSIP/trunk-00000000", "1795353447.0")
+    op2 = "PJSIP/op1002-00000002"
+    extra = [
+        {
+            "Event": "BlindTransfer",
+            "Result": "Success",
+            "Extension": "1002",
+            "Context": "from-operators",
+            **_channel("Transferer", "PJSIP/op1001-00000001", "1795353447.1"),
+            **_channel("Transferee", "PJSIP/trunk-00000000", "1795353447.0"),
+        },
+        {
+            "Event": "Hangup",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+            **_channel("", "PJSIP/op1001-00000001", "1795353447.1"),
+        },
+        {"Event": "Newchannel", **_channel("", op2, "1795353447.2", "Down")},
+        {
+            "Event": "DialBegin",
+            "DialString": "op1002",
+            **trunk,
+            **_channel("Dest", op2, "1795353447.2", "Down"),
+        },
+        {"Event": "Newstate", **_channel("", op2, "1795353447.2", "Up")},
+        {
+            "Event": "DialEnd",
+            "DialStatus": "ANSWER",
+            **trunk,
+            **_channel("Dest", op2, "1795353447.2"),
+        },
+        {"Event": "HangupRequest", "Cause": "16", **trunk},
+        {"Event": "Hangup", "Cause": "16", "Cause-txt": "Normal Clearing", **trunk},
+        {
+            "Event": "Hangup",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+            **_channel("", op2, "1795353447.2"),
+        },
+    ]
+    tracker = Tracker()
+    clock = 1795353451.0
+    for event in events[:cut]:
+        tracker.feed("pbx1", event, clock)
+    for headers in extra:
+        clock += 1.0
+        tracker.feed("pbx1", AmiMessage(headers), clock)
+    (record,) = records_of(tracker)
+    assert record["final"]
+    (transfer,) = record["transfers"]
+    assert transfer["kind"] == "blind"
+    assert transfer["by_endpoint"] == "PJSIP/op1001"
+    assert transfer["target"] == "1002@from-operators"
+    assert transfer["target_endpoint"] == "PJSIP/op1002"
+    assert [(a["endpoint"], a["outcome"], a["via"]) for a in record["attempts"]] == [
+        ("PJSIP/op1001", "answered", "dial"),
+        ("PJSIP/op1002", "answered", "transfer"),
+    ]
+    assert record["operator_endpoint"] == "PJSIP/op1001"  # who answered the applicant first
+    assert record["hangup_by"] == "applicant"
+    assert "transfer" in [entry["event"] for entry in record["timeline"]]
