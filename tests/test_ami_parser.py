@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callagent.ami.parser import AmiMessage, AmiParser, MalformedFrame
+from callagent.tracker.records import build_record
+from callagent.tracker.tracker import Tracker
 from tests.conftest import trace_bytes
 
 CYRILLIC = (
@@ -141,4 +143,15 @@ def test_interleaved_garbage_never_loses_the_valid_events(
         chunks.append(mangled[start:cut])
         start = cut
     chunks.append(mangled[start:])
-    assert headers(parse_all(chunks)) == expected
+    parsed = parse_all(chunks)
+    assert headers(parsed) == expected
+    # ... and the tracker fed the mangled stream gives the records of the clean one.
+    clean, dirty = Tracker(), Tracker()
+    for tracker, items in ((clean, AmiParser().feed(data)), (dirty, parsed)):
+        for item in items:
+            if isinstance(item, AmiMessage):
+                tracker.feed("pbx1", item, 0.0)
+    assert [build_record(c) for c in dirty._finished_records.values()] == [
+        build_record(c) for c in clean._finished_records.values()
+    ]
+    assert len(clean._finished_records) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.tracker.records import build_record
@@ -247,3 +249,65 @@ def test_blind_transfer_to_another_operator() -> None:
     assert record["operator_endpoint"] == "PJSIP/op1001"  # who answered the applicant first
     assert record["hangup_by"] == "applicant"
     assert "transfer" in [entry["event"] for entry in record["timeline"]]
+
+
+_EVENT_NAMES = [*sorted(Tracker()._handlers), "Unknown", ""]
+_HEADER_NAMES = [
+    "Channel",
+    "Uniqueid",
+    "Linkedid",
+    "DestChannel",
+    "DestUniqueid",
+    "DestLinkedid",
+    "ChannelStateDesc",
+    "Cause",
+    "DialStatus",
+    "Variable",
+    "Value",
+    "Timestamp",
+    "Device",
+    "State",
+    "AOR",
+    "ContactStatus",
+    "Peer",
+    "PeerStatus",
+    "Queue",
+    "DialString",
+    "TransfererChannel",
+    "TransfererUniqueid",
+    "TransfereeUniqueid",
+    "Result",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    junk=st.lists(
+        st.tuples(
+            st.integers(0, 80),
+            st.sampled_from(_EVENT_NAMES),
+            st.dictionaries(st.sampled_from(_HEADER_NAMES), st.text(max_size=12), max_size=8),
+        ),
+        max_size=12,
+    )
+)
+def test_garbage_events_never_crash_the_tracker_nor_touch_real_calls(
+    junk: list[tuple[int, str, dict[str, str]]],
+) -> None:
+    events = events_of("inbound_abandoned")
+    mixed: list[AmiMessage] = list(events)
+    for index, name, headers in sorted(junk, key=lambda j: -j[0]):
+        for key in (
+            "Uniqueid",
+            "Linkedid",
+            "DestUniqueid",
+            "DestLinkedid",
+            "TransfererUniqueid",
+            "TransfereeUniqueid",
+        ):
+            if key in headers:
+                headers[key] = "junk-" + headers[key]  # never one of the real call's ids
+        mixed.insert(min(index, len(mixed)), AmiMessage({"Event": name, **headers}))
+    clean = [r for r in records_of(run(events))]
+    got = [r for r in records_of(run(mixed)) if r["linkedid"] == "1795353485.7"]
+    assert got == clean
