@@ -156,3 +156,20 @@ async def test_logs_carry_no_phone_number_name_or_secret(
     assert "pbx1" in text  # the log was captured
     for secret in ("79031234567", "79161234567", "Docs Ready", service.pbx.secret):
         assert secret not in text
+
+
+def test_access_log_lines_lose_their_query_string() -> None:
+    from callagent.logs import DropQueryStringFilter
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/api/v1/calls?phone=79161234567", "1.1", 200),
+        None,
+    )
+    assert DropQueryStringFilter().filter(record)
+    assert "79161234567" not in record.getMessage()
+    assert "/api/v1/calls?…" in record.getMessage()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -13,20 +12,13 @@ from typing import Annotated
 import typer
 
 from callagent.config import Settings, get_settings
+from callagent.logs import setup_logging
 
 app = typer.Typer(
     help="callagent: call records, routing and campaigns for an Asterisk contact centre.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def _settings() -> Settings:
@@ -46,7 +38,7 @@ def serve() -> None:
     from callagent.db.session import SchemaError, check_schema, make_engine
 
     settings = _settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     try:
         check_schema(engine)
@@ -71,7 +63,7 @@ def migrate(
     from callagent.db.session import upgrade
 
     settings = _settings()
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     upgrade(settings.database_url, revision)
     typer.echo(f"database schema is at {revision}")
 

@@ -22,6 +22,7 @@ from callagent.api import calls
 from callagent.config import Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
+from callagent.logs import install_access_log_filter
 from callagent.metrics import make_registry
 from callagent.monitor import Monitor
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_access_log_filter()
         engine = make_engine(settings.database_url)
         check_schema(engine)
         sessions = make_sessionmaker(engine)
