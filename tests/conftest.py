@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from callagent.api.app import create_app
+from callagent.auth.scopes import ALL_SCOPES, Scope
+from callagent.auth.service import create_token
 from callagent.config import AmiNode, Settings
 from callagent.db.session import normalise_url, upgrade
 from callagent.sim.ami_server import AmiServer
@@ -153,6 +155,7 @@ def make_settings(db_url: str, pbx: AmiServer | None, **overrides: object) -> Se
         "ami_ping_interval": 5.0,
         "ami_ping_timeout": 2.0,
         "writer_flush_interval": 0.0,
+        "cookie_secure": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -180,7 +183,9 @@ async def running_service(
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+    admin_token = make_token(app, ALL_SCOPES, "tests-admin")
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
         try:
             yield RunningService(app, base_url, client, pbx, settings)
         finally:
@@ -188,6 +193,14 @@ async def running_service(
             await asyncio.wait_for(task, 15)
             if own_pbx:
                 await pbx.stop()
+
+
+def make_token(app: object, scopes: frozenset[Scope], name: str) -> str:
+    """An API token with ``scopes``, straight in the app's database."""
+    with app.state.sessions() as session:  # type: ignore[attr-defined]
+        secret, _ = create_token(session, name=name, scopes=scopes, expires_at=None, created_by=None)
+        session.commit()
+    return secret
 
 
 async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.config import Settings, get_settings
 from callagent.logs import setup_logging
@@ -119,6 +121,141 @@ def replay(
             f"cause={call.hangup_cause} attempts="
             + ",".join(f"{a.endpoint}:{a.outcome}" for a in call.attempts)
         )
+
+
+users_app = typer.Typer(help="Operators, supervisors and admins.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Integrators' API tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+def _sessions() -> sessionmaker[Session]:
+    from callagent.db.session import SchemaError, check_schema, make_engine, make_sessionmaker
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    except SchemaError as exc:
+        typer.echo(f"callagent: {exc}", err=True)
+        raise typer.Exit(3) from exc
+    return make_sessionmaker(engine)
+
+
+@users_app.command("add")
+def users_add(
+    login: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="operator, supervisor or admin")] = "operator",
+    name: Annotated[str, typer.Option(help="full name")] = "",
+    endpoint: Annotated[
+        list[str] | None, typer.Option(help="phone/headset endpoint, e.g. PJSIP/op1001; repeat")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Add a user. Without --password-stdin the password is asked for (not echoed)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from callagent.auth.scopes import Role
+    from callagent.auth.service import create_user
+
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        typer.echo(f"callagent: unknown role {role!r}: operator, supervisor or admin", err=True)
+        raise typer.Exit(2) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        typer.echo("callagent: the password needs at least 8 characters", err=True)
+        raise typer.Exit(2)
+    with _sessions()() as session:
+        try:
+            user = create_user(
+                session,
+                login=login,
+                role=parsed_role,
+                password=password,
+                full_name=name,
+                endpoints=list(endpoint or []),
+            )
+            session.commit()
+        except IntegrityError:
+            typer.echo(f"callagent: the login {login!r} is taken", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"user {user.login} ({user.role}) added with id {user.id}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    from sqlalchemy import select
+
+    from callagent.db.models import User
+
+    with _sessions()() as session:
+        for user in session.scalars(select(User).order_by(User.login)):
+            state = "active" if user.active else "inactive"
+            phones = ",".join(user.endpoints) or "-"
+            typer.echo(f"{user.id:>4} {user.login:<20} {user.role:<10} {state:<8} {phones}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="what the token is for, e.g. crm")],
+    scope: Annotated[list[str], typer.Option(help="a scope such as calls:read; repeat")],
+    expires_days: Annotated[int | None, typer.Option(help="days until it expires")] = None,
+) -> None:
+    """Create an API token; the secret is printed once and stored hashed."""
+    from datetime import timedelta
+
+    from callagent.auth.scopes import parse_scopes
+    from callagent.auth.service import create_token, now
+
+    try:
+        scopes = parse_scopes(scope)
+    except ValueError as exc:
+        typer.echo(f"callagent: {exc}", err=True)
+        raise typer.Exit(2) from None
+    expires = now() + timedelta(days=expires_days) if expires_days else None
+    with _sessions()() as session:
+        secret, row = create_token(
+            session, name=name, scopes=scopes, expires_at=expires, created_by=None
+        )
+        session.commit()
+        typer.echo(f"token {row.id} ({name}): {secret}")
+        typer.echo("store it now: it is not shown again", err=True)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    from sqlalchemy import select
+
+    from callagent.db.models import ApiToken
+
+    with _sessions()() as session:
+        for row in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            state = "revoked" if row.revoked_at else "active"
+            typer.echo(
+                f"{row.id:>4} {row.name:<20} {row.prefix}… {state:<8} {','.join(row.scopes)}"
+            )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="token id")]) -> None:
+    """Revoke a token now."""
+    from callagent.auth.service import revoke_token
+
+    with _sessions()() as session:
+        if revoke_token(session, token_id=token_id) is None:
+            typer.echo(f"callagent: no token with id {token_id}", err=True)
+            raise typer.Exit(1)
+        session.commit()
+        typer.echo(f"token {token_id} revoked")
 
 
 def main() -> None:

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     writer_flush_interval: float = Field(default=0.05, ge=0)
     finished_calls_memory: int = Field(default=20_000, ge=100)
 
+    session_lifetime_minutes: int = Field(default=720, ge=1)
+    cookie_secure: bool = True
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
     log_level: str = "INFO"
 
     @field_validator("ami_nodes", mode="before")

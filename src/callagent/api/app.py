@@ -18,7 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from callagent import __version__
-from callagent.api import calls
+from callagent.api import audit, auth, calls, operators, tokens
+from callagent.api.security import LoginLimiter
 from callagent.config import Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
@@ -57,7 +58,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(calls.router)
+    app.state.login_limiter = LoginLimiter(
+        settings.login_max_failures, float(settings.login_window_seconds)
+    )
+    for module in (auth, calls, operators, tokens, audit):
+        app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     def healthz() -> dict[str, str]:

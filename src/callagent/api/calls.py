@@ -1,31 +1,52 @@
-"""``/api/v1/calls``: call records for integrators and pages."""
+"""``/api/v1/calls`` and ``/api/v1/devices``: call records and endpoint states."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from callagent.api.schemas import CallDetail, CallPage, CallSummary, DeviceOut, Problem
+from callagent.api.security import Db, Requires
+from callagent.auth.masking import mask_name, mask_phone
+from callagent.auth.scopes import Scope
+from callagent.auth.service import Principal, audit
 from callagent.db.queries import CallFilter, get_call, list_calls, list_devices
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
+CallReader = Annotated[Principal, Depends(Requires(Scope.CALLS_READ))]
+Disposition = Literal[
+    "answered", "abandoned", "no_answer", "busy", "rejected", "congestion", "failed", "in_progress"
+]
+C = TypeVar("C", CallSummary, CallDetail)
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
-        yield session
+def _looks_like_phone(value: str) -> bool:
+    return sum(ch.isdigit() for ch in value) >= 7
 
 
-Db = Annotated[Session, Depends(_session)]
+def present(call: C, principal: Principal) -> C:
+    """The call as this principal may see it: applicants' data masked without PII scope."""
+    if Scope.CALLS_READ_PII in principal.scopes:
+        return call
+    update: dict[str, Any] = {
+        "caller_number": mask_phone(call.caller_number) if call.caller_number else "",
+        "caller_name": mask_name(call.caller_name),
+        "applicant_number": mask_phone(call.applicant_number) if call.applicant_number else "",
+        "variables": {
+            k: mask_phone(v) if _looks_like_phone(v) else v for k, v in call.variables.items()
+        },
+    }
+    if call.direction != "inbound" and call.dialled_number:
+        update["dialled_number"] = mask_phone(call.dialled_number)
+    return call.model_copy(update=update)
 
 
 @router.get("/calls", response_model=CallPage, summary="List call records, newest first")
 def calls_list(
     db: Db,
+    principal: CallReader,
     since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
     operator: Annotated[
@@ -33,17 +54,7 @@ def calls_list(
     ] = None,
     phone: Annotated[str | None, Query(description="applicant, caller or dialled number")] = None,
     direction: Literal["inbound", "outbound", "internal"] | None = None,
-    disposition: Literal[
-        "answered",
-        "abandoned",
-        "no_answer",
-        "busy",
-        "rejected",
-        "congestion",
-        "failed",
-        "in_progress",
-    ]
-    | None = None,
+    disposition: Disposition | None = None,
     final: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -53,33 +64,46 @@ def calls_list(
             raise HTTPException(
                 422, "since/until need a time zone, e.g. 2026-11-22T10:00:00Z or +03:00"
             )
+    endpoints = principal.endpoints if principal.sees_only_own_calls else None
     total, rows = list_calls(
         db,
-        CallFilter(since, until, operator, phone, direction, disposition, final),
+        CallFilter(since, until, operator, phone, direction, disposition, final, endpoints),
         limit=limit,
         offset=offset,
     )
-    return CallPage(
-        total=total,
-        limit=limit,
-        offset=offset,
-        items=[CallSummary.model_validate(row) for row in rows],
-    )
+    items = [present(CallSummary.model_validate(row), principal) for row in rows]
+    if Scope.CALLS_READ_PII in principal.scopes and items:
+        filters = {"since": since, "until": until, "operator": operator, "phone": bool(phone)}
+        audit(
+            db,
+            principal=principal,
+            action="calls.list",
+            detail={k: str(v) for k, v in filters.items() if v},
+            rows=len(items),
+        )
+        db.commit()
+    return CallPage(total=total, limit=limit, offset=offset, items=items)
 
 
 @router.get(
     "/calls/{call_id}",
     response_model=CallDetail,
     summary="One call record with legs, operator attempts and timeline",
-    responses={404: {"model": Problem}},
+    responses={403: {"model": Problem}, 404: {"model": Problem}},
 )
-def calls_get(call_id: int, db: Db) -> CallDetail:
+def calls_get(call_id: int, db: Db, principal: CallReader) -> CallDetail:
     row = get_call(db, call_id)
     if row is None:
         raise HTTPException(404, f"no call with id {call_id}")
-    return CallDetail.model_validate(row)
+    if principal.sees_only_own_calls and row.operator_endpoint not in principal.endpoints:
+        raise HTTPException(403, f"call {call_id} was not taken by your phone")
+    return present(CallDetail.model_validate(row), principal)
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Endpoints and their state")
-def devices_list(db: Db, node: str | None = None) -> list[DeviceOut]:
+def devices_list(
+    db: Db,
+    _: Annotated[Principal, Depends(Requires(Scope.DEVICES_READ))],
+    node: str | None = None,
+) -> list[DeviceOut]:
     return [DeviceOut.model_validate(row) for row in list_devices(db, node)]

@@ -24,6 +24,7 @@ class CallFilter:
     direction: str | None = None
     disposition: str | None = None
     final: bool | None = None
+    only_endpoints: tuple[str, ...] | None = None  # an operator's own phones
 
 
 def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
@@ -47,6 +48,8 @@ def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
         query = query.where(Call.disposition == f.disposition)
     if f.final is not None:
         query = query.where(Call.final.is_(f.final))
+    if f.only_endpoints is not None:
+        query = query.where(Call.operator_endpoint.in_(f.only_endpoints))
     return query
 
 

@@ -1,0 +1,135 @@
+"""Authentication and authorisation for every HTTP route.
+
+Every route declares what it needs with ``Depends(Requires(Scope.X))`` (or is
+listed in ``PUBLIC_ROUTES``); a test walks the OpenAPI document and fails on a
+route that does neither. Credentials: ``Authorization: Bearer cat_...`` (API
+tokens with scopes) or the ``callagent_session`` cookie of a logged-in user
+(the role's scopes), with ``X-CSRF-Token`` on unsafe methods.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from callagent.auth.scopes import Scope
+from callagent.auth.secrets import same
+from callagent.auth.service import Principal, principal_from_session, principal_from_token
+
+SESSION_COOKIE = "callagent_session"
+CSRF_HEADER = "X-CSRF-Token"
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("POST", "/api/v1/auth/login"),
+    }
+)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+bearer_scheme = HTTPBearer(auto_error=False, description="API token: `Bearer cat_...`")
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="session of a logged-in user"
+)
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A database session for one request."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+Db = Annotated[Session, Depends(db_session)]
+
+
+def _unauthorised(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_principal(
+    request: Request,
+    db: Db,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> Principal:
+    """Who is calling, from a bearer token or a session cookie; 401 otherwise."""
+    if bearer is not None:
+        principal = principal_from_token(db, secret=bearer.credentials)
+        if principal is None:
+            raise _unauthorised("the API token is unknown, expired or revoked")
+        return principal
+    if cookie:
+        principal = principal_from_session(db, secret=cookie)
+        if principal is None:
+            raise _unauthorised("the session has expired or was ended: log in again")
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not principal.csrf_token or not same(sent, principal.csrf_token):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    f"missing or wrong {CSRF_HEADER} header (it comes with the login response)",
+                )
+        return principal
+    raise _unauthorised("authentication required: send 'Authorization: Bearer <API token>'")
+
+
+class Requires:
+    """A dependency that lets a request through only with every listed scope."""
+
+    def __init__(self, *scopes: Scope) -> None:
+        self.scopes = frozenset(scopes)
+
+    def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        missing = self.scopes - principal.scopes
+        if missing:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "this credential lacks the scope(s) " + ", ".join(sorted(missing)),
+            )
+        return principal
+
+
+class LoginLimiter:
+    """Failed logins per account and per address in a sliding window (per process)."""
+
+    def __init__(self, max_failures: int, window: float) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str, at: float) -> deque[float]:
+        stamps = self._failures[key]
+        while stamps and stamps[0] <= at - self.window:
+            stamps.popleft()
+        return stamps
+
+    def retry_after(self, keys: list[str]) -> int:
+        """Seconds to wait when any key is over the limit, else 0."""
+        at = time.monotonic()
+        waits = [
+            stamps[0] + self.window - at
+            for key in keys
+            if len(stamps := self._recent(key, at)) >= self.max_failures
+        ]
+        return int(max(waits)) + 1 if waits else 0
+
+    def failed(self, keys: list[str]) -> None:
+        """Count one failed attempt against every key."""
+        at = time.monotonic()
+        for key in keys:
+            self._recent(key, at).append(at)
+
+    def succeeded(self, keys: list[str]) -> None:
+        """A good login clears the account's count (not the address's)."""
+        for key in keys:
+            if key.startswith("login:"):
+                self._failures.pop(key, None)

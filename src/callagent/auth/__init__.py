@@ -1,0 +1,1 @@
+"""Who may do what: roles, scopes, passwords, tokens, sessions, masking."""

@@ -1,0 +1,63 @@
+"""Scopes (what a credential may do) and the scopes each role has."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """Everything an endpoint can require; tokens carry a subset."""
+
+    CALLS_READ = "calls:read"
+    CALLS_READ_PII = "calls:read_pii"  # applicants' numbers and names unmasked
+    CALLS_ORIGINATE = "calls:originate"
+    WRAPUPS_WRITE = "wrapups:write"
+    CAMPAIGNS_WRITE = "campaigns:write"
+    DEVICES_READ = "devices:read"
+    OPERATORS_READ = "operators:read"
+    OPERATORS_ADMIN = "operators:admin"
+    TOKENS_ADMIN = "tokens:admin"
+    WEBHOOKS_ADMIN = "webhooks:admin"
+    AUDIT_READ = "audit:read"
+
+
+class Role(StrEnum):
+    """A user's role."""
+
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    # Operators see their own calls (filtered by their endpoints), unmasked: they talk
+    # to these applicants; they tag their calls.
+    Role.OPERATOR: frozenset(
+        {Scope.CALLS_READ, Scope.CALLS_READ_PII, Scope.WRAPUPS_WRITE, Scope.CALLS_ORIGINATE}
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            Scope.CALLS_READ,
+            Scope.CALLS_READ_PII,
+            Scope.WRAPUPS_WRITE,
+            Scope.CALLS_ORIGINATE,
+            Scope.CAMPAIGNS_WRITE,
+            Scope.DEVICES_READ,
+            Scope.OPERATORS_READ,
+        }
+    ),
+    Role.ADMIN: frozenset(Scope),
+}
+
+ALL_SCOPES = frozenset(Scope)
+
+
+def parse_scopes(values: list[str]) -> frozenset[Scope]:
+    """Scopes from their names; a clear error names the unknown ones."""
+    unknown = sorted(set(values) - {s.value for s in Scope})
+    if unknown:
+        raise ValueError(
+            f"unknown scope(s) {', '.join(unknown)}; known: "
+            + ", ".join(sorted(s.value for s in Scope))
+        )
+    return frozenset(Scope(v) for v in values)
