@@ -198,7 +198,9 @@ async def running_service(
 def make_token(app: object, scopes: frozenset[Scope], name: str) -> str:
     """An API token with ``scopes``, straight in the app's database."""
     with app.state.sessions() as session:  # type: ignore[attr-defined]
-        secret, _ = create_token(session, name=name, scopes=scopes, expires_at=None, created_by=None)
+        secret, _ = create_token(
+            session, name=name, scopes=scopes, expires_at=None, created_by=None
+        )
         session.commit()
     return secret
 
