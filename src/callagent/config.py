@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
 
+    webhook_timeout: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_base: float = Field(default=2.0, gt=0)
+    webhook_backoff_cap: float = Field(default=600.0, gt=0)
+
     log_level: str = "INFO"
 
     @field_validator("ami_nodes", mode="before")

@@ -7,6 +7,7 @@ writer).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from callagent import __version__
-from callagent.api import audit, auth, calls, operators, tokens
+from callagent.api import audit, auth, calls, operators, tokens, webhooks
 from callagent.api.security import LoginLimiter
 from callagent.config import Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
@@ -26,6 +27,7 @@ from callagent.db.store import CallStore
 from callagent.logs import install_access_log_filter
 from callagent.metrics import make_registry
 from callagent.monitor import Monitor
+from callagent.webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,23 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions = sessions
         app.state.monitor = monitor
         app.state.registry = make_registry(monitor)
+        webhooks_worker = WebhookWorker(
+            sessions,
+            timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_base=settings.webhook_backoff_base,
+            backoff_cap=settings.webhook_backoff_cap,
+        )
+        app.state.webhooks = webhooks_worker
+        monitor.writer.on_written = lambda records: webhooks_worker.notify()
         monitor.start()
+        webhook_task = asyncio.create_task(webhooks_worker.run())
         try:
             yield
         finally:
             await monitor.stop()
+            webhook_task.cancel()
+            await asyncio.gather(webhook_task, return_exceptions=True)
             engine.dispose()
 
     app = FastAPI(
@@ -61,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.login_limiter = LoginLimiter(
         settings.login_max_failures, float(settings.login_window_seconds)
     )
-    for module in (auth, calls, operators, tokens, audit):
+    for module in (auth, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from callagent.db.models import Call, CallAttempt, CallLeg, Device
 from callagent.tracker.records import CallRecord
 from callagent.tracker.state import DeviceState
+from callagent.webhooks.outbox import enqueue, subscribers
+from callagent.webhooks.payloads import call_payload, call_row_payload
 
 
 def to_datetime(epoch: float | None) -> datetime | None:
@@ -82,14 +84,18 @@ class CallStore:
         latest = {(r.node, r.linkedid): r for r in records}  # last version of each wins
         keys = list(latest)
         ids: dict[tuple[str, str], int] = {}
+        was_final: set[tuple[str, str]] = set()
         for chunk_start in range(0, len(keys), 400):
             chunk = keys[chunk_start : chunk_start + 400]
             rows = session.execute(
-                select(Call.id, Call.node, Call.linkedid).where(
+                select(Call.id, Call.node, Call.linkedid, Call.final).where(
                     tuple_(Call.node, Call.linkedid).in_(chunk)
                 )
             )
-            ids.update({(node, linkedid): call_id for call_id, node, linkedid in rows})
+            for call_id, node, linkedid, final in rows:
+                ids[(node, linkedid)] = call_id
+                if final:
+                    was_final.add((node, linkedid))
         existing = [k for k in keys if k in ids]
         fresh = [k for k in keys if k not in ids]
         if existing:
@@ -101,11 +107,11 @@ class CallStore:
             session.execute(delete(CallLeg).where(CallLeg.call_id.in_(existing_ids)))
             session.execute(delete(CallAttempt).where(CallAttempt.call_id.in_(existing_ids)))
         if fresh:
-            rows = session.execute(
+            created = session.execute(
                 insert(Call).returning(Call.id, Call.node, Call.linkedid),
                 [_call_row(latest[k], now) for k in fresh],
             )
-            ids.update({(node, linkedid): call_id for call_id, node, linkedid in rows})
+            ids.update({(node, linkedid): call_id for call_id, node, linkedid in created})
         legs: list[dict[str, Any]] = []
         attempts: list[dict[str, Any]] = []
         for key in keys:
@@ -145,6 +151,19 @@ class CallStore:
             session.execute(insert(CallLeg), legs)
         if attempts:
             session.execute(insert(CallAttempt), attempts)
+        ended = [k for k in keys if latest[k].final and k not in was_final]
+        if ended:
+            # call.ended carries the final record, once, in the same transaction.
+            targets = subscribers(session, "call.ended")
+            for key in ended if targets else ():
+                enqueue(
+                    session,
+                    event_type="call.ended",
+                    subject=f"{key[0]}:{key[1]}",
+                    ordering_key=f"call:{key[0]}:{key[1]}",
+                    data=call_payload(latest[key], ids[key]),
+                    targets=targets,
+                )
 
     def _write_devices(self, session: Session, devices: Sequence[DeviceState]) -> None:
         for state in {(d.node, d.device): d for d in devices}.values():
@@ -207,4 +226,12 @@ class CallStore:
                     {"at": at.timestamp(), "event": "closed_by_resync"},
                 ]
                 closed += 1
+                session.flush()
+                enqueue(
+                    session,
+                    event_type="call.ended",
+                    subject=f"{call.node}:{call.linkedid}",
+                    ordering_key=f"call:{call.node}:{call.linkedid}",
+                    data=call_row_payload(call),
+                )
         return closed

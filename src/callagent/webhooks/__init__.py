@@ -1,0 +1,1 @@
+"""Signed webhooks through an outbox table."""
