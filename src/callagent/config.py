@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
 
+    originate_context: str = Field(default="from-operators", pattern=r"^[A-Za-z0-9_-]+$")
+    originate_ring_timeout: int = Field(default=30, ge=5, le=300)
+    originate_per_minute: int = Field(default=6, ge=1)
+
     webhook_timeout: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
     webhook_backoff_base: float = Field(default=2.0, gt=0)

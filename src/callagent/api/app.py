@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from callagent import __version__
-from callagent.api import audit, auth, calls, operators, tokens, webhooks
+from callagent.api import audit, auth, calls, operators, originate, tokens, webhooks
 from callagent.api.security import LoginLimiter
 from callagent.config import Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
@@ -27,6 +27,7 @@ from callagent.db.store import CallStore
 from callagent.logs import install_access_log_filter
 from callagent.metrics import make_registry
 from callagent.monitor import Monitor
+from callagent.originate import Originator
 from callagent.webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,15 @@ def create_app(settings: Settings) -> FastAPI:
             backoff_cap=settings.webhook_backoff_cap,
         )
         app.state.webhooks = webhooks_worker
+        originator = Originator(
+            sessions,
+            monitor.clients,
+            context=settings.originate_context,
+            ring_timeout=settings.originate_ring_timeout,
+            per_minute=settings.originate_per_minute,
+        )
+        monitor.subscribers.append(originator.on_domain_events)
+        app.state.originator = originator
         monitor.writer.on_written = lambda records: webhooks_worker.notify()
         monitor.start()
         webhook_task = asyncio.create_task(webhooks_worker.run())
@@ -75,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.login_limiter = LoginLimiter(
         settings.login_max_failures, float(settings.login_window_seconds)
     )
-    for module in (auth, calls, operators, tokens, audit, webhooks):
+    for module in (auth, originate, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")

@@ -1,0 +1,76 @@
+"""``POST /api/v1/calls/originate``: click-to-call."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from callagent.api.schemas import Problem
+from callagent.api.security import Db, Requires
+from callagent.auth.scopes import Role, Scope
+from callagent.auth.service import Principal
+from callagent.db.models import User
+from callagent.originate import OriginateError, Originator, normalise_number
+
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+
+
+class OriginateIn(BaseModel):
+    # Only these fields: no context, application or variable can come from a request.
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=32, description="the applicant's number")
+    operator_id: int | None = Field(
+        default=None, description="whose phone rings first (default: the caller's own)"
+    )
+    node: str | None = Field(default=None, max_length=64, description="PBX node")
+
+
+class OriginateOut(BaseModel):
+    call_id: int
+    node: str
+    linkedid: str
+
+
+@router.post(
+    "/originate",
+    response_model=OriginateOut,
+    status_code=202,
+    summary="Ring an operator's phone, then the applicant (click-to-call)",
+    responses={
+        403: {"model": Problem},
+        404: {"model": Problem},
+        422: {"model": Problem},
+        429: {"model": Problem},
+        502: {"model": Problem},
+        503: {"model": Problem},
+    },
+)
+async def originate(
+    body: OriginateIn,
+    request: Request,
+    db: Db,
+    principal: Annotated[Principal, Depends(Requires(Scope.CALLS_ORIGINATE))],
+) -> OriginateOut:
+    try:
+        number = normalise_number(body.number)
+        operator_id = body.operator_id if body.operator_id is not None else principal.user_id
+        if operator_id is None:
+            raise OriginateError(422, "operator_id is required when calling with an API token")
+        if principal.role == Role.OPERATOR and operator_id != principal.user_id:
+            raise OriginateError(403, "operators place calls from their own phone only")
+        operator = db.get(User, operator_id)
+        if operator is None or not operator.active:
+            raise OriginateError(404, f"no active operator with id {operator_id}")
+        if not operator.endpoints:
+            raise OriginateError(422, f"operator {operator.login} has no phone endpoint")
+        originator: Originator = request.app.state.originator
+        placed = await originator.place(
+            actor=principal.actor, endpoint=operator.endpoints[0], number=number, node=body.node
+        )
+    except OriginateError as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        raise HTTPException(exc.status, exc.detail, headers=headers) from None
+    return OriginateOut(call_id=placed.call_id, node=placed.node, linkedid=placed.linkedid)
