@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from callagent.api.schemas import CallDetail, CallPage, CallSummary, DeviceOut, Problem
+from callagent.api.schemas import CallDetail, CallPage, CallSummary, DeviceOut, Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
@@ -43,7 +43,12 @@ def present(call: C, principal: Principal) -> C:
     return call.model_copy(update=update)
 
 
-@router.get("/calls", response_model=CallPage, summary="List call records, newest first")
+@router.get(
+    "/calls",
+    response_model=CallPage,
+    summary="List call records, newest first",
+    responses={422: {"model": Problem}},
+)
 def calls_list(
     db: Db,
     principal: CallReader,
@@ -57,7 +62,7 @@ def calls_list(
     disposition: Disposition | None = None,
     final: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> CallPage:
     for value in (since, until):
         if value is not None and value.tzinfo is None:
@@ -91,7 +96,7 @@ def calls_list(
     summary="One call record with legs, operator attempts and timeline",
     responses={403: {"model": Problem}, 404: {"model": Problem}},
 )
-def calls_get(call_id: int, db: Db, principal: CallReader) -> CallDetail:
+def calls_get(call_id: Id, db: Db, principal: CallReader) -> CallDetail:
     row = get_call(db, call_id)
     if row is None:
         raise HTTPException(404, f"no call with id {call_id}")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from callagent.api.schemas import Problem
+from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.secrets import hash_password
@@ -84,7 +84,7 @@ def operators_list(db: Db, _: Reader, active: bool | None = None) -> list[Operat
     summary="One user",
     responses={404: {"model": Problem}},
 )
-def operators_get(user_id: int, db: Db, _: Reader) -> OperatorOut:
+def operators_get(user_id: Id, db: Db, _: Reader) -> OperatorOut:
     user = db.get(User, user_id)
     if user is None:
         raise HTTPException(404, f"no operator with id {user_id}")
@@ -123,7 +123,7 @@ def operators_create(body: OperatorIn, db: Db, _: Admin) -> OperatorOut:
     summary="Change a user (role, phones, skills, password, active)",
     responses={404: {"model": Problem}},
 )
-def operators_update(user_id: int, body: OperatorPatch, db: Db, _: Admin) -> OperatorOut:
+def operators_update(user_id: Id, body: OperatorPatch, db: Db, _: Admin) -> OperatorOut:
     user = db.get(User, user_id)
     if user is None:
         raise HTTPException(404, f"no operator with id {user_id}")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from callagent.api.schemas import Problem
+from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal
@@ -22,7 +22,7 @@ class OriginateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: str = Field(min_length=1, max_length=32, description="the applicant's number")
-    operator_id: int | None = Field(
+    operator_id: BodyId | None = Field(
         default=None, description="whose phone rings first (default: the caller's own)"
     )
     node: str | None = Field(default=None, max_length=64, description="PBX node")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LegOut(BaseModel):
@@ -112,6 +113,11 @@ class DeviceOut(BaseModel):
 
 
 class Problem(BaseModel):
-    """An error: what was wrong and what to do."""
+    """An error: what was wrong and what to do (a list of field errors for invalid input)."""
 
-    detail: str
+    detail: str | list[dict[str, Any]]
+
+
+# Database ids in paths and bodies: bounded, so that a huge number is a 422, not a crash.
+Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="id")]
+BodyId = Annotated[int, Field(ge=1, le=2_147_483_647)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from callagent.api.schemas import Problem
+from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Scope, parse_scopes
 from callagent.auth.service import Principal, create_token, now, revoke_token
@@ -80,7 +80,7 @@ def tokens_create(body: TokenIn, db: Db, principal: Admin) -> TokenCreated:
     summary="Revoke a token",
     responses={404: {"model": Problem}},
 )
-def tokens_revoke(token_id: int, db: Db, _: Admin) -> TokenOut:
+def tokens_revoke(token_id: Id, db: Db, _: Admin) -> TokenOut:
     row = revoke_token(db, token_id=token_id)
     if row is None:
         raise HTTPException(404, f"no token with id {token_id}")

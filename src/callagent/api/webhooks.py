@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from callagent.api.schemas import Problem
+from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, now
@@ -92,7 +92,7 @@ def webhooks_create(body: SubscriptionIn, db: Db, _: Admin) -> SubscriptionCreat
     summary="Stop a subscription (its pending deliveries are not sent)",
     responses={404: {"model": Problem}},
 )
-def webhooks_delete(subscription_id: int, db: Db, _: Admin) -> SubscriptionOut:
+def webhooks_delete(subscription_id: Id, db: Db, _: Admin) -> SubscriptionOut:
     row = db.get(WebhookSubscription, subscription_id)
     if row is None:
         raise HTTPException(404, f"no webhook subscription with id {subscription_id}")
@@ -120,7 +120,7 @@ def deliveries_list(
     summary="Send a delivery again (a parked one, or one already delivered)",
     responses={404: {"model": Problem}},
 )
-def deliveries_redeliver(delivery_id: int, request: Request, db: Db, _: Admin) -> DeliveryOut:
+def deliveries_redeliver(delivery_id: Id, request: Request, db: Db, _: Admin) -> DeliveryOut:
     row = db.get(WebhookDelivery, delivery_id)
     if row is None:
         raise HTTPException(404, f"no webhook delivery with id {delivery_id}")

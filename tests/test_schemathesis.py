@@ -1,0 +1,58 @@
+"""schemathesis against the live OpenAPI document, authenticated: no server errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user
+from callagent.sim.ami_server import trace_body
+from tests.conftest import running_service, trace_bytes, wait_for
+from tests.test_live_replay import play
+
+
+async def test_schemathesis_finds_no_server_error(db_url: str, tmp_path: Path) -> None:
+    async with running_service(db_url, originate_per_minute=1000) as service:
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        await play(service, trace_body(trace_bytes("inbound_no_answer_then_next")))
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            create_user(
+                session,
+                login="op",
+                role=Role.OPERATOR,
+                password="op-password",
+                endpoints=["PJSIP/op1001"],
+            )
+            session.commit()
+        token = service.client.headers["Authorization"]
+        schemathesis = Path(sys.executable).with_name("schemathesis")
+        process = await asyncio.create_subprocess_exec(
+            str(schemathesis),
+            "run",
+            f"{service.base_url}/openapi.json",
+            "--header",
+            f"Authorization: {token}",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,content_type_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261122",
+            # Revoking the token the run uses would turn the rest into 401s.
+            "--exclude-path-regex",
+            "^/api/v1/tokens/\\{token_id\\}$",
+            "--request-timeout",
+            "10",
+            "--suppress-health-check",
+            "all",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 600)
+        text = output.decode(errors="replace")
+        (tmp_path / "schemathesis.log").write_text(text)
+        assert process.returncode == 0, text[-6000:]
+        assert "No issues found" in text or "passed" in text, text[-3000:]
