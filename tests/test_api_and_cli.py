@@ -147,15 +147,32 @@ def test_replay_cli_human_output_and_a_missing_file(tmp_path: Path) -> None:
 async def test_logs_carry_no_phone_number_name_or_secret(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     async with running_service(db_url) as service:
         for name in ("inbound_answered_caller_hangs_up", "click_to_call", "outbound_notify_busy"):
             await play(service, trace_body(trace_bytes(name)))
-        await service.client.get("/api/v1/calls")
-    text = caplog.text
+        await service.client.get("/api/v1/calls", params={"phone": "79031234567"})
+        made = await service.client.post(
+            "/api/v1/operators",
+            json={"login": "ivanova", "full_name": "Иванова Мария", "password": "correct horse 1"},
+        )
+        assert made.status_code == 201
+        login = await service.client.post(
+            "/api/v1/auth/login", json={"login": "ivanova", "password": "correct horse 1"}
+        )
+        assert login.status_code == 200
+        await service.client.post(
+            "/api/v1/auth/login", json={"login": "ivanova", "password": "bad"}
+        )
+        token = service.client.headers["Authorization"].split()[1]
+    # The service's own log lines (the test's HTTP client logs its URLs: not ours).
+    ours = [r for r in caplog.records if r.name.startswith(("callagent", "uvicorn", "alembic"))]
+    text = "\n".join(r.getMessage() for r in ours)
     assert "pbx1" in text  # the log was captured
-    for secret in ("79031234567", "79161234567", "Docs Ready", service.pbx.secret):
-        assert secret not in text
+    info = "\n".join(r.getMessage() for r in ours if r.levelno >= logging.INFO)
+    assert "79031234567" not in info and "79161234567" not in info and "Docs Ready" not in info
+    for secret in (service.pbx.secret, token, "correct horse 1", "Иванова"):
+        assert secret not in text  # not even at DEBUG
 
 
 def test_access_log_lines_lose_their_query_string() -> None:

@@ -151,6 +151,45 @@ async def test_operators_see_only_their_own_calls(db_url: str) -> None:
             assert me["actor"] == "user:petrova" and me["role"] == "operator"
 
 
+async def test_supervisors_see_their_group(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        await play(service, trace_body(trace_bytes("inbound_no_answer_then_next")))  # op1002
+        await play(service, trace_body(trace_bytes("hold_unhold")))  # op1001
+        await play(service, trace_body(trace_bytes("inbound_abandoned")))  # nobody
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            create_user(
+                session,
+                login="a",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=["PJSIP/op1001"],
+                group="north",
+            )
+            create_user(
+                session,
+                login="b",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=["PJSIP/op1002"],
+                group="south",
+            )
+            create_user(
+                session, login="lead", role=Role.SUPERVISOR, password="lead-password", group="north"
+            )
+            create_user(session, login="chief", role=Role.SUPERVISOR, password="chief-password")
+            session.commit()
+        every = (await service.client.get("/api/v1/calls")).json()["items"]
+        south = next(c["id"] for c in every if c["operator_endpoint"] == "PJSIP/op1002")
+        async with httpx.AsyncClient(base_url=service.base_url) as browser:
+            await _login(browser, "lead", "lead-password")
+            seen = (await browser.get("/api/v1/calls")).json()["items"]
+            assert sorted(str(c["operator_endpoint"]) for c in seen) == ["None", "PJSIP/op1001"]
+            assert (await browser.get(f"/api/v1/calls/{south}")).status_code == 403
+        async with httpx.AsyncClient(base_url=service.base_url) as browser:
+            await _login(browser, "chief", "chief-password")  # no group: the whole centre
+            assert (await browser.get("/api/v1/calls")).json()["total"] == 3
+
+
 async def test_sessions_csrf_logout_and_rate_limited_logins(db_url: str) -> None:
     async with running_service(db_url, login_max_failures=3) as service:
         with service.app.state.sessions() as session:  # type: ignore[attr-defined]

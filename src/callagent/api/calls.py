@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy.orm import Session
 
 from callagent.api.schemas import CallDetail, CallPage, CallSummary, DeviceOut, Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
-from callagent.auth.service import Principal, audit
+from callagent.auth.service import Principal, audit, group_endpoints
 from callagent.db.queries import CallFilter, get_call, list_calls, list_devices
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -43,6 +44,15 @@ def present(call: C, principal: Principal) -> C:
     return call.model_copy(update=update)
 
 
+def _visible(db: Session, principal: Principal) -> tuple[tuple[str, ...] | None, bool]:
+    """Which operator endpoints' calls the principal sees (None: all), and unanswered ones."""
+    if principal.sees_only_own_calls:
+        return principal.endpoints, False
+    if principal.sees_only_group_calls:
+        return group_endpoints(db, group=principal.group), True
+    return None, False
+
+
 @router.get(
     "/calls",
     response_model=CallPage,
@@ -69,10 +79,11 @@ def calls_list(
             raise HTTPException(
                 422, "since/until need a time zone, e.g. 2026-11-22T10:00:00Z or +03:00"
             )
-    endpoints = principal.endpoints if principal.sees_only_own_calls else None
     total, rows = list_calls(
         db,
-        CallFilter(since, until, operator, phone, direction, disposition, final, endpoints),
+        CallFilter(
+            since, until, operator, phone, direction, disposition, final, *_visible(db, principal)
+        ),
         limit=limit,
         offset=offset,
     )
@@ -100,8 +111,10 @@ def calls_get(call_id: Id, db: Db, principal: CallReader) -> CallDetail:
     row = get_call(db, call_id)
     if row is None:
         raise HTTPException(404, f"no call with id {call_id}")
-    if principal.sees_only_own_calls and row.operator_endpoint not in principal.endpoints:
-        raise HTTPException(403, f"call {call_id} was not taken by your phone")
+    endpoints, unanswered = _visible(db, principal)
+    hidden = endpoints is not None and row.operator_endpoint not in endpoints
+    if hidden and not (unanswered and row.operator_endpoint is None):
+        raise HTTPException(403, f"call {call_id} is not one of the calls you may see")
     return present(CallDetail.model_validate(row), principal)
 
 

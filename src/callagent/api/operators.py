@@ -39,6 +39,7 @@ class OperatorIn(BaseModel):
     endpoints: list[str] = Field(default_factory=list)
     skills: dict[str, int] = Field(default_factory=dict)
     language: str = Field(default="ru", pattern=r"^(ru|en)$")
+    group: str = Field(default="", max_length=64)
 
     _endpoints = field_validator("endpoints")(_check_endpoints)
 
@@ -50,6 +51,7 @@ class OperatorPatch(BaseModel):
     endpoints: list[str] | None = None
     skills: dict[str, int] | None = None
     language: str | None = Field(default=None, pattern=r"^(ru|en)$")
+    group: str | None = Field(default=None, max_length=64)
     active: bool | None = None
 
     _endpoints = field_validator("endpoints")(_check_endpoints)
@@ -65,6 +67,7 @@ class OperatorOut(BaseModel):
     endpoints: list[str]
     skills: dict[str, int]
     language: str
+    group: str
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -109,6 +112,7 @@ def operators_create(body: OperatorIn, db: Db, _: Admin) -> OperatorOut:
             endpoints=body.endpoints,
             skills=body.skills,
             language=body.language,
+            group=body.group,
         )
         db.commit()
     except IntegrityError:

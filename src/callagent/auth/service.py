@@ -34,11 +34,17 @@ class Principal:
     endpoints: tuple[str, ...] = field(default_factory=tuple)
     session_id: int | None = None
     csrf_token: str | None = None
+    group: str = ""
 
     @property
     def sees_only_own_calls(self) -> bool:
         """Operators see the calls their own phones took."""
         return self.role == Role.OPERATOR
+
+    @property
+    def sees_only_group_calls(self) -> bool:
+        """Supervisors with a group see their operators' calls (and unanswered ones)."""
+        return self.role == Role.SUPERVISOR and bool(self.group)
 
 
 def now() -> datetime:
@@ -56,6 +62,7 @@ def create_user(
     endpoints: list[str] | None = None,
     skills: dict[str, int] | None = None,
     language: str = "ru",
+    group: str = "",
 ) -> User:
     """Add a user (operator, supervisor, admin)."""
     stamp = now()
@@ -67,6 +74,7 @@ def create_user(
         endpoints=list(endpoints or []),
         skills=dict(skills or {}),
         language=language,
+        group=group,
         active=True,
         created_at=stamp,
         updated_at=stamp,
@@ -122,6 +130,7 @@ def principal_from_session(session: Session, *, secret: str) -> Principal | None
         endpoints=tuple(user.endpoints),
         session_id=row.id,
         csrf_token=row.csrf_token,
+        group=user.group,
     )
 
 
@@ -190,3 +199,11 @@ def audit(
     session.add(
         AuditEntry(at=now(), actor=principal.actor, action=action, detail=detail, rows=rows)
     )
+
+
+def group_endpoints(session: Session, *, group: str) -> tuple[str, ...]:
+    """Every phone endpoint of the operators in ``group``."""
+    rows = session.scalars(
+        select(User).where(User.group == group, User.role == Role.OPERATOR.value)
+    )
+    return tuple(endpoint for user in rows for endpoint in user.endpoints)

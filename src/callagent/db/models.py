@@ -177,6 +177,7 @@ class User(Base):
     endpoints: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ["PJSIP/op1001"]
     skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"passport": 2}
     language: Mapped[str] = mapped_column(String(8), default="ru")
+    group: Mapped[str] = mapped_column(String(64), default="")  # a supervisor's team
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -25,6 +25,7 @@ class CallFilter:
     disposition: str | None = None
     final: bool | None = None
     only_endpoints: tuple[str, ...] | None = None  # an operator's own phones
+    include_unanswered: bool = False  # with only_endpoints: also calls no operator took
 
 
 def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
@@ -49,7 +50,10 @@ def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
     if f.final is not None:
         query = query.where(Call.final.is_(f.final))
     if f.only_endpoints is not None:
-        query = query.where(Call.operator_endpoint.in_(f.only_endpoints))
+        mine = Call.operator_endpoint.in_(f.only_endpoints)
+        query = query.where(
+            or_(mine, Call.operator_endpoint.is_(None)) if f.include_unanswered else mine
+        )
     return query
 
 
