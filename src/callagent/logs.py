@@ -37,3 +37,5 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
     )
     install_access_log_filter()
+    # httpx logs every request URL at INFO; webhook URLs may carry a receiver's key.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
