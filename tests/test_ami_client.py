@@ -328,3 +328,71 @@ def _ts(value: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(value).timestamp()
+
+
+async def test_a_restart_of_callagent_mid_call_carries_on(db_url: str) -> None:
+    """Stop callagent mid-call, start it again: one complete record, not a partial one."""
+    body = trace_body(trace_bytes("hold_unhold"))
+    head, tail = _frames_until(body, b"Event: Hold\r\n")
+    pbx = AmiServer()
+    await pbx.start()
+    try:
+        async with running_service(db_url, pbx=pbx) as service:
+            await (await pbx.connection(0)).send(head)
+            await wait_for(lambda: len(service.monitor.tracker.calls) == 1)
+            await service.monitor.writer.drain()
+        pbx.live_channels = [
+            {
+                "Channel": "PJSIP/op1001-00000019",
+                "ChannelStateDesc": "Up",
+                "Uniqueid": "1795353628.30",
+                "Linkedid": "1795353627.29",
+            },
+            {
+                "Channel": "PJSIP/trunk-00000018",
+                "ChannelStateDesc": "Up",
+                "Uniqueid": "1795353627.29",
+                "Linkedid": "1795353627.29",
+            },
+        ]
+        async with running_service(db_url, pbx=pbx) as service:
+            assert len(service.monitor.tracker.calls) == 1  # restored from the database
+            (restored,) = service.monitor.tracker.calls.values()
+            assert not restored.partial and len(restored.legs) == 2
+            second = await pbx.connection(1)
+            await wait_for(lambda: service.monitor.resyncs >= 1)
+            await second.send(tail)
+            await wait_for(lambda: not service.monitor.tracker.calls)
+            await service.monitor.writer.drain()
+            page = (await service.client.get("/api/v1/calls")).json()
+            assert page["total"] == 1
+            (record,) = page["items"]
+            assert record["final"], record
+            assert not record["partial"], record
+            assert not record["closed_by_resync"], record
+            assert record["hold_seconds"] == pytest.approx(3.0, abs=0.3)
+            assert record["wait_seconds"] == pytest.approx(1.5, abs=0.3)
+            assert record["hangup_by"] == "applicant"
+    finally:
+        await pbx.stop()
+
+
+async def test_a_call_that_ended_while_callagent_was_stopped_is_closed(db_url: str) -> None:
+    body = trace_body(trace_bytes("inbound_answered_caller_hangs_up"))
+    head, _ = _frames_until(body, b"Event: HangupRequest")
+    pbx = AmiServer()
+    await pbx.start()
+    try:
+        async with running_service(db_url, pbx=pbx) as service:
+            await (await pbx.connection(0)).send(head)
+            await wait_for(lambda: len(service.monitor.tracker.calls) == 1)
+            await service.monitor.writer.drain()
+        async with running_service(db_url, pbx=pbx) as service:  # the PBX lists nothing now
+            await pbx.connection(1)
+            await wait_for(lambda: service.monitor.resyncs >= 1)
+            await service.monitor.writer.drain()
+            (record,) = (await service.client.get("/api/v1/calls")).json()["items"]
+            assert record["final"] and record["closed_by_resync"]
+            assert record["disposition"] == "answered"
+    finally:
+        await pbx.stop()

@@ -19,6 +19,7 @@ from callagent.config import Settings
 from callagent.db.store import CallStore
 from callagent.db.writer import CallWriter
 from callagent.tracker.events import DomainEvent
+from callagent.tracker.state import state_from_json
 from callagent.tracker.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,25 @@ class Monitor:
                 await client.send_action(action, as_list=True)
             except Exception as exc:
                 log.info("resync of node %s: %s not available: %s", node, action["Action"], exc)
+
+    async def restore(self) -> int:
+        """Take up the calls an earlier run left unfinished; returns how many."""
+        nodes = [client.node.name for client in self.clients]
+        if not nodes:
+            return 0
+        saved = await asyncio.to_thread(self.store.unfinished_states, nodes)
+        restored = 0
+        for data in saved:
+            try:
+                self.tracker.restore(state_from_json(data))
+                restored += 1
+            except (TypeError, KeyError, ValueError) as exc:
+                log.warning(
+                    "a saved call state could not be restored (%s); the resync closes it", exc
+                )
+        if restored:
+            log.info("carrying on with %d call(s) in progress from an earlier run", restored)
+        return restored
 
     def start(self) -> None:
         """Start the writer and one task per AMI node."""

@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         monitor.subscribers.append(originator.on_domain_events)
         app.state.originator = originator
         monitor.writer.on_written = lambda records: webhooks_worker.notify()
+        await monitor.restore()
         monitor.start()
         webhook_task = asyncio.create_task(webhooks_worker.run())
         try:

@@ -92,6 +92,9 @@ class Call(Base):
     transfers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     originate: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     timeline: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The tracker's state of a call in progress (None once final): a restarted
+    # callagent restores it and carries on instead of starting a partial record.
+    tracker_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime]
 
     legs: Mapped[list[CallLeg]] = relationship(

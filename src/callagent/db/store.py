@@ -7,7 +7,7 @@ newer version of it, leaves exactly what the tracker last derived.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +26,10 @@ def to_datetime(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
-def _call_row(record: CallRecord, now: datetime) -> dict[str, Any]:
+def _call_row(record: CallRecord, now: datetime, state: dict[str, Any] | None) -> dict[str, Any]:
     started = to_datetime(record.started_at)
     return {
+        "tracker_state": None if record.final else state,
         "node": record.node,
         "linkedid": record.linkedid,
         "direction": record.direction,
@@ -69,18 +70,29 @@ class CallStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def write(self, records: Sequence[CallRecord], devices: Sequence[DeviceState] = ()) -> None:
-        """Store call records and device states in one transaction."""
+    def write(
+        self,
+        records: Sequence[CallRecord],
+        devices: Sequence[DeviceState] = (),
+        states: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    ) -> None:
+        """Store call records (with the tracker state of unfinished ones) and devices."""
         if not records and not devices:
             return
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
             if records:
-                self._write_calls(session, records, now)
+                self._write_calls(session, records, now, states or {})
             if devices:
                 self._write_devices(session, devices)
 
-    def _write_calls(self, session: Session, records: Sequence[CallRecord], now: datetime) -> None:
+    def _write_calls(
+        self,
+        session: Session,
+        records: Sequence[CallRecord],
+        now: datetime,
+        states: Mapping[tuple[str, str], dict[str, Any]],
+    ) -> None:
         latest = {(r.node, r.linkedid): r for r in records}  # last version of each wins
         keys = list(latest)
         ids: dict[tuple[str, str], int] = {}
@@ -101,7 +113,7 @@ class CallStore:
         if existing:
             session.execute(
                 update(Call),
-                [{"id": ids[k], **_call_row(latest[k], now)} for k in existing],
+                [{"id": ids[k], **_call_row(latest[k], now, states.get(k))} for k in existing],
             )
             existing_ids = [ids[k] for k in existing]
             session.execute(delete(CallLeg).where(CallLeg.call_id.in_(existing_ids)))
@@ -109,7 +121,7 @@ class CallStore:
         if fresh:
             created = session.execute(
                 insert(Call).returning(Call.id, Call.node, Call.linkedid),
-                [_call_row(latest[k], now) for k in fresh],
+                [_call_row(latest[k], now, states.get(k)) for k in fresh],
             )
             ids.update({(node, linkedid): call_id for call_id, node, linkedid in created})
         legs: list[dict[str, Any]] = []
@@ -183,15 +195,17 @@ class CallStore:
                 for name, value in values.items():
                     setattr(row, name, value)
 
-    def unfinished_calls(self, node: str) -> list[tuple[str, datetime]]:
-        """(linkedid, started_at) of calls of ``node`` stored as not yet final."""
+    def unfinished_states(self, nodes: Sequence[str]) -> list[dict[str, Any]]:
+        """The saved tracker state of every unfinished call of ``nodes``."""
         with self.sessions() as session:
-            rows = session.execute(
-                select(Call.linkedid, Call.started_at).where(
-                    Call.node == node, Call.final.is_(False)
+            rows = session.scalars(
+                select(Call.tracker_state).where(
+                    Call.node.in_(list(nodes)),
+                    Call.final.is_(False),
+                    Call.tracker_state.is_not(None),
                 )
             )
-            return [(linkedid, started) for linkedid, started in rows]
+            return [row for row in rows if row]
 
     def close_stale_calls(self, node: str, keep: set[str], at: datetime) -> int:
         """Close stored calls of ``node`` that are neither live nor followed any more.
@@ -210,6 +224,7 @@ class CallStore:
                 if call.linkedid in keep:
                     continue
                 call.final = True
+                call.tracker_state = None
                 call.closed_by_resync = True
                 call.ended_at = min(call.updated_at, at)
                 if call.hangup_by is None:

@@ -15,10 +15,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from callagent.db.store import CallStore
 from callagent.tracker.records import CallRecord, build_record
-from callagent.tracker.state import CallKey, DeviceState
+from callagent.tracker.state import CallKey, DeviceState, state_to_json
 from callagent.tracker.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,13 @@ class CallWriter:
         if not call_keys and not device_keys:
             return 0
         records: list[CallRecord] = []
+        states: dict[CallKey, dict[str, Any]] = {}
         finished: list[CallKey] = []
         for key in call_keys:
             state = self.tracker.calls.get(key)
-            if state is None:
+            if state is not None:
+                states[key] = state_to_json(state)
+            else:
                 state = self.tracker.finished_call(key)
                 if state is None:
                     continue
@@ -109,7 +113,7 @@ class CallWriter:
         ]
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(self.store.write, records, devices)
+            await asyncio.to_thread(self.store.write, records, devices, states)
         except BaseException:
             # Put the marks back: the next batch writes the newest state of each.
             self.tracker.dirty_calls.update(call_keys)

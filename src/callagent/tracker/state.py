@@ -7,7 +7,7 @@ what a call *is* (direction, disposition, durations) is derived from them in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CallKey = tuple[str, str]  # (PBX node, Linkedid)
@@ -125,3 +125,20 @@ class DeviceState:
         if self.contact_status in ("Created", "NonQualified", "Reachable", "Updated"):
             return True
         return self.state not in ("UNAVAILABLE", "INVALID", "UNKNOWN")
+
+
+def state_to_json(call: CallState) -> dict[str, Any]:
+    """Everything the tracker knows of a call, as JSON (kept with unfinished calls so that
+    a restarted callagent carries on where it stopped)."""
+    return asdict(call)
+
+
+def state_from_json(data: dict[str, Any]) -> CallState:
+    """The inverse of :func:`state_to_json`."""
+    values = dict(data)
+    legs = {uid: Leg(**leg) for uid, leg in values.pop("legs").items()}
+    attempts = [Attempt(**attempt) for attempt in values.pop("attempts")]
+    call = CallState(**values)
+    call.legs = legs
+    call.attempts = attempts
+    return call

@@ -151,6 +151,15 @@ class Tracker:
                 return "trunk"
         return "operator"
 
+    def restore(self, call: CallState) -> None:
+        """Carry on following a call saved by an earlier run (the resync then decides)."""
+        if call.key in self.calls or call.final:
+            return
+        call.last_seq = 0  # an earlier run's counter means nothing to this one
+        self.calls[call.key] = call
+        for uniqueid in call.legs:
+            self._by_uniqueid[(call.node, uniqueid)] = call.key
+
     def active_calls(self, node: str | None = None) -> list[CallState]:
         """Calls not yet final, of one node or of all."""
         return [c for c in self.calls.values() if node is None or c.node == node]
