@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -28,12 +29,17 @@ class FlakyStore(CallStore):
         self.delay = delay
         self.refused = 0
 
-    def write(self, records: Sequence[CallRecord], devices: Sequence[DeviceState] = ()) -> None:
+    def write(
+        self,
+        records: Sequence[CallRecord],
+        devices: Sequence[DeviceState] = (),
+        states: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    ) -> None:
         if time.monotonic() < self.down_until:
             self.refused += 1
             raise OperationalError("INSERT", {}, Exception("connection refused"))
         time.sleep(self.delay)  # a slow database: runs in the writer's thread
-        super().write(records, devices)
+        super().write(records, devices, states)
 
 
 async def test_a_database_outage_loses_nothing(db_url: str) -> None:
