@@ -56,7 +56,17 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     agi_host: str = "127.0.0.1"
-    agi_port: int = Field(default=4573, ge=1, le=65535)
+    agi_port: int = Field(default=4573, ge=0, le=65535)  # 0: any free port (tests)
+
+    agi_enabled: bool = True
+    agi_env_timeout: float = Field(default=5.0, gt=0)
+    agi_command_timeout: float = Field(default=10.0, gt=0)
+    dial_timeout: int = Field(default=20, ge=5, le=300)
+    max_wait: float = Field(default=300.0, ge=0)
+    wrapup_seconds: float = Field(default=60.0, ge=0)
+    no_answer_policy: str = Field(default="skip", pattern=r"^(skip|pause)$")
+    no_answer_skip_seconds: float = Field(default=30.0, ge=0)
+    claim_timeout: float = Field(default=60.0, gt=0)
 
     writer_batch_size: int = Field(default=500, ge=1)
     writer_flush_interval: float = Field(default=0.05, ge=0)

@@ -28,9 +28,23 @@ from callagent.logs import install_access_log_filter
 from callagent.metrics import make_registry
 from callagent.monitor import Monitor
 from callagent.originate import Originator
+from callagent.routing.agi import FastAgiServer
+from callagent.routing.driver import StateDriver
+from callagent.routing.operators import OperatorBook
+from callagent.routing.router import Router
 from callagent.webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
+
+
+async def _sweep(book: OperatorBook, interval: float = 1.0) -> None:
+    """Wrap-up deadlines and stale claims, once a second."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(book.sweep)
+        except Exception as exc:  # the database may be away for a while
+            log.warning("operator sweep failed: %s", type(exc).__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -65,15 +79,50 @@ def create_app(settings: Settings) -> FastAPI:
         monitor.subscribers.append(originator.on_domain_events)
         app.state.originator = originator
         monitor.writer.on_written = lambda records: webhooks_worker.notify()
+        book = OperatorBook(
+            sessions,
+            wrapup_seconds=settings.wrapup_seconds,
+            no_answer_policy=settings.no_answer_policy,
+            skip_seconds=settings.no_answer_skip_seconds,
+            claim_timeout=settings.claim_timeout,
+        )
+        node = settings.ami_nodes[0].name if settings.ami_nodes else settings.ami_node_name
+        router = Router(
+            book,
+            node=node,
+            dial_timeout=settings.dial_timeout,
+            max_wait=settings.max_wait,
+            no_answer_policy=settings.no_answer_policy,
+        )
+        driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
+        monitor.subscribers.append(driver.on_events)
+        app.state.book = book
+        app.state.router = router
+        agi = FastAgiServer(
+            router.scripts(),
+            host=settings.agi_host,
+            port=settings.agi_port,
+            env_timeout=settings.agi_env_timeout,
+            command_timeout=settings.agi_command_timeout,
+        )
+        app.state.agi = agi
+        if settings.agi_enabled:
+            await agi.start()
         await monitor.restore()
         monitor.start()
-        webhook_task = asyncio.create_task(webhooks_worker.run())
+        tasks = [
+            asyncio.create_task(webhooks_worker.run()),
+            asyncio.create_task(driver.run()),
+            asyncio.create_task(_sweep(book)),
+        ]
         try:
             yield
         finally:
+            await agi.stop()
             await monitor.stop()
-            webhook_task.cancel()
-            await asyncio.gather(webhook_task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             engine.dispose()
 
     app = FastAPI(
@@ -88,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in (auth, originate, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)
+    app.include_router(operators.routing_router)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     def healthz() -> dict[str, str]:

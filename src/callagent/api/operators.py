@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,10 @@ from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.secrets import hash_password
 from callagent.auth.service import Principal, create_user, now
-from callagent.db.models import User
+from callagent.db.models import OperatorStateChange, User
+from callagent.routing.operators import OperatorBook
+from callagent.routing.router import Router
+from callagent.routing.states import Signal
 
 router = APIRouter(prefix="/api/v1/operators", tags=["operators"])
 Reader = Annotated[Principal, Depends(Requires(Scope.OPERATORS_READ))]
@@ -143,3 +147,109 @@ def operators_update(user_id: Id, body: OperatorPatch, db: Db, _: Admin) -> Oper
     user.updated_at = now()
     db.commit()
     return OperatorOut.model_validate(user)
+
+
+StateChanger = Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))]
+
+
+class StateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["ready", "paused", "offline"]
+    reason: Literal["break", "lunch", "training", "meeting", "other"] | None = Field(
+        default=None, description="why, for a pause"
+    )
+
+
+class StateOut(BaseModel):
+    user_id: int
+    login: str
+    state: str
+    reason: str
+    since: datetime | None
+    claimed_call: str | None
+
+
+class StateChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    from_state: str
+    to_state: str
+    reason: str
+    cause: str
+    call: str | None
+
+
+class WaitingOut(BaseModel):
+    call: str
+    waiting_seconds: float
+    position: int
+
+
+def _own_or_forbidden(principal: Principal, user_id: int) -> None:
+    if principal.role == Role.OPERATOR and principal.user_id != user_id:
+        raise HTTPException(403, "operators change and see only their own state")
+
+
+@router.post(
+    "/{user_id}/state",
+    response_model=StateOut,
+    summary="Ready, pause with a reason, or log out",
+    responses={403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
+)
+def operators_set_state(
+    user_id: Id, body: StateIn, request: Request, principal: StateChanger
+) -> StateOut:
+    _own_or_forbidden(principal, user_id)
+    book: OperatorBook = request.app.state.book
+    signal = {"ready": Signal.READY, "paused": Signal.PAUSE, "offline": Signal.LOGOUT}[body.state]
+    reason = (body.reason or "break") if body.state == "paused" else ""
+    before = book.view(user_id)
+    if before is None:
+        raise HTTPException(404, f"no operator with id {user_id}")
+    after = book.signal(user_id, signal, cause="api", reason=reason)
+    assert after is not None
+    if after.state != body.state:
+        raise HTTPException(
+            409, f"an operator in state {before.state!r} cannot go to {body.state!r} now"
+        )
+    return StateOut(**after.__dict__)
+
+
+@router.get(
+    "/{user_id}/state-history",
+    response_model=list[StateChangeOut],
+    summary="Every state change, newest first",
+    responses={403: {"model": Problem}},
+)
+def operators_state_history(
+    user_id: Id,
+    db: Db,
+    principal: StateChanger,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[StateChangeOut]:
+    _own_or_forbidden(principal, user_id)
+    rows = db.scalars(
+        select(OperatorStateChange)
+        .where(OperatorStateChange.user_id == user_id)
+        .order_by(OperatorStateChange.id.desc())
+        .limit(limit)
+    ).all()
+    return [StateChangeOut.model_validate(r) for r in rows]
+
+
+routing_router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+
+
+@routing_router.get(
+    "/waiting", response_model=list[WaitingOut], summary="Calls waiting for a free operator now"
+)
+def routing_waiting(request: Request, _: Reader) -> list[WaitingOut]:
+    router_state: Router = request.app.state.router
+    now = time.monotonic()
+    ordered = sorted(router_state.waiting.values(), key=lambda w: w.since)
+    return [
+        WaitingOut(call=w.call, waiting_seconds=round(now - w.since, 1), position=i)
+        for i, w in enumerate(ordered, start=1)
+    ]

@@ -15,6 +15,7 @@ class Scope(StrEnum):
     CAMPAIGNS_WRITE = "campaigns:write"
     DEVICES_READ = "devices:read"
     OPERATORS_READ = "operators:read"
+    OPERATORS_STATE = "operators:state"  # ready / pause / log out (operators: their own)
     OPERATORS_ADMIN = "operators:admin"
     TOKENS_ADMIN = "tokens:admin"
     WEBHOOKS_ADMIN = "webhooks:admin"
@@ -33,7 +34,13 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     # Operators see their own calls (filtered by their endpoints), unmasked: they talk
     # to these applicants; they tag their calls.
     Role.OPERATOR: frozenset(
-        {Scope.CALLS_READ, Scope.CALLS_READ_PII, Scope.WRAPUPS_WRITE, Scope.CALLS_ORIGINATE}
+        {
+            Scope.CALLS_READ,
+            Scope.CALLS_READ_PII,
+            Scope.WRAPUPS_WRITE,
+            Scope.CALLS_ORIGINATE,
+            Scope.OPERATORS_STATE,
+        }
     ),
     Role.SUPERVISOR: frozenset(
         {
@@ -44,6 +51,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.CAMPAIGNS_WRITE,
             Scope.DEVICES_READ,
             Scope.OPERATORS_READ,
+            Scope.OPERATORS_STATE,
         }
     ),
     Role.ADMIN: frozenset(Scope),

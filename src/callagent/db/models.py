@@ -184,6 +184,14 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The operator's state (routing): see callagent.routing.states.
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+    state_reason: Mapped[str] = mapped_column(String(32), default="")
+    state_since: Mapped[datetime | None]
+    idle_since: Mapped[datetime | None]  # end of the last call or wrap-up: longest idle first
+    claimed_call: Mapped[str | None] = mapped_column(String(160))  # "node:linkedid"
+    skip_until: Mapped[datetime | None]  # not offered calls before (after a missed call)
+    wrapup_until: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -271,3 +279,19 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class OperatorStateChange(Base):
+    """Every change of an operator's state, with its time and cause (for reports)."""
+
+    __tablename__ = "operator_state_history"
+    __table_args__ = (Index("ix_operator_state_history_user", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32), default="")  # pause reason, no_answer...
+    cause: Mapped[str] = mapped_column(String(32))  # api, feature_code, call, device, deadline
+    call: Mapped[str | None] = mapped_column(String(160))

@@ -50,6 +50,7 @@ class CallTransferred:
 @dataclass(frozen=True, slots=True)
 class CallEnded:
     key: CallKey
+    operators: tuple[str, ...] = ()  # endpoints of the operators who talked on the call
 
 
 @dataclass(frozen=True, slots=True)

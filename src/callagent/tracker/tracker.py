@@ -613,7 +613,14 @@ class Tracker:
             old_key, _ = self._finished.popitem(last=False)
             self._finished_records.pop(old_key, None)
         self.dirty_calls.add(key)
-        self._out.append(CallEnded(key))
+        talked = tuple(
+            dict.fromkeys(
+                leg.endpoint
+                for leg in call.legs.values()
+                if leg.role == "operator" and leg.answered_at is not None
+            )
+        )
+        self._out.append(CallEnded(key, talked))
 
     # ------------------------------------------------------------ the rest
 

@@ -1,0 +1,1 @@
+"""Operators' states and routing inbound calls to free operators."""

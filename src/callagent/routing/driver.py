@@ -1,0 +1,102 @@
+"""Drives operators' states from what the PBX does (the tracker's domain events).
+
+The AMI read path only puts events on a queue; one task applies them to the
+database, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from callagent.routing.operators import OperatorBook
+from callagent.routing.router import Router
+from callagent.routing.states import Signal
+from callagent.tracker.events import (
+    AttemptEnded,
+    CallAnswered,
+    CallEnded,
+    DeviceChanged,
+    DomainEvent,
+    OperatorRinging,
+)
+from callagent.tracker.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+
+class StateDriver:
+    """Turns ringing / answered / ended / phone lost into operator state changes."""
+
+    def __init__(
+        self, book: OperatorBook, tracker: Tracker, router: Router, no_answer_policy: str
+    ) -> None:
+        self.book = book
+        self.tracker = tracker
+        self.router = router
+        self.no_answer_policy = no_answer_policy
+        self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue()
+        self._registered: dict[tuple[str, str], bool] = {}
+
+    def on_events(self, events: list[DomainEvent]) -> None:
+        """The monitor's subscriber: cheap, never blocks."""
+        for event in events:
+            if isinstance(event, DeviceChanged):
+                state = self.tracker.devices.get((event.node, event.device))
+                if state is None:
+                    continue
+                key = (event.node, event.device)
+                if self._registered.get(key) == state.registered:
+                    continue  # INUSE / NOT_INUSE flips: not a change of reachability
+                self._registered[key] = state.registered
+            elif not isinstance(event, OperatorRinging | CallAnswered | AttemptEnded | CallEnded):
+                continue
+            self.queue.put_nowait(event)
+
+    async def run(self) -> None:
+        """Apply queued events forever (until cancelled)."""
+        while True:
+            event = await self.queue.get()
+            try:
+                await asyncio.to_thread(self.apply, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("operator state update for %s failed", type(event).__name__)
+
+    def apply(self, event: DomainEvent) -> None:
+        """One event's effect on operators' states."""
+        if isinstance(event, OperatorRinging):
+            call = ":".join(event.key)
+            self.book.signal_endpoint(event.endpoint, Signal.RINGING, cause="call", call=call)
+        elif isinstance(event, CallAnswered):
+            call = ":".join(event.key)
+            self.book.signal_endpoint(event.endpoint, Signal.ANSWERED, cause="call", call=call)
+        elif isinstance(event, AttemptEnded):
+            call = ":".join(event.key)
+            if event.outcome == "no_answer" and self.no_answer_policy == "pause":
+                self.book.signal_endpoint(
+                    event.endpoint,
+                    Signal.NOT_ANSWERED_PAUSE,
+                    cause="call",
+                    reason="no_answer",
+                    call=call,
+                )
+            elif event.outcome in ("caller_gone", "answered_elsewhere", "unknown"):
+                # not the operator's doing: back to ready with no penalty
+                self.book.signal_endpoint(event.endpoint, Signal.RELEASE, cause="call", call=call)
+            else:
+                self.book.signal_endpoint(
+                    event.endpoint, Signal.NOT_ANSWERED, cause="call", call=call
+                )
+        elif isinstance(event, CallEnded):
+            call = ":".join(event.key)
+            for endpoint in event.operators:
+                self.book.signal_endpoint(endpoint, Signal.CALL_ENDED, cause="call", call=call)
+            self.book.release(call, cause="call_ended", signal=Signal.NOT_ANSWERED)
+            self.router.forget(call)
+        elif isinstance(event, DeviceChanged):
+            state = self.tracker.devices.get((event.node, event.device))
+            if state is not None:
+                signal = Signal.PHONE_BACK if state.registered else Signal.PHONE_LOST
+                self.book.signal_endpoint(event.device, signal, cause="device")

@@ -1,0 +1,273 @@
+"""Operators' states in the database: transitions with history, and the atomic claim.
+
+The claim is one conditional UPDATE (``... WHERE state = 'ready'``): two calls, or two
+callagent processes on one PostgreSQL, can never get the same operator; the loser
+of a race simply tries the next candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from callagent.db.models import Device, OperatorStateChange, User
+from callagent.routing.states import OperatorState, Signal, next_state
+
+log = logging.getLogger(__name__)
+
+# Device states in which a phone cannot take another call.
+BUSY_DEVICE_STATES = frozenset(
+    {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"}
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The operator a call was given to."""
+
+    user_id: int
+    login: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class StateView:
+    """An operator's state as the API shows it."""
+
+    user_id: int
+    login: str
+    state: str
+    reason: str
+    since: datetime | None
+    claimed_call: str | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OperatorBook:
+    """Reads and changes operators' states."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        wrapup_seconds: float = 60.0,
+        no_answer_policy: str = "skip",
+        skip_seconds: float = 30.0,
+        claim_timeout: float = 60.0,
+    ) -> None:
+        self.sessions = sessions
+        self.wrapup_seconds = wrapup_seconds
+        self.no_answer_policy = no_answer_policy
+        self.skip_seconds = skip_seconds
+        self.claim_timeout = claim_timeout
+
+    # ------------------------------------------------------------ transitions
+
+    def apply(
+        self,
+        session: Session,
+        user: User,
+        signal: Signal,
+        *,
+        cause: str,
+        reason: str = "",
+        call: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Apply ``signal`` to ``user`` in the caller's transaction; False if it does not apply."""
+        now = now or utcnow()
+        current = OperatorState(user.state)
+        new = next_state(current, signal)
+        if new is None:
+            return False
+        if new == current and not (new == OperatorState.PAUSED and reason != user.state_reason):
+            return False
+        user.state = new.value
+        user.state_reason = reason if new == OperatorState.PAUSED else ""
+        user.state_since = now
+        if new == OperatorState.READY:
+            user.idle_since = now
+            user.wrapup_until = None
+        if new != OperatorState.RINGING:
+            user.claimed_call = None if new != OperatorState.ON_CALL else user.claimed_call
+        if new == OperatorState.WRAP_UP:
+            user.wrapup_until = now + timedelta(seconds=self.wrapup_seconds)
+        if signal == Signal.NOT_ANSWERED and cause != "call_ended" and self.skip_seconds:
+            user.skip_until = now + timedelta(seconds=self.skip_seconds)
+        session.add(
+            OperatorStateChange(
+                user_id=user.id,
+                at=now,
+                from_state=current.value,
+                to_state=new.value,
+                reason=user.state_reason,
+                cause=cause,
+                call=call,
+            )
+        )
+        return True
+
+    def signal(
+        self, user_id: int, signal: Signal, *, cause: str, reason: str = "", call: str | None = None
+    ) -> StateView | None:
+        """Apply a signal to one operator; None when there is no such operator."""
+        with self.sessions.begin() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                return None
+            self.apply(session, user, signal, cause=cause, reason=reason, call=call)
+            return _view(user)
+
+    def signal_endpoint(
+        self,
+        endpoint: str,
+        signal: Signal,
+        *,
+        cause: str,
+        reason: str = "",
+        call: str | None = None,
+    ) -> list[int]:
+        """Apply a signal to the operators whose phone is ``endpoint``; their ids."""
+        changed: list[int] = []
+        with self.sessions.begin() as session:
+            for user in self._by_endpoint(session, endpoint):
+                if self.apply(session, user, signal, cause=cause, reason=reason, call=call):
+                    changed.append(user.id)
+        return changed
+
+    @staticmethod
+    def _by_endpoint(session: Session, endpoint: str) -> list[User]:
+        users = session.scalars(select(User).where(User.active.is_(True))).all()
+        return [u for u in users if endpoint in (u.endpoints or [])]
+
+    # ------------------------------------------------------------------ claim
+
+    def claim(
+        self,
+        call: str,
+        *,
+        skill: str | None = None,
+        exclude: frozenset[int] = frozenset(),
+        now: datetime | None = None,
+    ) -> Claimed | None:
+        """Give ``call`` to the free operator idle the longest; None when nobody is free."""
+        now = now or utcnow()
+        with self.sessions() as session:
+            candidates = session.scalars(
+                select(User)
+                .where(
+                    User.active.is_(True),
+                    User.role == "operator",
+                    User.state == OperatorState.READY.value,
+                    or_(User.skip_until.is_(None), User.skip_until <= now),
+                )
+                .order_by(User.idle_since.asc().nulls_first(), User.id)
+            ).all()
+            busy = set(
+                session.scalars(
+                    select(Device.device).where(Device.state.in_(BUSY_DEVICE_STATES))
+                ).all()
+            )
+            unregistered = set(
+                session.scalars(select(Device.device).where(Device.registered.is_(False))).all()
+            )
+            chosen = [
+                (user.id, user.login, user.endpoints[0])
+                for user in candidates
+                if user.endpoints
+                and user.id not in exclude
+                and (skill is None or skill in (user.skills or {}))
+                and not any(e in busy or e in unregistered for e in user.endpoints)
+            ]
+        for user_id, login, endpoint in chosen:
+            with self.sessions.begin() as session:
+                won = session.execute(
+                    update(User)
+                    .where(User.id == user_id, User.state == OperatorState.READY.value)
+                    .values(state=OperatorState.RINGING.value, claimed_call=call, state_since=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if won.rowcount != 1:  # type: ignore[attr-defined]
+                    continue  # taken by a concurrent claim: try the next one
+                session.add(
+                    OperatorStateChange(
+                        user_id=user_id,
+                        at=now,
+                        from_state=OperatorState.READY.value,
+                        to_state=OperatorState.RINGING.value,
+                        reason="",
+                        cause="route",
+                        call=call,
+                    )
+                )
+                return Claimed(user_id, login, endpoint)
+        return None
+
+    def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
+        """Free the operators claimed for ``call`` that never answered it."""
+        released: list[int] = []
+        with self.sessions.begin() as session:
+            users = session.scalars(
+                select(User).where(
+                    User.claimed_call == call, User.state == OperatorState.RINGING.value
+                )
+            ).all()
+            for user in users:
+                if self.apply(session, user, signal, cause=cause, call=call):
+                    released.append(user.id)
+        return released
+
+    def claimed_for(self, call: str) -> list[int]:
+        """Operators holding a claim on ``call``."""
+        with self.sessions() as session:
+            return list(session.scalars(select(User.id).where(User.claimed_call == call)).all())
+
+    # ------------------------------------------------------------------ sweep
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Wrap-up deadlines passed -> ready; claims that never rang -> released."""
+        now = now or utcnow()
+        changed = 0
+        with self.sessions.begin() as session:
+            done = session.scalars(
+                select(User).where(
+                    User.state == OperatorState.WRAP_UP.value, User.wrapup_until <= now
+                )
+            ).all()
+            for user in done:
+                changed += self.apply(session, user, Signal.WRAPUP_DONE, cause="deadline", now=now)
+            stale = session.scalars(
+                select(User).where(
+                    User.state == OperatorState.RINGING.value,
+                    User.state_since <= now - timedelta(seconds=self.claim_timeout),
+                )
+            ).all()
+            for user in stale:
+                changed += self.apply(
+                    session,
+                    user,
+                    Signal.RELEASE,
+                    cause="claim_timeout",
+                    call=user.claimed_call,
+                    now=now,
+                )
+        return changed
+
+    def view(self, user_id: int) -> StateView | None:
+        """One operator's state."""
+        with self.sessions() as session:
+            user = session.get(User, user_id)
+            return None if user is None else _view(user)
+
+
+def _view(user: User) -> StateView:
+    return StateView(
+        user.id, user.login, user.state, user.state_reason, user.state_since, user.claimed_call
+    )

@@ -1,0 +1,151 @@
+"""The FastAGI scripts: ``route`` (which operator takes this call) and feature codes.
+
+``route`` answers through channel variables the dialplan reads
+(``dialplan/extensions.conf``): ``CALLAGENT_OPERATOR`` (the dial string),
+``CALLAGENT_OPERATOR_ID``, ``CALLAGENT_CALL_ID``, ``CALLAGENT_DIAL_TIMEOUT`` and
+``CALLAGENT_STATUS`` (``ok``, ``wait`` with ``CALLAGENT_QUEUE_POSITION``, or
+``overflow`` after the longest wait).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from callagent.routing.agi import AgiHangup, AgiSession, Script
+from callagent.routing.operators import OperatorBook
+from callagent.routing.states import PAUSE_REASONS, Signal
+from callagent.tracker.tracker import endpoint_of
+
+log = logging.getLogger(__name__)
+_NOT_ANSWERED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
+
+
+@dataclass
+class Waiting:
+    """A call the router told to wait."""
+
+    call: str
+    since: float
+    tried: set[int] = field(default_factory=set)
+
+
+class Router:
+    """Decides who takes each inbound call; keeps the calls that wait."""
+
+    def __init__(
+        self,
+        book: OperatorBook,
+        *,
+        node: str,
+        dial_timeout: int = 20,
+        max_wait: float = 300.0,
+        no_answer_policy: str = "skip",
+    ) -> None:
+        self.book = book
+        self.node = node
+        self.dial_timeout = dial_timeout
+        self.max_wait = max_wait
+        self.no_answer_policy = no_answer_policy
+        self.waiting: dict[str, Waiting] = {}
+        self._tried: dict[str, set[int]] = {}
+        self.decisions = 0
+        self.no_operator = 0
+
+    def scripts(self) -> dict[str, Script]:
+        """Script name -> handler, for the FastAGI server."""
+        return {
+            "route": self.route,
+            "login": self.login,
+            "logout": self.logout,
+            "pause": self.pause,
+            "ready": self.ready,
+        }
+
+    async def route(self, session: AgiSession) -> None:
+        """Pick the operator for this call and tell the dialplan."""
+        args = session.args
+        previous = args[1] if len(args) > 1 else ""
+        linkedid = await session.get_variable("CHANNEL(linkedid)") or session.env.get(
+            "agi_uniqueid", ""
+        )
+        topic = await session.get_variable("CALLAGENT_TOPIC")
+        call = f"{self.node}:{linkedid}"
+        tried = self._tried.setdefault(call, set())
+        if previous in _NOT_ANSWERED:
+            signal = (
+                Signal.NOT_ANSWERED_PAUSE
+                if self.no_answer_policy == "pause" and previous == "NOANSWER"
+                else Signal.NOT_ANSWERED
+            )
+            reason = "no_answer" if signal == Signal.NOT_ANSWERED_PAUSE else ""
+            await asyncio.to_thread(self._not_answered, call, signal, reason)
+        claimed = await asyncio.to_thread(
+            self.book.claim, call, skill=topic or None, exclude=frozenset(tried)
+        )
+        self.decisions += 1
+        if claimed is None:
+            self.no_operator += 1
+            waiting = self.waiting.setdefault(call, Waiting(call, time.monotonic()))
+            position = 1 + sorted(self.waiting.values(), key=lambda w: w.since).index(waiting)
+            if time.monotonic() - waiting.since >= self.max_wait:
+                self.waiting.pop(call, None)
+                await session.set_variable("CALLAGENT_STATUS", "overflow")
+                return
+            await session.set_variable("CALLAGENT_QUEUE_POSITION", str(position))
+            await session.set_variable("CALLAGENT_STATUS", "wait")
+            return
+        tried.add(claimed.user_id)
+        self.waiting.pop(call, None)
+        try:
+            await session.set_variable("CALLAGENT_OPERATOR", claimed.endpoint)
+            await session.set_variable("CALLAGENT_OPERATOR_ID", str(claimed.user_id))
+            await session.set_variable("CALLAGENT_CALL_ID", linkedid)
+            await session.set_variable("CALLAGENT_DIAL_TIMEOUT", str(self.dial_timeout))
+            await session.set_variable("CALLAGENT_STATUS", "ok")
+        except AgiHangup:
+            # The caller left while we answered: the operator goes back at once.
+            await asyncio.to_thread(self.book.release, call, cause="agi_hangup")
+            raise
+        if session.hung_up:
+            await asyncio.to_thread(self.book.release, call, cause="caller_gone")
+
+    def _not_answered(self, call: str, signal: Signal, reason: str) -> None:
+        for user_id in self.book.claimed_for(call):
+            self.book.signal(user_id, signal, cause="route_retry", reason=reason, call=call)
+
+    def forget(self, call: str) -> None:
+        """The call ended: drop what the router kept about it."""
+        self.waiting.pop(call, None)
+        self._tried.pop(call, None)
+
+    # ---------------------------------------------------------- feature codes
+
+    async def _feature(self, session: AgiSession, signal: Signal, reason: str = "") -> None:
+        endpoint = endpoint_of(session.env.get("agi_channel", ""))
+        changed = await asyncio.to_thread(
+            self.book.signal_endpoint, endpoint, signal, cause="feature_code", reason=reason
+        )
+        await session.set_variable("CALLAGENT_STATUS", "ok" if changed else "unchanged")
+
+    async def login(self, session: AgiSession) -> None:
+        """``*51``: the operator is at their phone and ready."""
+        await self._feature(session, Signal.LOGIN)
+
+    async def logout(self, session: AgiSession) -> None:
+        """``*52``: the operator leaves."""
+        await self._feature(session, Signal.LOGOUT)
+
+    async def pause(self, session: AgiSession) -> None:
+        """``*53`` + a digit: a break with a reason (1 break, 2 lunch, 3 training, 4 meeting)."""
+        args = session.args
+        digit = args[0] if args else ""
+        reasons = {"1": "break", "2": "lunch", "3": "training", "4": "meeting"}
+        reason = reasons.get(digit, digit if digit in PAUSE_REASONS else "break")
+        await self._feature(session, Signal.PAUSE, reason)
+
+    async def ready(self, session: AgiSession) -> None:
+        """``*54``: back from a break or done with after-call work."""
+        await self._feature(session, Signal.READY)

@@ -1,0 +1,98 @@
+"""The Asterisk side of FastAGI, as res_agi speaks it (``shared/pbx-traces/fastagi``).
+
+Connects, sends the ``agi_*`` environment and a blank line, then answers each
+command: ``SET VARIABLE`` with ``200 result=1``, ``GET VARIABLE`` with the
+channel's value. Used by the PBX simulator and the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+
+@dataclass
+class AgiCall:
+    """One FastAGI request and what the server set."""
+
+    script: str
+    uniqueid: str
+    channel: str = "PJSIP/trunk-00000001"
+    callerid: str = "79261112233"
+    calleridname: str = ""
+    dnid: str = "4951112233"
+    args: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # the channel's, for GET VARIABLE
+    hangup_after_commands: int | None = None  # the caller hangs up after this many commands
+    commands: list[str] = field(default_factory=list)
+    set: dict[str, str] = field(default_factory=dict)
+
+    def environment(self, port: int) -> bytes:
+        """The 24-line environment block Asterisk 22 sends, in its order."""
+        lines = [
+            ("agi_network", "yes"),
+            ("agi_network_script", self.script),
+            ("agi_request", f"agi://127.0.0.1:{port}/{self.script}"),
+            ("agi_channel", self.channel),
+            ("agi_language", "en"),
+            ("agi_type", self.channel.split("/", 1)[0]),
+            ("agi_uniqueid", self.uniqueid),
+            ("agi_version", "22.10.1"),
+            ("agi_callerid", self.callerid),
+            ("agi_calleridname", self.calleridname or self.callerid),
+            ("agi_callingpres", "0"),
+            ("agi_callingani2", "0"),
+            ("agi_callington", "0"),
+            ("agi_callingtns", "0"),
+            ("agi_dnid", self.dnid),
+            ("agi_rdnis", "unknown"),
+            ("agi_context", "from-trunk"),
+            ("agi_extension", self.dnid),
+            ("agi_priority", "7"),
+            ("agi_enhanced", "0.0"),
+            ("agi_accountcode", ""),
+            ("agi_threadid", "140073274164928"),
+        ]
+        lines += [(f"agi_arg_{i}", arg) for i, arg in enumerate(self.args, start=1)]
+        return "".join(f"{k}: {v}\n" for k, v in lines).encode() + b"\n"
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value.replace('\\"', '"').replace("\\\\", "\\")
+
+
+async def run_agi(call: AgiCall, host: str, port: int, timeout: float = 10.0) -> AgiCall:
+    """Play one FastAGI dialogue against a server; fill ``call.commands`` and ``call.set``."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(call.environment(port))
+        await writer.drain()
+        while True:
+            raw = await asyncio.wait_for(reader.readline(), timeout)
+            if not raw:
+                return call  # the server closed: the dialogue is over
+            command = raw.decode().rstrip("\n")
+            call.commands.append(command)
+            hung_up = (
+                call.hangup_after_commands is not None
+                and len(call.commands) > call.hangup_after_commands
+            )
+            if hung_up:
+                writer.write(b"HANGUP\n")
+            verb, _, rest = command.partition(" VARIABLE ")
+            if verb == "SET":
+                name, _, value = rest.partition(" ")
+                call.set[name] = _unquote(value)
+                writer.write(b"200 result=1\n")
+            elif verb == "GET":
+                known = call.variables.get(rest.strip())
+                writer.write(
+                    f"200 result=1 ({known})\n".encode() if known is not None else b"200 result=0\n"
+                )
+            else:
+                writer.write(b"510 Invalid or unknown command\n")
+            await writer.drain()
+    finally:
+        writer.close()

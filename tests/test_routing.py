@@ -1,0 +1,280 @@
+"""Operators' states and routing over real FastAGI bytes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user
+from callagent.routing.states import TRANSITIONS, OperatorState, Signal, next_state
+from callagent.sim.agi_client import AgiCall, run_agi
+from callagent.sim.ami_server import trace_body
+from tests.conftest import RunningService, running_service, trace_bytes, wait_for
+from tests.test_live_replay import play
+
+
+def test_state_machine_table() -> None:
+    S = OperatorState
+    assert next_state(S.OFFLINE, Signal.LOGIN) == S.READY
+    assert next_state(S.READY, Signal.CLAIM) == S.RINGING
+    assert next_state(S.RINGING, Signal.ANSWERED) == S.ON_CALL
+    assert next_state(S.ON_CALL, Signal.CALL_ENDED) == S.WRAP_UP
+    assert next_state(S.WRAP_UP, Signal.WRAPUP_DONE) == S.READY
+    assert next_state(S.READY, Signal.PHONE_LOST) == S.UNAVAILABLE
+    assert next_state(S.UNAVAILABLE, Signal.PHONE_BACK) == S.READY
+    assert next_state(S.ON_CALL, Signal.PAUSE) is None  # not in the middle of a call
+    assert next_state(S.PAUSED, Signal.CLAIM) is None  # a paused operator is never given a call
+    assert next_state(S.OFFLINE, Signal.ANSWERED) is None
+    for signal, table in TRANSITIONS.items():  # logging out works from everywhere
+        assert all(isinstance(state, OperatorState) for state in table), signal
+    assert {s for s in S if s != S.OFFLINE} <= set(TRANSITIONS[Signal.LOGOUT])
+
+
+def add_operators(service: RunningService, count: int, **extra: Any) -> list[int]:
+    ids = []
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        for n in range(count):
+            user = create_user(
+                session,
+                login=f"op{1001 + n}",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=[f"PJSIP/op{1001 + n}"],
+                **extra,
+            )
+            ids.append(user.id)
+        session.commit()
+    return ids
+
+
+async def set_ready(service: RunningService, ids: list[int]) -> None:
+    for user_id in ids:
+        response = await service.client.post(
+            f"/api/v1/operators/{user_id}/state", json={"state": "ready"}
+        )
+        assert response.status_code == 200, response.text
+
+
+def agi_port(service: RunningService) -> int:
+    return int(service.app.state.agi.port)  # type: ignore[attr-defined]
+
+
+async def route(service: RunningService, uniqueid: str, *args: str, **kw: Any) -> AgiCall:
+    variables = {"CHANNEL(linkedid)": uniqueid, **kw.pop("variables", {})}
+    call = AgiCall("route", uniqueid, args=list(args) or ["1", ""], variables=variables, **kw)
+    return await run_agi(call, "127.0.0.1", agi_port(service))
+
+
+async def test_route_gives_the_longest_idle_free_operator(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        first, second = add_operators(service, 2)
+        await set_ready(service, [second, first])  # op1002 became ready first
+        call = await route(service, "1795355543.2")
+        assert call.set["CALLAGENT_OPERATOR"] == "PJSIP/op1002"
+        assert call.set["CALLAGENT_OPERATOR_ID"] == str(second)
+        assert call.set["CALLAGENT_CALL_ID"] == "1795355543.2"
+        assert call.set["CALLAGENT_STATUS"] == "ok"
+        assert call.set["CALLAGENT_DIAL_TIMEOUT"] == "20"
+        assert call.commands[0] == "GET VARIABLE CHANNEL(linkedid)"
+        # op1002 did not answer: the dialplan asks again with NOANSWER and gets op1001
+        again = await route(service, "1795355543.2", "2", "NOANSWER")
+        assert again.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+        state = (await service.client.get(f"/api/v1/operators/{second}/state-history")).json()
+        assert [s["to_state"] for s in state][:2] == ["ready", "ringing"]
+        assert state[0]["cause"] == "route_retry"
+        # nobody is free for a third call: wait, with a position
+        waiting = await route(service, "1795355600.9")
+        assert waiting.set == {"CALLAGENT_QUEUE_POSITION": "1", "CALLAGENT_STATUS": "wait"}
+        listed = (await service.client.get("/api/v1/routing/waiting")).json()
+        assert [w["call"] for w in listed] == ["pbx1:1795355600.9"]
+
+
+async def test_skills_and_paused_operators(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        (plain,) = add_operators(service, 1)
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            expert = create_user(
+                session,
+                login="expert",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=["PJSIP/op2001"],
+                skills={"passport": 2},
+            ).id
+            session.commit()
+        await set_ready(service, [expert, plain])
+        paused = await service.client.post(
+            f"/api/v1/operators/{plain}/state", json={"state": "paused", "reason": "lunch"}
+        )
+        assert paused.json()["state"] == "paused" and paused.json()["reason"] == "lunch"
+        topic = await route(
+            service, "1.1", variables={"CHANNEL(linkedid)": "1.1", "CALLAGENT_TOPIC": "passport"}
+        )
+        assert topic.set["CALLAGENT_OPERATOR"] == "PJSIP/op2001"
+        nobody = await route(service, "1.2")
+        assert nobody.set["CALLAGENT_STATUS"] == "wait"  # the only other one is at lunch
+        bad = await service.client.post(
+            f"/api/v1/operators/{plain}/state", json={"state": "ready", "reason": "x"}
+        )
+        assert bad.status_code == 422
+
+
+@pytest.mark.parametrize("calls", [200])
+async def test_no_operator_is_given_two_calls(db_url: str, calls: int) -> None:
+    """200 simultaneous route requests over TCP against 50 free operators."""
+    async with running_service(db_url) as service:
+        ids = add_operators(service, 50)
+        await set_ready(service, ids)
+        results = await asyncio.gather(*(route(service, f"1800000000.{n}") for n in range(calls)))
+        given = [
+            r.set["CALLAGENT_OPERATOR"] for r in results if r.set.get("CALLAGENT_STATUS") == "ok"
+        ]
+        waiting = [r for r in results if r.set.get("CALLAGENT_STATUS") == "wait"]
+        assert len(given) == 50 and len(set(given)) == 50  # every operator once
+        assert len(waiting) == calls - 50  # and no call refused while someone was free
+        states = [(await service.client.get(f"/api/v1/operators/{i}")).json() for i in ids[:5]]
+        assert all(s["login"].startswith("op") for s in states)
+
+
+async def test_the_call_drives_the_operator_state(db_url: str) -> None:
+    """inbound_no_answer_then_next: op1001 rings unanswered, op1002 answers, wrap-up, ready."""
+    async with running_service(db_url, wrapup_seconds=1.0) as service:
+        op1001, op1002 = add_operators(service, 2)
+        await set_ready(service, [op1001, op1002])
+        await play(service, trace_body(trace_bytes("inbound_no_answer_then_next")))
+
+        async def state(user_id: int) -> str:
+            body = (await service.client.get(f"/api/v1/operators/{user_id}/state-history")).json()
+            return str(body[0]["to_state"])
+
+        async def wrapped() -> bool:
+            return await state(op1002) == "wrap_up"
+
+        await wait_for(wrapped)
+        history = (await service.client.get(f"/api/v1/operators/{op1002}/state-history")).json()
+        assert [h["to_state"] for h in reversed(history)] == [
+            "ready",
+            "ringing",
+            "on_call",
+            "wrap_up",
+        ]
+        assert history[0]["call"] == "pbx1:1795353469.4"
+        first = (await service.client.get(f"/api/v1/operators/{op1001}/state-history")).json()
+        assert [h["to_state"] for h in reversed(first)] == ["ready", "ringing", "ready"]
+
+        async def ready_again() -> bool:
+            return await state(op1002) == "ready"
+
+        await wait_for(ready_again, timeout=5)  # the wrap-up deadline passed
+        history = (await service.client.get(f"/api/v1/operators/{op1002}/state-history")).json()
+        assert history[0]["cause"] == "deadline"
+
+
+async def test_an_unreachable_phone_makes_its_operator_unavailable(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            user = create_user(
+                session,
+                login="op1003",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=["PJSIP/op1003"],
+            )
+            session.commit()
+        await set_ready(service, [user.id])
+        await play(service, trace_body(trace_bytes("operator_phone_unreachable")))
+
+        async def unavailable() -> bool:
+            history = (
+                await service.client.get(f"/api/v1/operators/{user.id}/state-history")
+            ).json()
+            return any(h["to_state"] == "unavailable" for h in history)
+
+        await wait_for(unavailable)
+        nobody = await route(service, "2.1")
+        assert nobody.set["CALLAGENT_STATUS"] == "wait"
+
+
+async def test_a_caller_who_hangs_up_during_route_frees_the_operator(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        gone = await route(service, "3.1", hangup_after_commands=2)
+        assert "HANGUP" not in gone.commands
+        view = (await service.client.get(f"/api/v1/operators/{op}/state-history")).json()
+        assert view[0]["to_state"] == "ready" and view[0]["cause"] in ("agi_hangup", "caller_gone")
+        again = await route(service, "3.2")
+        assert again.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+
+
+async def test_bad_agi_clients_do_not_slow_routing(db_url: str) -> None:
+    async with running_service(db_url, agi_env_timeout=1.0) as service:
+        ids = add_operators(service, 20)
+        await set_ready(service, ids)
+        port = agi_port(service)
+        baseline = []
+        for n in range(5):
+            started = time.perf_counter()
+            await route(service, f"4.{n}")
+            baseline.append(time.perf_counter() - started)
+        # a flood of connect-and-close, clients stuck in the middle of the environment,
+        # and garbage
+        stuck = []
+        for _ in range(20):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"agi_network: yes\nagi_network_scr")
+            stuck.append(writer)
+        for _ in range(50):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+        _, junk = await asyncio.open_connection("127.0.0.1", port)
+        junk.write(b"\x00\xffGET / HTTP/1.1\r\n\r\n")
+        during = []
+        for n in range(5):
+            started = time.perf_counter()
+            result = await route(service, f"5.{n}")
+            during.append(time.perf_counter() - started)
+            assert result.set["CALLAGENT_STATUS"] == "ok"
+        assert max(during) < max(baseline) * 5 + 0.05
+        await asyncio.sleep(1.3)  # the stuck ones are cut off at the deadline
+        agi = service.app.state.agi  # type: ignore[attr-defined]
+        assert agi.rejected >= 21
+        for writer in [*stuck, junk]:
+            writer.close()
+
+
+async def test_the_recorded_asterisk_dialogue_is_understood(db_url: str) -> None:
+    """The environment block exactly as Asterisk 22 sent it (fastagi/route_dialogues.jsonl)."""
+    import json
+
+    from tests.conftest import TRACES
+
+    lines = [json.loads(line) for line in (TRACES / "fastagi" / "route_dialogues.jsonl").open()]
+    env = "".join(r["data"] for r in lines if r["conn"] == 1 and r["dir"] == "asterisk>")
+    env = env.split("\n\n", 1)[0] + "\n\n"
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        reader, writer = await asyncio.open_connection("127.0.0.1", agi_port(service))
+        writer.write(env.encode())
+        sent = []
+        while True:
+            line = (await asyncio.wait_for(reader.readline(), 5)).decode()
+            if not line:
+                break
+            sent.append(line.rstrip("\n"))
+            value = "1795355543.2" if "linkedid" in line else None
+            writer.write(
+                f"200 result=1 ({value})\n".encode()
+                if value
+                else b"200 result=0\n"
+                if line.startswith("GET")
+                else b"200 result=1\n"
+            )
+        writer.close()
+        assert 'SET VARIABLE CALLAGENT_OPERATOR "PJSIP/op1001"' in sent
+        assert 'SET VARIABLE CALLAGENT_STATUS "ok"' in sent
