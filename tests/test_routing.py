@@ -278,3 +278,24 @@ async def test_the_recorded_asterisk_dialogue_is_understood(db_url: str) -> None
         writer.close()
         assert 'SET VARIABLE CALLAGENT_OPERATOR "PJSIP/op1001"' in sent
         assert 'SET VARIABLE CALLAGENT_STATUS "ok"' in sent
+
+
+async def test_availability_is_mirrored_into_the_fallback_queue(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        await service.client.post(
+            f"/api/v1/operators/{op}/state", json={"state": "paused", "reason": "lunch"}
+        )
+
+        def pauses() -> list[tuple[str, str, str]]:
+            return [
+                (a["Interface"], a["Paused"], a["Reason"])
+                for a in service.pbx.actions
+                if a.action == "QueuePause"
+            ]
+
+        await wait_for(lambda: len(pauses()) == 2)
+        assert pauses() == [("PJSIP/op1001", "false", "ready"), ("PJSIP/op1001", "true", "lunch")]
+        assert all(a["Queue"] == "support" for a in service.pbx.actions if a.action == "QueuePause")

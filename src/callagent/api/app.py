@@ -30,6 +30,7 @@ from callagent.monitor import Monitor
 from callagent.originate import Originator
 from callagent.routing.agi import FastAgiServer
 from callagent.routing.driver import StateDriver
+from callagent.routing.mirror import QueueMirror
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.webhooks.worker import WebhookWorker
@@ -115,6 +116,9 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(driver.run()),
             asyncio.create_task(_sweep(book)),
         ]
+        if settings.fallback_queue:
+            mirror = QueueMirror(book.changes, monitor.clients, settings.fallback_queue)
+            tasks.append(asyncio.create_task(mirror.run()))
         try:
             yield
         finally:

@@ -8,6 +8,7 @@ of a race simply tries the next candidate.
 from __future__ import annotations
 
 import logging
+import queue
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +33,17 @@ class Claimed:
     user_id: int
     login: str
     endpoint: str
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A change of an operator's state, for those who mirror it (the fallback queue)."""
+
+    user_id: int
+    endpoints: tuple[str, ...]
+    from_state: str
+    to_state: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,8 @@ class OperatorBook:
         self.no_answer_policy = no_answer_policy
         self.skip_seconds = skip_seconds
         self.claim_timeout = claim_timeout
+        # Filled from worker threads, drained by the event loop (QueueMirror).
+        self.changes: queue.SimpleQueue[StateChange] = queue.SimpleQueue()
 
     # ------------------------------------------------------------ transitions
 
@@ -110,6 +124,11 @@ class OperatorBook:
                 reason=user.state_reason,
                 cause=cause,
                 call=call,
+            )
+        )
+        self.changes.put(
+            StateChange(
+                user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
             )
         )
         return True
