@@ -91,6 +91,11 @@ async def test_route_gives_the_longest_idle_free_operator(db_url: str) -> None:
         assert waiting.set == {"CALLAGENT_QUEUE_POSITION": "1", "CALLAGENT_STATUS": "wait"}
         listed = (await service.client.get("/api/v1/routing/waiting")).json()
         assert [w["call"] for w in listed] == ["pbx1:1795355600.9"]
+        metrics = (await service.client.get("/metrics")).text
+        assert "callagent_route_decisions_total 3.0" in metrics
+        assert "callagent_route_no_operator_total 1.0" in metrics
+        assert "callagent_calls_waiting 1.0" in metrics
+        assert "callagent_agi_dialogues_total 3.0" in metrics
 
 
 async def test_skills_and_paused_operators(db_url: str) -> None:

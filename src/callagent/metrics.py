@@ -8,6 +8,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from callagent.monitor import Monitor
+from callagent.routing.agi import FastAgiServer
+from callagent.routing.operators import OperatorBook
+from callagent.routing.router import Router
 
 
 class MonitorCollector(Collector):
@@ -51,6 +54,44 @@ class MonitorCollector(Collector):
         )
         yield CounterMetricFamily(
             "callagent_writer_failures", "failed store batches", value=monitor.writer.failures
+        )
+
+
+class RoutingCollector(Collector):
+    """Route decisions, waits, no-operator answers, claim conflicts, FastAGI dialogues."""
+
+    def __init__(self, router: Router, book: OperatorBook, agi: FastAgiServer) -> None:
+        self.router = router
+        self.book = book
+        self.agi = agi
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "callagent_route_decisions", "route requests answered", value=self.router.decisions
+        )
+        yield CounterMetricFamily(
+            "callagent_route_no_operator",
+            "route answers with nobody free (wait or overflow)",
+            value=self.router.no_operator,
+        )
+        yield GaugeMetricFamily(
+            "callagent_calls_waiting",
+            "calls waiting for an operator",
+            value=len(self.router.waiting),
+        )
+        yield CounterMetricFamily(
+            "callagent_claim_conflicts",
+            "operators lost to a concurrent claim (the next one was taken)",
+            value=self.book.claim_conflicts,
+        )
+        yield CounterMetricFamily(
+            "callagent_agi_dialogues", "FastAGI dialogues served", value=self.agi.dialogues
+        )
+        yield CounterMetricFamily(
+            "callagent_agi_rejected", "FastAGI connections refused as bad", value=self.agi.rejected
+        )
+        yield CounterMetricFamily(
+            "callagent_agi_hangups", "FastAGI dialogues cut by a hang-up", value=self.agi.hangups
         )
 
 

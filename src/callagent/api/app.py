@@ -25,7 +25,7 @@ from callagent.config import Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
 from callagent.logs import install_access_log_filter
-from callagent.metrics import make_registry
+from callagent.metrics import RoutingCollector, make_registry
 from callagent.monitor import Monitor
 from callagent.originate import Originator
 from callagent.routing.agi import FastAgiServer
@@ -107,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
             command_timeout=settings.agi_command_timeout,
         )
         app.state.agi = agi
+        app.state.registry.register(RoutingCollector(router, book, agi))
         if settings.agi_enabled:
             await agi.start()
         await monitor.restore()

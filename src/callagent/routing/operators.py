@@ -81,6 +81,7 @@ class OperatorBook:
         self.claim_timeout = claim_timeout
         # Filled from worker threads, drained by the event loop (QueueMirror).
         self.changes: queue.SimpleQueue[StateChange] = queue.SimpleQueue()
+        self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
 
     # ------------------------------------------------------------ transitions
 
@@ -214,6 +215,7 @@ class OperatorBook:
                     .execution_options(synchronize_session=False)
                 )
                 if won.rowcount != 1:  # type: ignore[attr-defined]
+                    self.claim_conflicts += 1
                     continue  # taken by a concurrent claim: try the next one
                 session.add(
                     OperatorStateChange(
