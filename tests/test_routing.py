@@ -304,3 +304,53 @@ async def test_availability_is_mirrored_into_the_fallback_queue(db_url: str) -> 
         await wait_for(lambda: len(pauses()) == 2)
         assert pauses() == [("PJSIP/op1001", "false", "ready"), ("PJSIP/op1001", "true", "lunch")]
         assert all(a["Queue"] == "support" for a in service.pbx.actions if a.action == "QueuePause")
+
+
+async def test_process_agi_bridge_sets_the_same_variables(db_url: str) -> None:
+    """callagent-agi (pyst2), run as Asterisk runs a process AGI: pipes, one per call."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from callagent.auth.scopes import Scope
+    from tests.conftest import make_token
+
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        token = make_token(service.app, frozenset({Scope.ROUTING_AGI}), "pbx")
+        script = Path(sys.executable).with_name("callagent-agi")
+        env = {**os.environ, "CALLAGENT_URL": service.base_url, "CALLAGENT_AGI_TOKEN": token}
+        process = await asyncio.create_subprocess_exec(
+            str(script),
+            "route",
+            "1",
+            "",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        agi = AgiCall("route", "1795355543.2", calleridname="Иванова Мария Петровна")
+        process.stdin.write(agi.environment(0))
+        set_vars: dict[str, str] = {}
+        while True:
+            line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+            if not line:
+                break
+            command = line.strip()
+            if command.startswith("GET VARIABLE CHANNEL(linkedid)"):
+                process.stdin.write(b"200 result=1 (1795355543.2)\n")
+            elif command.startswith("GET VARIABLE"):
+                process.stdin.write(b"200 result=0\n")
+            else:
+                name, _, value = command.removeprefix("SET VARIABLE ").partition(" ")
+                set_vars[name.strip('"')] = value.strip('"')  # pyst2 quotes both
+                process.stdin.write(b"200 result=1\n")
+            await process.stdin.drain()
+        _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr
+        assert set_vars.get("CALLAGENT_OPERATOR") == "PJSIP/op1001", set_vars
+        assert set_vars["CALLAGENT_STATUS"] == "ok"
+        assert "Иванова" not in stderr.decode()  # pyst2's environment dump goes nowhere

@@ -126,6 +126,7 @@ def replay(
 users_app = typer.Typer(help="Operators, supervisors and admins.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Integrators' API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(users_app, name="operators", help="The same as `users`: operators and their phones.")
 app.add_typer(tokens_app, name="tokens")
 
 

@@ -253,3 +253,32 @@ def routing_waiting(request: Request, _: Reader) -> list[WaitingOut]:
         WaitingOut(call=w.call, waiting_seconds=round(now - w.since, 1), position=i)
         for i, w in enumerate(ordered, start=1)
     ]
+
+
+class RouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    linkedid: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._-]+$")
+    previous: str = Field(default="", max_length=32, description="DIALSTATUS of the last try")
+    topic: str | None = Field(default=None, max_length=64)
+
+
+class RouteOut(BaseModel):
+    variables: dict[str, str]
+
+
+@routing_router.post(
+    "/route",
+    response_model=RouteOut,
+    summary="The route decision for process AGI (callagent-agi); FastAGI is the fast way",
+)
+async def routing_route(
+    body: RouteIn,
+    request: Request,
+    _: Annotated[Principal, Depends(Requires(Scope.ROUTING_AGI))],
+) -> RouteOut:
+    router_state: Router = request.app.state.router
+    variables = await router_state.decide(
+        linkedid=body.linkedid, previous=body.previous, topic=body.topic
+    )
+    return RouteOut(variables=variables)

@@ -20,6 +20,7 @@ class Scope(StrEnum):
     TOKENS_ADMIN = "tokens:admin"
     WEBHOOKS_ADMIN = "webhooks:admin"
     AUDIT_READ = "audit:read"
+    ROUTING_AGI = "routing:agi"  # the process-AGI bridge (callagent-agi) on the PBX
 
 
 class Role(StrEnum):

@@ -65,13 +65,27 @@ class Router:
         }
 
     async def route(self, session: AgiSession) -> None:
-        """Pick the operator for this call and tell the dialplan."""
+        """Pick the operator for this call and tell the dialplan (FastAGI)."""
         args = session.args
         previous = args[1] if len(args) > 1 else ""
         linkedid = await session.get_variable("CHANNEL(linkedid)") or session.env.get(
             "agi_uniqueid", ""
         )
         topic = await session.get_variable("CALLAGENT_TOPIC")
+        variables = await self.decide(linkedid=linkedid, previous=previous, topic=topic)
+        call = f"{self.node}:{linkedid}"
+        try:
+            for name, value in variables.items():
+                await session.set_variable(name, value)
+        except AgiHangup:
+            # The caller left while we answered: the operator goes back at once.
+            await asyncio.to_thread(self.book.release, call, cause="agi_hangup")
+            raise
+        if session.hung_up:
+            await asyncio.to_thread(self.book.release, call, cause="caller_gone")
+
+    async def decide(self, *, linkedid: str, previous: str, topic: str | None) -> dict[str, str]:
+        """The channel variables that answer ``route`` for this call (FastAGI or HTTP)."""
         call = f"{self.node}:{linkedid}"
         tried = self._tried.setdefault(call, set())
         if previous in _NOT_ANSWERED:
@@ -89,28 +103,20 @@ class Router:
         if claimed is None:
             self.no_operator += 1
             waiting = self.waiting.setdefault(call, Waiting(call, time.monotonic()))
-            position = 1 + sorted(self.waiting.values(), key=lambda w: w.since).index(waiting)
             if time.monotonic() - waiting.since >= self.max_wait:
                 self.waiting.pop(call, None)
-                await session.set_variable("CALLAGENT_STATUS", "overflow")
-                return
-            await session.set_variable("CALLAGENT_QUEUE_POSITION", str(position))
-            await session.set_variable("CALLAGENT_STATUS", "wait")
-            return
+                return {"CALLAGENT_STATUS": "overflow"}
+            position = 1 + sorted(self.waiting.values(), key=lambda w: w.since).index(waiting)
+            return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
         tried.add(claimed.user_id)
         self.waiting.pop(call, None)
-        try:
-            await session.set_variable("CALLAGENT_OPERATOR", claimed.endpoint)
-            await session.set_variable("CALLAGENT_OPERATOR_ID", str(claimed.user_id))
-            await session.set_variable("CALLAGENT_CALL_ID", linkedid)
-            await session.set_variable("CALLAGENT_DIAL_TIMEOUT", str(self.dial_timeout))
-            await session.set_variable("CALLAGENT_STATUS", "ok")
-        except AgiHangup:
-            # The caller left while we answered: the operator goes back at once.
-            await asyncio.to_thread(self.book.release, call, cause="agi_hangup")
-            raise
-        if session.hung_up:
-            await asyncio.to_thread(self.book.release, call, cause="caller_gone")
+        return {
+            "CALLAGENT_OPERATOR": claimed.endpoint,
+            "CALLAGENT_OPERATOR_ID": str(claimed.user_id),
+            "CALLAGENT_CALL_ID": linkedid,
+            "CALLAGENT_DIAL_TIMEOUT": str(self.dial_timeout),
+            "CALLAGENT_STATUS": "ok",
+        }
 
     def _not_answered(self, call: str, signal: Signal, reason: str) -> None:
         for user_id in self.book.claimed_for(call):
