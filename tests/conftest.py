@@ -157,6 +157,7 @@ def make_settings(db_url: str, pbx: AmiServer | None, **overrides: object) -> Se
         "writer_flush_interval": 0.0,
         "cookie_secure": False,
         "agi_port": 0,
+        "simulator": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

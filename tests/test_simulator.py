@@ -117,3 +117,29 @@ async def test_a_call_waits_while_nobody_is_free(db_url: str) -> None:
             return [c for c in page["items"] if c["disposition"] == "abandoned"]
 
         await wait_for(abandoned)
+
+
+async def test_without_asterisk_the_service_runs_the_simulator(db_url: str) -> None:
+    """What `make run` does on a fresh machine: demo operators take simulated calls."""
+    async with running_service(
+        db_url, ami_nodes=[], simulator="auto", simulator_call_interval=0.3, simulator_speed=5.0
+    ) as service:
+
+        async def answered() -> Any:
+            page = (await service.client.get("/api/v1/calls", params={"final": True})).json()
+            return [c for c in page["items"] if c["disposition"] == "answered"]
+
+        await wait_for(answered, timeout=30)
+        (first, *_) = await answered()
+        assert first["operator_endpoint"] in {"PJSIP/op1001", "PJSIP/op1002", "PJSIP/op1003"}
+        operators = (await service.client.get("/api/v1/operators")).json()
+        assert {o["login"] for o in operators} == {"op1001", "op1002", "op1003"}
+        ready = await service.client.get("/readyz")
+        assert ready.status_code == 200
+
+
+def test_packaged_scenarios_are_the_recorded_traces() -> None:
+    from callagent.sim.demo import TRACES as PACKAGED
+
+    for trace in SCENARIOS.values():
+        assert (PACKAGED / f"{trace}.ami").read_bytes() == trace_bytes(trace)

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     webhook_backoff_base: float = Field(default=2.0, gt=0)
     webhook_backoff_cap: float = Field(default=600.0, gt=0)
 
+    # The built-in PBX simulator: "auto" starts it when no AMI node is configured.
+    simulator: str = Field(default="auto", pattern=r"^(auto|off)$")
+    simulator_call_interval: float = Field(default=8.0, gt=0)
+    simulator_operators: int = Field(default=3, ge=1, le=50)
+    simulator_speed: float = Field(default=1.0, gt=0)  # >1 plays calls faster (tests)
+
     log_level: str = "INFO"
 
     @field_validator("ami_nodes", mode="before")

@@ -16,12 +16,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from callagent import __version__
 from callagent.api import audit, auth, calls, operators, originate, tokens, webhooks
 from callagent.api.security import LoginLimiter
-from callagent.config import Settings
+from callagent.config import AmiNode, Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
 from callagent.logs import install_access_log_filter
@@ -33,6 +34,7 @@ from callagent.routing.driver import StateDriver
 from callagent.routing.mirror import QueueMirror
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
+from callagent.sim.demo import Demo, demo_operators
 from callagent.webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,19 @@ def create_app(settings: Settings) -> FastAPI:
         engine = make_engine(settings.database_url)
         check_schema(engine)
         sessions = make_sessionmaker(engine)
-        monitor = Monitor(settings, CallStore(sessions))
+        demo: Demo | None = None
+        config = settings
+        if not settings.ami_nodes and settings.simulator == "auto":
+            demo = Demo()
+            port = await demo.start_ami()
+            sim_node = AmiNode(
+                name=settings.ami_node_name,
+                port=port,
+                username=demo.ami.username,
+                secret=SecretStr(demo.ami.secret),
+            )
+            config = settings.model_copy(update={"ami_nodes": [sim_node]})
+        monitor = Monitor(config, CallStore(sessions))
         app.state.engine = engine
         app.state.sessions = sessions
         app.state.monitor = monitor
@@ -87,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
             skip_seconds=settings.no_answer_skip_seconds,
             claim_timeout=settings.claim_timeout,
         )
-        node = settings.ami_nodes[0].name if settings.ami_nodes else settings.ami_node_name
+        node = config.ami_nodes[0].name if config.ami_nodes else config.ami_node_name
         router = Router(
             book,
             node=node,
@@ -112,6 +126,16 @@ def create_app(settings: Settings) -> FastAPI:
             await agi.start()
         await monitor.restore()
         monitor.start()
+        if demo is not None:
+            endpoints = await asyncio.to_thread(
+                demo_operators, sessions, book, settings.simulator_operators
+            )
+            await demo.start_calls(
+                agi_port=agi.port,
+                endpoints=endpoints,
+                interval=settings.simulator_call_interval,
+                speed=settings.simulator_speed,
+            )
         tasks = [
             asyncio.create_task(webhooks_worker.run()),
             asyncio.create_task(driver.run()),
@@ -123,6 +147,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if demo is not None:
+                await demo.stop()
             await agi.stop()
             await monitor.stop()
             for task in tasks:

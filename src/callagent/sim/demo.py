@@ -1,0 +1,88 @@
+"""``make run`` without an Asterisk: the built-in simulator and a few demo operators."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user
+from callagent.db.models import User
+from callagent.routing.operators import OperatorBook
+from callagent.routing.states import Signal
+from callagent.sim.ami_server import AmiServer
+from callagent.sim.pbx import SimulatedPbx
+
+log = logging.getLogger(__name__)
+
+TRACES = Path(__file__).resolve().parent / "traces"
+DEMO_PASSWORD = "demo-operator"  # noqa: S105 - demo accounts, created only for the simulator
+
+
+def demo_operators(sessions: sessionmaker[Session], book: OperatorBook, count: int) -> list[str]:
+    """Operators op1001... with phones PJSIP/op1001..., ready; created if missing."""
+    endpoints: list[str] = []
+    ids: list[int] = []
+    with sessions.begin() as session:
+        for n in range(count):
+            login = f"op{1001 + n}"
+            endpoint = f"PJSIP/{login}"
+            endpoints.append(endpoint)
+            user = session.scalar(select(User).where(User.login == login))
+            if user is None:
+                user = create_user(
+                    session,
+                    login=login,
+                    role=Role.OPERATOR,
+                    password=DEMO_PASSWORD,
+                    full_name=f"Demo operator {1001 + n}",
+                    endpoints=[endpoint],
+                )
+            ids.append(user.id)
+    for user_id in ids:
+        book.signal(user_id, Signal.LOGIN, cause="simulator")
+        book.signal(user_id, Signal.READY, cause="simulator")
+    return endpoints
+
+
+class Demo:
+    """The simulated PBX that callagent follows when no AMI node is configured."""
+
+    def __init__(self) -> None:
+        self.ami = AmiServer()
+        self.pbx: SimulatedPbx | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start_ami(self) -> int:
+        """Listen for callagent's AMI connection; the port to connect to."""
+        await self.ami.start()
+        return self.ami.port
+
+    async def start_calls(
+        self, *, agi_port: int, endpoints: list[str], interval: float, speed: float = 1.0
+    ) -> None:
+        """Register the demo phones and start generating calls."""
+        self.pbx = SimulatedPbx(self.ami, TRACES, agi_port=agi_port, speed=speed)
+        await self.ami.connection(0, timeout=30)
+        await self.pbx.register_phones(endpoints)
+        self.task = asyncio.create_task(self.pbx.run(interval=interval))
+        log.warning(
+            "no AMI node configured: the built-in PBX simulator plays a call every ~%.0f s "
+            "to %d demo operators (%s; password %r). Set CALLAGENT_AMI_HOST to follow a "
+            "real Asterisk, or CALLAGENT_SIMULATOR=off to wait for one.",
+            interval,
+            len(endpoints),
+            ", ".join(e.split("/")[-1] for e in endpoints),
+            DEMO_PASSWORD,
+        )
+
+    async def stop(self) -> None:
+        """Stop calls and the AMI server."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.ami.stop()
