@@ -123,6 +123,40 @@ def replay(
         )
 
 
+@app.command()
+def sim(
+    ami_port: Annotated[int, typer.Option(help="AMI port to listen on (127.0.0.1)")] = 5038,
+    agi_host: Annotated[str, typer.Option(help="callagent's FastAGI host")] = "127.0.0.1",
+    agi_port: Annotated[int, typer.Option(help="callagent's FastAGI port")] = 4573,
+    interval: Annotated[float, typer.Option(help="seconds between calls, on average")] = 8.0,
+    operators: Annotated[int, typer.Option(help="demo phones op1001... to register")] = 3,
+) -> None:
+    """Run the PBX simulator alone: a callagent with CALLAGENT_AMI_HOST=127.0.0.1 follows it.
+
+    It speaks AMI (login callagent / callagent-secret) and asks callagent's FastAGI
+    `route` for every call, replaying the recorded Asterisk traces.
+    """
+    from callagent.sim.ami_server import AmiServer
+    from callagent.sim.demo import TRACES
+    from callagent.sim.pbx import SimulatedPbx
+
+    setup_logging("INFO")
+
+    async def main() -> None:
+        server = AmiServer(port=ami_port)
+        await server.start()
+        pbx = SimulatedPbx(server, TRACES, agi_host=agi_host, agi_port=agi_port)
+        typer.echo(
+            f"simulated Asterisk: AMI on 127.0.0.1:{server.port} (user {server.username}, "
+            f"secret {server.secret}); waiting for callagent to log in"
+        )
+        await server.connection(0, timeout=3600)
+        await pbx.register_phones([f"PJSIP/op{1001 + n}" for n in range(operators)])
+        await pbx.run(interval=interval)
+
+    asyncio.run(main())
+
+
 users_app = typer.Typer(help="Operators, supervisors and admins.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Integrators' API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")

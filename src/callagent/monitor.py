@@ -109,7 +109,7 @@ class Monitor:
         for action in ({"Action": "DeviceStateList"}, {"Action": "PJSIPShowContacts"}):
             try:
                 # The listed items arrive as events and go through on_event.
-                await client.send_action(action, as_list=True)
+                await client.send_action(action)  # a list, or an Error when empty
             except Exception as exc:
                 log.info("resync of node %s: %s not available: %s", node, action["Action"], exc)
 
