@@ -7,8 +7,10 @@ of a race simply tries the next candidate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +21,8 @@ from callagent.db.models import Device, OperatorStateChange, User
 from callagent.routing.states import OperatorState, Signal, next_state
 
 log = logging.getLogger(__name__)
+
+_PAGE = 25  # candidates read at a time, longest idle first
 
 # Device states in which a phone cannot take another call.
 BUSY_DEVICE_STATES = frozenset(
@@ -81,6 +85,13 @@ class OperatorBook:
         self.claim_timeout = claim_timeout
         # Filled from worker threads, drained by the event loop (QueueMirror).
         self.changes: queue.SimpleQueue[StateChange] = queue.SimpleQueue()
+        # SQLite has one writer at a time and its busy handler sleeps in steps of up to
+        # 100 ms: threads of one process take turns here instead (PostgreSQL: no lock).
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if sqlite else contextlib.nullcontext()
+        )
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
 
     # ------------------------------------------------------------ transitions
@@ -138,7 +149,7 @@ class OperatorBook:
         self, user_id: int, signal: Signal, *, cause: str, reason: str = "", call: str | None = None
     ) -> StateView | None:
         """Apply a signal to one operator; None when there is no such operator."""
-        with self.sessions.begin() as session:
+        with self._write_lock, self.sessions.begin() as session:
             user = session.get(User, user_id)
             if user is None:
                 return None
@@ -156,7 +167,7 @@ class OperatorBook:
     ) -> list[int]:
         """Apply a signal to the operators whose phone is ``endpoint``; their ids."""
         changed: list[int] = []
-        with self.sessions.begin() as session:
+        with self._write_lock, self.sessions.begin() as session:
             for user in self._by_endpoint(session, endpoint):
                 if self.apply(session, user, signal, cause=cause, reason=reason, call=call):
                     changed.append(user.id)
@@ -179,62 +190,74 @@ class OperatorBook:
     ) -> Claimed | None:
         """Give ``call`` to the free operator idle the longest; None when nobody is free."""
         now = now or utcnow()
-        with self.sessions() as session:
-            candidates = session.scalars(
-                select(User)
-                .where(
-                    User.active.is_(True),
-                    User.role == "operator",
-                    User.state == OperatorState.READY.value,
-                    or_(User.skip_until.is_(None), User.skip_until <= now),
-                )
-                .order_by(User.idle_since.asc().nulls_first(), User.id)
-            ).all()
-            busy = set(
-                session.scalars(
-                    select(Device.device).where(Device.state.in_(BUSY_DEVICE_STATES))
-                ).all()
-            )
-            unregistered = set(
-                session.scalars(select(Device.device).where(Device.registered.is_(False))).all()
-            )
-            chosen = [
-                (user.id, user.login, user.endpoints[0])
-                for user in candidates
-                if user.endpoints
-                and user.id not in exclude
-                and (skill is None or skill in (user.skills or {}))
-                and not any(e in busy or e in unregistered for e in user.endpoints)
-            ]
-        for user_id, login, endpoint in chosen:
-            with self.sessions.begin() as session:
-                won = session.execute(
-                    update(User)
-                    .where(User.id == user_id, User.state == OperatorState.READY.value)
-                    .values(state=OperatorState.RINGING.value, claimed_call=call, state_since=now)
-                    .execution_options(synchronize_session=False)
-                )
-                if won.rowcount != 1:  # type: ignore[attr-defined]
-                    self.claim_conflicts += 1
-                    continue  # taken by a concurrent claim: try the next one
-                session.add(
-                    OperatorStateChange(
-                        user_id=user_id,
-                        at=now,
-                        from_state=OperatorState.READY.value,
-                        to_state=OperatorState.RINGING.value,
-                        reason="",
-                        cause="route",
-                        call=call,
+        seen: set[int] = set(exclude)
+        while True:
+            with self.sessions() as session:
+                # Plain columns, not ORM objects, a page at a time: this runs per call.
+                query = (
+                    select(User.id, User.login, User.endpoints, User.skills)
+                    .where(
+                        User.active.is_(True),
+                        User.role == "operator",
+                        User.state == OperatorState.READY.value,
+                        or_(User.skip_until.is_(None), User.skip_until <= now),
                     )
+                    .order_by(User.idle_since.asc().nulls_first(), User.id)
+                    .limit(_PAGE)
                 )
-                return Claimed(user_id, login, endpoint)
-        return None
+                if seen:
+                    query = query.where(User.id.not_in(seen))
+                candidates = session.execute(query).all()
+                if not candidates:
+                    return None
+                busy = set(
+                    session.scalars(
+                        select(Device.device).where(
+                            or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False))
+                        )
+                    ).all()
+                )
+            for user_id, login, endpoints, skills in candidates:
+                seen.add(user_id)  # examined: taken now, or not eligible for this call
+                if (
+                    not endpoints
+                    or user_id in exclude
+                    or (skill is not None and skill not in (skills or {}))
+                    or any(e in busy for e in endpoints)
+                ):
+                    continue
+                if self._take(user_id, call, now):
+                    return Claimed(user_id, login, endpoints[0])
+
+    def _take(self, user_id: int, call: str, now: datetime) -> bool:
+        """The conditional UPDATE: True when this call got the operator."""
+        with self._write_lock, self.sessions.begin() as session:
+            won = session.execute(
+                update(User)
+                .where(User.id == user_id, User.state == OperatorState.READY.value)
+                .values(state=OperatorState.RINGING.value, claimed_call=call, state_since=now)
+                .execution_options(synchronize_session=False)
+            )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                self.claim_conflicts += 1
+                return False  # taken by a concurrent claim: the caller tries the next one
+            session.add(
+                OperatorStateChange(
+                    user_id=user_id,
+                    at=now,
+                    from_state=OperatorState.READY.value,
+                    to_state=OperatorState.RINGING.value,
+                    reason="",
+                    cause="route",
+                    call=call,
+                )
+            )
+            return True
 
     def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
         """Free the operators claimed for ``call`` that never answered it."""
         released: list[int] = []
-        with self.sessions.begin() as session:
+        with self._write_lock, self.sessions.begin() as session:
             users = session.scalars(
                 select(User).where(
                     User.claimed_call == call, User.state == OperatorState.RINGING.value
@@ -256,7 +279,7 @@ class OperatorBook:
         """Wrap-up deadlines passed -> ready; claims that never rang -> released."""
         now = now or utcnow()
         changed = 0
-        with self.sessions.begin() as session:
+        with self._write_lock, self.sessions.begin() as session:
             done = session.scalars(
                 select(User).where(
                     User.state == OperatorState.WRAP_UP.value, User.wrapup_until <= now
