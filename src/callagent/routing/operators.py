@@ -93,6 +93,7 @@ class OperatorBook:
             threading.Lock() if sqlite else contextlib.nullcontext()
         )
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
+        self._owners: tuple[datetime, dict[str, int]] | None = None
 
     # ------------------------------------------------------------ transitions
 
@@ -190,6 +191,8 @@ class OperatorBook:
     ) -> Claimed | None:
         """Give ``call`` to the free operator idle the longest; None when nobody is free."""
         now = now or utcnow()
+        if skill is None:
+            return self._claim_direct(call, exclude, now)
         seen: set[int] = set(exclude)
         while True:
             with self.sessions() as session:
@@ -228,6 +231,87 @@ class OperatorBook:
                     continue
                 if self._take(user_id, call, now):
                     return Claimed(user_id, login, endpoints[0])
+
+    def _claim_direct(self, call: str, exclude: frozenset[int], now: datetime) -> Claimed | None:
+        """The common case (no skill asked): pick and claim in one UPDATE ... RETURNING."""
+        with self.sessions() as session:
+            busy_devices = set(
+                session.scalars(
+                    select(Device.device).where(
+                        or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False))
+                    )
+                ).all()
+            )
+        skipped = set(exclude) | {
+            user_id
+            for endpoint, user_id in self._endpoint_owners(now).items()
+            if endpoint in busy_devices
+        }
+        for _ in range(20):  # a lost race only moves on to the next operator
+            pick = (
+                select(User.id)
+                .where(
+                    User.active.is_(True),
+                    User.role == "operator",
+                    User.state == OperatorState.READY.value,
+                    or_(User.skip_until.is_(None), User.skip_until <= now),
+                )
+                .order_by(User.idle_since.asc().nulls_first(), User.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if skipped:
+                pick = pick.where(User.id.not_in(skipped))
+            with self._write_lock, self.sessions.begin() as session:
+                row = session.execute(
+                    update(User)
+                    .where(
+                        User.id == pick.scalar_subquery(), User.state == OperatorState.READY.value
+                    )
+                    .values(state=OperatorState.RINGING.value, claimed_call=call, state_since=now)
+                    .returning(User.id, User.login, User.endpoints)
+                    .execution_options(synchronize_session=False)
+                ).first()
+                if row is None:
+                    if session.scalar(pick.with_only_columns(User.id)) is None:
+                        return None  # nobody is free
+                    self.claim_conflicts += 1
+                    continue
+                user_id, login, endpoints = row
+                if not endpoints:
+                    # no phone: give it back and never pick it again for this call
+                    session.execute(
+                        update(User)
+                        .where(User.id == user_id)
+                        .values(state=OperatorState.READY.value, claimed_call=None)
+                        .execution_options(synchronize_session=False)
+                    )
+                    skipped.add(user_id)
+                    continue
+                session.add(
+                    OperatorStateChange(
+                        user_id=user_id,
+                        at=now,
+                        from_state=OperatorState.READY.value,
+                        to_state=OperatorState.RINGING.value,
+                        reason="",
+                        cause="route",
+                        call=call,
+                    )
+                )
+                return Claimed(user_id, login, endpoints[0])
+        return None
+
+    def _endpoint_owners(self, now: datetime) -> dict[str, int]:
+        """endpoint -> operator id, cached for a few seconds (phones rarely change hands)."""
+        if self._owners is None or now - self._owners[0] > timedelta(seconds=5):
+            with self.sessions() as session:
+                rows = session.execute(select(User.id, User.endpoints)).all()
+            owners = {
+                endpoint: user_id for user_id, endpoints in rows for endpoint in endpoints or []
+            }
+            self._owners = (now, owners)
+        return self._owners[1]
 
     def _take(self, user_id: int, call: str, now: datetime) -> bool:
         """The conditional UPDATE: True when this call got the operator."""
