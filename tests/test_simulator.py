@@ -90,6 +90,9 @@ async def test_simulated_calls_match_the_real_traces(db_url: str, scenario: str)
         }[scenario]
         assert (record["disposition"], record["hangup_by"]) == expected
         assert record["applicant_number"] == "79161112233"
+        if record["operator_endpoint"]:
+            assert record["operator_id"] in ops  # the endpoint is mapped to the operator
+            assert record["operator_login"] == record["operator_endpoint"].split("/")[1]
         detail = (await service.client.get(f"/api/v1/calls/{record['id']}")).json()
         rung = [a["endpoint"] for a in detail["attempts"]]
         assert set(rung) <= {"PJSIP/op1001", "PJSIP/op1002"}

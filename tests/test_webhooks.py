@@ -168,3 +168,35 @@ async def test_subscriptions_are_validated(db_url: str) -> None:
         assert len(made.json()["secret"]) >= 32  # generated when not given
         gone = await service.client.delete(f"/api/v1/webhooks/{made.json()['id']}")
         assert gone.json()["active"] is False
+
+
+async def test_operator_state_changes_arrive_in_order(db_url: str) -> None:
+    receiver = Receiver(script=["ok"])
+    async with receiving(receiver), running_service(db_url, **FAST) as service:
+        made = await service.client.post(
+            "/api/v1/webhooks",
+            json={"url": receiver.url, "event_types": ["operator.state_changed"], "secret": SECRET},
+        )
+        assert made.status_code == 201
+        user = await service.client.post(
+            "/api/v1/operators", json={"login": "ivanova", "endpoints": ["PJSIP/op1001"]}
+        )
+        user_id = user.json()["id"]
+        for body in (
+            {"state": "ready"},
+            {"state": "paused", "reason": "lunch"},
+            {"state": "ready"},
+            {"state": "offline"},
+        ):
+            response = await service.client.post(f"/api/v1/operators/{user_id}/state", json=body)
+            assert response.status_code == 200
+        await wait_for(lambda: len(receiver.accepted) == 4, timeout=15)
+        assert [e["data"]["to_state"] for e in receiver.accepted] == [
+            "ready",
+            "paused",
+            "ready",
+            "offline",
+        ]
+        assert receiver.accepted[1]["data"]["reason"] == "lunch"
+        assert all(e["type"] == "operator.state_changed" for e in receiver.accepted)
+        assert len({e["id"] for e in receiver.accepted}) == 4

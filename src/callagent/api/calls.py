@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callagent.api.schemas import CallDetail, CallPage, CallSummary, DeviceOut, Id, Problem
@@ -13,6 +14,7 @@ from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, audit, group_endpoints
+from callagent.db.models import User
 from callagent.db.queries import CallFilter, get_call, list_calls, list_devices
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -42,6 +44,22 @@ def present(call: C, principal: Principal) -> C:
     if call.direction != "inbound" and call.dialled_number:
         update["dialled_number"] = mask_phone(call.dialled_number)
     return call.model_copy(update=update)
+
+
+def _owners(db: Session) -> dict[str, tuple[int, str]]:
+    """Phone endpoint -> (operator id, login)."""
+    rows = db.execute(select(User.id, User.login, User.endpoints)).all()
+    return {
+        endpoint: (uid, login) for uid, login, endpoints in rows for endpoint in endpoints or []
+    }
+
+
+def _named(call: C, owners: dict[str, tuple[int, str]]) -> C:
+    """The call with the operator behind its endpoint."""
+    owner = owners.get(call.operator_endpoint or "")
+    if owner is None:
+        return call
+    return call.model_copy(update={"operator_id": owner[0], "operator_login": owner[1]})
 
 
 def _visible(db: Session, principal: Principal) -> tuple[tuple[str, ...] | None, bool]:
@@ -87,7 +105,8 @@ def calls_list(
         limit=limit,
         offset=offset,
     )
-    items = [present(CallSummary.model_validate(row), principal) for row in rows]
+    owners = _owners(db)
+    items = [present(_named(CallSummary.model_validate(row), owners), principal) for row in rows]
     if Scope.CALLS_READ_PII in principal.scopes and items:
         filters = {"since": since, "until": until, "operator": operator, "phone": bool(phone)}
         audit(
@@ -115,7 +134,7 @@ def calls_get(call_id: Id, db: Db, principal: CallReader) -> CallDetail:
     hidden = endpoints is not None and row.operator_endpoint not in endpoints
     if hidden and not (unanswered and row.operator_endpoint is None):
         raise HTTPException(403, f"call {call_id} is not one of the calls you may see")
-    return present(CallDetail.model_validate(row), principal)
+    return present(_named(CallDetail.model_validate(row), _owners(db)), principal)
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Endpoints and their state")

@@ -65,6 +65,8 @@ class CallSummary(BaseModel):
     talk_seconds: float | None
     hold_seconds: float
     operator_endpoint: str | None
+    operator_id: int | None = None  # the user whose phone operator_endpoint is
+    operator_login: str | None = None
     disposition: str
     hangup_by: str | None
     hangup_cause: int | None

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Device, OperatorStateChange, User
 from callagent.routing.states import OperatorState, Signal, next_state
+from callagent.webhooks.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,48 @@ class StateView:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def record_change(
+    session: Session,
+    *,
+    user_id: int,
+    login: str,
+    at: datetime,
+    from_state: str,
+    to_state: str,
+    reason: str,
+    cause: str,
+    call: str | None,
+) -> None:
+    """The history row and the ``operator.state_changed`` webhook, in the caller's transaction."""
+    session.add(
+        OperatorStateChange(
+            user_id=user_id,
+            at=at,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            cause=cause,
+            call=call,
+        )
+    )
+    enqueue(
+        session,
+        event_type="operator.state_changed",
+        subject=f"{user_id}:{at.isoformat()}:{from_state}:{to_state}",
+        ordering_key=f"operator:{user_id}",
+        data={
+            "operator_id": user_id,
+            "login": login,
+            "from_state": from_state,
+            "to_state": to_state,
+            "reason": reason,
+            "cause": cause,
+            "call": call,
+            "at": at.isoformat(),
+        },
+    )
 
 
 class OperatorBook:
@@ -128,16 +171,16 @@ class OperatorBook:
             user.wrapup_until = now + timedelta(seconds=self.wrapup_seconds)
         if signal == Signal.NOT_ANSWERED and cause != "call_ended" and self.skip_seconds:
             user.skip_until = now + timedelta(seconds=self.skip_seconds)
-        session.add(
-            OperatorStateChange(
-                user_id=user.id,
-                at=now,
-                from_state=current.value,
-                to_state=new.value,
-                reason=user.state_reason,
-                cause=cause,
-                call=call,
-            )
+        record_change(
+            session,
+            user_id=user.id,
+            login=user.login,
+            at=now,
+            from_state=current.value,
+            to_state=new.value,
+            reason=user.state_reason,
+            cause=cause,
+            call=call,
         )
         self.changes.put(
             StateChange(
@@ -288,16 +331,16 @@ class OperatorBook:
                     )
                     skipped.add(user_id)
                     continue
-                session.add(
-                    OperatorStateChange(
-                        user_id=user_id,
-                        at=now,
-                        from_state=OperatorState.READY.value,
-                        to_state=OperatorState.RINGING.value,
-                        reason="",
-                        cause="route",
-                        call=call,
-                    )
+                record_change(
+                    session,
+                    user_id=user_id,
+                    login=login,
+                    at=now,
+                    from_state=OperatorState.READY.value,
+                    to_state=OperatorState.RINGING.value,
+                    reason="",
+                    cause="route",
+                    call=call,
                 )
                 return Claimed(user_id, login, endpoints[0])
         return None
@@ -325,16 +368,17 @@ class OperatorBook:
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 self.claim_conflicts += 1
                 return False  # taken by a concurrent claim: the caller tries the next one
-            session.add(
-                OperatorStateChange(
-                    user_id=user_id,
-                    at=now,
-                    from_state=OperatorState.READY.value,
-                    to_state=OperatorState.RINGING.value,
-                    reason="",
-                    cause="route",
-                    call=call,
-                )
+            login = session.scalar(select(User.login).where(User.id == user_id)) or ""
+            record_change(
+                session,
+                user_id=user_id,
+                login=login,
+                at=now,
+                from_state=OperatorState.READY.value,
+                to_state=OperatorState.RINGING.value,
+                reason="",
+                cause="route",
+                call=call,
             )
             return True
 
