@@ -354,3 +354,27 @@ async def test_process_agi_bridge_sets_the_same_variables(db_url: str) -> None:
         assert set_vars.get("CALLAGENT_OPERATOR") == "PJSIP/op1001", set_vars
         assert set_vars["CALLAGENT_STATUS"] == "ok"
         assert "Иванова" not in stderr.decode()  # pyst2's environment dump goes nowhere
+
+
+async def test_a_repeat_caller_gets_the_operator_who_answered_them(db_url: str) -> None:
+    async with running_service(
+        db_url, wrapup_seconds=0.3, repeat_caller_window_minutes=60
+    ) as service:
+        op1001, op1002 = add_operators(service, 2)
+        await set_ready(service, [op1002, op1001])
+        # op1001 answers 79031234567 (the recorded call), then wraps up and is ready again
+        await play(service, trace_body(trace_bytes("inbound_answered_caller_hangs_up")))
+
+        async def back() -> bool:
+            body = (await service.client.get(f"/api/v1/operators/{op1001}/state-history")).json()
+            return bool(body[0]["to_state"] == "ready" and body[0]["cause"] == "deadline")
+
+        await wait_for(back, timeout=10)
+        # op1002 has been idle longer: a new caller gets op1002 ...
+        stranger = await route(service, "7.1", callerid="79160000000")
+        assert stranger.set["CALLAGENT_OPERATOR"] == "PJSIP/op1002"
+        history = (await service.client.get(f"/api/v1/operators/{op1002}/state-history")).json()
+        assert history[0]["to_state"] == "ringing"
+        # ... but the applicant who called before gets op1001 again
+        again = await route(service, "7.2", callerid="79031234567")
+        assert again.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"

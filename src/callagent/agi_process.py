@@ -38,7 +38,12 @@ def main() -> int:
     try:
         response = httpx.post(
             f"{url}/api/v1/routing/route",
-            json={"linkedid": linkedid, "previous": previous, "topic": topic},
+            json={
+                "linkedid": linkedid,
+                "previous": previous,
+                "topic": topic,
+                "caller": agi.env.get("agi_callerid", ""),
+            },
             headers={"Authorization": f"Bearer {token}"},
             timeout=3.0,
         )

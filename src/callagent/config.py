@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     no_answer_policy: str = Field(default="skip", pattern=r"^(skip|pause)$")
     no_answer_skip_seconds: float = Field(default=30.0, ge=0)
     claim_timeout: float = Field(default=60.0, gt=0)
+    repeat_caller_window_minutes: float = Field(default=0.0, ge=0)  # 0: off
     fallback_queue: str = Field(default="support", pattern=r"^[A-Za-z0-9_-]*$")  # "": no mirroring
 
     writer_batch_size: int = Field(default=500, ge=1)

@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
             dial_timeout=settings.dial_timeout,
             max_wait=settings.max_wait,
             no_answer_policy=settings.no_answer_policy,
+            repeat_caller_window=settings.repeat_caller_window_minutes,
         )
         driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
         monitor.subscribers.append(driver.on_events)

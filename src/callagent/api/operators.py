@@ -261,6 +261,7 @@ class RouteIn(BaseModel):
     linkedid: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._-]+$")
     previous: str = Field(default="", max_length=32, description="DIALSTATUS of the last try")
     topic: str | None = Field(default=None, max_length=64)
+    caller: str = Field(default="", max_length=32, description="agi_callerid")
 
 
 class RouteOut(BaseModel):
@@ -279,6 +280,6 @@ async def routing_route(
 ) -> RouteOut:
     router_state: Router = request.app.state.router
     variables = await router_state.decide(
-        linkedid=body.linkedid, previous=body.previous, topic=body.topic
+        linkedid=body.linkedid, previous=body.previous, topic=body.topic, caller=body.caller
     )
     return RouteOut(variables=variables)

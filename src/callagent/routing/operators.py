@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callagent.db.models import Device, OperatorStateChange, User
+from callagent.db.models import Call, Device, OperatorStateChange, User
 from callagent.routing.states import OperatorState, Signal, next_state
 from callagent.webhooks.outbox import enqueue
 
@@ -344,6 +344,37 @@ class OperatorBook:
                 )
                 return Claimed(user_id, login, endpoints[0])
         return None
+
+    def claim_last_operator(
+        self, call: str, *, caller: str, window: timedelta, now: datetime | None = None
+    ) -> Claimed | None:
+        """A repeat caller: the operator who last talked with ``caller``, if free now."""
+        now = now or utcnow()
+        with self.sessions() as session:
+            endpoint = session.scalar(
+                select(Call.operator_endpoint)
+                .where(
+                    Call.applicant_number == caller,
+                    Call.operator_endpoint.is_not(None),
+                    Call.started_at >= now - window,
+                )
+                .order_by(Call.started_at.desc())
+                .limit(1)
+            )
+            busy = session.scalar(
+                select(Device.device).where(
+                    Device.device == endpoint,
+                    or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False)),
+                )
+            )
+        if endpoint is None or busy is not None:
+            return None
+        user_id = self._endpoint_owners(now).get(endpoint)
+        if user_id is None or not self._take(user_id, call, now):
+            return None
+        with self.sessions() as session:
+            login = session.scalar(select(User.login).where(User.id == user_id)) or ""
+        return Claimed(user_id, login, endpoint)
 
     def _endpoint_owners(self, now: datetime) -> dict[str, int]:
         """endpoint -> operator id, cached for a few seconds (phones rarely change hands)."""

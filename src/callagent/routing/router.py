@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from callagent.routing.agi import AgiHangup, AgiSession, Script
 from callagent.routing.operators import OperatorBook
@@ -43,8 +44,10 @@ class Router:
         dial_timeout: int = 20,
         max_wait: float = 300.0,
         no_answer_policy: str = "skip",
+        repeat_caller_window: float = 0.0,
     ) -> None:
         self.book = book
+        self.repeat_caller_window = repeat_caller_window  # minutes; 0: off
         self.node = node
         self.dial_timeout = dial_timeout
         self.max_wait = max_wait
@@ -72,7 +75,10 @@ class Router:
             "agi_uniqueid", ""
         )
         topic = await session.get_variable("CALLAGENT_TOPIC")
-        variables = await self.decide(linkedid=linkedid, previous=previous, topic=topic)
+        caller = session.env.get("agi_callerid", "")
+        variables = await self.decide(
+            linkedid=linkedid, previous=previous, topic=topic, caller=caller
+        )
         call = f"{self.node}:{linkedid}"
         try:
             for name, value in variables.items():
@@ -84,9 +90,12 @@ class Router:
         if session.hung_up:
             await asyncio.to_thread(self.book.release, call, cause="caller_gone")
 
-    async def decide(self, *, linkedid: str, previous: str, topic: str | None) -> dict[str, str]:
+    async def decide(
+        self, *, linkedid: str, previous: str, topic: str | None, caller: str = ""
+    ) -> dict[str, str]:
         """The channel variables that answer ``route`` for this call (FastAGI or HTTP)."""
         call = f"{self.node}:{linkedid}"
+        first_try = call not in self._tried
         tried = self._tried.setdefault(call, set())
         if previous in _NOT_ANSWERED:
             signal = (
@@ -96,9 +105,18 @@ class Router:
             )
             reason = "no_answer" if signal == Signal.NOT_ANSWERED_PAUSE else ""
             await asyncio.to_thread(self._not_answered, call, signal, reason)
-        claimed = await asyncio.to_thread(
-            self.book.claim, call, skill=topic or None, exclude=frozenset(tried)
-        )
+        claimed = None
+        if first_try and caller and self.repeat_caller_window and not topic:
+            claimed = await asyncio.to_thread(
+                self.book.claim_last_operator,
+                call,
+                caller=caller,
+                window=timedelta(minutes=self.repeat_caller_window),
+            )
+        if claimed is None:
+            claimed = await asyncio.to_thread(
+                self.book.claim, call, skill=topic or None, exclude=frozenset(tried)
+            )
         self.decisions += 1
         if claimed is None:
             self.no_operator += 1
