@@ -378,3 +378,27 @@ async def test_a_repeat_caller_gets_the_operator_who_answered_them(db_url: str) 
         # ... but the applicant who called before gets op1001 again
         again = await route(service, "7.2", callerid="79031234567")
         assert again.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+
+
+async def test_waiting_calls_are_served_in_order_callbacks_first(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        first = await route(service, "8.1")
+        second = await route(service, "8.2")
+        callback = await route(service, "8.3", variables={"CALLAGENT_PRIORITY": "10"})
+        assert [c.set["CALLAGENT_QUEUE_POSITION"] for c in (first, second, callback)] == [
+            "1",
+            "2",
+            "1",
+        ]
+        listed = (await service.client.get("/api/v1/routing/waiting")).json()
+        assert [w["call"] for w in listed] == ["pbx1:8.3", "pbx1:8.1", "pbx1:8.2"]
+        await set_ready(service, [op])  # one operator is free now
+        # the longest waiting ordinary call asks first, but the callback comes before it
+        again_first = await route(service, "8.1")
+        assert again_first.set["CALLAGENT_STATUS"] == "wait"
+        assert again_first.set["CALLAGENT_QUEUE_POSITION"] == "2"
+        again_callback = await route(service, "8.3", variables={"CALLAGENT_PRIORITY": "10"})
+        assert again_callback.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+        listed = (await service.client.get("/api/v1/routing/waiting")).json()
+        assert [w["call"] for w in listed] == ["pbx1:8.1", "pbx1:8.2"]

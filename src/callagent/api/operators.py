@@ -185,6 +185,7 @@ class WaitingOut(BaseModel):
     call: str
     waiting_seconds: float
     position: int
+    priority: int
 
 
 def _own_or_forbidden(principal: Principal, user_id: int) -> None:
@@ -248,9 +249,11 @@ routing_router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 def routing_waiting(request: Request, _: Reader) -> list[WaitingOut]:
     router_state: Router = request.app.state.router
     now = time.monotonic()
-    ordered = sorted(router_state.waiting.values(), key=lambda w: w.since)
+    ordered = sorted(router_state.waiting.values(), key=lambda w: w.rank_key())
     return [
-        WaitingOut(call=w.call, waiting_seconds=round(now - w.since, 1), position=i)
+        WaitingOut(
+            call=w.call, waiting_seconds=round(now - w.since, 1), position=i, priority=w.priority
+        )
         for i, w in enumerate(ordered, start=1)
     ]
 

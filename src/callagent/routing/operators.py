@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
@@ -344,6 +344,22 @@ class OperatorBook:
                 )
                 return Claimed(user_id, login, endpoints[0])
         return None
+
+    def count_free(self, now: datetime | None = None) -> int:
+        """How many operators could take a call now (ready, not skipped)."""
+        now = now or utcnow()
+        with self.sessions() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(
+                    User.active.is_(True),
+                    User.role == "operator",
+                    User.state == OperatorState.READY.value,
+                    or_(User.skip_until.is_(None), User.skip_until <= now),
+                )
+            )
+        return int(count or 0)
 
     def claim_last_operator(
         self, call: str, *, caller: str, window: timedelta, now: datetime | None = None

@@ -22,6 +22,7 @@ from callagent.tracker.tracker import endpoint_of
 
 log = logging.getLogger(__name__)
 _NOT_ANSWERED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
+_SILENT = 60.0  # a waiting call that has not asked again for this long has left
 
 
 @dataclass
@@ -30,7 +31,12 @@ class Waiting:
 
     call: str
     since: float
+    priority: int = 0  # CALLAGENT_PRIORITY: callbacks jump ahead
+    last_ask: float = 0.0
     tried: set[int] = field(default_factory=set)
+
+    def rank_key(self) -> tuple[int, float]:
+        return (-self.priority, self.since)
 
 
 class Router:
@@ -75,9 +81,14 @@ class Router:
             "agi_uniqueid", ""
         )
         topic = await session.get_variable("CALLAGENT_TOPIC")
+        priority = await session.get_variable("CALLAGENT_PRIORITY")
         caller = session.env.get("agi_callerid", "")
         variables = await self.decide(
-            linkedid=linkedid, previous=previous, topic=topic, caller=caller
+            linkedid=linkedid,
+            previous=previous,
+            topic=topic,
+            caller=caller,
+            priority=int(priority) if priority and priority.lstrip("-").isdigit() else 0,
         )
         call = f"{self.node}:{linkedid}"
         try:
@@ -91,10 +102,25 @@ class Router:
             await asyncio.to_thread(self.book.release, call, cause="caller_gone")
 
     async def decide(
-        self, *, linkedid: str, previous: str, topic: str | None, caller: str = ""
+        self,
+        *,
+        linkedid: str,
+        previous: str,
+        topic: str | None,
+        caller: str = "",
+        priority: int = 0,
     ) -> dict[str, str]:
         """The channel variables that answer ``route`` for this call (FastAGI or HTTP)."""
         call = f"{self.node}:{linkedid}"
+        now = time.monotonic()
+        waiting = self.waiting.get(call)
+        if waiting is not None:
+            waiting.last_ask = now
+            waiting.priority = max(waiting.priority, priority)
+        ahead = self._ahead(call, priority, now)
+        if ahead and await asyncio.to_thread(self.book.count_free) <= ahead:
+            # Calls that waited longer (or callbacks) come first: this one keeps waiting.
+            return self._wait(call, priority, now)
         first_try = call not in self._tried
         tried = self._tried.setdefault(call, set())
         if previous in _NOT_ANSWERED:
@@ -119,13 +145,7 @@ class Router:
             )
         self.decisions += 1
         if claimed is None:
-            self.no_operator += 1
-            waiting = self.waiting.setdefault(call, Waiting(call, time.monotonic()))
-            if time.monotonic() - waiting.since >= self.max_wait:
-                self.waiting.pop(call, None)
-                return {"CALLAGENT_STATUS": "overflow"}
-            position = 1 + sorted(self.waiting.values(), key=lambda w: w.since).index(waiting)
-            return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
+            return self._wait(call, priority, now)
         tried.add(claimed.user_id)
         self.waiting.pop(call, None)
         return {
@@ -135,6 +155,25 @@ class Router:
             "CALLAGENT_DIAL_TIMEOUT": str(self.dial_timeout),
             "CALLAGENT_STATUS": "ok",
         }
+
+    def _ahead(self, call: str, priority: int, now: float) -> int:
+        """Waiting calls that come before ``call`` (and still ask: not gone silent)."""
+        mine = self.waiting.get(call)
+        key = mine.rank_key() if mine is not None else (-priority, now)
+        return sum(
+            1
+            for other in self.waiting.values()
+            if other.call != call and now - other.last_ask < _SILENT and other.rank_key() < key
+        )
+
+    def _wait(self, call: str, priority: int, now: float) -> dict[str, str]:
+        self.no_operator += 1
+        waiting = self.waiting.setdefault(call, Waiting(call, now, priority, now))
+        if now - waiting.since >= self.max_wait:
+            self.waiting.pop(call, None)
+            return {"CALLAGENT_STATUS": "overflow"}
+        position = 1 + self._ahead(call, priority, now)
+        return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
 
     def _not_answered(self, call: str, signal: Signal, reason: str) -> None:
         for user_id in self.book.claimed_for(call):
