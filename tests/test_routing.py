@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -402,3 +403,22 @@ async def test_waiting_calls_are_served_in_order_callbacks_first(db_url: str) ->
         assert again_callback.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
         listed = (await service.client.get("/api/v1/routing/waiting")).json()
         assert [w["call"] for w in listed] == ["pbx1:8.1", "pbx1:8.2"]
+
+
+async def test_a_pause_survives_a_restart_of_callagent(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        await service.client.post(
+            f"/api/v1/operators/{op}/state", json={"state": "paused", "reason": "training"}
+        )
+    async with running_service(db_url) as service:  # a new process on the same database
+        history = (await service.client.get(f"/api/v1/operators/{op}/state-history")).json()
+        assert (history[0]["to_state"], history[0]["reason"]) == ("paused", "training")
+        nobody = await route(service, "9.1")
+        assert nobody.set["CALLAGENT_STATUS"] == "wait"  # still on the break
+        await service.client.post(f"/api/v1/operators/{op}/state", json={"state": "ready"})
+        history = (await service.client.get(f"/api/v1/operators/{op}/state-history")).json()
+        paused_at = datetime.fromisoformat(history[1]["at"])
+        ready_at = datetime.fromisoformat(history[0]["at"])
+        assert ready_at > paused_at  # the break's duration is there to report
