@@ -86,6 +86,10 @@ async def _subscribe(client: Any, url: str) -> None:
 async def test_every_final_call_arrives_once_through_failures_and_timeouts(db_url: str) -> None:
     async with receiving(Receiver()) as receiver, running_service(db_url, **FAST) as service:
         await _subscribe(service.client, receiver.url)
+        made = await service.client.post(
+            "/api/v1/operators", json={"login": "op1002", "endpoints": ["PJSIP/op1002"]}
+        )
+        assert made.status_code == 201
         for name in TRACES:
             await play(service, trace_body(trace_bytes(name)))
         await wait_for(lambda: len(receiver.accepted) == 3, timeout=20)
@@ -96,6 +100,7 @@ async def test_every_final_call_arrives_once_through_failures_and_timeouts(db_ur
         assert len(calls) == 3 and all(e["type"] == "call.ended" for e in receiver.accepted)
         assert all(c["final"] for c in calls.values())  # the final record, not a partial one
         assert calls["1795353469.4"]["operator_endpoint"] == "PJSIP/op1002"
+        assert calls["1795353469.4"]["operator_login"] == "op1002"  # the user behind the phone
         assert calls["1795353469.4"]["talk_seconds"] is not None
         assert calls["1795353485.7"]["disposition"] == "abandoned"
         assert calls["c2c-1-op"]["hangup_by"] == "applicant"

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callagent.db.models import Call, CallAttempt, CallLeg, Device
+from callagent.db.models import Call, CallAttempt, CallLeg, Device, User
 from callagent.tracker.records import CallRecord
 from callagent.tracker.state import DeviceState
 from callagent.webhooks.outbox import enqueue, subscribers
@@ -61,6 +61,14 @@ def _call_row(record: CallRecord, now: datetime, state: dict[str, Any] | None) -
         "originate": record.originate,
         "timeline": record.timeline,
         "updated_at": now,
+    }
+
+
+def _endpoint_owners(session: Session) -> dict[str, tuple[int, str]]:
+    """Phone endpoint -> (operator id, login)."""
+    rows = session.execute(select(User.id, User.login, User.endpoints)).all()
+    return {
+        endpoint: (uid, login) for uid, login, endpoints in rows for endpoint in endpoints or []
     }
 
 
@@ -167,13 +175,17 @@ class CallStore:
         if ended:
             # call.ended carries the final record, once, in the same transaction.
             targets = subscribers(session, "call.ended")
+            owners = _endpoint_owners(session) if targets else {}
             for key in ended if targets else ():
+                data = call_payload(latest[key], ids[key])
+                owner = owners.get(data.get("operator_endpoint") or "")
+                data["operator_id"], data["operator_login"] = owner or (None, None)
                 enqueue(
                     session,
                     event_type="call.ended",
                     subject=f"{key[0]}:{key[1]}",
                     ordering_key=f"call:{key[0]}:{key[1]}",
-                    data=call_payload(latest[key], ids[key]),
+                    data=data,
                     targets=targets,
                 )
 
