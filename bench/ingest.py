@@ -23,14 +23,15 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import postgres_database
+
 from callagent.ami.parser import AmiMessage, AmiParser
-from callagent.db.session import make_engine, make_sessionmaker, normalise_url, upgrade
+from callagent.db.session import make_engine, make_sessionmaker, upgrade
 from callagent.db.store import CallStore
 from callagent.replay import replay_bytes
 from callagent.sim.ami_server import trace_body
@@ -203,24 +204,6 @@ def run_pipeline(url: str, data: bytes) -> tuple[float, int]:
         return tracker.events_seen / elapsed, len(tracker._finished)
     finally:
         engine.dispose()
-
-
-def postgres_database(server: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"callagent_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    url = make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
-    return url, drop
 
 
 def main() -> int:

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import postgres_database
+
 from callagent.sim.agi_client import AgiCall, run_agi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,26 +223,7 @@ def postgres_url() -> tuple[str, Callable[[], None]] | None:
     server = os.environ.get("CALLAGENT_BENCH_POSTGRES_URL") or os.environ.get(
         "CALLAGENT_TEST_POSTGRES_URL"
     )
-    if not server:
-        return None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from callagent.db.session import normalise_url
-
-    name = f"callagent_rbench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(normalise_url(server)).set(database=name).render_as_string(
-        hide_password=False
-    ), drop
+    return postgres_database(server) if server else None
 
 
 def main() -> int:

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callagent.api.schemas import CallDetail, CallPage, CallSummary, DeviceOut, Id, Problem
@@ -14,8 +13,13 @@ from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, audit, group_endpoints
-from callagent.db.models import User
-from callagent.db.queries import CallFilter, get_call, list_calls, list_devices
+from callagent.db.queries import (
+    CallFilter,
+    get_call,
+    list_calls,
+    list_devices,
+    operators_by_endpoint,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 CallReader = Annotated[Principal, Depends(Requires(Scope.CALLS_READ))]
@@ -44,14 +48,6 @@ def present(call: C, principal: Principal) -> C:
     if call.direction != "inbound" and call.dialled_number:
         update["dialled_number"] = mask_phone(call.dialled_number)
     return call.model_copy(update=update)
-
-
-def _owners(db: Session) -> dict[str, tuple[int, str]]:
-    """Phone endpoint -> (operator id, login)."""
-    rows = db.execute(select(User.id, User.login, User.endpoints)).all()
-    return {
-        endpoint: (uid, login) for uid, login, endpoints in rows for endpoint in endpoints or []
-    }
 
 
 def _named(call: C, owners: dict[str, tuple[int, str]]) -> C:
@@ -105,7 +101,7 @@ def calls_list(
         limit=limit,
         offset=offset,
     )
-    owners = _owners(db)
+    owners = operators_by_endpoint(db)
     items = [present(_named(CallSummary.model_validate(row), owners), principal) for row in rows]
     if Scope.CALLS_READ_PII in principal.scopes and items:
         filters = {"since": since, "until": until, "operator": operator, "phone": bool(phone)}
@@ -134,7 +130,7 @@ def calls_get(call_id: Id, db: Db, principal: CallReader) -> CallDetail:
     hidden = endpoints is not None and row.operator_endpoint not in endpoints
     if hidden and not (unanswered and row.operator_endpoint is None):
         raise HTTPException(403, f"call {call_id} is not one of the calls you may see")
-    return present(_named(CallDetail.model_validate(row), _owners(db)), principal)
+    return present(_named(CallDetail.model_validate(row), operators_by_endpoint(db)), principal)
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Endpoints and their state")

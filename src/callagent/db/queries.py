@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from callagent.db.models import Call, Device
+from callagent.db.models import Call, Device, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +96,11 @@ def list_devices(session: Session, node: str | None = None) -> list[Device]:
     if node:
         query = query.where(Device.node == node)
     return list(session.scalars(query).all())
+
+
+def operators_by_endpoint(session: Session) -> dict[str, tuple[int, str]]:
+    """Phone endpoint -> (operator id, login): who answers on which phone."""
+    rows = session.execute(select(User.id, User.login, User.endpoints)).all()
+    return {
+        endpoint: (uid, login) for uid, login, endpoints in rows for endpoint in endpoints or []
+    }

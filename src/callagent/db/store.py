@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callagent.db.models import Call, CallAttempt, CallLeg, Device, User
+from callagent.db.models import Call, CallAttempt, CallLeg, Device
+from callagent.db.queries import operators_by_endpoint
 from callagent.tracker.records import CallRecord
 from callagent.tracker.state import DeviceState
 from callagent.webhooks.outbox import enqueue, subscribers
@@ -61,14 +62,6 @@ def _call_row(record: CallRecord, now: datetime, state: dict[str, Any] | None) -
         "originate": record.originate,
         "timeline": record.timeline,
         "updated_at": now,
-    }
-
-
-def _endpoint_owners(session: Session) -> dict[str, tuple[int, str]]:
-    """Phone endpoint -> (operator id, login)."""
-    rows = session.execute(select(User.id, User.login, User.endpoints)).all()
-    return {
-        endpoint: (uid, login) for uid, login, endpoints in rows for endpoint in endpoints or []
     }
 
 
@@ -175,7 +168,7 @@ class CallStore:
         if ended:
             # call.ended carries the final record, once, in the same transaction.
             targets = subscribers(session, "call.ended")
-            owners = _endpoint_owners(session) if targets else {}
+            owners = operators_by_endpoint(session) if targets else {}
             for key in ended if targets else ():
                 data = call_payload(latest[key], ids[key])
                 owner = owners.get(data.get("operator_endpoint") or "")

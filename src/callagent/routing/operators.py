@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
+from callagent.db.queries import operators_by_endpoint
 from callagent.routing.states import OperatorState, Signal, next_state
 from callagent.webhooks.outbox import enqueue
 
@@ -61,6 +62,17 @@ class StateView:
     reason: str
     since: datetime | None
     claimed_call: str | None
+
+
+def busy_endpoints(session: Session) -> set[str]:
+    """Phones that cannot take a call now: in use, ringing, unregistered..."""
+    return set(
+        session.scalars(
+            select(Device.device).where(
+                or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False))
+            )
+        ).all()
+    )
 
 
 def utcnow() -> datetime:
@@ -256,13 +268,7 @@ class OperatorBook:
                 candidates = session.execute(query).all()
                 if not candidates:
                     return None
-                busy = set(
-                    session.scalars(
-                        select(Device.device).where(
-                            or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False))
-                        )
-                    ).all()
-                )
+                busy = busy_endpoints(session)
             for user_id, login, endpoints, skills in candidates:
                 seen.add(user_id)  # examined: taken now, or not eligible for this call
                 if (
@@ -278,13 +284,7 @@ class OperatorBook:
     def _claim_direct(self, call: str, exclude: frozenset[int], now: datetime) -> Claimed | None:
         """The common case (no skill asked): pick and claim in one UPDATE ... RETURNING."""
         with self.sessions() as session:
-            busy_devices = set(
-                session.scalars(
-                    select(Device.device).where(
-                        or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False))
-                    )
-                ).all()
-            )
+            busy_devices = busy_endpoints(session)
         skipped = set(exclude) | {
             user_id
             for endpoint, user_id in self._endpoint_owners(now).items()
@@ -396,10 +396,7 @@ class OperatorBook:
         """endpoint -> operator id, cached for a few seconds (phones rarely change hands)."""
         if self._owners is None or now - self._owners[0] > timedelta(seconds=5):
             with self.sessions() as session:
-                rows = session.execute(select(User.id, User.endpoints)).all()
-            owners = {
-                endpoint: user_id for user_id, endpoints in rows for endpoint in endpoints or []
-            }
+                owners = {e: uid for e, (uid, _) in operators_by_endpoint(session).items()}
             self._owners = (now, owners)
         return self._owners[1]
 
