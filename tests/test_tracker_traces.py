@@ -311,3 +311,127 @@ def test_garbage_events_never_crash_the_tracker_nor_touch_real_calls(
     clean = [r for r in records_of(run(events))]
     got = [r for r in records_of(run(mixed)) if r["linkedid"] == "1795353485.7"]
     assert got == clean
+
+
+def _leg(
+    prefix: str, channel: str, uniqueid: str, linkedid: str, state: str = "Up"
+) -> dict[str, str]:
+    return {
+        f"{prefix}Channel": channel,
+        f"{prefix}ChannelStateDesc": state,
+        f"{prefix}CallerIDNum": "",
+        f"{prefix}Uniqueid": uniqueid,
+        f"{prefix}Linkedid": linkedid,
+    }
+
+
+def test_attended_transfer_moves_the_target_into_the_applicants_call() -> None:
+    """Shaped on Asterisk 22's AttendedTransfer: the consultation call has its own Linkedid."""
+    events = events_of("inbound_answered_caller_hangs_up")
+    cut = next(i for i, e in enumerate(events) if e.event == "HangupRequest")
+    original = "1795353447.0"
+    trunk = _leg("", "PJSIP/trunk-00000000", original, original)
+    op1 = _leg("", "PJSIP/op1001-00000001", "1795353447.1", original)
+    consult = "1795353452.2"
+    op1_second = _leg("", "PJSIP/op1001-00000002", consult, consult)
+    op2 = _leg("", "PJSIP/op1002-00000003", "1795353452.3", consult)
+    hangup = {"Cause": "16", "Cause-txt": "Normal Clearing"}
+    extra = [
+        {"Event": "Hold", **op1},
+        {"Event": "Newchannel", "Exten": "1002", **{**op1_second, "ChannelStateDesc": "Ring"}},
+        {"Event": "Newchannel", **{**op2, "ChannelStateDesc": "Down"}},
+        {
+            "Event": "DialBegin",
+            "DialString": "op1002",
+            **op1_second,
+            **_leg("Dest", "PJSIP/op1002-00000003", "1795353452.3", consult, "Down"),
+        },
+        {"Event": "Newstate", **op2},
+        {
+            "Event": "DialEnd",
+            "DialStatus": "ANSWER",
+            **op1_second,
+            **_leg("Dest", "PJSIP/op1002-00000003", "1795353452.3", consult),
+        },
+        {
+            "Event": "AttendedTransfer",
+            "Result": "Success",
+            "DestType": "Bridge",
+            **_leg("OrigTransferer", "PJSIP/op1001-00000001", "1795353447.1", original),
+            **_leg("SecondTransferer", "PJSIP/op1001-00000002", consult, consult),
+            **_leg("Transferee", "PJSIP/trunk-00000000", original, original),
+            **_leg("TransferTarget", "PJSIP/op1002-00000003", "1795353452.3", consult),
+        },
+        {"Event": "Hangup", **hangup, **op1},
+        {"Event": "Hangup", **hangup, **op1_second},
+        {"Event": "HangupRequest", "Cause": "16", **trunk},
+        {"Event": "Hangup", **hangup, **trunk},
+        {"Event": "Hangup", **hangup, **op2},
+    ]
+    tracker = Tracker()
+    clock = 1795353451.0
+    for event in events[:cut]:
+        tracker.feed("pbx1", event, clock)
+    for headers in extra:
+        clock += 1.0
+        tracker.feed("pbx1", AmiMessage(headers), clock)
+    records = {r["linkedid"]: r for r in records_of(tracker)}
+    call = records[original]
+    assert call["final"] and call["hangup_by"] == "applicant"
+    (transfer,) = call["transfers"]
+    assert (transfer["kind"], transfer["by_endpoint"], transfer["target_endpoint"]) == (
+        "attended",
+        "PJSIP/op1001",
+        "PJSIP/op1002",
+    )
+    assert [(a["endpoint"], a["outcome"], a["via"]) for a in call["attempts"]] == [
+        ("PJSIP/op1001", "answered", "dial"),
+        ("PJSIP/op1002", "answered", "transfer"),
+    ]
+    assert {leg["channel"] for leg in call["legs"]} >= {"PJSIP/op1002-00000003"}
+    assert call["hold_seconds"] > 0  # the applicant waited on hold during the consultation
+    consultation = records[consult]
+    assert consultation["final"] and consultation["direction"] == "internal"
+    assert [leg["channel"] for leg in consultation["legs"]] == ["PJSIP/op1001-00000002"]
+
+
+def test_queue_abandon_and_ring_no_answer() -> None:
+    events = events_of("queue_answered")
+    called = next(i for i, e in enumerate(events) if e.event == "AgentCalled")
+    caller = {
+        k: v
+        for k, v in events[called].headers.items()
+        if not k.startswith("Dest") and k not in ("Event", "Queue", "Interface", "MemberName")
+    }
+    dest = {k: v for k, v in events[called].headers.items() if k.startswith("Dest")}
+    tracker = Tracker()
+    for event in events[: called + 1]:
+        tracker.feed("pbx1", event, 0.0)
+    tail = [
+        {"Event": "AgentRingNoAnswer", "Queue": "support", "RingTime": "10", **caller, **dest},
+        {
+            "Event": "Hangup",
+            "Cause": "0",
+            "Cause-txt": "Unknown",
+            **{k.removeprefix("Dest"): v for k, v in dest.items()},
+        },
+        {"Event": "HangupRequest", "Cause": "16", **caller},
+        {
+            "Event": "QueueCallerAbandon",
+            "Queue": "support",
+            "Position": "1",
+            "HoldTime": "12",
+            **caller,
+        },
+        {"Event": "QueueCallerLeave", "Queue": "support", "Position": "1", **caller},
+        {"Event": "Hangup", "Cause": "16", "Cause-txt": "Normal Clearing", **caller},
+    ]
+    for headers in tail:
+        tracker.feed("pbx1", AmiMessage(headers), 0.0)
+    (record,) = records_of(tracker)
+    assert record["disposition"] == "abandoned"
+    assert record["queue_name"] == "support"
+    assert [(a["endpoint"], a["outcome"], a["via"]) for a in record["attempts"]] == [
+        ("PJSIP/op1001", "no_answer", "queue")
+    ]
+    assert "abandoned_in_queue" in [e["event"] for e in record["timeline"]]
