@@ -342,10 +342,8 @@ class Tracker:
         dest.dial_string = m.headers.get("DialString", "")
         caller = m.headers.get("Channel")
         via = "dial" if caller else "originate"
-        if call.variables.get("CALLAGENT_TRANSFER_PENDING") or any(
-            t.get("target_endpoint") is None for t in call.transfers
-        ):
-            via = "transfer"
+        if any(t.get("target_endpoint") is None for t in call.transfers):
+            via = "transfer"  # the dial that follows a blind transfer
         if dest.role == "operator" and call.attempt_for(dest.uniqueid) is None:
             call.attempts.append(
                 Attempt(
