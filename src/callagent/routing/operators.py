@@ -64,6 +64,21 @@ class StateView:
     claimed_call: str | None
 
 
+def _record_claim(session: Session, user_id: int, login: str, call: str, now: datetime) -> None:
+    """History and webhook of the router giving ``call`` to an operator (ready -> ringing)."""
+    record_change(
+        session,
+        user_id=user_id,
+        login=login,
+        at=now,
+        from_state=OperatorState.READY.value,
+        to_state=OperatorState.RINGING.value,
+        reason="",
+        cause="route",
+        call=call,
+    )
+
+
 def busy_endpoints(session: Session) -> set[str]:
     """Phones that cannot take a call now: in use, ringing, unregistered..."""
     return set(
@@ -331,17 +346,7 @@ class OperatorBook:
                     )
                     skipped.add(user_id)
                     continue
-                record_change(
-                    session,
-                    user_id=user_id,
-                    login=login,
-                    at=now,
-                    from_state=OperatorState.READY.value,
-                    to_state=OperatorState.RINGING.value,
-                    reason="",
-                    cause="route",
-                    call=call,
-                )
+                _record_claim(session, user_id, login, call, now)
                 return Claimed(user_id, login, endpoints[0])
         return None
 
@@ -413,17 +418,7 @@ class OperatorBook:
                 self.claim_conflicts += 1
                 return False  # taken by a concurrent claim: the caller tries the next one
             login = session.scalar(select(User.login).where(User.id == user_id)) or ""
-            record_change(
-                session,
-                user_id=user_id,
-                login=login,
-                at=now,
-                from_state=OperatorState.READY.value,
-                to_state=OperatorState.RINGING.value,
-                reason="",
-                cause="route",
-                call=call,
-            )
+            _record_claim(session, user_id, login, call, now)
             return True
 
     def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
