@@ -11,6 +11,7 @@ import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +51,14 @@ class StateChange:
     from_state: str
     to_state: str
     reason: str
+
+
+# Called in the transaction that puts an operator into after-call work, with the call
+# that ended (its routing key, or None); returns the wrap-up deadline, or None to keep
+# the default (CALLAGENT_WRAPUP_SECONDS). The wrap-up service opens its form here.
+WrapupHook = Callable[[Session, "User", str | None, datetime], datetime | None]
+# Called after every state change (from worker threads: must be thread-safe and quick).
+ChangeListener = Callable[[StateChange], None]
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,8 @@ class OperatorBook:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if sqlite else contextlib.nullcontext()
         )
+        self.wrapup_hook: WrapupHook | None = None
+        self.listeners: list[ChangeListener] = []
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
         self._owners: tuple[datetime, dict[str, int]] | None = None
 
@@ -195,7 +206,8 @@ class OperatorBook:
         if new != OperatorState.RINGING:
             user.claimed_call = None if new != OperatorState.ON_CALL else user.claimed_call
         if new == OperatorState.WRAP_UP:
-            user.wrapup_until = now + timedelta(seconds=self.wrapup_seconds)
+            deadline = self.wrapup_hook(session, user, call, now) if self.wrapup_hook else None
+            user.wrapup_until = deadline or now + timedelta(seconds=self.wrapup_seconds)
         if signal == Signal.NOT_ANSWERED and cause != "call_ended" and self.skip_seconds:
             user.skip_until = now + timedelta(seconds=self.skip_seconds)
         record_change(
@@ -209,11 +221,12 @@ class OperatorBook:
             cause=cause,
             call=call,
         )
-        self.changes.put(
-            StateChange(
-                user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
-            )
+        change = StateChange(
+            user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
         )
+        self.changes.put(change)
+        for listener in self.listeners:
+            listener(change)
         return True
 
     def signal(
