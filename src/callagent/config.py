@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     simulator_operators: int = Field(default=3, ge=1, le=50)
     simulator_speed: float = Field(default=1.0, gt=0)  # >1 plays calls faster (tests)
 
+    # Notification registries: numbers without a country code are read in this region.
+    phone_region: str = Field(default="RU", pattern=r"^[A-Z]{2}$")
+    registry_max_bytes: int = Field(default=20_971_520, ge=1024)  # largest registry file
+    registry_max_rows: int = Field(default=100_000, ge=1)  # most data rows in one file
+
     log_level: str = "INFO"
 
     @field_validator("ami_nodes", mode="before")

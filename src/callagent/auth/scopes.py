@@ -13,6 +13,7 @@ class Scope(StrEnum):
     CALLS_ORIGINATE = "calls:originate"
     WRAPUPS_WRITE = "wrapups:write"
     CAMPAIGNS_WRITE = "campaigns:write"
+    CAMPAIGNS_READ = "campaigns:read"  # campaigns, their registries and progress
     DEVICES_READ = "devices:read"
     OPERATORS_READ = "operators:read"
     OPERATORS_STATE = "operators:state"  # ready / pause / log out (operators: their own)
@@ -50,6 +51,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.WRAPUPS_WRITE,
             Scope.CALLS_ORIGINATE,
             Scope.CAMPAIGNS_WRITE,
+            Scope.CAMPAIGNS_READ,
             Scope.DEVICES_READ,
             Scope.OPERATORS_READ,
             Scope.OPERATORS_STATE,
