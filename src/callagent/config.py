@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     dial_timeout: int = Field(default=20, ge=5, le=300)
     max_wait: float = Field(default=300.0, ge=0)
     wrapup_seconds: float = Field(default=60.0, ge=0)
+    wrapup_forms: str = ""  # YAML file of wrap-up forms; "": the packaged default
+    wrapup_extend_seconds: float = Field(default=60.0, ge=0)  # one extension of a wrap-up
     no_answer_policy: str = Field(default="skip", pattern=r"^(skip|pause)$")
     no_answer_skip_seconds: float = Field(default=30.0, ge=0)
     claim_timeout: float = Field(default=60.0, gt=0)

@@ -12,6 +12,10 @@ class Scope(StrEnum):
     CALLS_READ_PII = "calls:read_pii"  # applicants' numbers and names unmasked
     CALLS_ORIGINATE = "calls:originate"
     WRAPUPS_WRITE = "wrapups:write"
+    WRAPUPS_READ = "wrapups:read"  # wrap-ups (operators: their own; supervisors: their group)
+    QUESTIONS_READ = "questions:read"  # the register of non-standard questions
+    QUESTIONS_WRITE = "questions:write"  # register, escalate, inform, close
+    QUESTIONS_ANSWER = "questions:answer"  # answer escalated or anyone's questions
     CAMPAIGNS_WRITE = "campaigns:write"
     CAMPAIGNS_READ = "campaigns:read"  # campaigns, their registries and progress
     DEVICES_READ = "devices:read"
@@ -40,6 +44,9 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.CALLS_READ,
             Scope.CALLS_READ_PII,
             Scope.WRAPUPS_WRITE,
+            Scope.WRAPUPS_READ,
+            Scope.QUESTIONS_READ,
+            Scope.QUESTIONS_WRITE,
             Scope.CALLS_ORIGINATE,
             Scope.OPERATORS_STATE,
         }
@@ -49,6 +56,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.CALLS_READ,
             Scope.CALLS_READ_PII,
             Scope.WRAPUPS_WRITE,
+            Scope.WRAPUPS_READ,
+            Scope.QUESTIONS_READ,
+            Scope.QUESTIONS_WRITE,
+            Scope.QUESTIONS_ANSWER,
             Scope.CALLS_ORIGINATE,
             Scope.CAMPAIGNS_WRITE,
             Scope.CAMPAIGNS_READ,

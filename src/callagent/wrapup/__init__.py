@@ -1,0 +1,1 @@
+"""After-call work: wrap-up forms (configuration) and pending wrap-ups."""
