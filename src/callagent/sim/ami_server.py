@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callagent.ami.parser import AmiMessage, AmiParser
@@ -76,6 +77,8 @@ class AmiServer:
         self.connections: list[ServerConnection] = []
         self.live_channels: list[dict[str, str]] = []
         self.silent_actions: set[str] = set()  # actions received but never answered
+        # Originate -> response frames; set by sim/outbound.py's OutboundPbx.
+        self.originate_handler: Callable[[ServerConnection, AmiMessage], list[bytes]] | None = None
         self._server: asyncio.Server | None = None
         self._new_connection = asyncio.Condition()
 
@@ -199,6 +202,8 @@ class AmiServer:
             )
         elif name == "pjsipshowcontacts":
             out.append(frame(("Response", "Error"), aid, ("Message", "No Contacts found")))
+        elif name == "originate" and self.originate_handler is not None:
+            out.extend(self.originate_handler(conn, action))
         else:
             out.append(
                 frame(("Response", "Success"), aid, ("Message", f"{action.action} accepted"))
