@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("answer", sa.Text(), nullable=True),
         sa.Column("answer_source_kind", sa.String(length=16), nullable=True),
         sa.Column("answer_source_ref", sa.String(length=512), nullable=False),
+        sa.Column("search_text", sa.Text(), nullable=False),
         sa.Column("answered_by", sa.Integer(), nullable=True),
         sa.Column("callback_call_id", sa.Integer(), nullable=True),
         sa.Column("callback_call_key", sa.String(length=160), nullable=True),

@@ -112,6 +112,9 @@ class Question(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     answer_source_kind: Mapped[str | None] = mapped_column(String(16))
     answer_source_ref: Mapped[str] = mapped_column(String(512), default="")
+    # question and answer case-folded in Python: SQLite's lower() knows only ASCII, and
+    # the knowledge base is searched in Russian.
+    search_text: Mapped[str] = mapped_column(Text, default="")
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     callback_call_id: Mapped[int | None] = mapped_column(
         ForeignKey("calls.id", ondelete="SET NULL")
