@@ -11,21 +11,34 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
 from callagent.db.queries import operators_by_endpoint
 from callagent.routing.states import OperatorState, Signal, next_state
-from callagent.webhooks.outbox import enqueue
+from callagent.webhooks.outbox import Event, enqueue_many
 
 log = logging.getLogger(__name__)
 
-_PAGE = 25  # candidates read at a time, longest idle first
+_PAGE = 25  # spare candidates read beyond what a batch of claims needs
+
+# The claim: only an operator still ready can be taken (two processes never share one).
+_TAKE = (
+    update(User)
+    .where(User.id == bindparam("user_id"), User.state == OperatorState.READY.value)
+    .values(
+        state=OperatorState.RINGING.value,
+        claimed_call=bindparam("call"),
+        state_since=bindparam("now"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 # Device states in which a phone cannot take another call.
 BUSY_DEVICE_STATES = frozenset(
@@ -40,6 +53,15 @@ class Claimed:
     user_id: int
     login: str
     endpoint: str
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A call asking for an operator: with the skill it needs, and who not to ring."""
+
+    call: str
+    skill: str | None = None
+    exclude: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,21 +95,6 @@ class StateView:
     claimed_call: str | None
 
 
-def _record_claim(session: Session, user_id: int, login: str, call: str, now: datetime) -> None:
-    """History and webhook of the router giving ``call`` to an operator (ready -> ringing)."""
-    record_change(
-        session,
-        user_id=user_id,
-        login=login,
-        at=now,
-        from_state=OperatorState.READY.value,
-        to_state=OperatorState.RINGING.value,
-        reason="",
-        cause="route",
-        call=call,
-    )
-
-
 def busy_endpoints(session: Session) -> set[str]:
     """Phones that cannot take a call now: in use, ringing, unregistered..."""
     return set(
@@ -103,45 +110,62 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def record_change(
-    session: Session,
-    *,
-    user_id: int,
-    login: str,
-    at: datetime,
-    from_state: str,
-    to_state: str,
-    reason: str,
-    cause: str,
-    call: str | None,
-) -> None:
-    """The history row and the ``operator.state_changed`` webhook, in the caller's transaction."""
-    session.add(
-        OperatorStateChange(
-            user_id=user_id,
-            at=at,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            cause=cause,
-            call=call,
-        )
+@dataclass(frozen=True)
+class Transition:
+    """One change of one operator's state, as stored in the history."""
+
+    user_id: int
+    login: str
+    at: datetime
+    from_state: str
+    to_state: str
+    reason: str
+    cause: str
+    call: str | None
+
+
+def record_changes(session: Session, changes: list[Transition]) -> None:
+    """History rows and ``operator.state_changed`` webhooks, in the caller's transaction.
+
+    One statement each for all ``changes``: a batch of claims costs what one does.
+    """
+    if not changes:
+        return
+    session.execute(
+        insert(OperatorStateChange),
+        [
+            {
+                "user_id": c.user_id,
+                "at": c.at,
+                "from_state": c.from_state,
+                "to_state": c.to_state,
+                "reason": c.reason,
+                "cause": c.cause,
+                "call": c.call,
+            }
+            for c in changes
+        ],
     )
-    enqueue(
+    enqueue_many(
         session,
         event_type="operator.state_changed",
-        subject=f"{user_id}:{at.isoformat()}:{from_state}:{to_state}",
-        ordering_key=f"operator:{user_id}",
-        data={
-            "operator_id": user_id,
-            "login": login,
-            "from_state": from_state,
-            "to_state": to_state,
-            "reason": reason,
-            "cause": cause,
-            "call": call,
-            "at": at.isoformat(),
-        },
+        events=[
+            Event(
+                subject=f"{c.user_id}:{c.at.isoformat()}:{c.from_state}:{c.to_state}",
+                ordering_key=f"operator:{c.user_id}",
+                data={
+                    "operator_id": c.user_id,
+                    "login": c.login,
+                    "from_state": c.from_state,
+                    "to_state": c.to_state,
+                    "reason": c.reason,
+                    "cause": c.cause,
+                    "call": c.call,
+                    "at": c.at.isoformat(),
+                },
+            )
+            for c in changes
+        ],
     )
 
 
@@ -210,16 +234,20 @@ class OperatorBook:
             user.wrapup_until = deadline or now + timedelta(seconds=self.wrapup_seconds)
         if signal == Signal.NOT_ANSWERED and cause != "call_ended" and self.skip_seconds:
             user.skip_until = now + timedelta(seconds=self.skip_seconds)
-        record_change(
+        record_changes(
             session,
-            user_id=user.id,
-            login=user.login,
-            at=now,
-            from_state=current.value,
-            to_state=new.value,
-            reason=user.state_reason,
-            cause=cause,
-            call=call,
+            [
+                Transition(
+                    user.id,
+                    user.login,
+                    now,
+                    current.value,
+                    new.value,
+                    user.state_reason,
+                    cause,
+                    call,
+                )
+            ],
         )
         change = StateChange(
             user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
@@ -273,95 +301,104 @@ class OperatorBook:
         now: datetime | None = None,
     ) -> Claimed | None:
         """Give ``call`` to the free operator idle the longest; None when nobody is free."""
-        now = now or utcnow()
-        if skill is None:
-            return self._claim_direct(call, exclude, now)
-        seen: set[int] = set(exclude)
-        while True:
-            with self.sessions() as session:
-                # Plain columns, not ORM objects, a page at a time: this runs per call.
-                query = (
-                    select(User.id, User.login, User.endpoints, User.skills)
-                    .where(
-                        User.active.is_(True),
-                        User.role == "operator",
-                        User.state == OperatorState.READY.value,
-                        or_(User.skip_until.is_(None), User.skip_until <= now),
-                    )
-                    .order_by(User.idle_since.asc().nulls_first(), User.id)
-                    .limit(_PAGE)
-                )
-                if seen:
-                    query = query.where(User.id.not_in(seen))
-                candidates = session.execute(query).all()
-                if not candidates:
-                    return None
-                busy = busy_endpoints(session)
-            for user_id, login, endpoints, skills in candidates:
-                seen.add(user_id)  # examined: taken now, or not eligible for this call
-                if (
-                    not endpoints
-                    or user_id in exclude
-                    or (skill is not None and skill not in (skills or {}))
-                    or any(e in busy for e in endpoints)
-                ):
-                    continue
-                if self._take(user_id, call, now):
-                    return Claimed(user_id, login, endpoints[0])
+        return self.claim_many([ClaimRequest(call, skill, exclude)], now=now)[0]
 
-    def _claim_direct(self, call: str, exclude: frozenset[int], now: datetime) -> Claimed | None:
-        """The common case (no skill asked): pick and claim in one UPDATE ... RETURNING."""
-        with self.sessions() as session:
-            busy_devices = busy_endpoints(session)
-        skipped = set(exclude) | {
-            user_id
-            for endpoint, user_id in self._endpoint_owners(now).items()
-            if endpoint in busy_devices
-        }
-        for _ in range(20):  # a lost race only moves on to the next operator
-            pick = (
-                select(User.id)
-                .where(
-                    User.active.is_(True),
-                    User.role == "operator",
-                    User.state == OperatorState.READY.value,
-                    or_(User.skip_until.is_(None), User.skip_until <= now),
-                )
-                .order_by(User.idle_since.asc().nulls_first(), User.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+    def claim_many(
+        self, requests: list[ClaimRequest], *, now: datetime | None = None
+    ) -> list[Claimed | None]:
+        """Claims for several calls in one transaction, in the order given.
+
+        The free operators are read once, longest idle first; each request gets the
+        first one that fits it (skill, phone not busy, not excluded). Each claim is
+        still the conditional UPDATE: when another process took that operator in the
+        meantime, the request moves on to the next candidate.
+        """
+        now = now or utcnow()
+        results: list[Claimed | None] = [None] * len(requests)
+        claimed: list[StateChange] = []
+        with self._write_lock, self.sessions.begin() as session:
+            busy = busy_endpoints(session)
+            examined: set[int] = set()  # taken in this batch, or lost to another process
+            transitions: list[Transition] = []
+            # Enough candidates for every request, then all of them if that was short.
+            limit: int | None = len(requests) + sum(len(r.exclude) for r in requests)
+            limit = (limit or 0) + len(busy) + _PAGE
+            while True:
+                candidates = session.execute(self._free_operators(now, limit)).all()
+                for index, request in enumerate(requests):
+                    if results[index] is None:
+                        results[index] = self._pick(
+                            session, request, candidates, busy, examined, now, transitions
+                        )
+                if limit is None or len(candidates) < limit or all(results):
+                    break
+                limit = None
+            record_changes(session, transitions)
+            claimed = [
+                StateChange(t.user_id, (), t.from_state, t.to_state, "") for t in transitions
+            ]
+        for change in claimed:
+            for listener in self.listeners:
+                listener(change)
+        return results
+
+    @staticmethod
+    def _free_operators(now: datetime, limit: int | None) -> Select[Any]:
+        query = (
+            select(User.id, User.login, User.endpoints, User.skills)
+            .where(
+                User.active.is_(True),
+                User.role == "operator",
+                User.state == OperatorState.READY.value,
+                or_(User.skip_until.is_(None), User.skip_until <= now),
             )
-            if skipped:
-                pick = pick.where(User.id.not_in(skipped))
-            with self._write_lock, self.sessions.begin() as session:
-                row = session.execute(
-                    update(User)
-                    .where(
-                        User.id == pick.scalar_subquery(), User.state == OperatorState.READY.value
+            .order_by(User.idle_since.asc().nulls_first(), User.id)
+        )
+        return query if limit is None else query.limit(limit)
+
+    def _pick(
+        self,
+        session: Session,
+        request: ClaimRequest,
+        candidates: Sequence[Any],
+        busy: set[str],
+        examined: set[int],
+        now: datetime,
+        transitions: list[Transition],
+    ) -> Claimed | None:
+        for user_id, login, endpoints, skills in candidates:
+            if (
+                user_id in examined
+                or user_id in request.exclude
+                or not endpoints
+                or (request.skill is not None and request.skill not in (skills or {}))
+                or any(e in busy for e in endpoints)
+            ):
+                continue
+            examined.add(user_id)
+            if self._take_in(session, user_id, request.call, now):
+                transitions.append(
+                    Transition(
+                        user_id,
+                        login,
+                        now,
+                        OperatorState.READY.value,
+                        OperatorState.RINGING.value,
+                        "",
+                        "route",
+                        request.call,
                     )
-                    .values(state=OperatorState.RINGING.value, claimed_call=call, state_since=now)
-                    .returning(User.id, User.login, User.endpoints)
-                    .execution_options(synchronize_session=False)
-                ).first()
-                if row is None:
-                    if session.scalar(pick.with_only_columns(User.id)) is None:
-                        return None  # nobody is free
-                    self.claim_conflicts += 1
-                    continue
-                user_id, login, endpoints = row
-                if not endpoints:
-                    # no phone: give it back and never pick it again for this call
-                    session.execute(
-                        update(User)
-                        .where(User.id == user_id)
-                        .values(state=OperatorState.READY.value, claimed_call=None)
-                        .execution_options(synchronize_session=False)
-                    )
-                    skipped.add(user_id)
-                    continue
-                _record_claim(session, user_id, login, call, now)
+                )
                 return Claimed(user_id, login, endpoints[0])
         return None
+
+    def _take_in(self, session: Session, user_id: int, call: str, now: datetime) -> bool:
+        """The conditional UPDATE, in the caller's transaction: True when ``call`` got them."""
+        won = session.execute(_TAKE, {"user_id": user_id, "call": call, "now": now}).rowcount  # type: ignore[attr-defined]
+        if won != 1:
+            self.claim_conflicts += 1  # taken by a concurrent claim: try the next one
+            return False
+        return True
 
     def count_free(self, now: datetime | None = None) -> int:
         """How many operators could take a call now (ready, not skipped)."""
@@ -419,32 +456,45 @@ class OperatorBook:
         return self._owners[1]
 
     def _take(self, user_id: int, call: str, now: datetime) -> bool:
-        """The conditional UPDATE: True when this call got the operator."""
+        """The conditional UPDATE in a transaction of its own, with its history row."""
         with self._write_lock, self.sessions.begin() as session:
-            won = session.execute(
-                update(User)
-                .where(User.id == user_id, User.state == OperatorState.READY.value)
-                .values(state=OperatorState.RINGING.value, claimed_call=call, state_since=now)
-                .execution_options(synchronize_session=False)
-            )
-            if won.rowcount != 1:  # type: ignore[attr-defined]
-                self.claim_conflicts += 1
-                return False  # taken by a concurrent claim: the caller tries the next one
+            if not self._take_in(session, user_id, call, now):
+                return False
             login = session.scalar(select(User.login).where(User.id == user_id)) or ""
-            _record_claim(session, user_id, login, call, now)
+            record_changes(
+                session,
+                [
+                    Transition(
+                        user_id,
+                        login,
+                        now,
+                        OperatorState.READY.value,
+                        OperatorState.RINGING.value,
+                        "",
+                        "route",
+                        call,
+                    )
+                ],
+            )
             return True
 
     def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
         """Free the operators claimed for ``call`` that never answered it."""
+        return self.release_many([call], cause=cause, signal=signal)
+
+    def release_many(
+        self, calls: list[str], *, cause: str, signal: Signal = Signal.RELEASE
+    ) -> list[int]:
+        """Free the operators claimed for any of ``calls``, in one transaction; their ids."""
         released: list[int] = []
         with self._write_lock, self.sessions.begin() as session:
             users = session.scalars(
                 select(User).where(
-                    User.claimed_call == call, User.state == OperatorState.RINGING.value
+                    User.claimed_call.in_(calls), User.state == OperatorState.RINGING.value
                 )
             ).all()
             for user in users:
-                if self.apply(session, user, signal, cause=cause, call=call):
+                if self.apply(session, user, signal, cause=cause, call=user.claimed_call):
                     released.append(user.id)
         return released
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from callagent.routing.agi import AgiHangup, AgiSession, Script
-from callagent.routing.operators import OperatorBook
+from callagent.routing.claims import ClaimBatcher
+from callagent.routing.operators import ClaimRequest, OperatorBook
 from callagent.routing.states import PAUSE_REASONS, Signal
 from callagent.tracker.tracker import endpoint_of
 
@@ -58,6 +59,7 @@ class Router:
         self.dial_timeout = dial_timeout
         self.max_wait = max_wait
         self.no_answer_policy = no_answer_policy
+        self.claims = ClaimBatcher(book)
         self.waiting: dict[str, Waiting] = {}
         self._tried: dict[str, set[int]] = {}
         self.decisions = 0
@@ -140,9 +142,7 @@ class Router:
                 window=timedelta(minutes=self.repeat_caller_window),
             )
         if claimed is None:
-            claimed = await asyncio.to_thread(
-                self.book.claim, call, skill=topic or None, exclude=frozenset(tried)
-            )
+            claimed = await self.claims.claim(ClaimRequest(call, topic or None, frozenset(tried)))
         self.decisions += 1
         if claimed is None:
             return self._wait(call, priority, now)

@@ -7,10 +7,11 @@ committed with the change, and the worker delivers it whenever it runs.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from callagent.db.models import WebhookDelivery, WebhookSubscription
@@ -36,6 +37,15 @@ def subscribers(session: Session, event_type: str) -> list[WebhookSubscription]:
     return [row for row in rows if event_type in row.event_types]
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event to report: what it is about, the order it belongs to, its data."""
+
+    subject: str
+    ordering_key: str
+    data: dict[str, Any]
+
+
 def enqueue(
     session: Session,
     *,
@@ -46,33 +56,51 @@ def enqueue(
     targets: list[WebhookSubscription] | None = None,
 ) -> int:
     """Add one event for every subscriber to the outbox; returns how many rows."""
+    return enqueue_many(
+        session, event_type=event_type, events=[Event(subject, ordering_key, data)], targets=targets
+    )
+
+
+def enqueue_many(
+    session: Session,
+    *,
+    event_type: str,
+    events: list[Event],
+    targets: list[WebhookSubscription] | None = None,
+) -> int:
+    """Add several events of one type for every subscriber, in one statement; rows added."""
+    if not events:
+        return 0
     if targets is None:
         targets = subscribers(session, event_type)
     if not targets:
         return 0
     stamp = datetime.now(UTC)
-    identifier = event_id(event_type, subject)
-    body = {
-        "id": identifier,
-        "type": event_type,
-        "occurred_at": stamp.isoformat(),
-        "data": data,
-    }
-    for target in targets:
-        session.add(
-            WebhookDelivery(
-                subscription_id=target.id,
-                event_id=identifier,
-                event_type=event_type,
-                ordering_key=ordering_key,
-                payload=body,
-                status="pending",
-                attempts=0,
-                next_attempt_at=stamp,
-                locked_until=None,
-                last_error="",
-                created_at=stamp,
-                delivered_at=None,
-            )
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        identifier = event_id(event_type, event.subject)
+        body = {
+            "id": identifier,
+            "type": event_type,
+            "occurred_at": stamp.isoformat(),
+            "data": event.data,
+        }
+        rows.extend(
+            {
+                "subscription_id": target.id,
+                "event_id": identifier,
+                "event_type": event_type,
+                "ordering_key": event.ordering_key,
+                "payload": body,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": stamp,
+                "locked_until": None,
+                "last_error": "",
+                "created_at": stamp,
+                "delivered_at": None,
+            }
+            for target in targets
         )
-    return len(targets)
+    session.execute(insert(WebhookDelivery), rows)
+    return len(rows)
