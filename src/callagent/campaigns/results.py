@@ -1,0 +1,211 @@
+"""What came of a notification call: AMI events in, attempt result and entry update out.
+
+Pure: no IO, no clock (times are passed in). Real Asterisk answers a failed async
+Originate with ``Reason: 0`` and ``Uniqueid: <unknown>`` for a 486 and a 503 alike
+(``shared/pbx-traces/README.md``); the true cause is the ``Hangup`` cause of the
+dialled channel, whose Uniqueid we chose (the Originate's ``ChannelId``). So an
+attempt is settled when both the OriginateResponse and that Hangup are seen, or
+a short grace after a failed OriginateResponse when no channel was ever made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from callagent.ami.parser import AmiMessage
+
+RESULTS = ("answered", "busy", "no_answer", "failed", "congestion", "rejected", "timeout")
+# Q.850 causes (Asterisk's Hangup Cause) -> attempt result; anything else is "failed".
+_CAUSES = {
+    16: "answered",  # only when the channel was answered; see result_of()
+    17: "busy",
+    18: "no_answer",  # no user responding
+    19: "no_answer",  # user alerting, no answer
+    20: "no_answer",  # subscriber absent
+    21: "rejected",
+    34: "congestion",  # circuit/channel congestion (SIP 503)
+    42: "congestion",  # switching equipment congestion
+    44: "congestion",  # requested channel not available
+}
+# OriginateResponse Reason (Asterisk's control frame) when no Hangup cause is known.
+_REASONS = {"3": "no_answer", "5": "busy", "8": "congestion", "4": "answered"}
+DIGIT_VARIABLES = ("CALLAGENT_NOTIFY_DIGIT", "NOTIFY_DIGIT")
+
+
+def result_of(*, response: str, reason: str, cause: int | None, answered: bool) -> str:
+    """The attempt result from the OriginateResponse and the dialled channel's Hangup cause."""
+    if answered or response == "Success":
+        return "answered"
+    if cause is not None and cause != 16 and cause in _CAUSES:
+        return _CAUSES[cause]
+    if cause is not None and cause not in (0, 16):
+        return "failed"
+    return _REASONS.get(reason, "failed")
+
+
+@dataclass
+class Watched:
+    """One Originate whose outcome is awaited."""
+
+    action_id: str
+    channel_id: str
+    response: str = ""  # OriginateResponse: Success / Failure
+    reason: str = ""
+    responded_at: float | None = None
+    channel_seen: bool = False
+    answered: bool = False
+    cause: int | None = None
+    hung_up: bool = False
+    digit: str = ""
+    operator_answered: bool = False  # digit 2: an operator took the call
+
+    @property
+    def result(self) -> str:
+        """The result as far as known now."""
+        return result_of(
+            response=self.response, reason=self.reason, cause=self.cause, answered=self.answered
+        )
+
+
+@dataclass
+class OutcomeBook:
+    """Follows the AMI events of the Originates in flight and says when each is settled.
+
+    ``failure_grace``: seconds to wait for the dialled channel's Hangup after a failed
+    OriginateResponse (when Asterisk never created the channel, none comes).
+    """
+
+    failure_grace: float = 2.0
+    _by_action: dict[str, Watched] = field(default_factory=dict)
+    _by_channel: dict[str, Watched] = field(default_factory=dict)
+
+    def watch(self, action_id: str, channel_id: str) -> Watched:
+        """Start following one Originate (before it is sent)."""
+        item = Watched(action_id, channel_id)
+        self._by_action[action_id] = item
+        self._by_channel[channel_id] = item
+        return item
+
+    def forget(self, action_id: str) -> Watched | None:
+        """Stop following an Originate (settled, refused or timed out)."""
+        item = self._by_action.pop(action_id, None)
+        if item is not None:
+            self._by_channel.pop(item.channel_id, None)
+        return item
+
+    def __len__(self) -> int:
+        return len(self._by_action)
+
+    def feed(self, message: AmiMessage, now: float) -> list[Watched]:
+        """Apply one AMI event; the Originates it settled (still to be forgotten)."""
+        h = message.headers
+        event = h.get("Event", "")
+        if event == "OriginateResponse":
+            item = self._by_action.get(h.get("ActionID", ""))
+            if item is None:
+                return []
+            item.response = h.get("Response", "")
+            item.reason = h.get("Reason", "")
+            item.responded_at = now
+            if item.response == "Success":
+                item.answered = True
+            return [item] if self._settled(item, now) else []
+        if event == "DialEnd":
+            # the applicant's channel (Uniqueid) put through to an operator (digit 2)
+            item = self._by_channel.get(h.get("Uniqueid", ""))
+            if item is not None and h.get("DialStatus") == "ANSWER":
+                item.operator_answered = True
+            return []
+        item = self._by_channel.get(h.get("Uniqueid", ""))
+        if item is None:
+            return []
+        if event == "Newchannel":
+            item.channel_seen = True
+        elif event == "Newstate" and h.get("ChannelStateDesc") == "Up":
+            item.answered = True
+        elif event == "VarSet" and h.get("Variable") in DIGIT_VARIABLES:
+            item.digit = h.get("Value", "")[:1]
+        elif event == "UserEvent" and h.get("UserEvent") == "CallagentNotifyResult":
+            item.digit = item.digit or h.get("Digit", "")[:1]
+        elif event == "Hangup":
+            item.hung_up = True
+            try:
+                item.cause = int(h.get("Cause", ""))
+            except ValueError:
+                item.cause = None
+        return [item] if self._settled(item, now) else []
+
+    def expire(self, now: float) -> list[Watched]:
+        """Failed Originates whose channel never came within the grace: settled now."""
+        return [
+            item
+            for item in self._by_action.values()
+            if item.response
+            and item.response != "Success"
+            and not item.hung_up
+            and item.responded_at is not None
+            and now - item.responded_at >= self.failure_grace
+        ]
+
+    @staticmethod
+    def _settled(item: Watched, now: float) -> bool:
+        if item.hung_up and item.response:
+            return True
+        # A failure without any channel: nothing more will come (see expire()).
+        return bool(item.response) and item.response != "Success" and not item.channel_seen
+
+
+@dataclass(frozen=True)
+class EntryUpdate:
+    """What an attempt's result does to its registry entry."""
+
+    status: str
+    last_result: str
+    next_attempt_at: datetime | None
+    confirmation_digit: str
+    do_not_call: bool = False
+
+
+def entry_update(
+    *,
+    result: str,
+    digit: str,
+    operator_answered: bool,
+    attempts: int,
+    max_attempts: int,
+    retry_delays: dict[str, Any],
+    mode: str,
+    now: datetime,
+) -> EntryUpdate:
+    """The entry's new state after an attempt (``attempts`` already counts this one).
+
+    DTMF 1 -> notified; 9 -> do_not_call; 2 -> notified once an operator answered;
+    answered without a digit -> retried as ``answered_no_confirmation``; attempts
+    exhausted -> not_notified. Operator mode: an answered call waits for the
+    operator's wrap-up (status stays ``in_progress``).
+    """
+    if result == "answered":
+        if mode == "operator":
+            return EntryUpdate("in_progress", "answered", None, "")
+        if digit == "1":
+            return EntryUpdate("notified", "answered", None, "1")
+        if digit == "9":
+            return EntryUpdate("do_not_call", "answered", None, "9", do_not_call=True)
+        if digit == "2" and operator_answered:
+            return EntryUpdate("notified", "answered_operator", None, "2")
+        last = "operator_not_reached" if digit == "2" else "answered_no_confirmation"
+    else:
+        last = result
+    if attempts >= max_attempts:
+        return EntryUpdate("not_notified", last, None, digit)
+    delay = retry_delays.get(last, retry_delays.get(_DELAY_FALLBACK.get(last, last), 1800))
+    return EntryUpdate("pending", last, now + timedelta(seconds=float(delay)), digit)
+
+
+_DELAY_FALLBACK = {
+    "answered_no_confirmation": "no_answer",
+    "operator_not_reached": "no_answer",
+    "timeout": "failed",
+}
