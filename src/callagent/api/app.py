@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from callagent import __version__
-from callagent.api import audit, auth, calls, operators, originate, tokens, webhooks
+from callagent.api import audit, auth, calls, campaigns, operators, originate, tokens, webhooks
 from callagent.api.security import LoginLimiter
 from callagent.config import AmiNode, Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
@@ -35,6 +35,7 @@ from callagent.routing.mirror import QueueMirror
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
+from callagent.web import live, pages
 from callagent.webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ def create_app(settings: Settings) -> FastAPI:
         monitor.subscribers.append(driver.on_events)
         app.state.book = book
         app.state.router = router
+        hub = live.LiveHub(monitor.tracker)  # the operator pages' live events
+        hub.connect(book=book, sessions=sessions, subscribers=monitor.subscribers)
+        app.state.live = hub
         agi = FastAgiServer(
             router.scripts(),
             host=settings.agi_host,
@@ -141,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(webhooks_worker.run()),
             asyncio.create_task(driver.run()),
             asyncio.create_task(_sweep(book)),
+            asyncio.create_task(hub.run()),
         ]
         if settings.fallback_queue:
             mirror = QueueMirror(book.changes, monitor.clients, settings.fallback_queue)
@@ -155,6 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            hub.disconnect(sessions)
             engine.dispose()
 
     app = FastAPI(
@@ -170,6 +176,10 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (auth, originate, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)
     app.include_router(operators.routing_router)
+    app.include_router(campaigns.router)
+    app.include_router(campaigns.dnc_router)
+    app.include_router(live.router)
+    pages.install(app)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     def healthz() -> dict[str, str]:

@@ -30,6 +30,7 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/readyz"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/auth/login"),
+        ("GET", "/operator/login"),  # the login page itself (HTML)
     }
 )
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -1,0 +1,427 @@
+"""Live events for the operators' pages: one hub per process, served as Server-Sent Events.
+
+Two sources feed the hub:
+
+- the :class:`OperatorBook`'s state changes. The book calls its listeners inside the
+  transaction that makes the change, so the hub holds each change until that
+  transaction commits (and drops it on a rollback): a page that reacts to an event
+  by reading the API sees what the event says;
+- the tracker's call events (an operator's phone ringing, answered, the call ended),
+  mapped from the phone endpoint to the operator who owns it, with the applicant's
+  number and name.
+
+Each logged-in user gets only their own events. A page that reconnects sends
+``Last-Event-ID`` and gets what it missed from a short per-user backlog; every
+connection starts with a snapshot of the user's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from callagent.api.schemas import Problem
+from callagent.api.security import Db, Requires
+from callagent.auth.masking import mask_name, mask_phone
+from callagent.auth.scopes import Scope
+from callagent.auth.service import Principal
+from callagent.db.queries import operators_by_endpoint
+from callagent.routing.operators import OperatorBook, StateChange
+from callagent.tracker.events import CallAnswered, CallEnded, DomainEvent, OperatorRinging
+from callagent.tracker.records import build_record
+from callagent.tracker.state import CallKey
+from callagent.tracker.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0  # a comment line keeps proxies from closing an idle stream
+STREAM_SECONDS = 300.0  # then the page reconnects (with Last-Event-ID): no stream lives forever
+RETRY_MILLISECONDS = 1000  # how soon EventSource reconnects
+_MAX_CALLS = 10_000  # live calls remembered for their "ended" event
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """One event for one user, as sent on the stream."""
+
+    id: str
+    kind: str  # "state", "call", "wrapup"
+    data: dict[str, Any]
+
+    def encode(self) -> bytes:
+        """The event in text/event-stream framing."""
+        body = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        head = f"id: {self.id}\n" if self.id else ""  # no id: the page's last id stays
+        return f"{head}event: {self.kind}\ndata: {body}\n\n".encode()
+
+
+@dataclass(slots=True, eq=False)  # compared and hashed by identity
+class _Subscriber:
+    queue: asyncio.Queue[LiveEvent] = field(default_factory=lambda: asyncio.Queue(maxsize=200))
+    overflowed: bool = False  # fell behind: the stream ends and the page catches up
+
+
+@dataclass(slots=True)
+class _CallInfo:
+    number: str
+    name: str
+    direction: str
+    endpoints: set[str] = field(default_factory=set)
+
+
+def _utcnow() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class _CommitGate(threading.local):
+    """Per thread: the sessions in a transaction now, and the changes each one made."""
+
+    def __init__(self) -> None:
+        self.open: list[Session] = []
+        self.held: dict[int, list[tuple[StateChange, str]]] = {}
+
+
+class LiveHub:
+    """Fans events out to the streams of the users they belong to."""
+
+    def __init__(
+        self, tracker: Tracker | None = None, *, backlog: int = 50, owners_ttl: float = 5.0
+    ) -> None:
+        self.tracker = tracker
+        self.boot = uuid.uuid4().hex[:8]  # event ids of an earlier process are not replayed
+        self.owners_ttl = owners_ttl
+        self.published = 0
+        self._seq = itertools.count(1)
+        self._backlog_size = backlog
+        self._subscribers: dict[int, set[_Subscriber]] = defaultdict(set)
+        self._backlog: dict[int, deque[LiveEvent]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._gate = _CommitGate()
+        self._calls: dict[CallKey, _CallInfo] = {}
+        self._call_events: asyncio.Queue[tuple[str, CallKey, tuple[str, ...], _CallInfo]] = (
+            asyncio.Queue()
+        )
+        self._sessions: sessionmaker[Session] | None = None
+        self._owners: dict[str, int] = {}
+        self._owners_at = float("-inf")
+
+    # ---------------------------------------------------------------- wiring
+
+    def connect(
+        self, *, book: OperatorBook, sessions: sessionmaker[Session], subscribers: list[Any]
+    ) -> None:
+        """Listen to ``book``'s state changes (after commit) and to the monitor's events.
+
+        Call from the event loop (the lifespan): events from worker threads are
+        handed over to it.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._sessions = sessions
+        book.listeners.append(self.on_state_change)
+        event.listen(sessions, "after_begin", self._after_begin)
+        event.listen(sessions, "after_commit", self._after_commit)
+        event.listen(sessions, "after_transaction_end", self._after_transaction_end)
+        subscribers.append(self.on_domain_events)
+
+    def disconnect(self, sessions: sessionmaker[Session]) -> None:
+        """Stop listening to the sessions (the lifespan ends)."""
+        for name, handler in (
+            ("after_begin", self._after_begin),
+            ("after_commit", self._after_commit),
+            ("after_transaction_end", self._after_transaction_end),
+        ):
+            if event.contains(sessions, name, handler):
+                event.remove(sessions, name, handler)
+        self._loop = None
+
+    # ------------------------------------------------------------ publishing
+
+    def publish(self, user_id: int, kind: str, data: dict[str, Any]) -> LiveEvent:
+        """Send an event to ``user_id``'s streams (call on the event loop)."""
+        item = LiveEvent(f"{self.boot}-{next(self._seq)}", kind, data)
+        backlog = self._backlog.get(user_id)
+        if backlog is None:
+            backlog = self._backlog[user_id] = deque(maxlen=self._backlog_size)
+        backlog.append(item)
+        self.published += 1
+        for subscriber in list(self._subscribers.get(user_id, ())):
+            try:
+                subscriber.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                subscriber.overflowed = True
+        return item
+
+    def publish_threadsafe(self, user_id: int, kind: str, data: dict[str, Any]) -> None:
+        """:meth:`publish` from any thread (the database workers); dropped after shutdown."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self.publish, user_id, kind, data)
+
+    # ------------------------------------------------------- operator states
+
+    def on_state_change(self, change: StateChange) -> None:
+        """The book's listener: hold the change until its transaction commits."""
+        at = _utcnow()
+        gate = self._gate
+        if not gate.open:  # not in a session we follow: nothing to wait for
+            self._publish_state(change, at)
+            return
+        gate.held.setdefault(id(gate.open[-1]), []).append((change, at))
+
+    def _publish_state(self, change: StateChange, at: str) -> None:
+        data = {
+            "state": change.to_state,
+            "from_state": change.from_state,
+            "reason": change.reason,
+            "at": at,
+        }
+        self.publish_threadsafe(change.user_id, "state", data)
+
+    def _after_begin(self, session: Session, transaction: SessionTransaction, conn: Any) -> None:
+        if session not in self._gate.open:
+            self._gate.open.append(session)
+
+    def _after_commit(self, session: Session) -> None:
+        for change, at in self._gate.held.pop(id(session), []):
+            self._publish_state(change, at)
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is not None:
+            return  # a savepoint: the outer transaction decides
+        gate = self._gate
+        gate.held.pop(id(session), None)  # not committed: those changes did not happen
+        if session in gate.open:
+            gate.open.remove(session)
+
+    # ----------------------------------------------------------------- calls
+
+    def on_domain_events(self, events: list[DomainEvent]) -> None:
+        """The monitor's subscriber (AMI read path): cheap, in memory, never blocks."""
+        for item in events:
+            if isinstance(item, OperatorRinging | CallAnswered):
+                phase = "ringing" if isinstance(item, OperatorRinging) else "answered"
+                info = self._call_info(item.key)
+                info.endpoints.add(item.endpoint)
+                self._call_events.put_nowait((phase, item.key, (item.endpoint,), info))
+            elif isinstance(item, CallEnded):
+                ended = self._calls.pop(item.key, None)
+                if ended is None:
+                    continue  # no operator's phone rang: nobody to tell
+                endpoints = tuple(sorted(ended.endpoints | set(item.operators)))
+                self._call_events.put_nowait(("ended", item.key, endpoints, ended))
+
+    def _call_info(self, key: CallKey) -> _CallInfo:
+        info = self._calls.get(key)
+        if info is not None and info.number:
+            return info
+        number = name = ""
+        direction = "inbound"
+        state = self.tracker.calls.get(key) if self.tracker is not None else None
+        if state is not None:
+            record = build_record(state)
+            number, name, direction = (
+                record.applicant_number,
+                record.caller_name,
+                record.direction,
+            )
+        if info is None:
+            if len(self._calls) >= _MAX_CALLS:  # calls whose end we never saw
+                self._calls.pop(next(iter(self._calls)))
+            info = self._calls[key] = _CallInfo(number, name, direction)
+        else:
+            info.number, info.name, info.direction = number, name, direction
+        return info
+
+    async def run(self) -> None:
+        """Deliver call events to the operators whose phones they concern (until cancelled)."""
+        while True:
+            phase, key, endpoints, info = await self._call_events.get()
+            try:
+                owners = await self._owners_of(endpoints)
+            except Exception as exc:  # the database may be away for a while
+                log.warning("live events: operators of a phone unknown: %s", type(exc).__name__)
+                continue
+            for endpoint, user_id in owners:
+                self.publish(
+                    user_id,
+                    "call",
+                    {
+                        "phase": phase,
+                        "call_key": ":".join(key),
+                        "caller_number": info.number,
+                        "caller_name": info.name,
+                        "direction": info.direction,
+                        "endpoint": endpoint,
+                        "at": _utcnow(),
+                    },
+                )
+
+    async def _owners_of(self, endpoints: tuple[str, ...]) -> list[tuple[str, int]]:
+        now = time.monotonic()
+        stale = now - self._owners_at > self.owners_ttl
+        unknown = any(e not in self._owners for e in endpoints) and now - self._owners_at > 1.0
+        if (stale or unknown) and self._sessions is not None:
+            sessions = self._sessions
+
+            def read() -> dict[str, int]:
+                with sessions() as session:
+                    return {e: uid for e, (uid, _) in operators_by_endpoint(session).items()}
+
+            self._owners = await asyncio.to_thread(read)
+            self._owners_at = now
+        return [(e, self._owners[e]) for e in endpoints if e in self._owners]
+
+    # ------------------------------------------------------------- streaming
+
+    def subscribe(self, user_id: int, last_event_id: str | None) -> tuple[_Subscriber, list[Any]]:
+        """A new stream of ``user_id``'s events and what it missed since ``last_event_id``."""
+        subscriber = _Subscriber()
+        self._subscribers[user_id].add(subscriber)
+        missed: list[LiveEvent] = []
+        if last_event_id and last_event_id.startswith(self.boot + "-"):
+            backlog = list(self._backlog.get(user_id, ()))
+            ids = [item.id for item in backlog]
+            if last_event_id in ids:
+                missed = backlog[ids.index(last_event_id) + 1 :]
+        return subscriber, missed
+
+    def last_id(self, user_id: int) -> str:
+        """The id of the newest event of ``user_id`` (empty when none)."""
+        backlog = self._backlog.get(user_id)
+        return backlog[-1].id if backlog else ""
+
+    def unsubscribe(self, user_id: int, subscriber: _Subscriber) -> None:
+        """The stream ended."""
+        streams = self._subscribers.get(user_id)
+        if streams is not None:
+            streams.discard(subscriber)
+            if not streams:
+                del self._subscribers[user_id]
+
+    def streams(self, user_id: int) -> int:
+        """How many streams ``user_id`` has open now."""
+        return len(self._subscribers.get(user_id, ()))
+
+
+router = APIRouter(prefix="/api/v1/live", tags=["live"])
+
+
+def _masked(item: LiveEvent, principal: Principal) -> LiveEvent:
+    if item.kind != "call" or Scope.CALLS_READ_PII in principal.scopes:
+        return item
+    data = dict(item.data)
+    data["caller_number"] = mask_phone(str(data.get("caller_number", "")))
+    data["caller_name"] = mask_name(str(data.get("caller_name", "")))
+    return LiveEvent(item.id, item.kind, data)
+
+
+async def _stream(
+    hub: LiveHub,
+    principal: Principal,
+    user_id: int,
+    first: list[LiveEvent],
+    subscriber: _Subscriber,
+    *,
+    heartbeat: float,
+    lifetime: float,
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    until = loop.time() + lifetime
+    try:
+        yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
+        for item in first:
+            yield _masked(item, principal).encode()
+        while not subscriber.overflowed:
+            left = until - loop.time()
+            if left <= 0:
+                return
+            try:
+                item = await asyncio.wait_for(subscriber.queue.get(), min(heartbeat, left))
+            except TimeoutError:
+                yield b": ping\n\n"
+                continue
+            yield _masked(item, principal).encode()
+    finally:
+        hub.unsubscribe(user_id, subscriber)
+
+
+@router.get(
+    "/events",
+    summary="The logged-in user's live events (Server-Sent Events): state, calls, wrap-ups",
+    description=(
+        "A `text/event-stream` of the current user's events: `state` (their operator "
+        "state after every committed change, and once at the start), `call` (their phone "
+        "ringing / answered, the call ended, with the applicant's number) and `wrapup` "
+        "(a wrap-up to fill in). Reconnect with `Last-Event-ID` to get what was missed."
+    ),
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+        400: {"model": Problem},
+    },
+)
+async def live_events(
+    request: Request,
+    db: Db,
+    principal: Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
+) -> StreamingResponse:
+    # The request's database session has done its work (who is asking): give its
+    # connection back now rather than hold it for as long as the page stays open.
+    await asyncio.to_thread(db.close)
+    if principal.user_id is None:
+        raise HTTPException(
+            400,
+            "live events belong to a logged-in user: log in at /operator/login "
+            "(API tokens have no live stream; use webhooks)",
+        )
+    hub: LiveHub = request.app.state.live
+    book: OperatorBook = request.app.state.book
+    user_id = principal.user_id
+    subscriber, missed = hub.subscribe(user_id, last_event_id)
+    try:
+        view = await asyncio.to_thread(book.view, user_id)
+    except BaseException:
+        hub.unsubscribe(user_id, subscriber)
+        raise
+    first = list(missed)
+    if view is not None:
+        snapshot = {
+            "state": view.state,
+            "from_state": None,
+            "reason": view.reason,
+            "at": view.since.isoformat() if view.since else None,
+            "snapshot": True,
+        }
+        first.append(LiveEvent(hub.last_id(user_id), "state", snapshot))
+    return StreamingResponse(
+        _stream(
+            hub,
+            principal,
+            user_id,
+            first,
+            subscriber,
+            heartbeat=HEARTBEAT_SECONDS,
+            lifetime=STREAM_SECONDS,
+        ),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,183 @@
+"""The operators' HTML pages: the login page and the operator's workplace.
+
+Server-rendered with Jinja2; the page's script (``static/operator.js``, no build
+step) talks to the JSON API with the session cookie and the CSRF token rendered
+into the page, and follows ``/api/v1/live/events``. A browser asking for a page
+without a valid session is sent to the login page; API clients still get 401.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callagent.api.schemas import Problem
+from callagent.api.security import SESSION_COOKIE, Db, Requires
+from callagent.auth.scopes import Scope
+from callagent.auth.service import Principal, now
+from callagent.db.models import User
+from callagent.routing.states import PAUSE_REASONS
+from callagent.web.i18n import LANGUAGES, Language, language_of, strings
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(tags=["pages"])
+
+LANGUAGE_COOKIE = "callagent_lang"  # the login page's language, before anyone logs in
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_PAGE_REASONS = [r for r in PAUSE_REASONS if r != "no_answer"]  # no_answer is the PBX's
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after logging in: one of our pages, never another site."""
+    if value and value.startswith("/operator") and "//" not in value and "\\" not in value:
+        return value
+    return "/operator"
+
+
+@router.get(
+    "/operator/login",
+    response_class=HTMLResponse,
+    summary="The operators' login page (HTML)",
+)
+def login_page(
+    request: Request,
+    lang: Annotated[Language | None, Query(description="page language: ru or en")] = None,
+    next: Annotated[str | None, Query(max_length=200, description="page after login")] = None,
+    expired: Annotated[bool, Query(description="the session had expired")] = False,
+) -> HTMLResponse:
+    language = lang or language_of(request.cookies.get(LANGUAGE_COOKIE))
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "lang": language,
+            "t": strings(language),
+            "languages": LANGUAGES,
+            "next": _safe_next(next),
+            "expired": expired,
+        },
+        headers=_HEADERS,
+    )
+    if lang is not None:
+        response.set_cookie(
+            LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True
+        )
+    return response
+
+
+@router.get(
+    "/operator",
+    response_class=HTMLResponse,
+    summary="The operator's workplace (HTML): state, live calls, wrap-up forms",
+    responses={303: {"description": "not a logged-in user: to the login page"}},
+)
+def operator_page(
+    request: Request,
+    db: Db,
+    principal: Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))],
+) -> Response:
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    if user is None:  # an API token: the page is for people who log in
+        return RedirectResponse("/operator/login", status_code=303)
+    language = language_of(user.language)
+    boot: dict[str, Any] = {
+        "user": {
+            "id": user.id,
+            "login": user.login,
+            "full_name": user.full_name,
+            "role": user.role,
+            "endpoints": list(user.endpoints or []),
+        },
+        "lang": language,
+        "csrf": principal.csrf_token or "",
+        "state": {
+            "state": user.state,
+            "reason": user.state_reason,
+            "at": user.state_since.isoformat() if user.state_since else None,
+        },
+        "pause_reasons": _PAGE_REASONS,
+        "server_time": now().isoformat(),
+        "i18n": strings(language),
+    }
+    return templates.TemplateResponse(
+        request,
+        "operator.html",
+        {
+            "lang": language,
+            "t": strings(language),
+            "languages": LANGUAGES,
+            "user": user,
+            "boot": boot,
+            "pause_reasons": _PAGE_REASONS,
+        },
+        headers=_HEADERS,
+    )
+
+
+class LanguageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Language
+
+
+class LanguageOut(BaseModel):
+    language: Language
+
+
+@router.post(
+    "/operator/language",
+    response_model=LanguageOut,
+    summary="Save the logged-in user's language (pages, form labels, error messages)",
+    responses={400: {"model": Problem}},
+)
+def set_language(
+    body: LanguageIn, db: Db, principal: Annotated[Principal, Depends(Requires())]
+) -> LanguageOut:
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    if user is None:
+        raise HTTPException(400, "only a logged-in user has a page language")
+    user.language = body.language
+    user.updated_at = now()
+    db.commit()
+    return LanguageOut(language=body.language)
+
+
+async def _pages_login_redirect(request: Request, exc: Exception) -> Response:
+    """A browser opening a page without a valid session goes to the login page."""
+    assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    wants_page = (
+        exc.status_code == 401
+        and request.method == "GET"
+        and (path == "/operator" or path.startswith("/operator/"))
+        and "text/html" in request.headers.get("accept", "")
+    )
+    if not wants_page:
+        return await http_exception_handler(request, exc)
+    expired = "&expired=1" if request.cookies.get(SESSION_COOKIE) else ""
+    target = f"/operator/login?next={quote(path, safe='/')}{expired}"
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their static files and the login redirect to ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(StarletteHTTPException, _pages_login_redirect)

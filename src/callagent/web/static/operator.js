@@ -1,0 +1,951 @@
+/* callagent: the operator's page and the login page. Plain JS, no build step.
+ *
+ * The page talks to the JSON API with the session cookie (and X-CSRF-Token on
+ * unsafe calls) and follows /api/v1/live/events (Server-Sent Events). Wrap-up
+ * drafts are kept in localStorage per wrap-up id until they are submitted, so an
+ * expired session or a reload loses no typing.
+ */
+(() => {
+  "use strict";
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const el = (tag, attrs = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) {
+        node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+      }
+    }
+    return node;
+  };
+  const fill = (text, vars = {}) =>
+    text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+
+  /* ------------------------------------------------------------------ login */
+
+  function loginPage() {
+    const form = $("#login-form");
+    const error = $("#login-error");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      const login = $("#login").value.trim();
+      const password = $("#password").value;
+      if (!login || !password) {
+        error.textContent = form.dataset.incomplete;
+        (login ? $("#password") : $("#login")).focus();
+        return;
+      }
+      let response;
+      try {
+        response = await fetch("/api/v1/auth/login", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          credentials: "same-origin",
+          body: JSON.stringify({ login, password }),
+        });
+      } catch (exc) {
+        error.textContent = fill(form.dataset.error, { detail: String(exc) });
+        return;
+      }
+      if (response.ok) {
+        window.location.assign(form.dataset.next || "/operator");
+        return;
+      }
+      if (response.status === 401) {
+        error.textContent = form.dataset.failed;
+        $("#password").value = "";
+        $("#password").focus();
+      } else if (response.status === 429) {
+        const seconds = response.headers.get("Retry-After") || "60";
+        error.textContent = fill(form.dataset.throttled, { seconds });
+      } else if (response.status === 422) {
+        error.textContent = form.dataset.incomplete;
+      } else {
+        error.textContent = fill(form.dataset.error, { detail: response.status });
+      }
+    });
+  }
+
+  /* --------------------------------------------------------------- operator */
+
+  function operatorPage() {
+    const boot = JSON.parse($("#boot").textContent);
+    const T = boot.i18n;
+    const LANG = boot.lang;
+    const me = boot.user;
+    const csrf = boot.csrf;
+    const label = (obj) => (obj ? obj[LANG] || obj.ru || obj.en || "" : "");
+    const DRAFT = (id) => `callagent.wrapup-draft.${id}`;
+
+    let skew = 0; // server clock minus ours, in ms
+    let forms = null; // GET /api/v1/wrapup-forms
+    let current = null; // the wrap-up in the form
+    let sessionLost = false;
+    let live = null;
+    let state = boot.state.state;
+    let historyFor = null;
+    let lastSubmit = 0;
+    let pendingTries = 0;
+
+    class SessionLost extends Error {}
+
+    function serverNow() {
+      return Date.now() + skew;
+    }
+    function learnSkew(response) {
+      const date = response.headers.get("Date");
+      if (date) skew = Date.parse(date) - Date.now();
+    }
+    function clock(iso) {
+      if (!iso) return "";
+      return new Date(iso).toLocaleString(LANG === "ru" ? "ru-RU" : "en-GB", {
+        day: "2-digit",
+        month: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+      });
+    }
+    function toast(text) {
+      const box = $("#toast");
+      box.textContent = text;
+      box.classList.add("shown");
+      clearTimeout(toast.timer);
+      toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
+    }
+    function detailText(body, fallback) {
+      if (body && typeof body.detail === "string") return body.detail;
+      return fallback;
+    }
+
+    async function api(method, url, body) {
+      if (sessionLost) throw new SessionLost();
+      const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+      if (body !== undefined) {
+        options.headers["Content-Type"] = "application/json";
+        options.body = JSON.stringify(body);
+      }
+      if (method !== "GET") options.headers["X-CSRF-Token"] = csrf;
+      const response = await fetch(url, options);
+      learnSkew(response);
+      if (response.status === 401) {
+        onSessionLost();
+        throw new SessionLost();
+      }
+      return response;
+    }
+    async function json(response) {
+      try {
+        return await response.json();
+      } catch {
+        return null;
+      }
+    }
+
+    function onSessionLost() {
+      if (sessionLost) return;
+      sessionLost = true;
+      if (current) saveDraft();
+      if (live) live.close();
+      $("#live-banner").hidden = true;
+      const banner = $("#session-banner");
+      banner.hidden = false;
+      document.body.classList.add("session-lost");
+      $("#login-again").focus();
+    }
+
+    /* ----------------------------------------------------------- state */
+
+    function renderState(name, reason, at) {
+      state = name;
+      const node = $("#state");
+      let text = T[`state_${name}`] || name;
+      if (name === "paused" && reason) text += ` · ${T[`reason_${reason}`] || reason}`;
+      node.textContent = text;
+      node.dataset.state = name;
+      document.body.dataset.state = name;
+      $("#state-since").textContent = at ? fill(T.since, { time: clock(at) }) : "";
+      $("#go-ready").disabled = name === "ready";
+    }
+
+    async function changeState(target) {
+      const error = $("#state-error");
+      error.textContent = "";
+      const body = { state: target };
+      if (target === "paused") body.reason = $("#pause-reason").value;
+      try {
+        const response = await api("POST", `/api/v1/operators/${me.id}/state`, body);
+        const data = await json(response);
+        if (response.ok) renderState(data.state, data.reason, data.since);
+        else error.textContent = fill(T.state_refused, { detail: detailText(data, response.status) });
+      } catch (exc) {
+        if (!(exc instanceof SessionLost)) error.textContent = fill(T.error, { detail: exc });
+      }
+    }
+
+    /* ------------------------------------------------------------ live */
+
+    function connectLive() {
+      if (sessionLost) return;
+      live = new EventSource("/api/v1/live/events");
+      live.addEventListener("open", () => {
+        $("#live-banner").hidden = true;
+      });
+      live.addEventListener("state", (event) => onState(JSON.parse(event.data)));
+      live.addEventListener("call", (event) => onCall(JSON.parse(event.data)));
+      live.addEventListener("wrapup", () => refreshPending(true));
+      live.addEventListener("error", async () => {
+        if (live.readyState !== EventSource.CLOSED) {
+          $("#live-banner").hidden = false; // the browser reconnects by itself
+          return;
+        }
+        // Refused (e.g. 401): find out why before trying again.
+        try {
+          const response = await api("GET", "/api/v1/auth/me");
+          if (response.ok) setTimeout(connectLive, 2000);
+        } catch {
+          if (!sessionLost) setTimeout(connectLive, 5000);
+        }
+      });
+    }
+
+    function onState(data) {
+      const before = state;
+      renderState(data.state, data.reason, data.at);
+      document.body.dataset.liveState = data.state;
+      if (data.state === "wrap_up") {
+        pendingTries = 0;
+        refreshPending(true);
+      } else if (before === "wrap_up" || data.snapshot) {
+        refreshPending(false);
+      }
+      if (before === "wrap_up" && data.state !== "wrap_up") refreshRecent();
+    }
+
+    function onCall(data) {
+      const box = $("#caller");
+      box.hidden = false;
+      box.dataset.callKey = data.call_key;
+      box.dataset.phase = data.phase;
+      $("#caller-number").textContent = data.caller_number || T.unknown_number;
+      $("#caller-name").textContent =
+        data.caller_name && data.caller_name !== data.caller_number ? data.caller_name : "";
+      $("#caller-phase").textContent = T[`phase_${data.phase}`] || data.phase;
+      if (data.phase === "ringing" && state === "ready") renderState("ringing", "", data.at);
+      if (historyFor !== data.call_key) {
+        historyFor = data.call_key;
+        loadHistory(data.caller_number, data.call_key);
+      }
+      if (data.phase === "ended") {
+        refreshRecent();
+        refreshPending(true);
+      }
+    }
+
+    async function loadHistory(number, callKey) {
+      const list = $("#caller-history");
+      list.replaceChildren();
+      if (!number) {
+        list.append(el("li", { class: "muted", text: T.history_empty }));
+        return;
+      }
+      let items = [];
+      try {
+        let response = await api("GET", `/api/v1/callers/${encodeURIComponent(number)}/history`);
+        if (response.status === 404 || response.status === 405) {
+          // without the history endpoint: the operator's own calls with this number
+          response = await api("GET", `/api/v1/calls?phone=${encodeURIComponent(number)}&limit=10`);
+          const page = response.ok ? await json(response) : null;
+          items = page ? page.items.map((call) => ({ call, wrapup: null })) : [];
+        } else if (response.ok) {
+          items = historyItems(await json(response));
+        } else {
+          list.append(el("li", { class: "error", text: T.history_failed }));
+          return;
+        }
+      } catch (exc) {
+        if (!(exc instanceof SessionLost)) {
+          list.append(el("li", { class: "error", text: T.history_failed }));
+        }
+        return;
+      }
+      if (historyFor !== callKey) return; // another call came meanwhile
+      const earlier = items.filter((item) => callKeyOf(item.call) !== callKey);
+      if (!earlier.length) {
+        list.append(el("li", { class: "muted", text: T.history_empty }));
+        return;
+      }
+      for (const item of earlier.slice(0, 10)) list.append(historyLine(item));
+    }
+
+    function callKeyOf(call) {
+      if (!call) return null;
+      if (call.call_key) return call.call_key;
+      return call.node && call.linkedid ? `${call.node}:${call.linkedid}` : null;
+    }
+
+    function historyItems(body) {
+      // {"calls": [...], "wrapups": [...]} or a list of calls with their wrap-ups
+      const calls = Array.isArray(body) ? body : body.calls || body.items || [];
+      const wrapups = (!Array.isArray(body) && body.wrapups) || [];
+      return calls.map((call) => ({
+        call,
+        wrapup:
+          call.wrapup ||
+          wrapups.find((w) => (w.call_id && w.call_id === call.id) || w.call_key === callKeyOf(call)) ||
+          null,
+      }));
+    }
+
+    function categoryTitle(id) {
+      const category = forms && forms.categories.find((c) => c.id === id);
+      return category ? label(category.title) : id || "";
+    }
+
+    function wrapupSummary(wrapup) {
+      if (!wrapup) return T.no_wrapup;
+      if (wrapup.status && wrapup.status !== "submitted" && !wrapup.category) {
+        return wrapup.status === "missed" ? T.missed : T.no_wrapup;
+      }
+      const parts = [categoryTitle(wrapup.category)];
+      const fields = wrapup.fields || {};
+      const category = forms && forms.categories.find((c) => c.id === wrapup.category);
+      if (category) {
+        for (const spec of category.fields) {
+          const value = fields[spec.name];
+          if (value === undefined || value === null || value === "") continue;
+          if (spec.type === "choice") {
+            const option = spec.options.find((o) => o.value === value);
+            parts.push(option ? label(option.label) : value);
+          } else if (spec.type === "multi_choice" && Array.isArray(value)) {
+            parts.push(
+              value.map((v) => label((spec.options.find((o) => o.value === v) || {}).label) || v).join(", "),
+            );
+          }
+          if (parts.length >= 3) break;
+        }
+      }
+      return parts.filter(Boolean).join(" · ");
+    }
+
+    function historyLine(item) {
+      const call = item.call || {};
+      const who = call.operator_login ? ` · ${call.operator_login}` : "";
+      return el(
+        "li",
+        {},
+        el("time", { datetime: call.started_at, text: clock(call.started_at) }),
+        ` ${T[`direction_${call.direction}`] || call.direction || ""}${who} — `,
+        el("span", { class: "wrapup-summary", text: wrapupSummary(item.wrapup) }),
+      );
+    }
+
+    /* --------------------------------------------------------- wrap-ups */
+
+    async function loadForms() {
+      if (forms) return forms;
+      const response = await api("GET", "/api/v1/wrapup-forms");
+      if (!response.ok) throw new Error(`wrap-up forms: ${response.status}`);
+      forms = await json(response);
+      return forms;
+    }
+
+    async function refreshPending(openNewest) {
+      let items;
+      try {
+        const response = await api("GET", "/api/v1/wrapups/pending");
+        if (!response.ok) return;
+        items = await json(response);
+      } catch {
+        return;
+      }
+      renderMissed(items.filter((w) => w.status === "missed"));
+      if (current && !items.some((w) => w.id === current.id)) closeForm(); // done elsewhere
+      if (current) {
+        const fresh = items.find((w) => w.id === current.id);
+        if (fresh) updateDeadline(fresh);
+        return;
+      }
+      const waiting = items
+        .filter((w) => w.status === "pending")
+        .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+      const drafted = items.find((w) => loadDraft(w.id)); // typing left from before
+      if (waiting.length && (openNewest || state === "wrap_up")) {
+        openForm(waiting[0]);
+      } else if (drafted) {
+        openForm(drafted);
+      } else if (!waiting.length && state === "wrap_up" && pendingTries < 10) {
+        pendingTries += 1; // the call's record may still be on its way
+        setTimeout(() => refreshPending(true), 300);
+      }
+    }
+
+    function renderMissed(items) {
+      const list = $("#missed-list");
+      list.replaceChildren();
+      if (!items.length) {
+        list.append(el("li", { class: "muted", text: T.missed_empty }));
+        return;
+      }
+      for (const wrapup of items) {
+        const button = el("button", { type: "button", class: "secondary", text: T.complete });
+        button.addEventListener("click", () => openForm(wrapup));
+        list.append(
+          el(
+            "li",
+            { dataset: { wrapupId: wrapup.id } },
+            el("span", {
+              text: `${wrapup.caller_number || T.unknown_number} · ${clock(wrapup.started_at)} `,
+            }),
+            button,
+          ),
+        );
+      }
+    }
+
+    async function openForm(wrapup) {
+      try {
+        await loadForms();
+      } catch (exc) {
+        if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: exc.message }));
+        return;
+      }
+      current = wrapup;
+      const section = $("#wrapup");
+      section.hidden = false;
+      section.dataset.wrapupId = wrapup.id;
+      document.body.classList.add("wrapup-open");
+      $("#wrapup-error").textContent = "";
+      $("#err-category").textContent = "";
+      $("#wrapup-call").textContent = fill(T.wrapup_of, {
+        number: wrapup.caller_number || T.unknown_number,
+        time: clock(wrapup.started_at),
+      });
+      renderCategories();
+      const draft = loadDraft(wrapup.id);
+      const chosen = (draft && draft.category) || wrapup.category_hint || null;
+      if (chosen) chooseCategory(chosen, draft ? draft.fields : null, false);
+      else $("#fields").replaceChildren(el("p", { class: "muted", text: T.choose_category }));
+      updateDeadline(wrapup);
+      tick();
+      $("#wrapup-title").focus();
+    }
+
+    function closeForm() {
+      current = null;
+      const section = $("#wrapup");
+      section.hidden = true;
+      delete section.dataset.wrapupId;
+      document.body.classList.remove("wrapup-open");
+      $("#fields").replaceChildren();
+    }
+
+    function renderCategories() {
+      const list = $("#category-list");
+      list.replaceChildren();
+      forms.categories.forEach((category, index) => {
+        const key = category.hotkey || (index < 9 ? String(index + 1) : "");
+        const input = el("input", {
+          type: "radio",
+          name: "category",
+          id: `category-${category.id}`,
+          value: category.id,
+          "aria-keyshortcuts": key ? `${key} Alt+${key}` : null,
+        });
+        input.addEventListener("change", () => chooseCategory(category.id, null, true));
+        list.append(
+          el(
+            "label",
+            { for: `category-${category.id}`, class: "category" },
+            input,
+            key ? el("kbd", { text: key }) : null,
+            ` ${label(category.title)}`,
+          ),
+        );
+      });
+    }
+
+    function categoryByKey(key) {
+      return forms.categories.find((c, index) => (c.hotkey || String(index + 1)) === key);
+    }
+
+    function chooseCategory(id, values, focusFirst) {
+      const category = forms.categories.find((c) => c.id === id);
+      if (!category) return;
+      const radio = $(`#category-${CSS.escape(id)}`);
+      if (radio) radio.checked = true;
+      $("#err-category").textContent = "";
+      const previous = values || (current ? collect(true).fields : {});
+      const box = $("#fields");
+      box.replaceChildren();
+      for (const spec of category.fields) box.append(fieldRow(spec, previous[spec.name]));
+      applyShowIf();
+      saveDraft();
+      if (focusFirst) {
+        const first = box.querySelector(".field:not([hidden]) input, .field:not([hidden]) select, .field:not([hidden]) textarea");
+        if (first) first.focus();
+      }
+    }
+
+    function fieldRow(spec, value) {
+      const id = `field-${spec.name}`;
+      const errorId = `err-${spec.name}`;
+      const row = el("div", { class: `field type-${spec.type}`, dataset: { field: spec.name } });
+      const caption = [label(spec.label)];
+      const mark = spec.required ? el("span", { class: "required", title: T.required, text: " *" }) : null;
+      const common = {
+        id,
+        name: spec.name,
+        "aria-describedby": errorId,
+        "aria-required": spec.required ? "true" : null,
+      };
+      let control;
+      if (spec.type === "choice") {
+        control = el("select", common, el("option", { value: "", text: T.not_chosen }));
+        for (const option of spec.options) {
+          control.append(el("option", { value: option.value, text: label(option.label) }));
+        }
+        control.value = value || "";
+        row.append(el("label", { for: id }, ...caption, mark), control);
+      } else if (spec.type === "multi_choice") {
+        const group = el("fieldset", { id, "aria-describedby": errorId, class: "options" });
+        group.append(el("legend", {}, ...caption, mark));
+        const chosen = Array.isArray(value) ? value : [];
+        spec.options.forEach((option, index) => {
+          const optionId = `${id}-${index}`;
+          group.append(
+            el(
+              "label",
+              { for: optionId },
+              el("input", {
+                type: "checkbox",
+                id: optionId,
+                name: spec.name,
+                value: option.value,
+                checked: chosen.includes(option.value),
+              }),
+              ` ${label(option.label)}`,
+            ),
+          );
+        });
+        row.append(group);
+      } else if (spec.type === "boolean") {
+        control = el("input", { ...common, type: "checkbox", checked: value === true });
+        row.append(el("label", { for: id, class: "inline" }, control, " ", ...caption, mark));
+      } else if (spec.type === "text" && !(spec.max_length && spec.max_length <= 255)) {
+        control = el("textarea", { ...common, rows: 2, maxlength: spec.max_length || null });
+        control.value = value || "";
+        row.append(el("label", { for: id }, ...caption, mark), control);
+      } else {
+        const type = { date: "date", time: "time", datetime: "datetime-local", phone: "tel" }[spec.type] || "text";
+        control = el("input", {
+          ...common,
+          type,
+          maxlength: spec.max_length || null,
+          autocomplete: "off",
+          inputmode: spec.type === "phone" ? "tel" : null,
+        });
+        control.value = value === undefined || value === null ? "" : String(value).slice(0, type === "datetime-local" ? 16 : undefined);
+        row.append(el("label", { for: id }, ...caption, mark), control);
+      }
+      row.append(el("p", { id: errorId, class: "error field-error" }));
+      return row;
+    }
+
+    function specsOfCurrent() {
+      const checked = $('input[name="category"]:checked');
+      const category = checked && forms.categories.find((c) => c.id === checked.value);
+      return category ? category.fields : [];
+    }
+
+    function readValue(spec) {
+      const row = $(`.field[data-field="${CSS.escape(spec.name)}"]`);
+      if (!row) return undefined;
+      if (spec.type === "multi_choice") {
+        return [...row.querySelectorAll("input[type=checkbox]:checked")].map((i) => i.value);
+      }
+      const control = row.querySelector("input, select, textarea");
+      if (spec.type === "boolean") return control.checked;
+      return control.value;
+    }
+
+    function shows(spec, values) {
+      const rule = spec.show_if;
+      if (!rule) return true;
+      const value = values[rule.field];
+      if (value === undefined || value === null || value === "") return false;
+      const wanted = "in" in rule && Array.isArray(rule.in) ? rule.in : [rule.equals];
+      if (Array.isArray(value)) return value.some((v) => wanted.includes(v));
+      return wanted.includes(value);
+    }
+
+    function applyShowIf() {
+      const visible = {};
+      for (const spec of specsOfCurrent()) {
+        const row = $(`.field[data-field="${CSS.escape(spec.name)}"]`);
+        const show = shows(spec, visible);
+        row.hidden = !show;
+        if (show) {
+          const value = readValue(spec);
+          if (!(spec.type === "multi_choice" && !value.length)) visible[spec.name] = value;
+        }
+      }
+    }
+
+    // The submission: the category and the values of the fields shown (empty ones left out).
+    function collect(includeHidden = false) {
+      const checked = $('input[name="category"]:checked');
+      const fields = {};
+      if (!forms) return { category: null, fields };
+      for (const spec of specsOfCurrent()) {
+        const row = $(`.field[data-field="${CSS.escape(spec.name)}"]`);
+        if (!row || (row.hidden && !includeHidden)) continue;
+        const value = readValue(spec);
+        if (value === "" || value === undefined || (Array.isArray(value) && !value.length)) continue;
+        fields[spec.name] = value;
+      }
+      return { category: checked ? checked.value : null, fields };
+    }
+
+    function saveDraft() {
+      if (!current) return;
+      const data = collect(true);
+      try {
+        localStorage.setItem(DRAFT(current.id), JSON.stringify({ ...data, saved_at: Date.now() }));
+      } catch {
+        /* storage full or disabled: the form still works */
+      }
+    }
+    function loadDraft(id) {
+      try {
+        return JSON.parse(localStorage.getItem(DRAFT(id)) || "null");
+      } catch {
+        return null;
+      }
+    }
+    function dropDraft(id) {
+      try {
+        localStorage.removeItem(DRAFT(id));
+      } catch {
+        /* nothing to drop */
+      }
+    }
+
+    function clearErrors() {
+      for (const node of document.querySelectorAll("#wrapup .field-error")) node.textContent = "";
+      for (const node of document.querySelectorAll("#wrapup [aria-invalid]")) node.removeAttribute("aria-invalid");
+      $("#wrapup-error").textContent = "";
+    }
+
+    function showErrors(errors) {
+      let first = null;
+      for (const error of errors) {
+        const name = error.field ?? (Array.isArray(error.loc) ? error.loc[error.loc.length - 1] : null);
+        const message = error.message ?? error.msg ?? String(error);
+        const slot = name ? $(`#err-${CSS.escape(String(name))}`) : null;
+        if (slot) {
+          slot.textContent = message;
+          const control = $(`#field-${CSS.escape(String(name))}`);
+          if (control) control.setAttribute("aria-invalid", "true");
+          first = first || control;
+        } else {
+          const target = $("#err-category");
+          target.textContent = target.textContent ? `${target.textContent} ${message}` : message;
+          first = first || $('input[name="category"]');
+        }
+      }
+      $("#wrapup-error").textContent = T.fix_fields;
+      if (first) {
+        const focusable = first.matches("fieldset") ? first.querySelector("input") : first;
+        if (focusable) focusable.focus();
+      }
+    }
+
+    async function submit() {
+      if (!current || Date.now() - lastSubmit < 400) return;
+      lastSubmit = Date.now();
+      saveDraft();
+      clearErrors();
+      const data = collect();
+      const wrapup = current;
+      if (!data.category) {
+        $("#err-category").textContent = T.choose_category;
+        $("#wrapup-error").textContent = T.fix_fields;
+        const first = $('input[name="category"]');
+        if (first) first.focus();
+        return;
+      }
+      const button = $("#wrapup-submit");
+      button.disabled = true;
+      try {
+        const response = await api("POST", `/api/v1/wrapups/${wrapup.id}/submit`, data);
+        const body = await json(response);
+        if (response.ok) {
+          dropDraft(wrapup.id);
+          closeForm();
+          toast(T.saved);
+          refreshPending(false);
+          refreshRecent();
+          setTimeout(checkStateAfterSubmit, 1500);
+        } else if (response.status === 422 && body && Array.isArray(body.detail)) {
+          showErrors(body.detail);
+        } else {
+          $("#wrapup-error").textContent = fill(T.error, { detail: detailText(body, response.status) });
+        }
+      } catch (exc) {
+        if (!(exc instanceof SessionLost)) {
+          $("#wrapup-error").textContent = fill(T.error, { detail: exc.message || exc });
+        }
+      } finally {
+        button.disabled = false;
+      }
+    }
+
+    // The live stream brings the new state; if it is down, ask once.
+    async function checkStateAfterSubmit() {
+      if (live && live.readyState === EventSource.OPEN) return;
+      try {
+        const response = await api("GET", `/api/v1/operators/${me.id}/state-history?limit=1`);
+        const rows = response.ok ? await json(response) : [];
+        if (rows.length) renderState(rows[0].to_state, rows[0].reason, rows[0].at);
+      } catch {
+        /* the banner says what is wrong */
+      }
+    }
+
+    async function extend() {
+      if (!current || current.extended) return;
+      try {
+        const response = await api("POST", `/api/v1/wrapups/${current.id}/extend`);
+        const body = await json(response);
+        if (response.ok) {
+          updateDeadline({ ...current, ...(body || {}), extended: true });
+          toast(T.extended);
+        } else {
+          $("#wrapup-error").textContent = fill(T.error, { detail: detailText(body, response.status) });
+        }
+      } catch (exc) {
+        if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: exc.message || exc }));
+      }
+    }
+
+    function updateDeadline(wrapup) {
+      if (!current) return;
+      current = { ...current, ...wrapup };
+      $("#wrapup-extend").hidden = Boolean(current.extended) || current.status === "missed";
+    }
+
+    function tick() {
+      const box = $("#countdown");
+      if (!current) {
+        box.textContent = "";
+        return;
+      }
+      const deadline = current.deadline ? Date.parse(current.deadline) : NaN;
+      const left = Math.round((deadline - serverNow()) / 1000);
+      if (current.status === "missed" || !(left > 0)) {
+        box.textContent = T.deadline_passed;
+        box.classList.add("late");
+        return;
+      }
+      box.classList.remove("late");
+      const minutes = Math.floor(left / 60);
+      const seconds = String(left % 60).padStart(2, "0");
+      box.textContent = fill(T.left, { time: `${minutes}:${seconds}` });
+      box.classList.toggle("soon", left <= 10);
+    }
+
+    /* ------------------------------------------------- lists: calls, questions */
+
+    async function refreshRecent() {
+      let page;
+      let wrapups = [];
+      try {
+        const response = await api("GET", "/api/v1/calls?limit=10");
+        if (!response.ok) return;
+        page = await json(response);
+        const mine = await api("GET", "/api/v1/wrapups?limit=50");
+        if (mine.ok) {
+          const body = await json(mine);
+          wrapups = Array.isArray(body) ? body : body.items || [];
+        }
+      } catch {
+        return;
+      }
+      try {
+        await loadForms();
+      } catch {
+        /* summaries show category ids */
+      }
+      const body = $("#recent-table tbody");
+      body.replaceChildren();
+      if (!page.items.length) {
+        body.append(el("tr", {}, el("td", { colspan: 6, class: "muted", text: T.recent_empty })));
+        return;
+      }
+      for (const call of page.items) {
+        const key = callKeyOf(call);
+        const wrapup =
+          call.wrapup || wrapups.find((w) => (w.call_id && w.call_id === call.id) || w.call_key === key) || null;
+        body.append(
+          el(
+            "tr",
+            { dataset: { callId: call.id } },
+            el("td", {}, el("time", { datetime: call.started_at, text: clock(call.started_at) })),
+            el("td", { text: call.applicant_number || "—" }),
+            el("td", { text: T[`direction_${call.direction}`] || call.direction }),
+            el("td", { text: call.disposition }),
+            el("td", { text: call.talk_seconds === null ? "—" : Math.round(call.talk_seconds) }),
+            el("td", { class: "wrapup-summary", text: wrapupSummary(wrapup) }),
+          ),
+        );
+      }
+    }
+
+    async function refreshQuestions() {
+      let items;
+      try {
+        const response = await api("GET", "/api/v1/questions?status=answered&limit=20");
+        if (!response.ok) return;
+        const body = await json(response);
+        items = Array.isArray(body) ? body : body.items || [];
+      } catch {
+        return;
+      }
+      const section = $("#questions");
+      const list = $("#questions-list");
+      section.hidden = false;
+      list.replaceChildren();
+      if (!items.length) {
+        list.append(el("li", { class: "muted", text: T.questions_empty }));
+        return;
+      }
+      for (const question of items) {
+        const button = el("button", { type: "button", text: T.callback });
+        button.addEventListener("click", () => callBack(question, button));
+        const who = question.applicant_name || question.applicant_phone || "";
+        list.append(
+          el(
+            "li",
+            { dataset: { questionId: question.id } },
+            el("strong", { text: who }),
+            ` — ${question.text || question.question || ""}`,
+            question.answer ? el("p", { class: "answer", text: question.answer }) : null,
+            button,
+          ),
+        );
+      }
+    }
+
+    async function callBack(question, button) {
+      button.disabled = true;
+      try {
+        const response = await api("POST", `/api/v1/questions/${question.id}/callback`);
+        const body = await json(response);
+        if (response.ok) toast(T.callback_started);
+        else toast(fill(T.callback_failed, { detail: detailText(body, response.status) }));
+      } catch (exc) {
+        if (!(exc instanceof SessionLost)) toast(fill(T.callback_failed, { detail: exc.message || exc }));
+      } finally {
+        setTimeout(() => {
+          button.disabled = false;
+        }, 3000);
+      }
+    }
+
+    /* ------------------------------------------------------------ keys */
+
+    function typing(target) {
+      if (!target || !target.tagName) return false;
+      if (target.isContentEditable || target.tagName === "TEXTAREA") return true;
+      if (target.tagName !== "INPUT") return false;
+      return !["radio", "checkbox", "button", "submit"].includes(target.type);
+    }
+
+    document.addEventListener("keydown", (event) => {
+      if (sessionLost) return;
+      if (current && event.ctrlKey && event.key === "Enter") {
+        event.preventDefault();
+        submit();
+        return;
+      }
+      const digit = /^Digit([1-9])$/.exec(event.code) || /^Numpad([1-9])$/.exec(event.code);
+      if (current && digit && !event.ctrlKey && !event.metaKey && (event.altKey || !typing(event.target))) {
+        const category = categoryByKey(digit[1]);
+        if (category) {
+          event.preventDefault();
+          chooseCategory(category.id, null, true);
+        }
+        return;
+      }
+      if (event.altKey && !event.ctrlKey && !event.metaKey) {
+        if (event.code === "KeyR") {
+          event.preventDefault();
+          changeState("ready");
+        } else if (event.code === "KeyP") {
+          event.preventDefault();
+          changeState("paused");
+        } else if (event.code === "KeyE" && current) {
+          event.preventDefault();
+          extend();
+        }
+      }
+    });
+
+    /* ----------------------------------------------------------- wiring */
+
+    $("#go-ready").addEventListener("click", () => changeState("ready"));
+    $("#go-pause").addEventListener("click", () => changeState("paused"));
+    $("#go-offline").addEventListener("click", () => changeState("offline"));
+    $("#wrapup-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      submit();
+    });
+    $("#wrapup-form").addEventListener("input", () => {
+      applyShowIf();
+      saveDraft();
+    });
+    $("#wrapup-form").addEventListener("change", () => {
+      applyShowIf();
+      saveDraft();
+    });
+    $("#wrapup-extend").addEventListener("click", extend);
+    $("#sign-out").addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/v1/auth/logout");
+      } catch {
+        /* gone already */
+      }
+      window.location.assign("/operator/login");
+    });
+    for (const button of document.querySelectorAll("button[data-lang]")) {
+      button.addEventListener("click", async () => {
+        if (current) saveDraft();
+        try {
+          const response = await api("POST", "/operator/language", { language: button.dataset.lang });
+          if (response.ok) window.location.reload();
+        } catch {
+          /* the banner says what is wrong */
+        }
+      });
+    }
+
+    skew = Date.parse(boot.server_time) - Date.now();
+    renderState(boot.state.state, boot.state.reason, boot.state.at);
+    setInterval(tick, 250);
+    connectLive();
+    refreshPending(false);
+    refreshRecent();
+    refreshQuestions();
+  }
+
+  const page = document.body.dataset.page;
+  if (page === "login") loginPage();
+  else if (page === "operator") operatorPage();
+})();

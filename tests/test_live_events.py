@@ -1,0 +1,239 @@
+"""Live events for the operator's page: after commit, only one's own, over real SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user
+from callagent.db.models import User
+from callagent.db.session import make_engine, make_sessionmaker
+from callagent.routing.operators import OperatorBook
+from callagent.routing.states import Signal
+from callagent.sim.pbx import SimulatedPbx
+from callagent.web.live import LiveHub
+from tests.conftest import TRACES, RunningService, running_service, wait_for
+from tests.test_routing import agi_port
+
+PASSWORD = "operator-password"
+
+
+@dataclass
+class Sse:
+    id: str | None
+    kind: str
+    data: dict[str, Any]
+
+
+async def events(response: httpx.Response) -> AsyncIterator[Sse]:
+    """Parse a text/event-stream as it arrives."""
+    kind, data, ident = "message", "", None
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield Sse(ident, kind, json.loads(data))
+            kind, data = "message", ""
+        elif line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: "):
+            data += line[6:]
+        elif line.startswith("id: "):
+            ident = line[4:]
+
+
+async def next_of(
+    stream: AsyncIterator[Sse], kind: str, timeout: float = 10.0, **match: Any
+) -> Sse:
+    """The next event of ``kind`` whose data has the ``match`` values."""
+
+    async def find() -> Sse:
+        async for item in stream:
+            if item.kind == kind and all(item.data.get(k) == v for k, v in match.items()):
+                return item
+        raise AssertionError("the stream ended")
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+def add_user(service: RunningService, login: str, endpoint: str | None) -> int:
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        user = create_user(
+            session,
+            login=login,
+            role=Role.OPERATOR,
+            password=PASSWORD,
+            endpoints=[endpoint] if endpoint else [],
+        )
+        session.commit()
+        return user.id
+
+
+async def logged_in(service: RunningService, login: str) -> tuple[httpx.AsyncClient, str]:
+    browser = httpx.AsyncClient(base_url=service.base_url, timeout=10)
+    response = await browser.post("/api/v1/auth/login", json={"login": login, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return browser, response.json()["csrf_token"]
+
+
+async def test_state_changes_stream_to_their_operator_only(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        mine = add_user(service, "ivanova", "PJSIP/op1001")
+        add_user(service, "petrova", "PJSIP/op1002")
+        me, csrf = await logged_in(service, "ivanova")
+        other, _ = await logged_in(service, "petrova")
+        async with (
+            me.stream("GET", "/api/v1/live/events") as response,
+            other.stream("GET", "/api/v1/live/events") as theirs,
+        ):
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            stream, their_stream = events(response), events(theirs)
+            first = await next_of(stream, "state")
+            assert first.data["snapshot"] is True and first.data["state"] == "offline"
+            await next_of(their_stream, "state", snapshot=True)
+            ready = await me.post(
+                f"/api/v1/operators/{mine}/state",
+                json={"state": "ready"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert ready.status_code == 200
+            change = await next_of(stream, "state", state="ready")
+            assert change.data["from_state"] == "offline" and change.id
+            paused = await me.post(
+                f"/api/v1/operators/{mine}/state",
+                json={"state": "paused", "reason": "lunch"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert paused.status_code == 200
+            pause = await next_of(stream, "state", state="paused")
+            assert pause.data["reason"] == "lunch"
+            # the other operator's stream got none of it: only a heartbeat could come
+            try:
+                extra = await next_of(their_stream, "state", timeout=0.5)
+            except TimeoutError:
+                extra = None
+            assert extra is None
+        await me.aclose()
+        await other.aclose()
+
+
+async def test_who_may_follow_live_events(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        anonymous = httpx.AsyncClient(base_url=service.base_url, timeout=10)
+        assert (await anonymous.get("/api/v1/live/events")).status_code == 401
+        await anonymous.aclose()
+        by_token = await service.client.get("/api/v1/live/events")  # an API token, no user
+        assert by_token.status_code == 400
+        assert "logged-in user" in by_token.json()["detail"]
+
+
+async def test_a_call_pops_up_on_the_phone_owners_stream(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        mine = add_user(service, "op1001", "PJSIP/op1001")
+        me, csrf = await logged_in(service, "op1001")
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        ready = await me.post(
+            f"/api/v1/operators/{mine}/state",
+            json={"state": "ready"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert ready.status_code == 200
+        async with me.stream("GET", "/api/v1/live/events") as response:
+            stream = events(response)
+            await next_of(stream, "state", snapshot=True)
+            sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+            played = asyncio.create_task(sim.call("answered", "79161112233"))
+            ringing = await next_of(stream, "call", phase="ringing")
+            assert ringing.data["caller_number"] == "79161112233"
+            assert ringing.data["endpoint"] == "PJSIP/op1001"
+            assert ringing.data["direction"] == "inbound"
+            key = ringing.data["call_key"]
+            assert key.startswith("pbx1:")
+            await next_of(stream, "call", phase="answered", call_key=key)
+            await next_of(stream, "state", state="on_call")
+            ended = await next_of(stream, "call", phase="ended", call_key=key)
+            assert ended.data["caller_number"] == "79161112233"
+            await next_of(stream, "state", state="wrap_up")
+            assert await played
+        await me.aclose()
+
+
+async def test_reconnecting_page_gets_what_it_missed(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        mine = add_user(service, "ivanova", None)
+        me, csrf = await logged_in(service, "ivanova")
+        async with me.stream("GET", "/api/v1/live/events") as response:
+            stream = events(response)
+            await next_of(stream, "state", snapshot=True)
+            await me.post(
+                f"/api/v1/operators/{mine}/state",
+                json={"state": "ready"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            seen = await next_of(stream, "state", state="ready")
+        # the page is away while the state changes twice
+        for state in ("paused", "ready"):
+            response = await me.post(
+                f"/api/v1/operators/{mine}/state",
+                json={"state": state, **({"reason": "break"} if state == "paused" else {})},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert response.status_code == 200
+        hub: LiveHub = service.app.state.live  # type: ignore[attr-defined]
+        await wait_for(lambda: hub.last_id(mine) != seen.id)
+        headers = {"Last-Event-ID": str(seen.id)}
+        async with me.stream("GET", "/api/v1/live/events", headers=headers) as response:
+            stream = events(response)
+            missed = [await next_of(stream, "state") for _ in range(3)]
+        assert [(m.data["state"], m.data.get("snapshot")) for m in missed] == [
+            ("paused", None),
+            ("ready", None),
+            ("ready", True),
+        ]
+        await me.aclose()
+
+
+async def test_changes_are_published_after_commit_and_never_after_rollback(db_url: str) -> None:
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    book = OperatorBook(sessions)
+    hub = LiveHub()
+    hub.connect(book=book, sessions=sessions, subscribers=[])
+    try:
+        with sessions.begin() as session:
+            user_id = create_user(session, login="ivanova", role=Role.OPERATOR, password=None).id
+        subscriber, _ = hub.subscribe(user_id, None)
+        seen_in_db: list[str] = []
+
+        def state_now() -> str:
+            with sessions() as session:
+                return session.scalars(select(User.state).where(User.id == user_id)).one()
+
+        # rolled back: no event
+        def paused_then_rolled_back() -> None:
+            with sessions() as session:
+                user = session.get(User, user_id)
+                assert user is not None
+                assert book.apply(session, user, Signal.LOGIN, cause="api")
+                session.rollback()
+
+        await asyncio.to_thread(paused_then_rolled_back)
+        await asyncio.sleep(0.1)
+        assert subscriber.queue.empty()
+        # committed: one event, and the database already says so when it arrives
+        await asyncio.to_thread(book.signal, user_id, Signal.LOGIN, cause="api")
+        item = await asyncio.wait_for(subscriber.queue.get(), 5)
+        seen_in_db.append(await asyncio.to_thread(state_now))
+        assert item.kind == "state" and item.data["state"] == "ready"
+        assert seen_in_db == ["ready"]
+        assert subscriber.queue.empty()
+    finally:
+        hub.disconnect(sessions)
+        engine.dispose()
