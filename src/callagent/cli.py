@@ -54,6 +54,8 @@ def serve() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        # open operator pages hold live-event streams: do not wait for them on Ctrl+C
+        timeout_graceful_shutdown=5,
     )
 
 
