@@ -95,6 +95,7 @@ def sniff_delimiter(text: str) -> str:
 def read_csv(data: bytes, *, max_rows: int | None = None) -> Table:
     """A CSV registry: encoding and delimiter found from the content."""
     text, encoding = decode(data)
+    text = text.replace("\x00", "")  # a stray NUL deep in a text file: not storable
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
