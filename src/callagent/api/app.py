@@ -20,7 +20,18 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from callagent import __version__
-from callagent.api import audit, auth, calls, campaigns, operators, originate, tokens, webhooks
+from callagent.api import (
+    audit,
+    auth,
+    calls,
+    campaigns,
+    operators,
+    originate,
+    questions,
+    tokens,
+    webhooks,
+    wrapups,
+)
 from callagent.api.security import LoginLimiter
 from callagent.config import AmiNode, Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
@@ -37,6 +48,8 @@ from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
 from callagent.web import live, pages
 from callagent.webhooks.worker import WebhookWorker
+from callagent.wrapup.forms import load_forms
+from callagent.wrapup.service import WrapupService
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +127,15 @@ def create_app(settings: Settings) -> FastAPI:
         driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
         monitor.subscribers.append(driver.on_events)
         app.state.book = book
+        wrapup_service = WrapupService(
+            sessions,
+            app.state.wrapup_forms,
+            default_seconds=settings.wrapup_seconds,
+            extend_seconds=settings.wrapup_extend_seconds,
+            book=book,
+        )
+        book.wrapup_hook = wrapup_service.hook  # opens the pending wrap-up of each call
+        app.state.wrapups = wrapup_service
         app.state.router = router
         hub = live.LiveHub(monitor.tracker)  # the operator pages' live events
         hub.connect(book=book, sessions=sessions, subscribers=monitor.subscribers)
@@ -145,6 +167,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(webhooks_worker.run()),
             asyncio.create_task(driver.run()),
             asyncio.create_task(_sweep(book)),
+            asyncio.create_task(wrapup_service.run()),
             asyncio.create_task(hub.run()),
         ]
         if settings.fallback_queue:
@@ -170,12 +193,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Checked now: a broken forms file stops the start, naming the file and the line.
+    app.state.wrapup_forms = load_forms(settings.wrapup_forms or None)
     app.state.login_limiter = LoginLimiter(
         settings.login_max_failures, float(settings.login_window_seconds)
     )
     for module in (auth, originate, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)
     app.include_router(operators.routing_router)
+    app.include_router(wrapups.router)
+    app.include_router(questions.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)
     app.include_router(live.router)

@@ -11,6 +11,7 @@ when the wrap-up opens (the writer is batched): the wrap-up keeps the call's key
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -122,6 +123,15 @@ class WrapupService:
         """Mark wrap-ups whose deadline passed as missed; how many."""
         with self.sessions.begin() as session:
             return mark_missed(session, now=now or utcnow())
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Mark missed wrap-ups once a second, forever (until cancelled)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.sweep)
+            except Exception as exc:  # the database may be away for a while
+                log.warning("wrap-up sweep failed: %s", type(exc).__name__)
 
 
 def open_wrapup(

@@ -1,0 +1,708 @@
+"""``/api/v1/wrapup-forms``, ``/api/v1/wrapups``, ``/api/v1/calls/{id}/wrapup``,
+``/api/v1/callers/{number}/history``: after-call work over JSON.
+
+Who may touch a wrap-up: operators their own; supervisors those of their group (all
+when they have no group); admins and API tokens all. Form errors come back as 422
+``{"detail": [{"field": name | null, "message": text, "code": ...}]}``, every error at
+once, in the user's language (``users.language``); ``?lang=ru|en`` overrides it, and
+API tokens get the ``Accept-Language`` header's language (Russian by default).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from callagent.api.schemas import BodyId, Id, Problem
+from callagent.api.security import Db, Requires
+from callagent.auth.masking import mask_name, mask_phone
+from callagent.auth.scopes import Role, Scope
+from callagent.auth.service import Principal
+from callagent.db.models import Call, CallAttempt, User
+from callagent.db.queries import operators_by_endpoint
+from callagent.db.wrapup_models import Question, Wrapup
+from callagent.routing.operators import utcnow
+from callagent.wrapup.forms import LANGUAGES, Forms
+from callagent.wrapup.service import (
+    Actor,
+    InvalidForm,
+    WrapupError,
+    WrapupService,
+    correct,
+    extend,
+    open_wrapup,
+    pending_for,
+    resolve_calls,
+    submit,
+    wrapup_payload,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["wrap-ups"])
+Writer = Annotated[Principal, Depends(Requires(Scope.WRAPUPS_WRITE))]
+Reader = Annotated[Principal, Depends(Requires(Scope.WRAPUPS_READ))]
+CallReader = Annotated[Principal, Depends(Requires(Scope.CALLS_READ))]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": Problem},
+    404: {"model": Problem},
+    409: {"model": Problem},
+    422: {"model": Problem},
+}
+
+
+# ----------------------------------------------------------------------- shapes
+
+
+class Labels(BaseModel):
+    ru: str
+    en: str
+
+
+class OptionOut(BaseModel):
+    value: str
+    label: Labels
+
+
+class FieldOut(BaseModel):
+    name: str
+    type: str
+    label: Labels
+    required: bool
+    options: list[OptionOut]
+    show_if: dict[str, Any] | None = Field(
+        description='{"field": name, "equals": value} or {"field": name, "in": [values]}'
+    )
+    max_length: int | None = None
+
+
+class CategoryOut(BaseModel):
+    id: str
+    title: Labels
+    deadline_seconds: int
+    hotkey: str | None = None
+    creates_question: bool = False
+    fields: list[FieldOut]
+
+
+class FormsOut(BaseModel):
+    timezone: str = Field(description="naive date-times in submissions are in this zone")
+    categories: list[CategoryOut]
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    action: str = Field(description="submitted, corrected, extended")
+    by_user_id: int | None
+    by: str
+    old_category: str | None
+    old_fields: dict[str, Any] | None
+    new_category: str | None
+    new_fields: dict[str, Any] | None
+
+
+class WrapupOut(BaseModel):
+    id: int
+    call_id: int | None
+    call_key: str | None
+    operator_id: int
+    category: str | None
+    category_hint: str | None
+    fields: dict[str, Any]
+    status: Literal["pending", "missed", "submitted"]
+    started_at: datetime
+    deadline: datetime
+    extended: bool
+    missed: bool = Field(description="the deadline passed before it was submitted")
+    missed_at: datetime | None
+    submitted_at: datetime | None
+    submitted_by: int | None
+    revision: int
+    question_id: int | None
+    history: list[HistoryOut]
+
+
+class PendingOut(BaseModel):
+    id: int
+    call_id: int | None
+    call_key: str | None
+    status: Literal["pending", "missed"]
+    deadline: datetime
+    extended: bool
+    caller_number: str | None = Field(description="the applicant's number (either direction)")
+    direction: str | None
+    started_at: datetime
+    category_hint: str | None
+    question_id: int | None
+
+
+class WrapupIn(BaseModel):
+    category: str | None = Field(default=None, max_length=64, description="a category id")
+    fields: dict[str, Any] = Field(default_factory=dict, description="field name -> value")
+    operator_id: BodyId | None = Field(
+        default=None, description="whose wrap-up, when several operators took the call"
+    )
+
+
+class ExtendOut(BaseModel):
+    id: int
+    deadline: datetime
+    extended: bool
+
+
+class HistoryCallOut(BaseModel):
+    id: int
+    started_at: datetime
+    direction: str
+    disposition: str
+    applicant_number: str
+    operator_id: int | None
+    operator_login: str | None
+    talk_seconds: float | None
+    wrapups: list[WrapupOut]
+
+
+class CallerHistoryOut(BaseModel):
+    number: str
+    calls: list[HistoryCallOut]
+    open_questions: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _service(request: Request) -> WrapupService:
+    service: WrapupService = request.app.state.wrapups
+    return service
+
+
+def language(request: Request, db: Session, principal: Principal) -> str:
+    """The language of messages: ``?lang=``, the user's own, Accept-Language, Russian."""
+    explicit = request.query_params.get("lang", "")
+    if explicit in LANGUAGES:
+        return explicit
+    if principal.user_id is not None:
+        user = db.get(User, principal.user_id)
+        if user is not None and user.language in LANGUAGES:
+            return user.language
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return "ru"
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(principal.actor, principal.user_id)
+
+
+def may_touch(db: Session, principal: Principal, operator_id: int) -> bool:
+    """Operators: their own; supervisors: their group's (all without a group); others: all."""
+    if principal.role == Role.OPERATOR:
+        return principal.user_id == operator_id
+    if principal.role == Role.SUPERVISOR and principal.group:
+        if principal.user_id == operator_id:
+            return True
+        owner = db.get(User, operator_id)
+        return owner is not None and owner.group == principal.group
+    return True
+
+
+def _forbid(db: Session, principal: Principal, wrapup: Wrapup) -> None:
+    if not may_touch(db, principal, wrapup.operator_id):
+        raise HTTPException(403, f"wrap-up {wrapup.id} is not one you may see or change")
+
+
+def _problem(exc: WrapupError) -> HTTPException:
+    return HTTPException(exc.status, exc.detail)
+
+
+def _invalid(exc: InvalidForm, lang: str) -> HTTPException:
+    return HTTPException(422, [error.to_json(lang) for error in exc.errors])
+
+
+def present(
+    db: Session, wrapup: Wrapup, principal: Principal, forms: Forms | None = None
+) -> WrapupOut:
+    """A wrap-up as this principal may see it (phones and names masked without PII)."""
+    out = WrapupOut.model_validate(wrapup_payload(db, wrapup))
+    if Scope.CALLS_READ_PII in principal.scopes or forms is None:
+        return out
+    category = forms.category(wrapup.category or "")
+    masked = dict(out.fields)
+    for name, value in out.fields.items():
+        spec = category.field(name) if category else None
+        if not isinstance(value, str):
+            continue
+        if (spec is not None and spec.type == "phone") or name.startswith("contact"):
+            masked[name] = mask_phone(value) if any(c.isdigit() for c in value) else "***"
+        elif name == "applicant_name":
+            masked[name] = mask_name(value)
+    return out.model_copy(update={"fields": masked, "history": []})
+
+
+def _call_wrapups(db: Session, call: Call) -> list[Wrapup]:
+    key = f"{call.node}:{call.linkedid}"
+    rows = db.scalars(
+        select(Wrapup)
+        .where(or_(Wrapup.call_id == call.id, Wrapup.call_key == key))
+        .order_by(Wrapup.id)
+    ).all()
+    return list(rows)
+
+
+def _took_call(db: Session, call: Call, endpoints: tuple[str, ...]) -> bool:
+    """Whether one of these phones answered or rang for the call."""
+    if not endpoints:
+        return False
+    if call.operator_endpoint in endpoints:
+        return True
+    rung = db.scalar(
+        select(CallAttempt.id)
+        .where(CallAttempt.call_id == call.id, CallAttempt.endpoint.in_(endpoints))
+        .limit(1)
+    )
+    return rung is not None
+
+
+def _wrapup_for_call(
+    db: Session,
+    principal: Principal,
+    call_id: int,
+    operator_id: int | None,
+    service: WrapupService,
+    *,
+    create: bool,
+) -> Wrapup:
+    """The wrap-up of a call this principal means (opened now if the hook never ran)."""
+    call = db.get(Call, call_id)
+    if call is None:
+        raise HTTPException(404, f"no call with id {call_id}")
+    wrapups = _call_wrapups(db, call)
+    if principal.role == Role.OPERATOR:
+        operator_id = principal.user_id
+    if operator_id is not None:
+        wrapups = [w for w in wrapups if w.operator_id == operator_id]
+    if len(wrapups) > 1:
+        operators = sorted({w.operator_id for w in wrapups})
+        raise HTTPException(
+            422, f"call {call_id} has wrap-ups of operators {operators}: give operator_id"
+        )
+    if wrapups:
+        _forbid(db, principal, wrapups[0])
+        return wrapups[0]
+    if principal.role == Role.OPERATOR:
+        if not _took_call(db, call, principal.endpoints):
+            raise HTTPException(403, f"call {call_id} is not one of your calls")
+    elif operator_id is None:
+        owner = operators_by_endpoint(db).get(call.operator_endpoint or "")
+        if owner is None:
+            raise HTTPException(
+                404 if not create else 422,
+                f"call {call_id} had no operator, so it has no wrap-up",
+            )
+        operator_id = owner[0]
+    if not create:
+        raise HTTPException(404, f"call {call_id} has no wrap-up yet")
+    assert operator_id is not None
+    if db.get(User, operator_id) is None:
+        raise HTTPException(404, f"no operator with id {operator_id}")
+    if not may_touch(db, principal, operator_id):
+        raise HTTPException(403, f"call {call_id} is not one you may tag")
+    # The call took place but no wrap-up was opened (e.g. before callagent followed the
+    # operator's state): open it now, already due.
+    now = utcnow()
+    wrapup = open_wrapup(
+        db,
+        operator_id=operator_id,
+        call_key=f"{call.node}:{call.linkedid}",
+        now=now,
+        forms=service.forms,
+        default_seconds=0,
+    )
+    wrapup.call_id = call.id
+    return wrapup
+
+
+def _wrapup(db: Session, principal: Principal, wrapup_id: int) -> Wrapup:
+    wrapup = db.get(Wrapup, wrapup_id)
+    if wrapup is None:
+        raise HTTPException(404, f"no wrap-up with id {wrapup_id}")
+    _forbid(db, principal, wrapup)
+    return wrapup
+
+
+def _submit(
+    request: Request,
+    response: Response,
+    db: Session,
+    principal: Principal,
+    wrapup: Wrapup,
+    body: WrapupIn,
+) -> WrapupOut:
+    service = _service(request)
+    now = utcnow()
+    try:
+        created = submit(
+            db,
+            wrapup=wrapup,
+            category_id=body.category,
+            values=body.fields,
+            actor=_actor(principal),
+            forms=service.forms,
+            book=service.book,
+            now=now,
+            listeners=service.listeners,
+        )
+    except InvalidForm as exc:
+        db.rollback()
+        raise _invalid(exc, language(request, db, principal)) from None
+    except WrapupError as exc:
+        db.rollback()
+        raise _problem(exc) from None
+    db.commit()
+    response.status_code = 201 if created else 200
+    return present(db, wrapup, principal, service.forms)
+
+
+def _correct(
+    request: Request, db: Session, principal: Principal, wrapup: Wrapup, body: WrapupIn
+) -> WrapupOut:
+    service = _service(request)
+    try:
+        correct(
+            db,
+            wrapup=wrapup,
+            category_id=body.category,
+            values=body.fields,
+            actor=_actor(principal),
+            forms=service.forms,
+            now=utcnow(),
+            listeners=service.listeners,
+        )
+    except InvalidForm as exc:
+        db.rollback()
+        raise _invalid(exc, language(request, db, principal)) from None
+    except WrapupError as exc:
+        db.rollback()
+        raise _problem(exc) from None
+    db.commit()
+    return present(db, wrapup, principal, service.forms)
+
+
+# ----------------------------------------------------------------------- routes
+
+
+@router.get(
+    "/wrapup-forms",
+    response_model=FormsOut,
+    summary="The wrap-up categories and their forms (from the forms file)",
+)
+def wrapup_forms(request: Request, _: Reader) -> FormsOut:
+    return FormsOut.model_validate(_service(request).forms.to_json())
+
+
+@router.get(
+    "/wrapups/pending",
+    response_model=list[PendingOut],
+    summary="Open (pending or missed) wrap-ups of the current user (or of operator_id)",
+    responses=_ERRORS,
+)
+def wrapups_pending(
+    db: Db,
+    principal: Writer,
+    operator_id: Annotated[
+        int | None, Query(ge=1, le=2_147_483_647, description="tokens and supervisors")
+    ] = None,
+) -> list[PendingOut]:
+    target = operator_id if operator_id is not None else principal.user_id
+    if target is None:
+        raise HTTPException(422, "operator_id is required when calling with an API token")
+    if not may_touch(db, principal, target):
+        raise HTTPException(403, "operators see only their own wrap-ups")
+    rows = pending_for(db, operator_id=target, now=utcnow())
+    calls = resolve_calls(db, rows)
+    db.commit()
+    out = []
+    for row in rows:
+        call = calls.get(row.id)
+        number = (call.applicant_number or call.caller_number) if call is not None else None
+        if number and Scope.CALLS_READ_PII not in principal.scopes:
+            number = mask_phone(number)
+        out.append(
+            PendingOut(
+                id=row.id,
+                call_id=row.call_id,
+                call_key=row.call_key,
+                status=row.status,
+                deadline=row.deadline,
+                extended=row.extended,
+                caller_number=number or None,
+                direction=call.direction if call is not None else None,
+                started_at=row.started_at,
+                category_hint=row.category_hint,
+                question_id=row.question_id,
+            )
+        )
+    return out
+
+
+@router.post(
+    "/calls/{call_id}/wrapup",
+    response_model=WrapupOut,
+    status_code=201,
+    summary="Submit the wrap-up of a call (frees the operator); the same again is a no-op",
+    responses={200: {"model": WrapupOut, "description": "already stored so"}, **_ERRORS},
+)
+def wrapups_submit_for_call(
+    call_id: Id,
+    body: WrapupIn,
+    request: Request,
+    response: Response,
+    db: Db,
+    principal: Writer,
+) -> WrapupOut:
+    wrapup = _wrapup_for_call(
+        db, principal, call_id, body.operator_id, _service(request), create=True
+    )
+    return _submit(request, response, db, principal, wrapup, body)
+
+
+@router.post(
+    "/wrapups/{wrapup_id}/submit",
+    response_model=WrapupOut,
+    status_code=201,
+    summary="Submit a wrap-up by its id (also before the call record is written)",
+    responses={200: {"model": WrapupOut, "description": "already stored so"}, **_ERRORS},
+)
+def wrapups_submit(
+    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    body: WrapupIn,
+    request: Request,
+    response: Response,
+    db: Db,
+    principal: Writer,
+) -> WrapupOut:
+    wrapup = _wrapup(db, principal, wrapup_id)
+    return _submit(request, response, db, principal, wrapup, body)
+
+
+@router.patch(
+    "/calls/{call_id}/wrapup",
+    response_model=WrapupOut,
+    summary="Correct a submitted wrap-up (the old values stay in its history)",
+    responses=_ERRORS,
+)
+def wrapups_correct_for_call(
+    call_id: Id, body: WrapupIn, request: Request, db: Db, principal: Writer
+) -> WrapupOut:
+    wrapup = _wrapup_for_call(
+        db, principal, call_id, body.operator_id, _service(request), create=False
+    )
+    return _correct(request, db, principal, wrapup, body)
+
+
+@router.patch(
+    "/wrapups/{wrapup_id}",
+    response_model=WrapupOut,
+    summary="Correct a submitted wrap-up by its id",
+    responses=_ERRORS,
+)
+def wrapups_correct(
+    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    body: WrapupIn,
+    request: Request,
+    db: Db,
+    principal: Writer,
+) -> WrapupOut:
+    return _correct(request, db, principal, _wrapup(db, principal, wrapup_id), body)
+
+
+@router.post(
+    "/wrapups/{wrapup_id}/extend",
+    response_model=ExtendOut,
+    summary="Give a pending wrap-up more time, once (CALLAGENT_WRAPUP_EXTEND_SECONDS)",
+    responses=_ERRORS,
+)
+def wrapups_extend(
+    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    request: Request,
+    db: Db,
+    principal: Writer,
+) -> ExtendOut:
+    wrapup = _wrapup(db, principal, wrapup_id)
+    service = _service(request)
+    try:
+        deadline = extend(
+            db,
+            wrapup=wrapup,
+            seconds=service.extend_seconds,
+            actor=_actor(principal),
+            now=utcnow(),
+        )
+    except WrapupError as exc:
+        db.rollback()
+        raise _problem(exc) from None
+    db.commit()
+    return ExtendOut(id=wrapup.id, deadline=deadline, extended=True)
+
+
+@router.get(
+    "/calls/{call_id}/wrapup",
+    response_model=WrapupOut,
+    summary="The wrap-up of a call",
+    responses=_ERRORS,
+)
+def wrapups_get_for_call(
+    call_id: Id,
+    request: Request,
+    db: Db,
+    principal: Reader,
+    operator_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> WrapupOut:
+    wrapup = _wrapup_for_call(db, principal, call_id, operator_id, _service(request), create=False)
+    return present(db, wrapup, principal, _service(request).forms)
+
+
+@router.get(
+    "/wrapups/{wrapup_id}",
+    response_model=WrapupOut,
+    summary="One wrap-up with its history",
+    responses=_ERRORS,
+)
+def wrapups_get(
+    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    request: Request,
+    db: Db,
+    principal: Reader,
+) -> WrapupOut:
+    return present(db, _wrapup(db, principal, wrapup_id), principal, _service(request).forms)
+
+
+@router.get(
+    "/wrapups",
+    response_model=list[WrapupOut],
+    summary="Wrap-ups, newest first (operators: their own; supervisors: their group)",
+    responses=_ERRORS,
+)
+def wrapups_list(
+    request: Request,
+    db: Db,
+    principal: Reader,
+    operator_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    status: Literal["pending", "missed", "submitted"] | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    missed: Annotated[bool | None, Query(description="the deadline passed first")] = None,
+    since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> list[WrapupOut]:
+    for value in (since, until):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, "since/until need a time zone, e.g. 2026-11-22T10:00:00Z")
+    query = select(Wrapup)
+    if principal.role == Role.OPERATOR:
+        if operator_id is not None and operator_id != principal.user_id:
+            raise HTTPException(403, "operators see only their own wrap-ups")
+        operator_id = principal.user_id
+    elif principal.role == Role.SUPERVISOR and principal.group:
+        group = select(User.id).where(User.group == principal.group)
+        query = query.where(
+            or_(Wrapup.operator_id.in_(group), Wrapup.operator_id == principal.user_id)
+        )
+    if operator_id is not None:
+        query = query.where(Wrapup.operator_id == operator_id)
+    if status is not None:
+        query = query.where(Wrapup.status == status)
+    if category is not None:
+        query = query.where(Wrapup.category == category)
+    if missed is not None:
+        query = query.where(Wrapup.missed_at.is_not(None) if missed else Wrapup.missed_at.is_(None))
+    if since is not None:
+        query = query.where(Wrapup.started_at >= since)
+    if until is not None:
+        query = query.where(Wrapup.started_at < until)
+    rows = db.scalars(
+        query.order_by(Wrapup.started_at.desc(), Wrapup.id.desc()).limit(limit).offset(offset)
+    ).all()
+    resolve_calls(db, rows)
+    db.commit()
+    forms = _service(request).forms
+    return [present(db, row, principal, forms) for row in rows]
+
+
+@router.get(
+    "/callers/{number}/history",
+    response_model=CallerHistoryOut,
+    summary="Earlier calls with this number and their wrap-ups (the operator's pop-up)",
+    responses=_ERRORS,
+)
+def caller_history(
+    number: Annotated[str, Path(min_length=1, max_length=32)],
+    request: Request,
+    db: Db,
+    principal: CallReader,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CallerHistoryOut:
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not 3 <= len(digits) <= 15:
+        raise HTTPException(422, f"{number!r} is not a phone number")
+    match = or_(Call.applicant_number == digits, Call.caller_number == digits)
+    if principal.role == Role.OPERATOR and not _on_call_with(db, principal, match):
+        raise HTTPException(403, "operators see the history of numbers they are talking to")
+    calls = db.scalars(
+        select(Call).where(match).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)
+    ).all()
+    owners = operators_by_endpoint(db)
+    forms = _service(request).forms
+    pii = Scope.CALLS_READ_PII in principal.scopes
+    out: list[HistoryCallOut] = []
+    for call in calls:
+        owner = owners.get(call.operator_endpoint or "")
+        wrapups = [w for w in _call_wrapups(db, call) if w.status == "submitted"]
+        out.append(
+            HistoryCallOut(
+                id=call.id,
+                started_at=call.started_at,
+                direction=call.direction,
+                disposition=call.disposition,
+                applicant_number=call.applicant_number if pii else mask_phone(digits),
+                operator_id=owner[0] if owner else None,
+                operator_login=owner[1] if owner else None,
+                talk_seconds=call.talk_seconds,
+                wrapups=[present(db, w, principal, forms) for w in wrapups],
+            )
+        )
+    questions = db.scalars(
+        select(Question)
+        .where(Question.applicant_phone == digits, Question.status != "closed")
+        .order_by(Question.id.desc())
+        .limit(20)
+    ).all()
+    open_questions = [
+        {"id": q.id, "status": q.status, "text": q.text, "due_at": q.due_at.isoformat()}
+        for q in questions
+    ]
+    return CallerHistoryOut(
+        number=digits if pii else mask_phone(digits), calls=out, open_questions=open_questions
+    )
+
+
+def _on_call_with(db: Session, principal: Principal, match: Any) -> bool:
+    """An operator may look a number up while, or after, talking to it."""
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    if user is None:
+        return False
+    if user.claimed_call:
+        parts = user.claimed_call.partition(":")
+        claimed = db.scalar(
+            select(Call.id).where(Call.node == parts[0], Call.linkedid == parts[2], match)
+        )
+        if claimed is not None:
+            return True
+    calls = db.scalars(select(Call).where(match).order_by(Call.started_at.desc()).limit(50)).all()
+    return any(_took_call(db, call, principal.endpoints) for call in calls)
