@@ -76,6 +76,7 @@ def _import_out(
     *,
     repeated: bool = False,
     notes: list[str] | None = None,
+    read: bool = True,
 ) -> ImportOut:
     out = ImportOut.model_validate(record).model_copy(
         update={"repeated": repeated, "notes": notes or []}
@@ -83,7 +84,7 @@ def _import_out(
     if not _pii(principal):
         names = service.name_keys(record.mapping)
         return out.model_copy(update={"report": service.masked_report(out.report, names)})
-    if out.report:
+    if out.report and read:  # the uploader's own answer reads nothing they did not send
         audit(
             db,
             principal=principal,
@@ -231,7 +232,12 @@ def registry_upload(
     except RegistryFileError as exc:
         raise HTTPException(422, f"{filename}: {exc}") from exc
     return _import_out(
-        db, outcome.record, principal, repeated=outcome.repeated, notes=outcome.notes
+        db,
+        outcome.record,
+        principal,
+        repeated=outcome.repeated,
+        notes=outcome.notes,
+        read=outcome.repeated,
     )
 
 
