@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     registry_max_bytes: int = Field(default=20_971_520, ge=1024)  # largest registry file
     registry_max_rows: int = Field(default=100_000, ge=1)  # most data rows in one file
 
+    # The campaign dialer: the service dials running campaigns itself unless "off".
+    campaign_scheduler: str = Field(default="on", pattern=r"^(on|off)$")
+    campaign_ring_timeout: int = Field(default=30, ge=5, le=300)  # Originate Timeout, s
+    campaign_response_timeout: float = Field(default=10.0, gt=0)  # for the Originate's answer
+    campaign_lease_seconds: float = Field(default=120.0, ge=2)  # an entry's lease, renewed
+    campaign_max_call_seconds: float = Field(default=900.0, gt=0)  # longest answered call
+    campaign_poll_interval: float = Field(default=5.0, gt=0)  # scheduler: look for due entries
+    tts_command: str = ""  # text on stdin -> {file} (a .wav); "": prompt files only
+    tts_dir: str = "/var/lib/asterisk/sounds/callagent"  # where TTS files go (Asterisk reads)
+
     log_level: str = "INFO"
 
     @field_validator("ami_nodes", mode="before")

@@ -33,6 +33,8 @@ from callagent.api import (
     wrapups,
 )
 from callagent.api.security import LoginLimiter
+from callagent.campaigns.notify_agi import NotifyScript
+from callagent.campaigns.scheduler import live_preview, run_scheduler
 from callagent.config import AmiNode, Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
@@ -138,10 +140,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.wrapups = wrapup_service
         app.state.router = router
         hub = live.LiveHub(monitor.tracker)  # the operator pages' live events
-        hub.connect(book=book, sessions=sessions, subscribers=monitor.subscribers)
+        hub.connect(sessions=sessions, subscribers=monitor.subscribers)
         app.state.live = hub
+        notify = NotifyScript(sessions, tts_command=settings.tts_command, tts_dir=settings.tts_dir)
         agi = FastAgiServer(
-            router.scripts(),
+            {**router.scripts(), **notify.scripts()},
             host=settings.agi_host,
             port=settings.agi_port,
             env_timeout=settings.agi_env_timeout,
@@ -173,6 +176,10 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.fallback_queue:
             mirror = QueueMirror(book.changes, monitor.clients, settings.fallback_queue)
             tasks.append(asyncio.create_task(mirror.run()))
+        if settings.campaign_scheduler == "on":
+            preview = live_preview(app.state)
+            scheduler = run_scheduler(config, sessions, book=book, preview=preview)
+            tasks.append(asyncio.create_task(scheduler))
         try:
             yield
         finally:

@@ -60,6 +60,7 @@ class Watched:
     hung_up: bool = False
     digit: str = ""
     operator_answered: bool = False  # digit 2: an operator took the call
+    dial_status: str = ""  # the Dial this channel made (digit 2; operator mode: the applicant)
 
     @property
     def result(self) -> str:
@@ -115,8 +116,9 @@ class OutcomeBook:
         if event == "DialEnd":
             # the applicant's channel (Uniqueid) put through to an operator (digit 2)
             item = self._by_channel.get(h.get("Uniqueid", ""))
-            if item is not None and h.get("DialStatus") == "ANSWER":
-                item.operator_answered = True
+            if item is not None:
+                item.dial_status = h.get("DialStatus", "")
+                item.operator_answered = item.dial_status == "ANSWER"
             return []
         item = self._by_channel.get(h.get("Uniqueid", ""))
         if item is None:

@@ -1,0 +1,581 @@
+"""The campaign dialer: lease due entries, Originate them at the campaign's pace, store results.
+
+One :class:`Dialer` serves one AMI connection (``callagent campaign run`` opens its
+own; the service's scheduler too). For every campaign it runs a loop that leases
+due entries (:mod:`callagent.campaigns.lease`: the attempt row with its unique
+ActionID is stored before anything is sent), sends one async ``Originate`` per
+entry (``ChannelId`` = the dialled channel's Uniqueid, channel variables
+``CALLAGENT_CAMPAIGN_ID`` / ``CALLAGENT_ENTRY_ID`` / ``CALLAGENT_ATTEMPT_ID``), and
+settles each attempt from the AMI events (:mod:`callagent.campaigns.results`).
+The result, the entry's new state and the ``notification.result`` webhook are
+written in one transaction.
+
+An Originate is never sent twice: our AMI adapter fails actions that were
+pending when the connection dropped (panoramisk 1.4 would send them again), and
+an attempt whose answer never comes ends as ``timeout`` after a bounded time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from callagent.ami.client import AmiClient, AmiConnectionLost
+from callagent.ami.parser import AmiMessage
+from callagent.campaigns.lease import CampaignPlan, Leased, lease_due, release_unsent, renew
+from callagent.campaigns.pacing import Pacer
+from callagent.campaigns.results import OutcomeBook, Watched, entry_update
+from callagent.campaigns.window import WindowError, zone
+from callagent.db.campaign_models import Campaign, DoNotCall, NotificationAttempt, RegistryEntry
+from callagent.db.models import Call
+from callagent.routing.operators import OperatorBook
+from callagent.webhooks.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# (operator id, data) -> show the entry on that operator's page before the call
+PreviewHook = Callable[[int, dict[str, Any]], None]
+_DIAL_STATUS = {
+    "ANSWER": "answered",
+    "BUSY": "busy",
+    "NOANSWER": "no_answer",
+    "CONGESTION": "congestion",
+    "CHANUNAVAIL": "failed",
+}
+WRAPUP_OWNER = "wrapup"  # lease owner of an operator-mode entry waiting for its wrap-up
+WRAPUP_WAIT = timedelta(days=1)
+
+
+def utcnow() -> datetime:
+    """Now, aware UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class DialerConfig:
+    """Timings of the dialer (settings ``CALLAGENT_CAMPAIGN_*``)."""
+
+    ring_timeout: float = 30.0  # Originate Timeout: how long the applicant's phone rings
+    response_timeout: float = 10.0  # for Asterisk's answer to the Originate action
+    answer_grace: float = 15.0  # after the ring timeout, for the OriginateResponse
+    max_call_seconds: float = 900.0  # an answered call that never hangs up (lost events)
+    lease_seconds: float = 120.0  # renewed while the call lasts
+    poll_interval: float = 5.0  # scheduler: how often to look for due entries
+    failure_grace: float = 2.0
+    operator_context: str = "from-operators"  # click-to-call context (operator mode)
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    placed: int = 0
+    refused: int = 0
+    results: Counter[str] = field(default_factory=Counter)
+    stopped: str = ""  # nothing_due | until | max_calls | stopped | not_connected
+
+    @property
+    def settled(self) -> int:
+        """Attempts that got a result."""
+        return sum(self.results.values())
+
+
+@dataclass
+class _CampaignRun:
+    plan: CampaignPlan
+    pacer: Pacer
+    slot: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: dict[int, Leased] = field(default_factory=dict)  # entry id -> leased
+
+
+class Dialer:
+    """Dials the due entries of running campaigns over one AMI connection."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        campaigns: list[str] | None = None,
+        config: DialerConfig | None = None,
+        clock: Clock = utcnow,
+        until: datetime | None = None,
+        max_calls: int | None = None,
+        forever: bool = False,
+        owner: str | None = None,
+        book: OperatorBook | None = None,
+        preview: PreviewHook | None = None,
+        on_progress: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.campaign_names = campaigns
+        self.config = config or DialerConfig()
+        self.clock = clock
+        self.until = until
+        self.max_calls = max_calls
+        self.forever = forever
+        self.run_id = owner or f"run-{uuid.uuid4().hex[:12]}"
+        self.book = book
+        self.preview = preview
+        self.on_progress = on_progress
+        self.client: AmiClient | None = None
+        self.summary = RunSummary()
+        self.outcomes = OutcomeBook(failure_grace=self.config.failure_grace)
+        self._futures: dict[str, asyncio.Future[str]] = {}
+        self._stopping = False
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        # SQLite has one writer: this process's threads take turns (as OperatorBook does).
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if sqlite else contextlib.nullcontext()
+        )
+
+    # ------------------------------------------------------------- AMI side
+
+    def on_event(self, node: str, message: AmiMessage) -> None:
+        """Every AMI event of the connection (hot path: dict lookups only)."""
+        if not self._futures:
+            return
+        loop = asyncio.get_running_loop()
+        for item in self.outcomes.feed(message, loop.time()):
+            self._settle(item)
+
+    def _settle(self, item: Watched) -> None:
+        future = self._futures.get(item.action_id)
+        if future is not None and not future.done():
+            future.set_result(item.result)
+
+    async def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.5)
+            for item in self.outcomes.expire(loop.time()):
+                self._settle(item)
+
+    def stop(self) -> None:
+        """Lease nothing more; the calls in flight are still settled."""
+        self._stopping = True
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> RunSummary:
+        """Dial until nothing is due (or --until, --max-calls, stop()); the summary."""
+        if self.client is None:
+            raise RuntimeError("Dialer.client is not set")
+        plans = await asyncio.to_thread(self._plans)
+        if not plans and not self.forever:
+            self.summary.stopped = "nothing_due"
+            return self.summary
+        ticker = asyncio.create_task(self._expire())
+        try:
+            if self.forever:
+                await self._schedule()
+            else:
+                await asyncio.gather(*(self._campaign(plan) for plan in plans))
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        if not self.summary.stopped:
+            self.summary.stopped = "stopped" if self._stopping else "nothing_due"
+        return self.summary
+
+    async def _schedule(self) -> None:
+        """The service's scheduler: every running campaign, forever."""
+        running: dict[int, asyncio.Task[None]] = {}
+        while not self._stopping:
+            try:
+                plans = await asyncio.to_thread(self._plans)
+            except Exception as exc:  # the database may be away for a while
+                log.warning("campaign scheduler: cannot read campaigns: %s", type(exc).__name__)
+                plans = []
+            for plan in plans:
+                if plan.id not in running or running[plan.id].done():
+                    running[plan.id] = asyncio.create_task(self._campaign(plan))
+            await asyncio.sleep(self.config.poll_interval)
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+    def _plans(self) -> list[CampaignPlan]:
+        with self.sessions() as session:
+            query = select(Campaign).where(Campaign.status == "running").order_by(Campaign.id)
+            if self.campaign_names:
+                query = query.where(Campaign.name.in_(self.campaign_names))
+            plans: list[CampaignPlan] = []
+            for row in session.scalars(query):
+                try:
+                    zone(row.office_timezone)
+                    plans.append(CampaignPlan.of(row))
+                except WindowError as exc:
+                    log.error("campaign %s is not dialled: %s", row.name, exc)
+            return plans
+
+    def _done(self) -> str:
+        if self._stopping:
+            return "stopped"
+        if self.until is not None and self.clock() >= self.until:
+            return "until"
+        if self.max_calls is not None and self.summary.placed >= self.max_calls:
+            return "max_calls"
+        return ""
+
+    async def _campaign(self, plan: CampaignPlan) -> None:
+        state = _CampaignRun(plan, Pacer(plan.max_concurrent, plan.calls_per_second))
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        queue: list[Leased] = []
+        renewer = asyncio.create_task(self._renew(state))
+        try:
+            while True:
+                reason = self._done()
+                if reason:
+                    self.summary.stopped = self.summary.stopped or reason
+                    break
+                if self.client is not None and not self.client.connected:
+                    # nothing is dialled while the PBX is away (no attempt is burnt)
+                    await asyncio.sleep(0.2)
+                    continue
+                delay = state.pacer.delay(loop.time())
+                if delay > 0:
+                    state.slot.clear()
+                    wait = min(delay, 1.0) if delay != float("inf") else 1.0
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(state.slot.wait(), wait)
+                    continue
+                if not queue:
+                    want = plan.max_concurrent - state.pacer.in_flight
+                    if self.max_calls is not None:
+                        want = min(want, self.max_calls - self.summary.placed)
+                    queue = await asyncio.to_thread(self._lease, plan, want)
+                    if not queue:
+                        if not tasks and not self.forever:
+                            break  # nothing due: a cron run ends here
+                        state.slot.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(
+                                state.slot.wait(), self.config.poll_interval if tasks else 1.0
+                            )
+                        if self.forever and not tasks:
+                            return  # the scheduler starts this campaign again when due
+                        continue
+                item = queue.pop(0)
+                state.pacer.started(loop.time())
+                state.in_flight[item.entry_id] = item
+                self.summary.placed += 1
+                task = asyncio.create_task(self._place(state, item))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            if queue:
+                await asyncio.to_thread(self._release, queue)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _renew(self, state: _CampaignRun) -> None:
+        while True:
+            await asyncio.sleep(max(0.5, self.config.lease_seconds / 3))
+            entries = list(state.in_flight)
+            if entries:
+                try:
+                    await asyncio.to_thread(self._renew_leases, entries)
+                except Exception as exc:
+                    log.warning("lease renewal failed: %s", type(exc).__name__)
+
+    # ---------------------------------------------------------------- a call
+
+    def originate_action(
+        self, plan: CampaignPlan, item: Leased, endpoint: str = ""
+    ) -> dict[str, Any]:
+        """The Originate for one attempt (message mode: the applicant; operator mode:
+        ``endpoint`` first, then the applicant through the click-to-call context)."""
+        digits = item.phone.lstrip("+")
+        variables = [
+            f"CALLAGENT_CAMPAIGN_ID={plan.id}",
+            f"CALLAGENT_ENTRY_ID={item.entry_id}",
+            f"CALLAGENT_ATTEMPT_ID={item.attempt_id}",
+        ]
+        action: dict[str, Any] = {
+            "Action": "Originate",
+            "ActionID": item.action_id,
+            "Priority": "1",
+            "Timeout": str(int(self.config.ring_timeout * 1000)),
+            "Async": "true",
+            "ChannelId": item.channel_id,
+        }
+        if endpoint:
+            action.update(
+                Channel=endpoint,
+                Context=self.config.operator_context,
+                Exten=digits,
+                CallerID=plan.caller_id or f'"{plan.name[:40]}" <{digits}>',
+            )
+            variables.append("CALLAGENT_ORIGIN=campaign")
+        else:
+            action.update(
+                Channel=plan.dial_template.format(number=digits, e164=item.phone),
+                Context=plan.context,
+                Exten="s",
+            )
+            if plan.caller_id:
+                action["CallerID"] = plan.caller_id
+        action["Variable"] = variables
+        return action
+
+    async def _place(self, state: _CampaignRun, item: Leased) -> None:
+        plan = state.plan
+        loop = asyncio.get_running_loop()
+        watched = self.outcomes.watch(item.action_id, item.channel_id)
+        future: asyncio.Future[str] = loop.create_future()
+        self._futures[item.action_id] = future
+        outcome = "timeout"
+        try:
+            endpoint = ""
+            if plan.mode == "operator":
+                endpoint = await asyncio.to_thread(self._claim_operator, plan, item)
+                if not endpoint:
+                    # nobody free: no call, not an attempt; try again shortly
+                    state.pacer.refused(loop.time())
+                    await asyncio.to_thread(self._refused, item, 5.0, "no_operator")
+                    self.summary.refused += 1
+                    return
+            assert self.client is not None
+            try:
+                response = await self.client.send_action(
+                    self.originate_action(plan, item, endpoint),
+                    timeout=self.config.response_timeout,
+                )
+            except (AmiConnectionLost, TimeoutError) as exc:
+                # It may have been placed: never sent again; the attempt counts.
+                log.warning(
+                    "campaign %s: no answer to Originate %s (%s): attempt timed out",
+                    plan.name,
+                    item.action_id,
+                    type(exc).__name__,
+                )
+            else:
+                if response.get("Response") != "Success":
+                    state.pacer.refused(loop.time())
+                    pause = max(0.0, state.pacer.paused_until - loop.time())
+                    await asyncio.to_thread(
+                        self._refused, item, pause, str(response.get("Message", ""))[:200]
+                    )
+                    self.summary.refused += 1
+                    return
+                outcome = await self._await(watched, future)
+                if plan.mode == "operator":
+                    outcome = _operator_outcome(watched, outcome)
+            await asyncio.to_thread(self._finish, plan, item, watched, outcome)
+            self.summary.results[outcome] += 1
+            state.pacer.finished(outcome, loop.time())
+            if self.on_progress is not None:
+                self.on_progress(self.summary)
+        except Exception:
+            log.exception("campaign %s: attempt %s failed", plan.name, item.attempt_id)
+            state.pacer.finished("timeout", loop.time())
+        finally:
+            self.outcomes.forget(item.action_id)
+            self._futures.pop(item.action_id, None)
+            state.in_flight.pop(item.entry_id, None)
+            state.slot.set()
+
+    async def _await(self, watched: Watched, future: asyncio.Future[str]) -> str:
+        config = self.config
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(future), config.ring_timeout + config.answer_grace
+            )
+        except TimeoutError:
+            if not watched.answered:
+                return "timeout"
+        try:  # answered: the call goes on until it hangs up
+            return await asyncio.wait_for(asyncio.shield(future), config.max_call_seconds)
+        except TimeoutError:
+            return "answered"
+
+    # ------------------------------------------------------------- database
+
+    def _lease(self, plan: CampaignPlan, want: int) -> list[Leased]:
+        with self._write_lock, self.sessions.begin() as session:
+            return lease_due(
+                session,
+                plan,
+                owner=self.run_id,
+                run_id=self.run_id,
+                now=self.clock(),
+                limit=want,
+                lease_seconds=self.config.lease_seconds,
+            )
+
+    def _release(self, items: list[Leased]) -> None:
+        with self._write_lock, self.sessions.begin() as session:
+            release_unsent(session, items, owner=self.run_id)
+
+    def _renew_leases(self, entries: list[int]) -> None:
+        with self._write_lock, self.sessions.begin() as session:
+            renew(
+                session,
+                entries,
+                owner=self.run_id,
+                now=self.clock(),
+                lease_seconds=self.config.lease_seconds,
+            )
+
+    def _claim_operator(self, plan: CampaignPlan, item: Leased) -> str:
+        """Operator mode: claim a free operator for this entry and show it to them."""
+        if self.book is None:
+            self.book = OperatorBook(self.sessions)
+        node = self.client.node.name if self.client is not None else "pbx1"
+        claimed = self.book.claim(f"{node}:{item.channel_id}")
+        if claimed is None:
+            return ""
+        if self.preview is not None:
+            try:
+                self.preview(claimed.user_id, self._preview_data(plan, item))
+            except Exception:
+                log.exception("campaign preview could not be shown")
+        return claimed.endpoint
+
+    def _preview_data(self, plan: CampaignPlan, item: Leased) -> dict[str, Any]:
+        with self.sessions() as session:
+            entry = session.get(RegistryEntry, item.entry_id)
+            assert entry is not None
+            return entry_preview(plan, entry, item)
+
+    def _refused(self, item: Leased, pause: float, reason: str) -> None:
+        """Asterisk refused the Originate (or no operator was free): not an attempt."""
+        now = self.clock()
+        with self._write_lock, self.sessions.begin() as session:
+            attempt = session.get(NotificationAttempt, item.attempt_id)
+            if attempt is not None:
+                attempt.result = "refused"
+                attempt.ended_at = now
+            entry = session.get(RegistryEntry, item.entry_id)
+            if entry is not None and entry.lease_owner == self.run_id:
+                entry.attempts = max(0, entry.attempts - 1)
+                entry.status = "pending"
+                entry.lease_owner = ""
+                entry.lease_until = None
+                entry.next_attempt_at = now + timedelta(seconds=pause)
+        log.info("campaign attempt %s not placed: %s", item.attempt_id, reason or "refused")
+
+    def _finish(self, plan: CampaignPlan, item: Leased, watched: Watched, outcome: str) -> None:
+        now = self.clock()
+        with self._write_lock, self.sessions.begin() as session:
+            attempt = session.get(NotificationAttempt, item.attempt_id)
+            entry = session.get(RegistryEntry, item.entry_id)
+            if attempt is None or entry is None:
+                return  # the campaign was deleted meanwhile
+            digit = attempt.digit or watched.digit
+            attempt.result = outcome
+            attempt.cause = watched.cause
+            attempt.digit = digit
+            attempt.ended_at = now
+            attempt.call_id = session.scalar(
+                select(Call.id).where(Call.linkedid == item.channel_id).limit(1)
+            )
+            if entry.lease_owner != self.run_id:
+                log.warning(
+                    "campaign %s: entry %s was taken by another run meanwhile (lease expired); "
+                    "only the attempt is stored",
+                    plan.name,
+                    entry.id,
+                )
+                return
+            update = entry_update(
+                result=outcome,
+                digit=digit,
+                operator_answered=watched.operator_answered,
+                attempts=entry.attempts,
+                max_attempts=plan.max_attempts,
+                retry_delays=plan.retry_delays,
+                mode=plan.mode,
+                now=now,
+            )
+            entry.status = update.status
+            entry.last_result = update.last_result
+            entry.next_attempt_at = update.next_attempt_at
+            entry.confirmation_digit = update.confirmation_digit or entry.confirmation_digit
+            entry.updated_at = now
+            if update.status == "in_progress":  # operator mode: the wrap-up decides
+                entry.lease_owner = WRAPUP_OWNER
+                entry.lease_until = now + WRAPUP_WAIT
+            else:
+                entry.lease_owner = ""
+                entry.lease_until = None
+            if update.do_not_call and session.get(DoNotCall, item.phone) is None:
+                session.add(
+                    DoNotCall(
+                        phone=item.phone,
+                        reason="asked with DTMF 9 during a notification call",
+                        added_at=now,
+                        added_by=f"campaign:{plan.name}",
+                    )
+                )
+            enqueue_result(session, plan, entry, attempt)
+
+
+def _operator_outcome(watched: Watched, outcome: str) -> str:
+    """Operator mode: the operator answered first; the applicant's leg decides."""
+    if outcome != "answered":
+        return "timeout" if outcome == "timeout" else "failed"  # the operator was not reached
+    return _DIAL_STATUS.get(
+        watched.dial_status, "answered" if watched.operator_answered else "failed"
+    )
+
+
+def entry_preview(plan: CampaignPlan, entry: RegistryEntry, item: Leased) -> dict[str, Any]:
+    """What the operator's page shows before the applicant is dialled (operator mode)."""
+    return {
+        "campaign_id": plan.id,
+        "campaign": plan.name,
+        "entry_id": entry.id,
+        "attempt_id": item.attempt_id,
+        "applicant_name": entry.applicant_name,
+        "phone": item.phone,
+        "case_number": entry.case_number,
+        "service": entry.service,
+        "office": entry.office,
+        "ready_date": entry.ready_date,
+        "note": entry.note,
+        "attempt": item.attempt_number,
+        "category_hint": "document_notification",
+    }
+
+
+def enqueue_result(
+    session: Session, plan: CampaignPlan, entry: RegistryEntry, attempt: NotificationAttempt
+) -> None:
+    """The ``notification.result`` webhook, in the caller's transaction (no phone, no name)."""
+    enqueue(
+        session,
+        event_type="notification.result",
+        subject=f"attempt:{attempt.id}:{attempt.result}",
+        ordering_key=f"entry:{entry.id}",
+        data={
+            "campaign_id": plan.id,
+            "campaign": plan.name,
+            "entry_id": entry.id,
+            "case_number": entry.case_number,
+            "attempt_id": attempt.id,
+            "result": attempt.result,
+            "cause": attempt.cause,
+            "digit": attempt.digit,
+            "status": entry.status,
+            "attempts": entry.attempts,
+            "last_result": entry.last_result,
+            "next_attempt_at": entry.next_attempt_at.isoformat() if entry.next_attempt_at else None,
+            "call_id": attempt.call_id,
+            "at": (attempt.ended_at or attempt.started_at).isoformat(),
+        },
+    )

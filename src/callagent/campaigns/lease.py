@@ -1,0 +1,258 @@
+"""Leases on registry entries: two dialer runs never dial the same entry twice.
+
+An entry is leased by one conditional UPDATE (``... WHERE lease_until IS NULL OR
+lease_until < now``), so of two runs racing for it only one wins; on PostgreSQL
+the candidates are read ``FOR UPDATE SKIP LOCKED`` first, so concurrent runs on
+several hosts take different entries instead of queueing on the same rows. A
+run that is killed leaves leases that simply expire (``lease_until``); the next
+run takes the entries again and closes the killed run's unfinished attempts as
+``timeout`` (the call may have been placed: the attempt still counts).
+
+The attempt row (with its unique ActionID and ChannelId) and the attempt count
+are written in the same transaction as the lease, BEFORE the Originate is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from callagent.campaigns.window import CallingWindow, phone_zone
+from callagent.db.campaign_models import Campaign, NotificationAttempt, RegistryEntry
+
+DIALLABLE = ("pending", "in_progress")
+_SCAN_FACTOR = 4  # candidates read per slot: some are outside their window
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """What the dialer needs of a campaign, read once per pass."""
+
+    id: int
+    name: str
+    mode: str
+    status: str
+    office_timezone: str
+    window: CallingWindow
+    max_concurrent: int
+    max_attempts: int
+    retry_delays: dict[str, Any]
+    calls_per_second: float
+    caller_id: str
+    dial_template: str
+    context: str
+
+    @classmethod
+    def of(cls, row: Campaign) -> CampaignPlan:
+        """From the row; :class:`WindowError` when its window cannot be read."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            mode=row.mode,
+            status=row.status,
+            office_timezone=row.office_timezone,
+            window=CallingWindow.parse(row.window or {}, row.holidays or []),
+            max_concurrent=max(1, row.max_concurrent),
+            max_attempts=max(1, row.max_attempts),
+            retry_delays=dict(row.retry_delays or {}),
+            calls_per_second=row.calls_per_second if row.calls_per_second > 0 else 1.0,
+            caller_id=row.caller_id,
+            dial_template=row.dial_template,
+            context=row.context,
+        )
+
+
+@dataclass(frozen=True)
+class Leased:
+    """An entry this run may dial now, with its attempt already stored."""
+
+    campaign_id: int
+    entry_id: int
+    attempt_id: int
+    phone: str  # E.164
+    action_id: str
+    channel_id: str
+    attempt_number: int
+
+
+def _lease_free(now: datetime) -> Any:
+    return or_(RegistryEntry.lease_until.is_(None), RegistryEntry.lease_until < now)
+
+
+def phone_for(phones: Sequence[str], attempts: int) -> tuple[int, str]:
+    """The number to dial for the next attempt: the entry's numbers in turn."""
+    index = attempts % len(phones)
+    return index, phones[index]
+
+
+def lease_due(
+    session: Session,
+    plan: CampaignPlan,
+    *,
+    owner: str,
+    run_id: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+) -> list[Leased]:
+    """Lease up to ``limit`` due entries of ``plan`` inside their window (in one transaction).
+
+    Due: status pending (or in_progress with an expired lease), attempts left,
+    ``next_attempt_at`` passed, and the window open for the number to dial in that
+    number's zone. Entries outside their window get ``next_attempt_at`` = their next
+    opening, so they are not read again before.
+    """
+    if limit <= 0:
+        return []
+    query = (
+        select(
+            RegistryEntry.id,
+            RegistryEntry.phones,
+            RegistryEntry.phone_timezones,
+            RegistryEntry.attempts,
+        )
+        .where(
+            RegistryEntry.campaign_id == plan.id,
+            RegistryEntry.status.in_(DIALLABLE),
+            RegistryEntry.attempts < plan.max_attempts,
+            or_(RegistryEntry.next_attempt_at.is_(None), RegistryEntry.next_attempt_at <= now),
+            _lease_free(now),
+        )
+        .order_by(RegistryEntry.next_attempt_at.asc().nulls_first(), RegistryEntry.id)
+        .limit(limit * _SCAN_FACTOR)
+        .with_for_update(skip_locked=True)
+    )
+    chosen: dict[int, tuple[str, int]] = {}
+    later: dict[int, datetime] = {}
+    invalid: list[int] = []
+    for entry_id, phones, zones, attempts in session.execute(query).all():
+        if not phones:
+            invalid.append(entry_id)
+            continue
+        index, phone = phone_for(phones, attempts)
+        stored = zones[index] if zones and index < len(zones) else ""
+        tz = phone_zone(phone, stored or "", plan.office_timezone)
+        if plan.window.is_open(now, tz):
+            if len(chosen) < limit:
+                chosen[entry_id] = (phone, attempts)
+        else:
+            # not read again before it opens; a window that never opens: look again tomorrow
+            later[entry_id] = plan.window.next_open(now, tz) or now + timedelta(days=1)
+    for entry_id, opens in later.items():
+        session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.id == entry_id, _lease_free(now))
+            .values(next_attempt_at=opens)
+            .execution_options(synchronize_session=False)
+        )
+    if invalid:
+        session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.id.in_(invalid), _lease_free(now))
+            .values(status="invalid", last_result="no_valid_phone")
+            .execution_options(synchronize_session=False)
+        )
+    if not chosen:
+        return []
+    until = now + timedelta(seconds=lease_seconds)
+    won = set(
+        session.scalars(
+            update(RegistryEntry)
+            .where(
+                RegistryEntry.id.in_(list(chosen)),
+                RegistryEntry.status.in_(DIALLABLE),
+                _lease_free(now),
+            )
+            .values(
+                lease_owner=owner,
+                lease_until=until,
+                status="in_progress",
+                attempts=RegistryEntry.attempts + 1,
+                last_call_at=now,
+                updated_at=now,
+            )
+            .returning(RegistryEntry.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    if not won:
+        return []
+    # A killed run's attempts of these entries never got a result: they timed out.
+    session.execute(
+        update(NotificationAttempt)
+        .where(NotificationAttempt.entry_id.in_(list(won)), NotificationAttempt.result == "")
+        .values(result="timeout", ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    out: list[Leased] = []
+    for entry_id in sorted(won):
+        phone, attempts = chosen[entry_id]
+        token = uuid.uuid4().hex
+        attempt = NotificationAttempt(
+            campaign_id=plan.id,
+            entry_id=entry_id,
+            phone=phone,
+            action_id=f"callagent-n-{token}",
+            channel_id=f"cn-{token}",
+            run_id=run_id,
+            started_at=now,
+            ended_at=None,
+            result="",
+            cause=None,
+            digit="",
+            call_id=None,
+        )
+        session.add(attempt)
+        session.flush()
+        out.append(
+            Leased(
+                plan.id,
+                entry_id,
+                attempt.id,
+                phone,
+                attempt.action_id,
+                attempt.channel_id,
+                attempts + 1,
+            )
+        )
+    return out
+
+
+def release_unsent(session: Session, leased: Sequence[Leased], *, owner: str) -> None:
+    """Give back entries leased but never dialled: no attempt happened."""
+    for item in leased:
+        session.execute(
+            delete(NotificationAttempt).where(NotificationAttempt.id == item.attempt_id)
+        )
+        session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.id == item.entry_id, RegistryEntry.lease_owner == owner)
+            .values(
+                lease_owner="",
+                lease_until=None,
+                status="pending",
+                attempts=RegistryEntry.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def renew(
+    session: Session, entry_ids: Sequence[int], *, owner: str, now: datetime, lease_seconds: float
+) -> int:
+    """Extend the leases of calls still in flight; how many were ours to extend."""
+    if not entry_ids:
+        return 0
+    result = session.execute(
+        update(RegistryEntry)
+        .where(and_(RegistryEntry.id.in_(list(entry_ids)), RegistryEntry.lease_owner == owner))
+        .values(lease_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,237 @@
+"""The FastAGI ``notify`` script: tell the applicant their documents are ready, read a digit.
+
+``dialplan/extensions.conf`` (context ``notify-out``) runs it on the answered
+channel of a campaign's Originate. It reads ``CALLAGENT_ENTRY_ID`` /
+``CALLAGENT_ATTEMPT_ID``, plays the entry's message, asks for one digit
+(1 understood, 2 connect me to an operator, 9 do not call again), sets
+``CALLAGENT_NOTIFY_DIGIT`` for the dialplan and stores the digit with the attempt
+(the dialer settles the entry when the call ends).
+
+The message comes from the campaign's ``message`` settings:
+
+- ``prompts``: sound files played in order (``STREAM FILE``); ``say:case_number``
+  says the case number's digits, ``say:office`` / ``say:hours`` are spoken through
+  TTS only; default ``["callagent/notify-ready", "say:case_number"]``;
+- ``text`` (with ``CALLAGENT_TTS_COMMAND`` set): a template such as
+  ``"Documents for case {case_number} are ready at {office}, {hours}"`` turned into
+  a sound file by the TTS command (text on stdin, ``{file}`` in the command replaced
+  by the output path without extension + ``.wav``), cached by content;
+- ``question`` (default ``callagent/notify-press-1-2-9``), ``hours``, ``timeout`` (ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from callagent.db.campaign_models import Campaign, NotificationAttempt, RegistryEntry
+from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
+
+log = logging.getLogger(__name__)
+
+DIGITS = frozenset({"1", "2", "9"})
+DEFAULT_PROMPTS = ("callagent/notify-ready", "say:case_number")
+DEFAULT_QUESTION = "callagent/notify-press-1-2-9"
+CLOSING = {
+    "1": "callagent/notify-thank-you",
+    "2": "callagent/notify-connecting",
+    "9": "callagent/notify-removed",
+}
+_SOUND_NAME = re.compile(r"^[A-Za-z0-9_/.-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to say to one applicant."""
+
+    prompts: tuple[str, ...]
+    question: str
+    timeout_ms: int
+    text: str  # for the TTS command; '' when prompts only
+    fields: dict[str, str]
+
+
+def build_message(campaign: Campaign, entry: RegistryEntry) -> Message:
+    """The entry's message from the campaign's settings (pure)."""
+    settings: dict[str, Any] = dict(campaign.message or {})
+    fields = {
+        "case_number": entry.case_number,
+        "office": entry.office,
+        "service": entry.service,
+        "ready_date": entry.ready_date,
+        "name": entry.applicant_name,
+        "hours": str(settings.get("hours", "")),
+    }
+    prompts = tuple(str(p) for p in settings.get("prompts") or DEFAULT_PROMPTS)
+    text = str(settings.get("text", ""))
+    if text:
+        try:
+            text = text.format(**fields)
+        except (KeyError, IndexError, ValueError):
+            log.warning("campaign %s: message text has an unknown {field}", campaign.name)
+    return Message(
+        prompts=prompts,
+        question=str(settings.get("question", DEFAULT_QUESTION)),
+        timeout_ms=int(settings.get("timeout", 5000)),
+        text=text,
+        fields=fields,
+    )
+
+
+class NotifyScript:
+    """The ``notify`` FastAGI script."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        tts_command: str = "",
+        tts_dir: str = "/var/lib/asterisk/sounds/callagent",
+        tries: int = 2,
+    ) -> None:
+        self.sessions = sessions
+        self.tts_command = tts_command
+        self.tts_dir = Path(tts_dir)
+        self.tries = tries
+        self.dialogues = 0
+
+    def scripts(self) -> dict[str, Script]:
+        """Script name -> handler, to merge into the FastAGI server's scripts."""
+        return {"notify": self}
+
+    async def __call__(self, session: AgiSession) -> None:
+        """One answered notification call."""
+        self.dialogues += 1
+        entry_id = _int(await session.get_variable("CALLAGENT_ENTRY_ID"))
+        attempt_id = _int(await session.get_variable("CALLAGENT_ATTEMPT_ID"))
+        loaded = await asyncio.to_thread(self._load, entry_id)
+        if loaded is None:
+            log.warning("notify: no registry entry %s; nothing to say", entry_id)
+            await session.set_variable("CALLAGENT_NOTIFY_STATUS", "unknown_entry")
+            return
+        message = loaded
+        digit = ""
+        try:
+            for _ in range(self.tries):
+                await self._play(session, message)
+                digit = await get_data(session, message.question, message.timeout_ms)
+                if digit in DIGITS:
+                    break
+                digit = ""
+        finally:
+            # whatever happened, what was heard is kept
+            await asyncio.to_thread(self._record, attempt_id, entry_id, digit)
+        await session.set_variable("CALLAGENT_NOTIFY_DIGIT", digit)
+        await session.set_variable("CALLAGENT_NOTIFY_STATUS", "ok" if digit else "no_digit")
+        if digit in CLOSING:
+            await session.command(f'STREAM FILE {CLOSING[digit]} ""')
+
+    async def _play(self, session: AgiSession, message: Message) -> None:
+        sound = await self._tts(message.text) if message.text and self.tts_command else None
+        if sound is not None:
+            await session.command(f'STREAM FILE {sound} "123456789*#"')
+            return
+        for prompt in message.prompts:
+            if prompt.startswith("say:"):
+                value = message.fields.get(prompt[4:], "")
+                digits = "".join(ch for ch in value if ch.isdigit())
+                if digits:
+                    await session.command(f'SAY DIGITS {digits} ""')
+            elif _SOUND_NAME.match(prompt):
+                await session.command(f'STREAM FILE {prompt} ""')
+            else:
+                log.warning("notify: %r is not a sound file name; skipped", prompt[:40])
+
+    async def _tts(self, text: str) -> str | None:
+        """A sound file for ``text`` from the TTS command (cached); None when it fails."""
+        name = hashlib.sha256(text.encode()).hexdigest()[:24]
+        base = self.tts_dir / f"notify-{name}"
+        if base.with_suffix(".wav").exists():
+            return str(base)
+        argv = [arg.replace("{file}", str(base) + ".wav") for arg in shlex.split(self.tts_command)]
+        try:
+            self.tts_dir.mkdir(parents=True, exist_ok=True)
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await asyncio.wait_for(proc.communicate(text.encode()), 30)
+        except (OSError, TimeoutError) as exc:
+            log.warning("TTS command failed (%s); playing the prompt files", type(exc).__name__)
+            return None
+        if proc.returncode != 0 or not base.with_suffix(".wav").exists():
+            log.warning(
+                "TTS command exited %s without %s; playing the prompt files: %s",
+                proc.returncode,
+                base.with_suffix(".wav"),
+                err.decode(errors="replace")[:200],
+            )
+            return None
+        return str(base)
+
+    def _load(self, entry_id: int | None) -> Message | None:
+        if entry_id is None:
+            return None
+        with self.sessions() as session:
+            entry = session.get(RegistryEntry, entry_id)
+            if entry is None:
+                return None
+            campaign = session.get(Campaign, entry.campaign_id)
+            return None if campaign is None else build_message(campaign, entry)
+
+    def _record(self, attempt_id: int | None, entry_id: int | None, digit: str) -> None:
+        with self.sessions.begin() as session:
+            attempt = session.get(NotificationAttempt, attempt_id) if attempt_id else None
+            if attempt is not None and attempt.entry_id == entry_id:
+                attempt.digit = digit
+            entry = session.get(RegistryEntry, entry_id) if entry_id else None
+            if entry is not None and digit:
+                entry.confirmation_digit = digit
+
+
+async def get_data(session: AgiSession, prompt: str, timeout_ms: int) -> str:
+    """``GET DATA prompt timeout 1``: the digit pressed, '' on timeout.
+
+    Asterisk answers ``200 result=<digits>`` or ``200 result= (timeout)``, which
+    :meth:`AgiSession.command` (integers only) cannot read.
+    """
+    session.writer.write(f"GET DATA {prompt} {int(timeout_ms)} 1\n".encode())
+    try:
+        await session.writer.drain()
+    except ConnectionError as exc:
+        raise AgiHangup("connection closed") from exc
+    deadline = timeout_ms / 1000 + session.command_timeout + 60  # the prompt plays first
+    while True:
+        try:
+            raw = await asyncio.wait_for(session.reader.readline(), deadline)
+        except TimeoutError:
+            raise AgiHangup("no answer to GET DATA") from None
+        if not raw:
+            raise AgiHangup("connection closed")
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if line == "HANGUP":
+            session.hung_up = True
+            continue
+        if line.startswith("511"):
+            raise AgiHangup("the channel is gone (511)")
+        if not line.startswith("200 "):
+            raise AgiProtocolError(f"unexpected answer to GET DATA {line[:80]!r}")
+        value = line.partition("result=")[2].split(" ", 1)[0]
+        return value[:1] if value and value != "-1" else ""
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
