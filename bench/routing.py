@@ -53,8 +53,7 @@ def _serve(url: str | None, port_queue: Any) -> None:
         if url is None:
 
             async def fixed(session: AgiSession) -> None:
-                await session.get_variable("CHANNEL(linkedid)")
-                await session.get_variable("CALLAGENT_TOPIC")
+                # The same dialogue as dialplan/extensions.conf's: arguments in, five SETs out.
                 for name, value in (
                     ("CALLAGENT_OPERATOR", "PJSIP/op1001"),
                     ("CALLAGENT_OPERATOR_ID", "1"),
@@ -157,7 +156,8 @@ def prepare(url: str) -> None:
 
 async def one(port: int, latencies: list[float], errors: list[str]) -> None:
     linkedid = f"{time.time():.0f}.{uuid.uuid4().int % 10**9}"
-    call = AgiCall("route", linkedid, variables={"CHANNEL(linkedid)": linkedid}, args=["1", ""])
+    # As dialplan/extensions.conf asks: attempt, DIALSTATUS, topic, priority, linkedid.
+    call = AgiCall("route", linkedid, args=["1", "", "", "", linkedid])
     started = time.perf_counter()
     try:
         await run_agi(call, "127.0.0.1", port, timeout=5)

@@ -129,6 +129,47 @@ async def test_skills_and_paused_operators(db_url: str) -> None:
         assert bad.status_code == 422
 
 
+async def test_route_reads_topic_priority_and_linkedid_from_its_arguments(db_url: str) -> None:
+    """dialplan/extensions.conf passes them: the dialogue is only the SET VARIABLE commands."""
+    async with running_service(db_url) as service:
+        (plain,) = add_operators(service, 1)
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            expert = create_user(
+                session,
+                login="expert",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=["PJSIP/op2001"],
+                skills={"passport": 2},
+            ).id
+            session.commit()
+        await set_ready(service, [plain, expert])  # the plain one is idle the longest
+        # A topic in the arguments, and a channel whose uniqueid is not the linkedid (a
+        # second leg): the operator with the skill, and the call is the linkedid's.
+        call = AgiCall("route", "9.5", args=["1", "", "passport", "0", "9.1"])
+        await run_agi(call, "127.0.0.1", agi_port(service))
+        assert call.set["CALLAGENT_OPERATOR"] == "PJSIP/op2001"
+        assert call.set["CALLAGENT_CALL_ID"] == "9.1"
+        assert not [c for c in call.commands if c.startswith("GET ")]
+        assert [c.split()[2] for c in call.commands] == [
+            "CALLAGENT_OPERATOR",
+            "CALLAGENT_OPERATOR_ID",
+            "CALLAGENT_CALL_ID",
+            "CALLAGENT_DIAL_TIMEOUT",
+            "CALLAGENT_STATUS",
+        ]
+        plain_call = AgiCall("route", "9.7", args=["1", "", "", "", "9.7"])
+        await run_agi(plain_call, "127.0.0.1", agi_port(service))
+        assert plain_call.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+        # A callback (priority 10) asks after a plain call that is waiting: it goes first.
+        waiting = AgiCall("route", "9.8", args=["1", "", "", "", "9.8"])
+        await run_agi(waiting, "127.0.0.1", agi_port(service))
+        callback = AgiCall("route", "9.9", args=["1", "", "", "10", "9.9"])
+        await run_agi(callback, "127.0.0.1", agi_port(service))
+        assert waiting.set["CALLAGENT_QUEUE_POSITION"] == "1"
+        assert callback.set["CALLAGENT_QUEUE_POSITION"] == "1"  # ahead of the plain one
+
+
 @pytest.mark.parametrize("calls", [200])
 async def test_no_operator_is_given_two_calls(db_url: str, calls: int) -> None:
     """200 simultaneous route requests over TCP against 50 free operators."""

@@ -212,8 +212,13 @@ class OperatorBook:
         reason: str = "",
         call: str | None = None,
         now: datetime | None = None,
+        batch: list[Transition] | None = None,
     ) -> bool:
-        """Apply ``signal`` to ``user`` in the caller's transaction; False if it does not apply."""
+        """Apply ``signal`` to ``user`` in the caller's transaction; False if it does not apply.
+
+        The history row and webhook are written at once, or added to ``batch`` for the
+        caller to write with ``record_changes`` (one statement for many operators).
+        """
         now = now or utcnow()
         current = OperatorState(user.state)
         new = next_state(current, signal)
@@ -234,21 +239,13 @@ class OperatorBook:
             user.wrapup_until = deadline or now + timedelta(seconds=self.wrapup_seconds)
         if signal == Signal.NOT_ANSWERED and cause != "call_ended" and self.skip_seconds:
             user.skip_until = now + timedelta(seconds=self.skip_seconds)
-        record_changes(
-            session,
-            [
-                Transition(
-                    user.id,
-                    user.login,
-                    now,
-                    current.value,
-                    new.value,
-                    user.state_reason,
-                    cause,
-                    call,
-                )
-            ],
+        transition = Transition(
+            user.id, user.login, now, current.value, new.value, user.state_reason, cause, call
         )
+        if batch is None:
+            record_changes(session, [transition])
+        else:
+            batch.append(transition)
         change = StateChange(
             user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
         )
@@ -493,9 +490,13 @@ class OperatorBook:
                     User.claimed_call.in_(calls), User.state == OperatorState.RINGING.value
                 )
             ).all()
+            batch: list[Transition] = []
             for user in users:
-                if self.apply(session, user, signal, cause=cause, call=user.claimed_call):
+                if self.apply(
+                    session, user, signal, cause=cause, call=user.claimed_call, batch=batch
+                ):
                     released.append(user.id)
+            record_changes(session, batch)
         return released
 
     def claimed_for(self, call: str) -> list[int]:

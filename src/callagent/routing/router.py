@@ -76,21 +76,29 @@ class Router:
         }
 
     async def route(self, session: AgiSession) -> None:
-        """Pick the operator for this call and tell the dialplan (FastAGI)."""
+        """Pick the operator for this call and tell the dialplan (FastAGI).
+
+        Arguments: attempt, previous DIALSTATUS, then (dialplan/extensions.conf passes
+        them, saving three round trips) the topic, the priority and the linkedid. An
+        older dialplan that passes only the first two is asked with GET VARIABLE.
+        """
         args = session.args
         previous = args[1] if len(args) > 1 else ""
-        linkedid = await session.get_variable("CHANNEL(linkedid)") or session.env.get(
-            "agi_uniqueid", ""
-        )
-        topic = await session.get_variable("CALLAGENT_TOPIC")
-        priority = await session.get_variable("CALLAGENT_PRIORITY")
+        if len(args) >= 5 and args[4]:
+            topic, priority, linkedid = args[2], args[3], args[4]
+        else:
+            linkedid = await session.get_variable("CHANNEL(linkedid)") or session.env.get(
+                "agi_uniqueid", ""
+            )
+            topic = await session.get_variable("CALLAGENT_TOPIC") or ""
+            priority = await session.get_variable("CALLAGENT_PRIORITY") or ""
         caller = session.env.get("agi_callerid", "")
         variables = await self.decide(
             linkedid=linkedid,
             previous=previous,
-            topic=topic,
+            topic=topic or None,
             caller=caller,
-            priority=int(priority) if priority and priority.lstrip("-").isdigit() else 0,
+            priority=int(priority) if priority.lstrip("-").isdigit() else 0,
         )
         call = f"{self.node}:{linkedid}"
         try:
