@@ -106,7 +106,9 @@ class AgiSession:
 
     async def _line(self) -> str:
         try:
-            raw = await asyncio.wait_for(self.reader.readline(), self.command_timeout)
+            # asyncio.timeout, not wait_for: no extra task per line (this runs per command).
+            async with asyncio.timeout(self.command_timeout):
+                raw = await self.reader.readline()
         except TimeoutError:
             raise AgiHangup(f"no answer within {self.command_timeout} s") from None
         except (ValueError, ConnectionError) as exc:

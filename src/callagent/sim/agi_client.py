@@ -70,7 +70,8 @@ async def run_agi(call: AgiCall, host: str, port: int, timeout: float = 10.0) ->
         writer.write(call.environment(port))
         await writer.drain()
         while True:
-            raw = await asyncio.wait_for(reader.readline(), timeout)
+            async with asyncio.timeout(timeout):
+                raw = await reader.readline()
             if not raw:
                 return call  # the server closed: the dialogue is over
             command = raw.decode().rstrip("\n")
