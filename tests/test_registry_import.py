@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import functools
 import io
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from callagent.campaigns import registry_import
 from callagent.campaigns.phones import parse_phone, split_cell
@@ -18,6 +22,8 @@ from callagent.campaigns.registry_import import MappingError, import_registry, p
 from callagent.campaigns.schemas import CampaignCreate
 from callagent.campaigns.service import add_do_not_call, create_campaign
 from callagent.campaigns.tables import RegistryFileError, read_table
+from callagent.cli import app as cli_app
+from callagent.config import get_settings
 from callagent.db.campaign_models import RegistryEntry, RegistryImport
 from callagent.db.session import make_engine, make_sessionmaker
 
@@ -391,3 +397,81 @@ def test_limits_on_size_and_rows(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(RegistryFileError, match="CALLAGENT_REGISTRY_MAX_ROWS"):
         _import(sessions, campaign, data, max_rows=2)
     assert _import(sessions, campaign, data, max_rows=3).record.rows_imported == 3
+
+
+# --- the sample registries and the command line -------------------------------------
+
+SAMPLES = Path(registry_import.__file__).parent / "samples"
+
+
+@pytest.mark.parametrize("name", ["registry_sample.csv", "registry_sample.xlsx"])
+def test_the_shipped_samples_import_with_their_bad_rows_reported(name: str) -> None:
+    table = read_table((SAMPLES / name).read_bytes(), name)
+    prepared = prepare(table)
+    assert prepared.header_row == 2  # below the title row
+    assert [(i.row, i.code) for i in prepared.issues] == [
+        (10, "invalid_phone"),
+        (11, "empty_row"),
+        (15, "no_phone"),
+        (16, "duplicate_in_file"),
+        (21, "no_phone"),
+    ]
+    assert len(prepared.candidates) == 19  # 3 of them invalid: exported with that status
+    zones = {p.timezone for c in prepared.candidates for p in c.phones}
+    assert {"Europe/Moscow", "Asia/Novosibirsk", "Asia/Vladivostok", "Asia/Omsk"} <= zones
+    assert "" in zones  # mobile numbers: the office's zone
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CALLAGENT_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_cli_add_import_show_export(cli_env: CliRunner, tmp_path: Path) -> None:
+    run = functools.partial(cli_env.invoke, cli_app, catch_exceptions=False)
+    added = run(["campaigns", "add", "Паспорта", "--mode", "message", "--holiday", "2026-12-31"])
+    assert added.exit_code == 0, added.output
+    bad = run(["campaigns", "add", "Другая", "--timezone", "Mars/Base"])
+    assert bad.exit_code == 2 and "unknown time zone 'Mars/Base'" in bad.output
+    imported = run(
+        ["registry", "import", str(SAMPLES / "registry_sample.csv"), "--campaign", "Паспорта"]
+    )
+    assert imported.exit_code == 0, imported.output
+    assert "rows: 21; to call: 16; not called: 5" in imported.output
+    assert "row    10: not a valid phone number" in imported.output
+    assert "row    16: duplicate of row 3" in imported.output
+    again = run(
+        ["registry", "import", str(SAMPLES / "registry_sample.csv"), "--campaign", "Паспорта"]
+    )
+    assert again.exit_code == 0 and "imported already" in again.output
+    # The XLSX holds the same people: every row is a duplicate, nothing to call: exit 1.
+    xlsx = run(
+        ["registry", "import", str(SAMPLES / "registry_sample.xlsx"), "--campaign", "Паспорта"]
+    )
+    assert xlsx.exit_code == 1 and "no row of this file can be called" in xlsx.output
+    shown = run(["campaigns", "show", "Паспорта"])
+    assert shown.exit_code == 0
+    assert "pending 16" in shown.output and "invalid 3" in shown.output
+    assert "holidays: 2026-12-31" in shown.output
+    assert "Паспорта" in run(["campaigns", "list"]).output
+    out = tmp_path / "back.csv"
+    exported = run(
+        ["registry", "export", "--campaign", "Паспорта", "--format", "csv", "-o", str(out)]
+    )
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["№ п/п", "ФИО заявителя", "Телефон"] and rows[0][8] == "Статус"
+    assert len(rows) == 1 + 19
+    missing = run(["registry", "import", str(tmp_path / "nope.csv"), "--campaign", "Паспорта"])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = run(["registry", "import", str(empty), "--campaign", "Паспорта"])
+    assert result.exit_code == 2 and "the file is empty" in result.output
+    unknown = run(["registry", "import", str(empty), "--campaign", "Нет такой"])
+    assert unknown.exit_code == 1 and "no campaign named 'Нет такой'" in unknown.output
+    mapped = run(["registry", "import", str(empty), "--campaign", "Паспорта", "--map", "phones"])
+    assert mapped.exit_code == 2 and "field=Header" in mapped.output

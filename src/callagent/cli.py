@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
+from callagent.campaigns.cli import campaigns_app, registry_app
 from callagent.config import Settings, get_settings
 from callagent.logs import setup_logging
 
@@ -164,6 +165,8 @@ tokens_app = typer.Typer(help="Integrators' API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(users_app, name="operators", help="The same as `users`: operators and their phones.")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(registry_app, name="registry")
 
 
 def _sessions() -> sessionmaker[Session]:

@@ -325,6 +325,8 @@ def _read_row(
     written = 0
     for index in indexes.get("phones", []):
         for piece in split_cell(cells[index] if index < len(cells) else ""):
+            if not any(ch.isdigit() for ch in piece):
+                continue  # "нет", "не указан": no number written
             written += 1
             phone = parse_phone(piece, region)
             if phone is None:
