@@ -10,7 +10,7 @@ by text. Keyword-only functions; the caller owns the transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -234,7 +234,7 @@ def question_payload(question: Question) -> dict[str, Any]:
     """A question as the API and the ``question.answered`` webhook show it."""
 
     def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
+        return None if value is None else value.astimezone(UTC).isoformat()
 
     return {
         "id": question.id,

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -236,7 +236,7 @@ def wrapup_payload(session: Session, wrapup: Wrapup) -> dict[str, Any]:
     """A wrap-up as the API and the ``wrapup.submitted`` webhook show it."""
 
     def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
+        return None if value is None else value.astimezone(UTC).isoformat()
 
     return {
         "id": wrapup.id,
