@@ -24,6 +24,7 @@ from callagent.api import (
     audit,
     auth,
     calls,
+    campaign_pages,
     campaigns,
     operators,
     originate,
@@ -212,6 +213,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(questions.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)
+    app.include_router(campaign_pages.router)
     app.include_router(live.router)
     pages.install(app)
 

@@ -1,0 +1,166 @@
+"""The supervisor's campaign pages (HTML): the list of campaigns and one campaign's progress.
+
+Server-rendered with Jinja2; a small inline script (allowed by a per-response CSP nonce)
+refreshes the progress every few seconds from ``/api/v1/campaigns/{id}/progress`` and
+drives the upload, start/pause buttons with the session cookie and its CSRF token.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.templating import Jinja2Templates
+
+from callagent.api.schemas import Id, Problem
+from callagent.api.security import (
+    Db,
+    Requires,
+    bearer_scheme,
+    cookie_scheme,
+    current_principal,
+)
+from callagent.auth.scopes import Scope
+from callagent.auth.service import Principal
+from callagent.campaigns import service
+from callagent.campaigns.schemas import CampaignOut
+from callagent.db.campaign_models import ENTRY_STATUSES
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
+templates = Jinja2Templates(directory=TEMPLATES)
+router = APIRouter(prefix="/supervisor", tags=["pages"])
+LOGIN_PAGE = "/operator/login"
+REFRESH_SECONDS = 3
+
+STATUS_LABELS = {
+    "pending": "ожидают звонка",
+    "in_progress": "звонок идёт",
+    "notified": "уведомлены",
+    "not_notified": "не уведомлены",
+    "invalid": "неверный номер",
+    "do_not_call": "не звонить",
+}
+
+
+class PageRequires(Requires):
+    """Like :class:`Requires`, but a browser without a session is sent to the login page."""
+
+    def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        db: Db,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
+    ) -> Principal:
+        try:
+            principal = current_principal(request, db, bearer, cookie)
+        except HTTPException as exc:
+            if exc.status_code == 401 and "text/html" in request.headers.get("accept", ""):
+                target = f"{LOGIN_PAGE}?next={quote(request.url.path, safe='/')}"
+                raise HTTPException(
+                    status.HTTP_303_SEE_OTHER,
+                    "log in first",
+                    headers={"Location": target, "Cache-Control": "no-store"},
+                ) from exc
+            raise
+        return super().__call__(principal)
+
+
+Viewer = Annotated[Principal, Depends(PageRequires(Scope.CAMPAIGNS_READ))]
+
+
+def _headers(nonce: str) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": (
+            f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
+            "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+
+def _render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    return templates.TemplateResponse(
+        request, name, {"nonce": nonce, **context}, headers=_headers(nonce)
+    )
+
+
+_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "a browser without a session: to the login page"},
+    404: {"model": Problem},
+}
+
+
+@router.get(
+    "/campaigns",
+    response_class=HTMLResponse,
+    summary="The supervisor's list of campaigns (HTML), with a form to add one",
+    responses=_PAGE_RESPONSES,
+)
+def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
+    rows = []
+    for campaign in service.list_campaigns(db):
+        progress = service.progress(db, campaign=campaign)
+        rows.append({"campaign": campaign, "progress": progress})
+    return _render(
+        request,
+        "campaign_list.html",
+        {
+            "rows": rows,
+            "boot": json.dumps(
+                {
+                    "csrf": principal.csrf_token or "",
+                    "can_write": Scope.CAMPAIGNS_WRITE in principal.scopes,
+                }
+            ),
+            "can_write": Scope.CAMPAIGNS_WRITE in principal.scopes,
+        },
+    )
+
+
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_class=HTMLResponse,
+    summary="A campaign's progress page (HTML): entries by status, attempts, upload, export",
+    responses=_PAGE_RESPONSES,
+)
+def campaign_page(request: Request, campaign_id: Id, db: Db, principal: Viewer) -> HTMLResponse:
+    try:
+        campaign = service.get_campaign(db, campaign_id=campaign_id)
+    except service.NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    progress = service.progress(db, campaign=campaign)
+    imports = service.list_imports(db, campaign_id=campaign.id)
+    can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
+    boot = {
+        "campaign": CampaignOut.model_validate(campaign).model_dump(mode="json"),
+        "progress": progress.model_dump(mode="json"),
+        "csrf": principal.csrf_token or "",
+        "can_write": can_write,
+        "refresh_seconds": REFRESH_SECONDS,
+        "labels": STATUS_LABELS,
+    }
+    return _render(
+        request,
+        "campaign_progress.html",
+        {
+            "campaign": campaign,
+            "progress": progress,
+            "imports": imports,
+            "statuses": ENTRY_STATUSES,
+            "labels": STATUS_LABELS,
+            "can_write": can_write,
+            "can_export": Scope.CALLS_READ_PII in principal.scopes,
+            # </script> cannot end the JSON block early: "<" is escaped.
+            "boot": json.dumps(boot, ensure_ascii=False).replace("<", "\\u003c"),
+        },
+    )
