@@ -205,7 +205,7 @@ async def test_changes_are_published_after_commit_and_never_after_rollback(db_ur
     sessions = make_sessionmaker(engine)
     book = OperatorBook(sessions)
     hub = LiveHub()
-    hub.connect(book=book, sessions=sessions, subscribers=[])
+    hub.connect(sessions=sessions, subscribers=[])
     try:
         with sessions.begin() as session:
             user_id = create_user(session, login="ivanova", role=Role.OPERATOR, password=None).id

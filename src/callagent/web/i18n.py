@@ -96,7 +96,7 @@ _RU: dict[str, str] = {
     "login_again": "Войти снова",
     "live_lost": "Нет связи с сервером, переподключаемся…",
     "error": "Ошибка: {detail}",
-    "keys": (
+    "shortcuts": (
         "Клавиши: 1–9 или Alt+цифра — категория, Ctrl+Enter — сохранить, "
         "Alt+E — продлить, Alt+R — готов, Alt+P — пауза."
     ),
@@ -186,7 +186,7 @@ _EN: dict[str, str] = {
     "login_again": "Sign in again",
     "live_lost": "Lost the connection to the server, reconnecting…",
     "error": "Error: {detail}",
-    "keys": (
+    "shortcuts": (
         "Keys: 1–9 or Alt+digit — category, Ctrl+Enter — save, Alt+E — extend, "
         "Alt+R — ready, Alt+P — pause."
     ),

@@ -2,10 +2,11 @@
 
 Two sources feed the hub:
 
-- the :class:`OperatorBook`'s state changes. The book calls its listeners inside the
-  transaction that makes the change, so the hub holds each change until that
-  transaction commits (and drops it on a rollback): a page that reacts to an event
-  by reading the API sees what the event says;
+- operators' state changes, read from the ORM's own change history of ``users.state``
+  when a session flushes and published only when that transaction commits (dropped
+  on a rollback). The OperatorBook's listeners would run inside the transaction and
+  on whichever worker thread applies the change: a page reacting to such an event by
+  reading the API could see the old state, or a change that never happened;
 - the tracker's call events (an operator's phone ringing, answered, the call ended),
   mapped from the phone endpoint to the operator who owns it, with the applicant's
   number and name.
@@ -22,7 +23,6 @@ import contextlib
 import itertools
 import json
 import logging
-import threading
 import time
 import uuid
 from collections import defaultdict, deque
@@ -33,16 +33,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, sessionmaker
 
 from callagent.api.schemas import Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal
+from callagent.db.models import User
 from callagent.db.queries import operators_by_endpoint
-from callagent.routing.operators import OperatorBook, StateChange
+from callagent.routing.operators import OperatorBook
 from callagent.tracker.events import CallAnswered, CallEnded, DomainEvent, OperatorRinging
 from callagent.tracker.records import build_record
 from callagent.tracker.state import CallKey
@@ -89,12 +90,7 @@ def _utcnow() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class _CommitGate(threading.local):
-    """Per thread: the sessions in a transaction now, and the changes each one made."""
-
-    def __init__(self) -> None:
-        self.open: list[Session] = []
-        self.held: dict[int, list[tuple[StateChange, str]]] = {}
+_HELD = "callagent.live.state_changes"  # session.info key: changes waiting for the commit
 
 
 class LiveHub:
@@ -112,7 +108,6 @@ class LiveHub:
         self._subscribers: dict[int, set[_Subscriber]] = defaultdict(set)
         self._backlog: dict[int, deque[LiveEvent]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._gate = _CommitGate()
         self._calls: dict[CallKey, _CallInfo] = {}
         self._call_events: asyncio.Queue[tuple[str, CallKey, tuple[str, ...], _CallInfo]] = (
             asyncio.Queue()
@@ -123,29 +118,29 @@ class LiveHub:
 
     # ---------------------------------------------------------------- wiring
 
-    def connect(
-        self, *, book: OperatorBook, sessions: sessionmaker[Session], subscribers: list[Any]
-    ) -> None:
-        """Listen to ``book``'s state changes (after commit) and to the monitor's events.
+    def connect(self, *, sessions: sessionmaker[Session], subscribers: list[Any]) -> None:
+        """Follow state changes committed through ``sessions`` and the monitor's call events.
 
         Call from the event loop (the lifespan): events from worker threads are
         handed over to it.
         """
         self._loop = asyncio.get_running_loop()
         self._sessions = sessions
-        book.listeners.append(self.on_state_change)
-        event.listen(sessions, "after_begin", self._after_begin)
+        event.listen(sessions, "after_flush", self._after_flush)
         event.listen(sessions, "after_commit", self._after_commit)
         event.listen(sessions, "after_transaction_end", self._after_transaction_end)
         subscribers.append(self.on_domain_events)
 
-    def disconnect(self, sessions: sessionmaker[Session]) -> None:
-        """Stop listening to the sessions (the lifespan ends)."""
-        for name, handler in (
-            ("after_begin", self._after_begin),
+    def _handlers(self) -> tuple[tuple[str, Any], ...]:
+        return (
+            ("after_flush", self._after_flush),
             ("after_commit", self._after_commit),
             ("after_transaction_end", self._after_transaction_end),
-        ):
+        )
+
+    def disconnect(self, sessions: sessionmaker[Session]) -> None:
+        """Stop listening to the sessions (the lifespan ends)."""
+        for name, handler in self._handlers():
             if event.contains(sessions, name, handler):
                 event.remove(sessions, name, handler)
         self._loop = None
@@ -177,39 +172,32 @@ class LiveHub:
 
     # ------------------------------------------------------- operator states
 
-    def on_state_change(self, change: StateChange) -> None:
-        """The book's listener: hold the change until its transaction commits."""
-        at = _utcnow()
-        gate = self._gate
-        if not gate.open:  # not in a session we follow: nothing to wait for
-            self._publish_state(change, at)
-            return
-        gate.held.setdefault(id(gate.open[-1]), []).append((change, at))
-
-    def _publish_state(self, change: StateChange, at: str) -> None:
-        data = {
-            "state": change.to_state,
-            "from_state": change.from_state,
-            "reason": change.reason,
-            "at": at,
-        }
-        self.publish_threadsafe(change.user_id, "state", data)
-
-    def _after_begin(self, session: Session, transaction: SessionTransaction, conn: Any) -> None:
-        if session not in self._gate.open:
-            self._gate.open.append(session)
+    @staticmethod
+    def _after_flush(session: Session, flush: UOWTransaction) -> None:
+        # Still the pre-flush view here: the attributes' history says what changed.
+        held: list[tuple[int, dict[str, Any]]] | None = None
+        for item in session.dirty:
+            if not isinstance(item, User):
+                continue
+            attrs = inspect(item).attrs
+            state, reason = attrs.state.history, attrs.state_reason.history
+            if not (state.has_changes() or reason.has_changes()):
+                continue
+            before = state.deleted[0] if state.deleted else item.state
+            data = {"state": item.state, "from_state": before, "reason": item.state_reason}
+            data["at"] = item.state_since.isoformat() if item.state_since else _utcnow()
+            if held is None:
+                held = session.info.setdefault(_HELD, [])
+            held.append((item.id, data))
 
     def _after_commit(self, session: Session) -> None:
-        for change, at in self._gate.held.pop(id(session), []):
-            self._publish_state(change, at)
+        for user_id, data in session.info.pop(_HELD, []):
+            self.publish_threadsafe(user_id, "state", data)
 
-    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is not None:
-            return  # a savepoint: the outer transaction decides
-        gate = self._gate
-        gate.held.pop(id(session), None)  # not committed: those changes did not happen
-        if session in gate.open:
-            gate.open.remove(session)
+    @staticmethod
+    def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # rolled back or closed: those changes did not happen
+            session.info.pop(_HELD, None)
 
     # ----------------------------------------------------------------- calls
 

@@ -91,7 +91,7 @@
     let live = null;
     let state = boot.state.state;
     let historyFor = null;
-    let lastSubmit = 0;
+    let submitting = false; // one submission at a time
     let pendingTries = 0;
 
     class SessionLost extends Error {}
@@ -240,7 +240,9 @@
       if (data.phase === "ringing" && state === "ready") renderState("ringing", "", data.at);
       if (historyFor !== data.call_key) {
         historyFor = data.call_key;
-        loadHistory(data.caller_number, data.call_key);
+        loadHistory(data.caller_number, data.call_key).then((ok) => {
+          if (!ok && historyFor === data.call_key) historyFor = null; // again at the next phase
+        });
       }
       if (data.phase === "ended") {
         refreshRecent();
@@ -248,12 +250,13 @@
       }
     }
 
+    // The caller's earlier calls and their wrap-ups; false when it could not be read.
     async function loadHistory(number, callKey) {
       const list = $("#caller-history");
       list.replaceChildren();
       if (!number) {
         list.append(el("li", { class: "muted", text: T.history_empty }));
-        return;
+        return true;
       }
       let items = [];
       try {
@@ -267,21 +270,42 @@
           items = historyItems(await json(response));
         } else {
           list.append(el("li", { class: "error", text: T.history_failed }));
-          return;
+          return false;
         }
       } catch (exc) {
         if (!(exc instanceof SessionLost)) {
           list.append(el("li", { class: "error", text: T.history_failed }));
         }
-        return;
+        return false;
       }
-      if (historyFor !== callKey) return; // another call came meanwhile
-      const earlier = items.filter((item) => callKeyOf(item.call) !== callKey);
+      if (historyFor !== callKey) return true; // another call came meanwhile
+      const now = await currentCallId(number, callKey);
+      // not the call in progress itself
+      const earlier = items.filter(
+        (item) =>
+          callKeyOf(item.call) !== callKey &&
+          item.call.id !== now &&
+          item.call.disposition !== "in_progress",
+      );
       if (!earlier.length) {
         list.append(el("li", { class: "muted", text: T.history_empty }));
-        return;
+        return true;
       }
       for (const item of earlier.slice(0, 10)) list.append(historyLine(item));
+      return true;
+    }
+
+    // The record id of the call going on now (history entries name calls by id).
+    async function currentCallId(number, callKey) {
+      try {
+        const url = `/api/v1/calls?phone=${encodeURIComponent(number)}&limit=20`;
+        const response = await api("GET", url);
+        const page = response.ok ? await json(response) : null;
+        const call = page && page.items.find((c) => callKeyOf(c) === callKey);
+        return call ? call.id : null;
+      } catch {
+        return null;
+      }
     }
 
     function callKeyOf(call) {
@@ -298,6 +322,7 @@
         call,
         wrapup:
           call.wrapup ||
+          (Array.isArray(call.wrapups) && call.wrapups.length ? call.wrapups[call.wrapups.length - 1] : null) ||
           wrapups.find((w) => (w.call_id && w.call_id === call.id) || w.call_key === callKeyOf(call)) ||
           null,
       }));
@@ -668,8 +693,7 @@
     }
 
     async function submit() {
-      if (!current || Date.now() - lastSubmit < 400) return;
-      lastSubmit = Date.now();
+      if (!current || submitting) return;
       saveDraft();
       clearErrors();
       const data = collect();
@@ -683,6 +707,7 @@
       }
       const button = $("#wrapup-submit");
       button.disabled = true;
+      submitting = true;
       try {
         const response = await api("POST", `/api/v1/wrapups/${wrapup.id}/submit`, data);
         const body = await json(response);
@@ -703,6 +728,7 @@
           $("#wrapup-error").textContent = fill(T.error, { detail: exc.message || exc });
         }
       } finally {
+        submitting = false;
         button.disabled = false;
       }
     }
@@ -829,7 +855,9 @@
       for (const question of items) {
         const button = el("button", { type: "button", text: T.callback });
         button.addEventListener("click", () => callBack(question, button));
-        const who = question.applicant_name || question.applicant_phone || "";
+        const who = [question.applicant_name, question.contact || question.applicant_phone]
+          .filter(Boolean)
+          .join(", ");
         list.append(
           el(
             "li",
@@ -846,7 +874,7 @@
     async function callBack(question, button) {
       button.disabled = true;
       try {
-        const response = await api("POST", `/api/v1/questions/${question.id}/callback`);
+        const response = await api("POST", `/api/v1/questions/${question.id}/callback`, {});
         const body = await json(response);
         if (response.ok) toast(T.callback_started);
         else toast(fill(T.callback_failed, { detail: detailText(body, response.status) }));

@@ -1,0 +1,285 @@
+"""The operator's page in headless Chromium against the real service and the PBX simulator.
+
+Screenshots of every test are written to ``artifacts/operator-page/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Response, async_playwright, expect
+from sqlalchemy import select, update
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user, now
+from callagent.db.models import AuthSession, User
+from callagent.db.wrapup_models import Wrapup
+from callagent.sim.pbx import SimulatedPbx
+from tests.conftest import IN_CI, TRACES, RunningService, running_service, wait_for
+from tests.test_routing import agi_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "operator-page"
+PASSWORD = "operator-password"
+CALLER = "79161112233"
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+def require_chromium() -> None:
+    """Skip without Chromium (fail when CI=true: CI installs it)."""
+    if not CHROMIUM.exists():
+        message = (
+            f"the operator page tests need Chromium at {CHROMIUM} "
+            "(Debian: apt-get install chromium; .ci/run installs it)"
+        )
+        if IN_CI:
+            pytest.fail("CI=true but " + message)
+        pytest.skip(message)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium for the whole module (a launch costs a second or two)."""
+    require_chromium()
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@contextlib.asynccontextmanager
+async def page_of(browser: Browser, name: str) -> AsyncIterator[Page]:
+    """A fresh browser profile; a screenshot at the end (``-failed`` when the test failed)."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    context.set_default_timeout(5000)
+    page = await context.new_page()
+    page.on("response", _print_errors)  # shown by pytest when the test fails
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    failed = False
+    try:
+        yield page
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        suffix = "-failed" if failed else ""
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"), full_page=True)
+        await context.close()  # closes the live stream before the service stops
+
+
+def _print_errors(response: Response) -> None:
+    if response.status >= 400:
+        print("HTTP", response.status, response.request.method, response.url)
+
+
+def backend(db_url: str) -> str:
+    return "postgres" if db_url.startswith("postgresql") else "sqlite"
+
+
+def add_operator(service: RunningService, login: str = "ivanova") -> int:
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        user = create_user(
+            session,
+            login=login,
+            role=Role.OPERATOR,
+            password=PASSWORD,
+            full_name="Иванова Мария",
+            endpoints=["PJSIP/op1001"],
+        )
+        session.commit()
+        return user.id
+
+
+async def log_in(page: Page, service: RunningService, login: str = "ivanova") -> None:
+    await page.fill("#login", login)
+    await page.fill("#password", PASSWORD)
+    await page.press("#password", "Enter")
+    await page.wait_for_url(f"{service.base_url}/operator")
+    await expect(page.locator("#state")).to_have_attribute("data-state", re.compile(r"\w+"))
+
+
+def row(service: RunningService, model: Any, **where: Any) -> Any:
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        query = select(model).filter_by(**where)
+        return session.scalars(query).all()
+
+
+async def test_login_failure_then_login(db_url: str, browser: Browser) -> None:
+    async with running_service(db_url) as service:
+        add_operator(service)
+        async with page_of(browser, f"login-{backend(db_url)}") as page:
+            await page.goto(f"{service.base_url}/operator")  # no session: to the login page
+            await page.wait_for_url(re.compile(r"/operator/login\?next=/operator$"))
+            await expect(page.locator("html")).to_have_attribute("lang", "ru")
+            await page.fill("#login", "ivanova")
+            await page.fill("#password", "not the password")
+            await page.click("button[type=submit]")
+            error = page.locator("#login-error")
+            await expect(error).to_have_text("Неверный логин или пароль.")
+            await expect(page.locator("#password")).to_be_focused()
+            await expect(page.locator("#password")).to_have_value("")
+            await log_in(page, service)
+            await expect(page.locator("h1")).to_have_text("Рабочее место оператора")
+            await expect(page.locator("#state")).to_have_text("Не на линии")
+
+
+async def test_russian_by_default_english_on_request(db_url: str, browser: Browser) -> None:
+    async with running_service(db_url) as service:
+        user_id = add_operator(service)
+        async with page_of(browser, f"language-{backend(db_url)}") as page:
+            await page.goto(f"{service.base_url}/operator/login")
+            await expect(page.locator("h1")).to_have_text("Вход для операторов")
+            await page.click("a[hreflang=en]")  # the login page itself, before logging in
+            await expect(page.locator("h1")).to_have_text("Operator sign-in")
+            await page.click("a[hreflang=ru]")
+            await log_in(page, service)
+            await expect(page.locator("h1")).to_have_text("Рабочее место оператора")
+            await page.click("button[data-lang=en]")  # saved for the user
+            await expect(page.locator("h1")).to_have_text("Operator workplace")
+            await expect(page.locator("html")).to_have_attribute("lang", "en")
+            await expect(page.locator("#state")).to_have_text("Offline")
+            (user,) = row(service, User, id=user_id)
+            assert user.language == "en"
+            await page.reload()
+            await expect(page.locator("#go-ready")).to_contain_text("Ready")
+
+
+async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
+    db_url: str, browser: Browser
+) -> None:
+    async with running_service(db_url) as service:
+        user_id = add_operator(service)
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+        name = f"call-{backend(db_url)}"
+        async with page_of(browser, name) as page:
+            await page.goto(f"{service.base_url}/operator")
+            await log_in(page, service)
+            state = page.locator("#state")
+            await expect(state).to_have_attribute("data-state", "offline")
+            await page.keyboard.press("Alt+R")
+            await expect(state).to_have_attribute("data-state", "ready")
+            await expect(state).to_have_text("Готов")
+
+            # The first call: the applicant's number pops up, then the form opens by itself.
+            assert await sim.call("answered", CALLER)
+            await expect(page.locator("#caller-number")).to_have_text(CALLER)
+            form = page.locator("#wrapup")
+            await expect(form).to_be_visible()
+            await expect(page.locator("#wrapup-title")).to_be_focused()
+            await expect(state).to_have_attribute("data-state", "wrap_up")
+            await expect(page.locator("#countdown")).to_have_text(re.compile(r"Осталось \d:\d\d"))
+            await expect(page.locator("#caller-history")).to_contain_text("раньше не звонили")
+            await page.keyboard.press("1")  # consultation
+            await expect(page.locator("#category-consultation")).to_be_checked()
+            await expect(page.locator("#field-service")).to_be_focused()
+            await page.select_option("#field-service", "passport")
+            where = page.locator('.field[data-field="where"]')
+            await expect(where).to_be_hidden()
+            await page.select_option("#field-result", "redirected")
+            await expect(where).to_be_visible()  # show_if
+            await page.keyboard.press("Control+Enter")  # "where" is missing
+            await expect(page.locator("#err-where")).to_contain_text("Куда направлен")
+            await expect(page.locator("#field-where")).to_be_focused()
+            await expect(page.locator("#field-where")).to_have_attribute("aria-invalid", "true")
+            await page.keyboard.type("Налоговая инспекция")
+            await page.keyboard.press("Control+Enter")
+            await expect(state).to_have_attribute("data-state", "ready", timeout=1000)
+            await expect(form).to_be_hidden()
+            (first,) = row(service, Wrapup, operator_id=user_id)
+            assert first.status == "submitted"
+            assert first.category == "consultation"
+            assert first.fields == {
+                "service": "passport",
+                "result": "redirected",
+                "where": "Налоговая инспекция",
+            }
+            (user,) = row(service, User, id=user_id)
+            assert user.state == "ready"
+            recent = page.locator("#recent-table tbody tr").first
+            await expect(recent).to_contain_text(CALLER)
+            await expect(recent).to_contain_text("Консультация")
+
+            # The same applicant calls again: the pop-up shows the first call's wrap-up.
+            assert await sim.call("operator_hangs_up", CALLER)
+            await expect(page.locator("#caller-history")).to_contain_text("Консультация")
+            await expect(form).to_be_visible()
+            await page.keyboard.press("Alt+2")  # pre-registration
+            await expect(page.locator("#field-service")).to_be_focused()
+            await page.select_option("#field-service", "passport")  # kept: same field
+            await page.select_option("#field-office", "north")
+            await page.fill("#field-applicant_name", "Петров Пётр Петрович")
+            await page.screenshot(path=str(ARTIFACTS / f"{name}-form-open.png"))
+            await page.fill("#field-date", "2026-11-30")
+            await page.fill("#field-time", "10:30")
+            await page.locator("#field-time").press("Control+Enter")
+            await expect(state).to_have_attribute("data-state", "ready", timeout=1000)
+            second = [w for w in row(service, Wrapup, operator_id=user_id) if w.id != first.id]
+            assert [(w.status, w.category) for w in second] == [("submitted", "pre_registration")]
+            assert second[0].fields["date"] == "2026-11-30"
+            assert second[0].fields["time"] == "10:30"
+            assert second[0].fields["office"] == "north"
+            (user,) = row(service, User, id=user_id)
+            assert user.state == "ready"
+
+
+async def test_an_expired_session_keeps_the_draft(db_url: str, browser: Browser) -> None:
+    async with running_service(db_url) as service:
+        user_id = add_operator(service)
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+        async with page_of(browser, f"expired-{backend(db_url)}") as page:
+            await page.goto(f"{service.base_url}/operator")
+            await log_in(page, service)
+            await page.click("#go-ready")
+            await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+            assert await sim.call("answered", CALLER)
+            await expect(page.locator("#wrapup")).to_be_visible()
+            await page.keyboard.press("5")  # non-standard question
+            question = "Можно ли подать документы по доверенности?"
+            await page.fill("#field-question", question)
+            await page.fill("#field-applicant_name", "Петров Пётр")
+            await page.select_option("#field-answer_channel", "call_back")
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                session.execute(
+                    update(AuthSession)
+                    .where(AuthSession.user_id == user_id)
+                    .values(expires_at=now() - timedelta(minutes=1))
+                )
+                session.commit()
+            await page.keyboard.press("Control+Enter")
+            banner = page.locator("#session-banner")
+            await expect(banner).to_be_visible()
+            await expect(banner).to_contain_text("Сеанс истёк")
+            await expect(page.locator("#login-again")).to_be_focused()
+            (pending,) = row(service, Wrapup, operator_id=user_id)
+            assert pending.status in ("pending", "missed")  # nothing was stored
+            await page.click("#login-again")
+            await expect(page.locator(".notice")).to_contain_text("Сеанс завершён или истёк")
+            await log_in(page, service)
+            # the form opens again with everything typed before
+            await expect(page.locator("#wrapup")).to_be_visible()
+            await expect(page.locator("#category-non_standard_question")).to_be_checked()
+            await expect(page.locator("#field-question")).to_have_value(question)
+            await expect(page.locator("#field-applicant_name")).to_have_value("Петров Пётр")
+            await expect(page.locator("#field-answer_channel")).to_have_value("call_back")
+            await page.fill("#field-contact_phone", "+7 916 111-22-33")
+            await page.keyboard.press("Control+Enter")
+            await expect(page.locator("#wrapup")).to_be_hidden()
+            (done,) = row(service, Wrapup, operator_id=user_id)
+            assert done.status == "submitted" and done.fields["question"] == question
+            drafts = await page.evaluate(
+                "Object.keys(localStorage).filter(k => k.includes('wrapup-draft'))"
+            )
+            assert drafts == []
