@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,6 +164,27 @@ async def test_a_call_opens_a_wrapup_and_submitting_frees_the_operator(db_url: s
         history = (await page.get("/api/v1/callers/+7 903 123-45-67/history")).json()
         assert [c["id"] for c in history["calls"]] == [call_id]
         assert history["calls"][0]["wrapups"][0]["category"] == "consultation"
+        await page.aclose()
+
+
+async def test_a_double_click_stores_one_wrapup(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        await service.client.post(
+            "/api/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/hook", "event_types": ["wrapup.submitted"]},
+        )
+        op = add_user(service, "ivanova", endpoint="PJSIP/op1001")
+        await call_ends_with(service, op)
+        page = await browser(service, "ivanova")
+        (pending,) = (await page.get("/api/v1/wrapups/pending")).json()
+        url = f"/api/v1/wrapups/{pending['id']}/submit"
+        answers = await asyncio.gather(*(page.post(url, json=GOOD) for _ in range(4)))
+        assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+        assert {len(a.json()["history"]) for a in answers} == {1}
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            events = session.scalars(select(WebhookDelivery.event_type)).all()
+            assert events.count("wrapup.submitted") == 1
+        assert user_state(service, op) == "ready"
         await page.aclose()
 
 

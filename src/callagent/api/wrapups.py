@@ -313,7 +313,7 @@ def _wrapup_for_call(
     if not may_touch(db, principal, operator_id):
         raise HTTPException(403, f"call {call_id} is not one you may tag")
     # The call took place but no wrap-up was opened (e.g. before callagent followed the
-    # operator's state): open it now, already due.
+    # operator's state): open it now.
     now = utcnow()
     wrapup = open_wrapup(
         db,
@@ -321,7 +321,7 @@ def _wrapup_for_call(
         call_key=f"{call.node}:{call.linkedid}",
         now=now,
         forms=service.forms,
-        default_seconds=0,
+        default_seconds=service.default_seconds,
     )
     wrapup.call_id = call.id
     return wrapup

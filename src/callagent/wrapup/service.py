@@ -377,7 +377,17 @@ def submit(
     A second submit of the same values is a no-op; of other values, a 409 (correct it).
     """
     category, cleaned = _check(forms, category_id, values)
-    if wrapup.status == "submitted":
+    mark_missed(session, now=now)
+    # Claimed by one conditional UPDATE: of two submits racing (a double click), one
+    # stores the form and the other finds it stored.
+    claimed = session.execute(
+        update(Wrapup)
+        .where(Wrapup.id == wrapup.id, Wrapup.status.in_(OPEN_STATUSES))
+        .values(status="submitted", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(wrapup)
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
         if wrapup.category == category.id and wrapup.fields == cleaned:
             return False
         raise WrapupError(
@@ -385,8 +395,6 @@ def submit(
             f"wrap-up {wrapup.id} was already submitted with other values; "
             "correct it with PATCH instead",
         )
-    mark_missed(session, now=now)
-    session.refresh(wrapup)
     resolve_calls(session, [wrapup])
     wrapup.status = "submitted"
     wrapup.category = category.id
