@@ -16,6 +16,7 @@ from callagent.routing.operators import OperatorBook
 from callagent.routing.states import Signal
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.pbx import SimulatedPbx
+from callagent.sim.scenarios import DEMO_BEHAVIOUR, DEMO_WEIGHTS
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,25 @@ class Demo:
     async def start_calls(
         self, *, agi_port: int, endpoints: list[str], interval: float, speed: float = 1.0
     ) -> None:
-        """Register the demo phones and start generating calls."""
-        self.pbx = SimulatedPbx(self.ami, TRACES, agi_port=agi_port, speed=speed)
+        """Register the demo phones and start generating calls.
+
+        The calls mix the recorded scenarios as a small office's day does (mostly
+        answered; some not answered then the next operator, held, abandoned, sent
+        to the fallback queue, dialled out by an operator; now and then a busy
+        phone), with people's times drawn from ``DEMO_BEHAVIOUR``.
+        """
+        self.pbx = SimulatedPbx(
+            self.ami, TRACES, agi_port=agi_port, speed=speed, behaviour=DEMO_BEHAVIOUR
+        )
         await self.ami.connection(0, timeout=30)
         await self.pbx.register_phones(endpoints)
-        self.task = asyncio.create_task(self.pbx.run(interval=interval))
+        self.task = asyncio.create_task(self.pbx.run(interval=interval, scenarios=DEMO_WEIGHTS))
         log.warning(
-            "no AMI node configured: the built-in PBX simulator plays a call every ~%.0f s "
-            "to %d demo operators (%s; password %r). Set CALLAGENT_AMI_HOST to follow a "
-            "real Asterisk, or CALLAGENT_SIMULATOR=off to wait for one.",
+            "no AMI node configured: the built-in PBX simulator is running: it plays a call "
+            "every ~%.0f s (answered, held, not answered then the next operator, abandoned, "
+            "busy, queue fallback, operators dialling out) to %d demo operators (%s; password "
+            "%r). Set CALLAGENT_AMI_HOST to follow a real Asterisk, or CALLAGENT_SIMULATOR=off "
+            "to wait for one.",
             interval,
             len(endpoints),
             ", ".join(e.split("/")[-1] for e in endpoints),
@@ -85,4 +96,6 @@ class Demo:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+        if self.pbx is not None:
+            await self.pbx.stop()
         await self.ami.stop()

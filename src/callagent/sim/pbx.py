@@ -1,16 +1,20 @@
-"""The PBX simulator: calls made of real Asterisk event sequences.
+"""The PBX simulator: calls and phones made of real Asterisk event sequences.
 
 Each scenario is a recorded trace from ``shared/pbx-traces/`` (Asterisk 22,
-chan_pjsip): the simulator replays its frames with fresh ids, a new caller, the
-operators callagent chooses, and times shifted to now. Where the recorded
-dialplan asked FastAGI ``route``, the simulator asks callagent for real (as
-res_agi does, over TCP) and puts the operator it gets in the frames that follow,
-so what callagent sees is what a real Asterisk would send for that call.
+chan_pjsip; see ``scenarios.py``): the simulator replays its frames with fresh
+ids, a new caller, the operators callagent chooses, and times shifted to now and
+divided by ``speed``. Where the recorded dialplan asked FastAGI ``route``, the
+simulator asks callagent for real (as res_agi does, over TCP) and puts the
+operator it gets in the frames that follow; where app_queue picked a member, it
+picks the first free, unpaused phone (callagent's ``QueuePause`` actions say
+who is paused). People's times (an operator's answer delay, the talk, the hold,
+the caller's patience) come from ``Behaviour``; unset, they are the recording's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import itertools
 import logging
@@ -18,81 +22,112 @@ import random
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from callagent.sim.agi_client import AgiCall, run_agi
-from callagent.sim.ami_server import AmiServer, trace_body
+from callagent.sim.ami_server import AmiServer
+from callagent.sim.scenarios import (
+    DEMO_WEIGHTS,
+    SCENARIOS,
+    Behaviour,
+    Frame,
+    Template,
+    interpolate,
+    load_templates,
+    warp,
+)
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = {
-    "answered": "inbound_answered_caller_hangs_up",
-    "operator_hangs_up": "inbound_answered_operator_hangs_up",
-    "no_answer_then_next": "inbound_no_answer_then_next",
-    "abandoned": "inbound_abandoned",
-}
+__all__ = ["SCENARIOS", "Behaviour", "Played", "SimulatedPbx"]
+
 _OPERATOR = re.compile(r"op(\d{4})")
+_DATES = ("EventTime", "StartTime", "AnswerTime", "EndTime")
+_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+_ID_KEYS = ("Uniqueid", "Linkedid", "UniqueID", "LinkedID")
+
+
+class Rewriter:
+    """Recorded ids, numbers and names -> the simulated call's, in one pass.
+
+    One pass (a single regular expression over every recorded token) so that
+    swapped operators (op1001 -> op1002 while op1002 -> op1001) never chain.
+    Channel names get their new serial when first used, after the operator
+    behind them is known.
+    """
+
+    def __init__(self, new_serial: Callable[[], int]) -> None:
+        self.tokens: dict[str, str] = {}
+        self.exact: dict[str, str] = {}
+        self.channels: dict[str, str | None] = {}
+        self.dial_timeout: str | None = None  # what route answered for the current attempt
+        self._new_serial = new_serial
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, old: str, new: str) -> None:
+        """Replace ``old`` wherever it appears in a value."""
+        self.tokens[old] = new
+        self._pattern = None
+
+    def channel(self, old: str) -> None:
+        """A recorded channel name, renamed when first used."""
+        self.channels.setdefault(old, None)
+        self._pattern = None
+
+    def bind_operator(self, number: str, endpoint: str) -> None:
+        """Frames recorded with op<number> now name ``endpoint`` (PJSIP/op1007)."""
+        name = endpoint.split("/", 1)[-1]
+        match = _OPERATOR.fullmatch(name)
+        new_number = match.group(1) if match else name
+        self.add(f"op{number}", name)
+        self.add(f"Operator {number}", f"Operator {new_number}")
+        self.add(f"<{number}>", f"<{new_number}>")
+        self.exact[number] = new_number  # whole values (CallerIDNum: 1001)
+
+    def __call__(self, value: str) -> str:
+        exact = self.exact.get(value)
+        if exact is not None:
+            return exact
+        if self._pattern is None:
+            keys = sorted([*self.tokens, *self.channels], key=len, reverse=True)
+            if not keys:
+                return value
+            alternation = "|".join(re.escape(k) for k in keys)
+            self._pattern = re.compile(f"(?<![0-9])(?:{alternation})(?![0-9])")
+        return self._pattern.sub(self._replace, value)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        old = match.group(0)
+        if old in self.channels:
+            new = self.channels[old]
+            if new is None:
+                head, _, _ = old.rpartition("-")
+                new = self.channels[old] = f"{self(head)}-{self._new_serial():08x}"
+            return new
+        return self.tokens[old]
 
 
 @dataclass
-class Frame:
-    """One recorded AMI frame: its header lines in order and its time in the call."""
+class Played:
+    """One simulated call (or phone event sequence) and how its ids were rewritten."""
 
-    pairs: list[tuple[str, str]]
-    offset: float
-
-    @property
-    def event(self) -> str:
-        return next((v for k, v in self.pairs if k == "Event"), "")
-
-    def get(self, key: str) -> str:
-        return next((v for k, v in self.pairs if k == key), "")
-
-
-@dataclass
-class Template:
-    """A recorded call: its frames and the ids they use."""
-
-    name: str
-    frames: list[Frame]
-    linkedid: str
+    scenario: str
     caller: str
-    operators: list[str]  # the operators' numbers in order of ringing ("1001", "1002")
-
-
-def load_template(path: Path) -> Template:
-    """Read a trace into a template (events of the call only)."""
-    body = trace_body(path.read_bytes()).decode("utf-8")
-    frames: list[Frame] = []
-    start: float | None = None
-    last = 0.0
-    for raw in body.split("\r\n\r\n"):
-        lines = [line for line in raw.split("\r\n") if line]
-        if not lines or not lines[0].startswith("Event: "):
-            continue  # action responses belong to the recording connection
-        pairs = [(k, v) for k, _, v in (line.partition(": ") for line in lines)]
-        frame = Frame(pairs, 0.0)
-        if frame.event in ("FullyBooted", "Shutdown"):
-            continue
-        stamp = frame.get("Timestamp")
-        if stamp:
-            start = float(stamp) if start is None else start
-            last = float(stamp) - start
-        frame.offset = last
-        frames.append(frame)
-    first = next(f for f in frames if f.event == "Newchannel")
-    operators: list[str] = []
-    for frame in frames:
-        if frame.event == "Newchannel" and frame.get("Channel").startswith("PJSIP/op"):
-            match = _OPERATOR.search(frame.get("Channel"))
-            if match and match.group(1) not in operators:
-                operators.append(match.group(1))
-    return Template(path.stem, frames, first.get("Linkedid"), first.get("CallerIDNum"), operators)
+    rewrite: Rewriter
+    routed: bool = False
+    linkedid: str = ""
+    rang: list[str] = field(default_factory=list)  # endpoints rung, in order
+    answered_by: str | None = None
+    abandoned_early: bool = False  # the caller's patience ran out before the answer
+    times: dict[str, float] = field(default_factory=dict)  # stretch -> seconds played
 
 
 class SimulatedPbx:
-    """Plays simulated calls to callagent over real AMI and FastAGI."""
+    """Plays simulated calls and phones to callagent over real AMI and FastAGI."""
 
     def __init__(
         self,
@@ -104,6 +139,7 @@ class SimulatedPbx:
         speed: float = 1.0,
         route_wait: float = 2.0,
         max_route_tries: int = 30,
+        behaviour: Behaviour | None = None,
     ) -> None:
         self.ami = ami
         self.agi_host = agi_host
@@ -111,12 +147,22 @@ class SimulatedPbx:
         self.speed = speed
         self.route_wait = route_wait
         self.max_route_tries = max_route_tries
-        self.templates = {
-            name: load_template(traces / f"{trace}.ami") for name, trace in SCENARIOS.items()
-        }
-        self._ids = itertools.count(1)
+        self.behaviour = behaviour or Behaviour()
+        self.rng = random.Random(self.behaviour.seed)
+        self.templates = load_templates(traces)
+        self.phones: list[str] = []  # registered phones, in order (app_queue's members)
+        self.in_call: Counter[str] = Counter()  # phones in a simulated call now
+        self.played: deque[Played] = deque(maxlen=200)
+        self.dial_timeout_hint = 20.0  # the last CALLAGENT_DIAL_TIMEOUT route answered
         self.calls_played = 0
         self.calls_unrouted = 0
+        self._serials = itertools.count(1)  # channel name serials, as Asterisk's counter
+        self._uniqueids = itertools.count(1)
+        self._paused: dict[str, str | None] = {}  # interface -> pause reason (None: unpaused)
+        self._actions_seen = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ AMI out
 
     async def send(self, data: bytes) -> None:
         """Write to every logged-in AMI client (callagent)."""
@@ -126,75 +172,264 @@ class SimulatedPbx:
                 with contextlib.suppress(ConnectionError):
                     await conn.writer.drain()
 
-    async def register_phones(self, endpoints: list[str]) -> None:
-        """The phones come up: the device states Asterisk sends for registered phones."""
+    # ------------------------------------------------------------------- phones
+
+    async def register_phones(self, endpoints: Iterable[str]) -> None:
+        """Phones come up: the events Asterisk sends when each one REGISTERs."""
+        template = self.templates["operator_register_unregister"]
+        registered = _first(template.frames, "DeviceStateChange") + 1
         for endpoint in endpoints:
-            await self.send(
-                _encode(
-                    [
-                        ("Event", "DeviceStateChange"),
-                        ("Privilege", "call,all"),
-                        ("Timestamp", f"{time.time():.6f}"),
-                        ("Device", endpoint),
-                        ("State", "NOT_INUSE"),
-                    ]
-                )
-            )
+            await self._phone_frames(template, template.frames[:registered], endpoint, timed=False)
+            if endpoint not in self.phones:
+                self.phones.append(endpoint)
+
+    async def unregister_phone(self, endpoint: str) -> None:
+        """A phone sends REGISTER Expires: 0 (it is logged off or switched off)."""
+        template = self.templates["operator_register_unregister"]
+        registered = _first(template.frames, "DeviceStateChange") + 1
+        with contextlib.suppress(ValueError):
+            self.phones.remove(endpoint)
+        await self._phone_frames(template, template.frames[registered:], endpoint, timed=False)
+
+    async def phone(self, scenario: str, endpoint: str) -> Played:
+        """Play a recorded phone scenario (register then unregister, or unreachable)."""
+        template = self.templates[scenario]
+        if template.kind != "phone":
+            raise ValueError(f"{scenario!r} is a call scenario: use call()")
+        if endpoint not in self.phones:
+            self.phones.append(endpoint)
+        played = await self._phone_frames(template, template.frames, endpoint, timed=True)
+        with contextlib.suppress(ValueError):
+            self.phones.remove(endpoint)  # both recordings end with the contact removed
+        return played
+
+    async def _phone_frames(
+        self, template: Template, frames: list[Frame], endpoint: str, *, timed: bool
+    ) -> Played:
+        rewrite = Rewriter(lambda: next(self._serials))
+        rewrite.bind_operator(template.operators[0], endpoint)
+        played = Played(template.name, "", rewrite, routed=True)
+        self.played.append(played)
+        clock = _Clock(self.speed)
+        previous = frames[0].offset if frames else 0.0
+        for frame in frames:
+            if timed:
+                clock.advance(frame.offset - previous)
+                await clock.wait()
+            previous = frame.offset
+            await self.send(self._render(frame, rewrite, clock, template))
+        return played
+
+    # -------------------------------------------------------------------- calls
 
     async def call(self, scenario: str, caller: str) -> bool:
-        """Play one call of ``scenario`` from ``caller``; False when no operator was free."""
+        """Play one call of ``scenario`` from (or to) ``caller``; False when it found nobody."""
+        return (await self.play(scenario, caller)).routed
+
+    async def play(self, scenario: str, caller: str) -> Played:
+        """Play one call of ``scenario``; what was played, with its id mapping."""
         template = self.templates[scenario]
-        serial = next(self._ids)
-        base = f"{int(time.time())}"
-        replacements: dict[str, str] = {}
-        uniqueids: dict[str, str] = {}
+        if template.kind == "phone":
+            raise ValueError(f"{scenario!r} is a phone scenario: use phone()")
+        behaviour = self.behaviour
+        patience = behaviour.patience.sample(self.rng) if behaviour.patience else None
+        targets: dict[str, float | None] = {}
+        for index, leg in enumerate(template.legs):
+            if leg.outcome == "answered" and behaviour.answer_delay and template.kind != "outbound":
+                targets[f"ring:{index}"] = behaviour.answer_delay.sample(self.rng)
+        if behaviour.talk_time and "talk" in template.stretches:
+            targets["talk"] = behaviour.talk_time.sample(self.rng)
+        if behaviour.hold_time and "hold" in template.stretches:
+            targets["hold"] = behaviour.hold_time.sample(self.rng)
+        played_name = scenario
+        if patience is not None and template.kind == "inbound":
+            answer = self._predicted_answer(template, targets)
+            if answer is not None and answer > patience:
+                # The caller will not wait that long: they hang up while it rings.
+                template, targets, played_name = self.templates["abandoned"], {}, "abandoned"
+        played = Played(played_name, caller, Rewriter(lambda: next(self._serials)))
+        played.abandoned_early = played_name != scenario
+        self.played.append(played)
+        bound: list[str] = []
+        try:
+            await self._play_call(template, played, targets, patience, bound)
+        finally:
+            for endpoint in bound:
+                self.in_call[endpoint] -= 1
+                if self.in_call[endpoint] <= 0:
+                    del self.in_call[endpoint]
+        if played.routed:
+            self.calls_played += 1
+            if played.answered_by and behaviour.wrapup:
+                delay = behaviour.wrapup.sample(self.rng)
+                self._spawn(self._press_ready(played.answered_by, delay))
+        else:
+            self.calls_unrouted += 1
+        return played
+
+    def _predicted_answer(
+        self, template: Template, targets: dict[str, float | None]
+    ) -> float | None:
+        """When the call would be answered, with the dial timeout callagent last gave."""
+        answered = template.answered_leg()
+        if answered is None:
+            return None
+        stretches = []
+        for index, leg in enumerate(template.legs):
+            target = targets.get(f"ring:{index}")
+            if leg.outcome == "NOANSWER":
+                target = self.dial_timeout_hint
+            if target is not None:
+                stretches.append((template.stretches[f"ring:{index}"], target))
+        offsets = warp([f.offset for f in template.frames], stretches)
+        return offsets[template.legs[answered].end] - offsets[0]
+
+    async def _play_call(
+        self,
+        template: Template,
+        played: Played,
+        targets: dict[str, float | None],
+        patience: float | None,
+        bound: list[str],
+    ) -> None:
+        rewrite = played.rewrite
+        base = int(time.time())
         for frame in template.frames:
             for key, value in frame.pairs:
-                if (
-                    key.endswith(("Uniqueid", "Linkedid", "UniqueID", "LinkedID"))
-                    and value not in uniqueids
-                ):
-                    uniqueids[value] = f"{base}.{serial * 10 + len(uniqueids)}"
-                if key.endswith("Channel") and value.startswith("PJSIP/") and "-" in value:
-                    head, _, _ = value.rpartition("-")
-                    replacements.setdefault(value, f"{head}-{serial * 10 + len(replacements):08x}")
-                if key == "BridgeUniqueid":
-                    replacements.setdefault(value, str(uuid.uuid4()))
-        replacements.update(uniqueids)
-        replacements[template.caller] = caller
-        operators = list(template.operators)
+                if key.endswith(_ID_KEYS) and value and value not in rewrite.tokens:
+                    rewrite.add(value, f"{base}.{next(self._uniqueids)}")
+                elif key.endswith("Channel") and value.startswith("PJSIP/") and "-" in value:
+                    rewrite.channel(value)
+                elif key == "BridgeUniqueid" and value not in rewrite.tokens:
+                    rewrite.add(value, str(uuid.uuid4()))
+        if template.applicant:
+            rewrite.add(template.applicant, played.caller)
+        played.linkedid = rewrite(template.linkedid or "")
+        if template.kind == "outbound":
+            phone = self._free_phone()
+            if phone is None:
+                return  # nobody at a free phone to dial out
+            self._bind(rewrite, template.operators[0], phone, bound)
+            played.answered_by = phone
+        stretch_of = _stretch_index(template)
+        clock = _Clock(self.speed)
         attempt = 0
-        previous = ""
-        linkedid = uniqueids[template.linkedid]
-        started = time.monotonic()
+        previous_status = ""
+        trunk = ""
+        sent_since_start: list[Frame] = []
+        queue_joined = False
         for index, frame in enumerate(template.frames):
-            due = started + frame.offset / self.speed
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if index:
+                gap = frame.offset - template.frames[index - 1].offset
+                name = stretch_of.get(index)
+                target = targets.get(name) if name else None
+                if name and target is not None:
+                    span = template.span(name)
+                    gap = gap * target / span if span > 0 else gap
+                clock.advance(gap)
+                if name:
+                    played.times[name] = played.times.get(name, 0.0) + gap
+            if frame.event == "Newchannel" and not trunk:
+                trunk = frame.get("Channel")
+            if frame.event == "DialEnd":
+                previous_status = frame.get("DialStatus")
+            if frame.event == "DialBegin":
+                self._ring_target(template, frame, targets, patience, clock)
             if frame.event == "Newexten" and frame.get("Application") == "AGI":
                 attempt += 1
-                chosen = await self._route(linkedid, caller, attempt, previous)
+                chosen = await self._route(
+                    played, rewrite(trunk), attempt, previous_status, frame, patience, clock
+                )
                 if chosen is None:
-                    self.calls_unrouted += 1
-                    await self._caller_gives_up(template, index, replacements)
-                    return False
-                number = operators[attempt - 1] if attempt - 1 < len(operators) else None
-                if number is not None:
-                    _bind_operator(replacements, number, chosen)
-                previous = "NOANSWER"
-            await self.send(_encode(_rewrite(frame.pairs, replacements)))
-        self.calls_played += 1
-        return True
+                    await self._caller_gives_up(template, index, rewrite, clock)
+                    return
+                endpoint, timeout = chosen
+                if attempt - 1 < len(template.legs):
+                    leg = template.legs[attempt - 1]
+                    if leg.number:
+                        self._bind(rewrite, leg.number, endpoint, bound, timeout)
+                        played.rang.append(endpoint)
+                        if leg.outcome == "answered":
+                            played.answered_by = endpoint
+                    if leg.outcome == "NOANSWER" and timeout:
+                        targets[f"ring:{attempt - 1}"] = float(timeout)
+            if queue_joined and template.kind == "queue":
+                queue_joined = False
+                member = await self._queue_member(patience, clock)
+                if member is None:
+                    await self._caller_gives_up(template, index, rewrite, clock)
+                    return
+                leg = template.legs[0]
+                self._bind(rewrite, leg.number, member, bound)
+                played.rang.append(member)
+                played.answered_by = member
+            if frame.event == "QueueCallerJoin":
+                queue_joined = True
+            await clock.wait()
+            await self.send(self._render(frame, rewrite, clock, template, sent_since_start))
+            sent_since_start.append(frame)
+        played.routed = True
 
-    async def _route(self, linkedid: str, caller: str, attempt: int, previous: str) -> str | None:
-        for _ in range(self.max_route_tries):
+    def _ring_target(
+        self,
+        template: Template,
+        frame: Frame,
+        targets: dict[str, float | None],
+        patience: float | None,
+        clock: _Clock,
+    ) -> None:
+        """The leg that starts ringing now: a caller with patience hangs up on time."""
+        if patience is None:
+            return
+        for index, leg in enumerate(template.legs):
+            if leg.outcome == "abandoned" and leg.channel == frame.get("DestChannel"):
+                targets[f"ring:{index}"] = max(0.1, patience - clock.elapsed)
+
+    def _bind(
+        self,
+        rewrite: Rewriter,
+        number: str,
+        endpoint: str,
+        bound: list[str],
+        dial_timeout: str | None = None,
+    ) -> None:
+        rewrite.bind_operator(number, endpoint)
+        if dial_timeout:
+            # The dialplan dials with the timeout callagent answered (Dial(op,<timeout>)).
+            name = endpoint.split("/", 1)[-1]
+            for recorded in ("5", "20"):
+                rewrite.add(f"op{number},{recorded}", f"{name},{dial_timeout}")
+            for recorded in ("5", "20"):
+                rewrite.add(
+                    f'CALLAGENT_DIAL_TIMEOUT "{recorded}"',
+                    f'CALLAGENT_DIAL_TIMEOUT "{dial_timeout}"',
+                )
+            rewrite.dial_timeout = dial_timeout
+        self.in_call[endpoint] += 1
+        bound.append(endpoint)
+
+    async def _route(
+        self,
+        played: Played,
+        channel: str,
+        attempt: int,
+        previous: str,
+        frame: Frame,
+        patience: float | None,
+        clock: _Clock,
+    ) -> tuple[str, str | None] | None:
+        """Ask callagent's FastAGI ``route`` as the dialplan does, waiting while it says so."""
+        tries = 0
+        while True:
+            tries += 1
             call = AgiCall(
                 "route",
-                linkedid,
-                callerid=caller,
+                played.linkedid,
+                channel=channel,
+                callerid=played.caller,
+                dnid=frame.get("Exten") or "4951112233",
                 args=[str(attempt), previous],
-                variables={"CHANNEL(linkedid)": linkedid},
+                variables={"CHANNEL(linkedid)": played.linkedid},
             )
             try:
                 await run_agi(call, self.agi_host, self.agi_port)
@@ -202,69 +437,253 @@ class SimulatedPbx:
                 log.warning("simulator: FastAGI unreachable (%s)", exc)
                 return None
             operator = call.set.get("CALLAGENT_OPERATOR", "")
-            if call.set.get("CALLAGENT_STATUS") == "ok" and operator:
-                return operator
-            if call.set.get("CALLAGENT_STATUS") == "overflow":
+            status = call.set.get("CALLAGENT_STATUS")
+            timeout = call.set.get("CALLAGENT_DIAL_TIMEOUT")
+            if status == "ok" and operator:
+                if timeout and timeout.isdigit():
+                    self.dial_timeout_hint = float(timeout)
+                return operator, timeout if timeout and timeout.isdigit() else None
+            if status == "overflow":
                 return None
-            await asyncio.sleep(self.route_wait / self.speed)
-        return None
+            if not await self._wait(tries, patience, clock):
+                return None
+
+    async def _wait(self, tries: int, patience: float | None, clock: _Clock) -> bool:
+        """Music on hold for ``route_wait`` seconds; False when the caller gives up."""
+        if patience is None and tries >= self.max_route_tries:
+            return False
+        if patience is not None and clock.elapsed + self.route_wait > patience:
+            return False
+        clock.advance(self.route_wait)
+        await clock.wait()
+        return True
+
+    async def _queue_member(self, patience: float | None, clock: _Clock) -> str | None:
+        """app_queue (strategy linear): the first registered phone free and not paused."""
+        tries = 0
+        while True:
+            tries += 1
+            self._read_queue_pauses()
+            for phone in self.phones:
+                if not self.in_call[phone] and self._paused.get(phone) is None:
+                    return phone
+            if not await self._wait(tries, patience, clock):
+                return None
+
+    def _free_phone(self) -> str | None:
+        """A phone whose operator could dial out now (not in a call, not paused)."""
+        self._read_queue_pauses()
+        free = [p for p in self.phones if not self.in_call[p] and self._paused.get(p) is None]
+        return self.rng.choice(free) if free else None
+
+    def _read_queue_pauses(self) -> None:
+        """callagent's QueuePause actions: who app_queue would skip (and why)."""
+        actions = self.ami.actions
+        for action in actions[self._actions_seen :]:
+            if action.action.lower() != "queuepause":
+                continue
+            interface = action.get("Interface")
+            paused = action.get("Paused").lower() in ("true", "1", "yes")
+            self._paused[interface] = (action.get("Reason") or "paused") if paused else None
+        self._actions_seen = len(actions)
 
     async def _caller_gives_up(
-        self, template: Template, index: int, replacements: dict[str, str]
+        self, template: Template, index: int, rewrite: Rewriter, clock: _Clock
     ) -> None:
-        """Nobody was free: the caller hangs up (the trunk channel's own end)."""
-        trunk = next(f for f in template.frames if f.event == "Newchannel")
-        channel_pairs = [(k, v) for k, v in trunk.pairs if k not in ("Event", "Timestamp")]
+        """Nobody was free in time: the caller hangs up (the trunk channel's own end)."""
+        trunk = next(f for f in template.frames if f.event == "Newchannel").get("Channel")
+        last = next(
+            f
+            for f in reversed(template.frames[: index + 1])
+            if f.get("Channel") == trunk and f.get("Uniqueid")
+        )
+        channel_pairs = [
+            (k, v)
+            for k, v in last.pairs
+            if k not in ("Event", "Privilege", "Timestamp") and k in _CHANNEL_HEADERS
+        ]
         for event, extra in (
             ("HangupRequest", [("Cause", "16")]),
             ("Hangup", [("Cause", "16"), ("Cause-txt", "Normal Clearing")]),
         ):
-            pairs = [("Event", event), *channel_pairs, *extra]
-            await self.send(_encode(_rewrite(pairs, replacements)))
+            pairs = [("Event", event), ("Privilege", "call,all"), ("Timestamp", "")]
+            frame = Frame([*pairs, *channel_pairs, *extra], last.offset)
+            await self.send(self._render(frame, rewrite, clock, template))
 
-    async def run(self, *, interval: float = 8.0, scenarios: list[str] | None = None) -> None:
-        """Generate calls forever: one every ``interval`` seconds on average."""
-        names = scenarios or [
-            "answered",
-            "answered",
-            "operator_hangs_up",
-            "no_answer_then_next",
-            "abandoned",
-        ]
-        tasks: set[asyncio.Task[bool]] = set()
+    async def _press_ready(self, endpoint: str, delay: float) -> None:
+        """After-call work done: the operator dials *54 (FastAGI ``ready``).
+
+        Only the FastAGI dialogue is played: there is no recording of the AMI
+        events of a feature-code call, and callagent reads the AGI alone.
+        """
+        await asyncio.sleep(delay / self.speed)
+        channel = f"{endpoint}-{next(self._serials):08x}"
+        call = AgiCall("ready", f"{int(time.time())}.{next(self._uniqueids)}", channel=channel)
+        call.callerid = endpoint.split("/")[-1].removeprefix("op")
+        call.dnid = "*54"
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
+            await run_agi(call, self.agi_host, self.agi_port)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Cancel the calls in progress and the operators' pending key presses."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ render
+
+    def _render(
+        self,
+        frame: Frame,
+        rewrite: Rewriter,
+        clock: _Clock,
+        template: Template,
+        history: list[Frame] | None = None,
+    ) -> bytes:
+        """The frame as this call's Asterisk sends it now: ids, people, times, pauses."""
+        stamp = clock.stamp()
+        history = history if history is not None else []
+        xs = [template.start + f.recorded for f in history] + [template.start + frame.recorded]
+        ys = [*clock.stamps[: len(history)], stamp]
+        pairs: list[tuple[str, str]] = []
+        dates: dict[str, float] = {}
+        for key, value in frame.pairs:
+            if key == "Timestamp":
+                value = f"{stamp:.6f}"
+            elif key in _DATES and value:
+                at = _to_wall(value, xs, ys)
+                dates[key] = at
+                value = time.strftime(_DATE_FORMAT, time.localtime(at))
+            elif key == "Value" and frame.get("Variable") == "CALLAGENT_DIAL_TIMEOUT" and value:
+                value = rewrite.dial_timeout or value
+            else:
+                value = rewrite(value)
+            pairs.append((key, value))
+        if frame.event == "Cdr" and "StartTime" in dates and "EndTime" in dates:
+            answer = dates.get("AnswerTime")
+            duration = round(dates["EndTime"] - dates["StartTime"])
+            billable = round(dates["EndTime"] - answer) if answer is not None else 0
+            pairs = [
+                (
+                    k,
+                    str(duration)
+                    if k == "Duration"
+                    else str(billable)
+                    if k == "BillableSeconds"
+                    else v,
+                )
+                for k, v in pairs
+            ]
+        if frame.event == "QueueMemberStatus":
+            self._read_queue_pauses()
+            reason = self._paused.get(dict(pairs).get("Interface", ""))
+            if reason is not None:
+                pairs = [
+                    (k, "1" if k == "Paused" else reason if k == "PausedReason" else v)
+                    for k, v in pairs
+                ]
+        clock.stamps.append(stamp)
+        return _encode(pairs)
+
+    # --------------------------------------------------------------------- run
+
+    async def run(
+        self,
+        *,
+        interval: float = 8.0,
+        scenarios: Mapping[str, float] | Iterable[str] | None = None,
+    ) -> None:
+        """Generate calls forever: one every ``interval`` seconds on average (Poisson).
+
+        ``scenarios``: names (equal chances) or name -> weight; default a mix
+        that looks like a small office's day (``scenarios.DEMO_WEIGHTS``).
+        """
+        mix = dict(DEMO_WEIGHTS) if scenarios is None else scenarios
+        weights = dict(mix) if isinstance(mix, Mapping) else {name: 1.0 for name in mix}
+        unknown = set(weights) - set(self.templates)
+        if unknown:
+            raise ValueError(
+                f"unknown scenarios {sorted(unknown)}; known: {sorted(self.templates)}"
+            )
+        names, chances = list(weights), list(weights.values())
         while True:
-            caller = "79" + "".join(random.choices("0123456789", k=9))
-            task = asyncio.create_task(self.call(random.choice(names), caller))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            await asyncio.sleep(random.expovariate(1 / interval))
+            caller = "79" + "".join(self.rng.choices("0123456789", k=9))
+            self._spawn(self.call(self.rng.choices(names, chances)[0], caller))
+            await asyncio.sleep(self.rng.expovariate(1 / interval) / self.speed)
 
 
-def _bind_operator(replacements: dict[str, str], number: str, chosen: str) -> None:
-    """Frames recorded with op<number> now name the operator callagent chose."""
-    endpoint = chosen.split("/", 1)[-1]  # "op1007"
-    match = _OPERATOR.search(endpoint)
-    new_number = match.group(1) if match else endpoint
-    replacements[f"op{number}"] = endpoint
-    replacements[f"Operator {number}"] = f"Operator {new_number}"
-    replacements[f"={number}"] = f"={new_number}"  # exact values (CallerIDNum: 1001)
+class _Clock:
+    """A call's own time: simulated seconds since it began, played ``speed`` times faster."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.elapsed = 0.0  # simulated seconds
+        self.wall = time.time()
+        self.mono = time.monotonic()
+        self.stamps: list[float] = []
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += max(0.0, seconds)
+
+    def stamp(self) -> float:
+        """The event's Timestamp: when it is due, not when the loop got to it."""
+        return self.wall + self.elapsed / self.speed
+
+    async def wait(self) -> None:
+        delay = self.mono + self.elapsed / self.speed - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -1.0:
+            # Far behind (a slow route answer): carry on from now, not in a burst.
+            self.elapsed = (time.monotonic() - self.mono) * self.speed
 
 
-def _rewrite(pairs: list[tuple[str, str]], replacements: dict[str, str]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if key == "Timestamp":
-            out.append((key, f"{time.time():.6f}"))
-            continue
-        exact = replacements.get("=" + value)
-        if exact is not None:
-            out.append((key, exact[1:] if exact.startswith("=") else exact))
-            continue
-        for old, new in replacements.items():
-            if not old.startswith("=") and old in value:
-                value = value.replace(old, new)
-        out.append((key, value))
+_CHANNEL_HEADERS = (
+    "Channel",
+    "ChannelState",
+    "ChannelStateDesc",
+    "CallerIDNum",
+    "CallerIDName",
+    "ConnectedLineNum",
+    "ConnectedLineName",
+    "Language",
+    "AccountCode",
+    "Context",
+    "Exten",
+    "Priority",
+    "Uniqueid",
+    "Linkedid",
+)
+
+
+def _stretch_index(template: Template) -> dict[int, str]:
+    """Frame index -> the stretch its gap (from the frame before) belongs to."""
+    out: dict[int, str] = {}
+    for name, pieces in template.stretches.items():
+        for start, end in pieces:
+            for index in range(start + 1, end + 1):
+                out[index] = name
     return out
+
+
+def _first(frames: list[Frame], event: str) -> int:
+    return next(i for i, f in enumerate(frames) if f.event == event)
+
+
+def _to_wall(value: str, xs: list[float], ys: list[float]) -> float:
+    """A recorded date (the recording machine ran on UTC) -> this call's epoch."""
+    try:
+        recorded = float(calendar.timegm(time.strptime(value, _DATE_FORMAT)))
+    except ValueError:
+        return ys[-1]
+    # Dates are whole seconds: one before the call's first event is that event's second.
+    return interpolate(xs, ys, max(recorded, xs[0]))
 
 
 def _encode(pairs: list[tuple[str, str]]) -> bytes:
