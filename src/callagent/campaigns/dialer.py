@@ -353,6 +353,8 @@ class Dialer:
             try:
                 response = await self.client.send_action(
                     self.originate_action(plan, item, endpoint),
+                    # the "queued" answer is enough (panoramisk would wait for the event)
+                    as_list=False,
                     timeout=self.config.response_timeout,
                 )
             except (AmiConnectionLost, TimeoutError) as exc:

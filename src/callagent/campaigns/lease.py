@@ -106,10 +106,40 @@ def lease_due(
     Due: status pending (or in_progress with an expired lease), attempts left,
     ``next_attempt_at`` passed, and the window open for the number to dial in that
     number's zone. Entries outside their window get ``next_attempt_at`` = their next
-    opening, so they are not read again before.
+    opening, so they are not read again before. Entries another run leased between
+    our read and our UPDATE are skipped and the next ones read.
     """
+    lost: set[int] = set()
+    for _ in range(8):
+        leased, missed = _lease_once(
+            session,
+            plan,
+            owner=owner,
+            run_id=run_id,
+            now=now,
+            limit=limit,
+            lease_seconds=lease_seconds,
+            skip=frozenset(lost),
+        )
+        if leased or not missed:
+            return leased
+        lost |= missed
+    return []
+
+
+def _lease_once(
+    session: Session,
+    plan: CampaignPlan,
+    *,
+    owner: str,
+    run_id: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    skip: frozenset[int],
+) -> tuple[list[Leased], set[int]]:
     if limit <= 0:
-        return []
+        return [], set()
     query = (
         select(
             RegistryEntry.id,
@@ -128,6 +158,8 @@ def lease_due(
         .limit(limit * _SCAN_FACTOR)
         .with_for_update(skip_locked=True)
     )
+    if skip:
+        query = query.where(RegistryEntry.id.not_in(skip))
     chosen: dict[int, tuple[str, int]] = {}
     later: dict[int, datetime] = {}
     invalid: list[int] = []
@@ -159,7 +191,7 @@ def lease_due(
             .execution_options(synchronize_session=False)
         )
     if not chosen:
-        return []
+        return [], set()
     until = now + timedelta(seconds=lease_seconds)
     won = set(
         session.scalars(
@@ -182,7 +214,7 @@ def lease_due(
         ).all()
     )
     if not won:
-        return []
+        return [], set(chosen)
     # A killed run's attempts of these entries never got a result: they timed out.
     session.execute(
         update(NotificationAttempt)
@@ -221,7 +253,7 @@ def lease_due(
                 attempts + 1,
             )
         )
-    return out
+    return out, set(chosen) - won
 
 
 def release_unsent(session: Session, leased: Sequence[Leased], *, owner: str) -> None:
