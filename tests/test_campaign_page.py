@@ -1,0 +1,204 @@
+"""The supervisor's campaign pages: over HTTP with a session cookie, and in headless Chromium.
+
+Screenshots are written to ``artifacts/campaign-page/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import select
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user
+from callagent.campaigns import registry_import
+from callagent.db.campaign_models import NotificationAttempt, RegistryEntry
+from tests.conftest import IN_CI, RunningService, running_service
+
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "campaign-page"
+SAMPLE = Path(registry_import.__file__).parent / "samples" / "registry_sample.csv"
+PASSWORD = "supervisor-password"
+
+
+def _add_user(service: RunningService, login: str, role: Role) -> None:
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        create_user(session, login=login, role=role, password=PASSWORD, full_name="Орлова Анна")
+        session.commit()
+
+
+async def _cookie(service: RunningService, login: str) -> str:
+    async with httpx.AsyncClient(base_url=service.base_url) as client:
+        response = await client.post(
+            "/api/v1/auth/login", json={"login": login, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return response.cookies["callagent_session"]
+
+
+async def _campaign(service: RunningService, name: str = "Ноябрь") -> int:
+    response = await service.client.post("/api/v1/campaigns", json={"name": name})
+    assert response.status_code == 201, response.text
+    campaign_id: int = response.json()["id"]
+    return campaign_id
+
+
+async def test_pages_over_http_with_a_session(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        _add_user(service, "orlova", Role.SUPERVISOR)
+        _add_user(service, "op", Role.OPERATOR)
+        cid = await _campaign(service, "Паспорта <ноябрь>")
+        anonymous = httpx.AsyncClient(base_url=service.base_url)
+        page = await anonymous.get(f"/supervisor/campaigns/{cid}", headers={"Accept": "text/html"})
+        assert page.status_code == 303
+        assert page.headers["location"] == f"/operator/login?next=/supervisor/campaigns/{cid}"
+        api_like = await anonymous.get(f"/supervisor/campaigns/{cid}")
+        assert api_like.status_code == 401
+        supervisor = httpx.AsyncClient(
+            base_url=service.base_url,
+            cookies={"callagent_session": await _cookie(service, "orlova")},
+        )
+        shown = await supervisor.get(f"/supervisor/campaigns/{cid}")
+        assert shown.status_code == 200
+        assert "Паспорта &lt;ноябрь&gt;" in shown.text  # escaped
+        assert f"/api/v1/campaigns/{cid}/registry/export?format=xlsx" in shown.text
+        assert 'id="upload"' in shown.text and 'id="start"' in shown.text
+        nonce = re.search(r"script-src 'nonce-([^']+)'", shown.headers["content-security-policy"])
+        assert nonce and f'<script nonce="{nonce.group(1)}">' in shown.text
+        listed = await supervisor.get("/supervisor/campaigns")
+        assert f'href="/supervisor/campaigns/{cid}"' in listed.text
+        missing = await supervisor.get("/supervisor/campaigns/999")
+        assert missing.status_code == 404
+        operator = httpx.AsyncClient(
+            base_url=service.base_url, cookies={"callagent_session": await _cookie(service, "op")}
+        )
+        denied = await operator.get(f"/supervisor/campaigns/{cid}")
+        assert denied.status_code == 403
+        for client in (anonymous, supervisor, operator):
+            await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        message = f"the campaign page test needs Chromium at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail("CI=true but " + message)
+        pytest.skip(message)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def _page(browser: Browser, service: RunningService, name: str) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="ru-RU")
+    context.set_default_timeout(8000)
+    await context.add_cookies(
+        [
+            {
+                "name": "callagent_session",
+                "value": await _cookie(service, "orlova"),
+                "url": service.base_url,
+            }
+        ]
+    )
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    failed = False
+    try:
+        yield page
+        assert errors == []  # no script errors, no CSP refusals
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            suffix = "-failed" if failed else ""
+            await page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"), full_page=True)
+        await context.close()
+
+
+async def test_upload_start_watch_and_download_in_chromium(db_url: str) -> None:
+    backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
+    # The in-service dialer is off: the test plays the dialer's part in the database.
+    async with (
+        _browser() as browser,
+        running_service(db_url, campaign_scheduler="off") as service,
+    ):
+        _add_user(service, "orlova", Role.SUPERVISOR)
+        async with _page(browser, service, f"progress-{backend}") as page:
+            await page.goto(f"{service.base_url}/supervisor/campaigns")
+            await page.fill("#new-name", "Ноябрь")
+            await page.click("#create button[type=submit]")
+            await page.wait_for_url(re.compile(r"/supervisor/campaigns/\d+$"))
+            cid = int(page.url.rsplit("/", 1)[1])
+            await expect(page.locator("#name")).to_have_text("Ноябрь")
+            await page.set_input_files("#file", str(SAMPLE))
+            await page.click("#upload button[type=submit]")
+            await expect(page.locator("#report-summary")).to_contain_text(
+                "Строк: 21, к обзвону: 16, не звоним: 5"
+            )
+            await expect(page.locator("#report-rows li")).to_have_count(5)
+            await expect(page.locator("#report-rows li").first).to_contain_text("строка 10")
+            await expect(page.locator("#imports tbody tr")).to_have_count(1)
+            await expect(page.locator("#imports tbody")).to_contain_text("registry_sample.csv")
+            pending = page.locator('#by-status tr[data-status="pending"] [data-count]')
+            await expect(pending).to_have_text("16")
+            await page.click("#start")
+            await expect(page.locator("#status")).to_have_attribute("data-status", "running")
+            # The dialer's work shows up on the next refresh.
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                entry = session.scalars(
+                    select(RegistryEntry).where(RegistryEntry.status == "pending")
+                ).first()
+                assert entry is not None
+                entry.status = "notified"
+                session.add(
+                    NotificationAttempt(
+                        campaign_id=cid,
+                        entry_id=entry.id,
+                        phone=entry.phones[0],
+                        action_id="page-test-1",
+                        started_at=datetime.now(UTC),
+                        result="",
+                    )
+                )
+                session.commit()
+            await expect(page.locator("#in-flight")).to_have_text("1", timeout=8000)
+            notified = page.locator('#by-status tr[data-status="notified"] [data-count]')
+            await expect(notified).to_have_text("1")
+            await expect(page.locator("#by-result")).to_contain_text("in_flight")
+            async with page.expect_download() as download_info:
+                await page.click("#export-xlsx")
+            download = await download_info.value
+            path = await download.path()
+            assert path is not None
+            workbook = openpyxl.load_workbook(
+                io.BytesIO(await asyncio.to_thread(Path(path).read_bytes))
+            )
+            sheet = workbook.active
+            assert sheet is not None
+            rows = list(sheet.iter_rows(values_only=True))
+            assert rows[0][1] == "ФИО заявителя" and rows[0][8] == "Статус"
+            assert len(rows) == 1 + 19
+            assert sum(1 for r in rows if r[8] == "уведомлён") == 1
+            await page.click("#pause")
+            await expect(page.locator("#status")).to_have_attribute("data-status", "paused")
