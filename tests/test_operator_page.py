@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user, now
 from callagent.db.models import AuthSession, User
-from callagent.db.wrapup_models import Wrapup
+from callagent.db.wrapup_models import Question, Wrapup
 from callagent.sim.pbx import SimulatedPbx
 from tests.conftest import IN_CI, TRACES, RunningService, running_service, wait_for
 from tests.test_routing import agi_port
@@ -131,7 +131,19 @@ async def test_login_failure_then_login(db_url: str, browser: Browser) -> None:
             await expect(page.locator("#password")).to_have_value("")
             await log_in(page, service)
             await expect(page.locator("h1")).to_have_text("Рабочее место оператора")
-            await expect(page.locator("#state")).to_have_text("Не на линии")
+            state = page.locator("#state")
+            await expect(state).to_have_text("Не на линии")
+            await page.click("#go-ready")
+            await expect(state).to_have_text("Готов")
+            await page.select_option("#pause-reason", "lunch")
+            await page.keyboard.press("Alt+P")
+            await expect(state).to_have_text("Пауза · Обед")
+            (user,) = row(service, User, login="ivanova")
+            assert (user.state, user.state_reason) == ("paused", "lunch")
+            await page.click("#sign-out")  # ends the session
+            await page.wait_for_url(re.compile(r"/operator/login$"))
+            await page.goto(f"{service.base_url}/operator")
+            await page.wait_for_url(re.compile(r"/operator/login\?next=/operator"))
 
 
 async def test_russian_by_default_english_on_request(db_url: str, browser: Browser) -> None:
@@ -220,9 +232,9 @@ async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
             await page.select_option("#field-service", "passport")  # kept: same field
             await page.select_option("#field-office", "north")
             await page.fill("#field-applicant_name", "Петров Пётр Петрович")
-            await page.screenshot(path=str(ARTIFACTS / f"{name}-form-open.png"))
             await page.fill("#field-date", "2026-11-30")
             await page.fill("#field-time", "10:30")
+            await page.screenshot(path=str(ARTIFACTS / f"{name}-form-open.png"))
             await page.locator("#field-time").press("Control+Enter")
             await expect(state).to_have_attribute("data-state", "ready", timeout=1000)
             second = [w for w in row(service, Wrapup, operator_id=user_id) if w.id != first.id]
@@ -283,3 +295,59 @@ async def test_an_expired_session_keeps_the_draft(db_url: str, browser: Browser)
                 "Object.keys(localStorage).filter(k => k.includes('wrapup-draft'))"
             )
             assert drafts == []
+
+
+async def test_a_missed_wrapup_is_completed_and_the_applicant_called_back(
+    db_url: str, browser: Browser
+) -> None:
+    async with running_service(db_url, wrapup_seconds=1.5) as service:
+        user_id = add_operator(service)
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+        async with page_of(browser, f"missed-{backend(db_url)}") as page:
+            await page.goto(f"{service.base_url}/operator")
+            await log_in(page, service)
+            await page.keyboard.press("Alt+R")
+            state = page.locator("#state")
+            await expect(state).to_have_attribute("data-state", "ready")
+            assert await sim.call("answered", CALLER)
+            await expect(page.locator("#wrapup")).to_be_visible()
+            await page.keyboard.press("5")  # non-standard question
+            question = "Нужна ли доверенность для получения чужих документов?"
+            await page.fill("#field-question", question)
+            # the deadline passes: ready again, the wrap-up is missed but still open to fill
+            await expect(state).to_have_attribute("data-state", "ready")
+            await expect(page.locator("#countdown")).to_contain_text("Срок вышел")
+            await expect(page.locator("#wrapup-extend")).to_be_hidden()
+            await expect(page.locator("#missed-list")).to_contain_text(CALLER)
+            await page.fill("#field-applicant_name", "Сидоров Пётр")
+            await page.select_option("#field-answer_channel", "call_back")
+            await page.fill("#field-contact_phone", "8 916 123-45-67")
+            await page.keyboard.press("Control+Enter")
+            await expect(page.locator("#wrapup")).to_be_hidden()
+            await expect(page.locator("#missed-list")).to_contain_text("нет")
+            (wrapup,) = row(service, Wrapup, operator_id=user_id)
+            assert wrapup.status == "submitted" and wrapup.missed_at is not None
+            (asked,) = row(service, Question, operator_id=user_id)
+            assert asked.text == question
+
+            # a supervisor answers; the operator calls the applicant back from the page
+            answered = await service.client.patch(
+                f"/api/v1/questions/{asked.id}",
+                json={
+                    "status": "answered",
+                    "answer": "Да, нужна нотариальная доверенность.",
+                    "answer_source_kind": "supervisor",
+                },
+            )
+            assert answered.status_code == 200, answered.text
+            await page.reload()
+            item = page.locator(f'#questions-list li[data-question-id="{asked.id}"]')
+            await expect(item).to_contain_text("нотариальная доверенность")
+            await item.get_by_role("button", name="Перезвонить").click()
+            await expect(page.locator("#toast")).to_contain_text("Звоним")
+            (action,) = [a for a in service.pbx.actions if a.action == "Originate"]
+            assert action["Channel"] == "PJSIP/op1001"
+            assert action["Exten"] == "89161234567"
+            (called,) = row(service, Question, id=asked.id)
+            assert called.callback_call_id is not None and called.callback_by == user_id

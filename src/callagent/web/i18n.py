@@ -88,6 +88,7 @@ _RU: dict[str, str] = {
     "questions_empty": "Перезванивать некому.",
     "callback": "Перезвонить",
     "callback_started": "Звоним: сначала ваш телефон, затем заявитель.",
+    "called_back": "перезванивали {time}",
     "callback_failed": "Перезвонить не удалось: {detail}",
     "session_expired": (
         "Сеанс истёк. Войдите снова — черновик обработки сохранён в этом браузере "
@@ -178,6 +179,7 @@ _EN: dict[str, str] = {
     "questions_empty": "Nobody to call back.",
     "callback": "Call back",
     "callback_started": "Calling: your phone first, then the applicant.",
+    "called_back": "called back {time}",
     "callback_failed": "Could not call back: {detail}",
     "session_expired": (
         "Your session has expired. Sign in again: the wrap-up draft is kept in this "

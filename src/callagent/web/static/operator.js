@@ -84,7 +84,7 @@
     const label = (obj) => (obj ? obj[LANG] || obj.ru || obj.en || "" : "");
     const DRAFT = (id) => `callagent.wrapup-draft.${id}`;
 
-    let skew = 0; // server clock minus ours, in ms
+    let skew = 0; // server clock minus ours, in ms (from the page's server_time)
     let forms = null; // GET /api/v1/wrapup-forms
     let current = null; // the wrap-up in the form
     let sessionLost = false;
@@ -98,10 +98,6 @@
 
     function serverNow() {
       return Date.now() + skew;
-    }
-    function learnSkew(response) {
-      const date = response.headers.get("Date");
-      if (date) skew = Date.parse(date) - Date.now();
     }
     function clock(iso) {
       if (!iso) return "";
@@ -133,7 +129,6 @@
       }
       if (method !== "GET") options.headers["X-CSRF-Token"] = csrf;
       const response = await fetch(url, options);
-      learnSkew(response);
       if (response.status === 401) {
         onSessionLost();
         throw new SessionLost();
@@ -225,7 +220,10 @@
       } else if (before === "wrap_up" || data.snapshot) {
         refreshPending(false);
       }
-      if (before === "wrap_up" && data.state !== "wrap_up") refreshRecent();
+      if (before === "wrap_up" && data.state !== "wrap_up") {
+        refreshRecent();
+        refreshQuestions();
+      }
     }
 
     function onCall(data) {
@@ -392,14 +390,19 @@
       }
       renderMissed(items.filter((w) => w.status === "missed"));
       if (current && !items.some((w) => w.id === current.id)) closeForm(); // done elsewhere
-      if (current) {
-        const fresh = items.find((w) => w.id === current.id);
-        if (fresh) updateDeadline(fresh);
-        return;
-      }
       const waiting = items
         .filter((w) => w.status === "pending")
         .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+      if (current) {
+        const fresh = items.find((w) => w.id === current.id);
+        if (fresh) updateDeadline(fresh);
+        const newer = waiting.find((w) => w.id !== current.id);
+        if (openNewest && current.status === "missed" && newer) {
+          saveDraft(); // the missed one waits in its list, with its draft
+          openForm(newer);
+        }
+        return;
+      }
       const drafted = items.find((w) => loadDraft(w.id)); // typing left from before
       if (waiting.length && (openNewest || state === "wrap_up")) {
         openForm(waiting[0]);
@@ -442,6 +445,7 @@
         return;
       }
       current = wrapup;
+      $("#toast").classList.remove("shown"); // news of the last call is old now
       const section = $("#wrapup");
       section.hidden = false;
       section.dataset.wrapupId = wrapup.id;
@@ -837,10 +841,14 @@
     async function refreshQuestions() {
       let items;
       try {
-        const response = await api("GET", "/api/v1/questions?status=answered&limit=20");
+        // this operator's questions whose answer is in and who asked to be called back
+        const url = `/api/v1/questions?status=answered&operator_id=${me.id}&limit=50`;
+        const response = await api("GET", url);
         if (!response.ok) return;
         const body = await json(response);
-        items = Array.isArray(body) ? body : body.items || [];
+        items = (Array.isArray(body) ? body : body.items || []).filter(
+          (q) => !q.answer_channel || q.answer_channel === "call_back",
+        );
       } catch {
         return;
       }
@@ -865,6 +873,9 @@
             el("strong", { text: who }),
             ` — ${question.text || question.question || ""}`,
             question.answer ? el("p", { class: "answer", text: question.answer }) : null,
+            question.callback_at
+              ? el("span", { class: "muted", text: fill(T.called_back, { time: clock(question.callback_at) }) })
+              : null,
             button,
           ),
         );
@@ -876,7 +887,10 @@
       try {
         const response = await api("POST", `/api/v1/questions/${question.id}/callback`, {});
         const body = await json(response);
-        if (response.ok) toast(T.callback_started);
+        if (response.ok) {
+          toast(T.callback_started);
+          refreshQuestions();
+        }
         else toast(fill(T.callback_failed, { detail: detailText(body, response.status) }));
       } catch (exc) {
         if (!(exc instanceof SessionLost)) toast(fill(T.callback_failed, { detail: exc.message || exc }));
@@ -967,6 +981,7 @@
     skew = Date.parse(boot.server_time) - Date.now();
     renderState(boot.state.state, boot.state.reason, boot.state.at);
     setInterval(tick, 250);
+    setInterval(refreshQuestions, 30000); // supervisors answer at any time
     connectLive();
     refreshPending(false);
     refreshRecent();
