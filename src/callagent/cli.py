@@ -50,8 +50,15 @@ def serve() -> None:
         raise typer.Exit(3) from exc
     finally:
         engine.dispose()
+    from callagent.wrapup.forms import FormsError
+
+    try:
+        application = create_app(settings)
+    except FormsError as exc:  # says which file and line, and what is wrong there
+        typer.echo(f"callagent: {exc}", err=True)
+        raise typer.Exit(3) from exc
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
