@@ -14,6 +14,7 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.campaigns.cli import campaigns_app, registry_app
+from callagent.campaigns.run_cli import app as campaign_run_app
 from callagent.config import Settings, get_settings
 from callagent.logs import setup_logging
 
@@ -174,6 +175,7 @@ app.add_typer(users_app, name="operators", help="The same as `users`: operators 
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(registry_app, name="registry")
+app.add_typer(campaign_run_app, name="campaign")
 
 
 def _sessions() -> sessionmaker[Session]:
