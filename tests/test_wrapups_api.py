@@ -68,6 +68,17 @@ def user_state(service: RunningService, user_id: int) -> str:
         return user.state
 
 
+def states(service: RunningService, user_id: int) -> list[str]:
+    """The operator's states so far, oldest first."""
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        rows = session.scalars(
+            select(OperatorStateChange.to_state)
+            .where(OperatorStateChange.user_id == user_id)
+            .order_by(OperatorStateChange.id)
+        ).all()
+        return list(rows)
+
+
 async def call_ends_with(service: RunningService, user_id: int) -> None:
     """The recorded inbound call answered by op1001; wait for its after-call work."""
     ready = await service.client.post(f"/api/v1/operators/{user_id}/state", json={"state": "ready"})
@@ -185,6 +196,50 @@ async def test_a_double_click_stores_one_wrapup(db_url: str) -> None:
             events = session.scalars(select(WebhookDelivery.event_type)).all()
             assert events.count("wrapup.submitted") == 1
         assert user_state(service, op) == "ready"
+        await page.aclose()
+
+
+async def test_deadline_extend_missed_and_no_wrapup_without_an_operator(db_url: str) -> None:
+    async with running_service(db_url, wrapup_seconds=1.5, wrapup_extend_seconds=1.0) as service:
+        op = add_user(service, "ivanova", endpoint="PJSIP/op1001")
+        ready = await service.client.post(f"/api/v1/operators/{op}/state", json={"state": "ready"})
+        assert ready.status_code == 200
+        # op1001 rings, the caller gives up: nobody talked, nothing to wrap up
+        await play(service, trace_body(trace_bytes("inbound_abandoned")))
+        await wait_for(lambda: states(service, op)[-2:] == ["ringing", "ready"])
+        page = await browser(service, "ivanova")
+        assert (await page.get("/api/v1/wrapups/pending")).json() == []
+
+        await play(service, trace_body(trace_bytes("inbound_answered_caller_hangs_up")))
+        await wait_for(lambda: user_state(service, op) == "wrap_up")
+        # events are applied in order: the abandoned call ended before this one, alone
+        (pending,) = (await page.get("/api/v1/wrapups/pending")).json()
+        assert pending["call_key"] == CALL_KEY
+        first = datetime.fromisoformat(pending["deadline"])
+        extended = await page.post(f"/api/v1/wrapups/{pending['id']}/extend")
+        assert extended.status_code == 200, extended.text
+        assert datetime.fromisoformat(extended.json()["deadline"]) == first + timedelta(seconds=1)
+        once = await page.post(f"/api/v1/wrapups/{pending['id']}/extend")
+        assert once.status_code == 409 and "already extended" in once.json()["detail"]
+        (still,) = (await page.get("/api/v1/wrapups/pending")).json()
+        assert still["extended"] is True
+        # the deadline passes: ready again (the book's sweep), the form missed but open
+        await wait_for(lambda: user_state(service, op) == "ready", timeout=8)
+        (missed,) = (await page.get("/api/v1/wrapups/pending")).json()
+        assert missed["status"] == "missed"
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            last = session.scalars(
+                select(OperatorStateChange)
+                .where(OperatorStateChange.user_id == op)
+                .order_by(OperatorStateChange.id.desc())
+            ).first()
+            assert last is not None and (last.to_state, last.cause) == ("ready", "deadline")
+        late = await page.post(f"/api/v1/wrapups/{missed['id']}/submit", json=GOOD)
+        assert late.status_code == 201 and late.json()["missed"] is True
+        assert user_state(service, op) == "ready"
+        counted = (await page.get("/api/v1/wrapups", params={"missed": True})).json()
+        assert [w["id"] for w in counted] == [missed["id"]]
+        assert (await page.get("/api/v1/wrapups", params={"missed": False})).json() == []
         await page.aclose()
 
 
