@@ -1,9 +1,9 @@
 """The FastAGI ``notify`` script: tell the applicant their documents are ready, read a digit.
 
 ``dialplan/extensions.conf`` (context ``notify-out``) runs it on the answered
-channel of a campaign's Originate. It reads ``CALLAGENT_ENTRY_ID`` /
-``CALLAGENT_ATTEMPT_ID``, plays the entry's message, asks for one digit
-(1 understood, 2 connect me to an operator, 9 do not call again), sets
+channel of a campaign's Originate. It reads the entry and attempt ids from its
+arguments (else ``CALLAGENT_ENTRY_ID`` / ``CALLAGENT_ATTEMPT_ID``), plays the
+entry's message, asks for one digit (1 understood, 2 connect me to an operator, 9 do not call again), sets
 ``CALLAGENT_NOTIFY_DIGIT`` for the dialplan and stores the digit with the attempt
 (the dialer settles the entry when the call ends).
 
@@ -110,8 +110,12 @@ class NotifyScript:
     async def __call__(self, session: AgiSession) -> None:
         """One answered notification call."""
         self.dialogues += 1
-        entry_id = _int(await session.get_variable("CALLAGENT_ENTRY_ID"))
-        attempt_id = _int(await session.get_variable("CALLAGENT_ATTEMPT_ID"))
+        args = session.args  # the dialplan passes entry and attempt: no round trips
+        if len(args) >= 2 and args[0]:
+            entry_id, attempt_id = _int(args[0]), _int(args[1])
+        else:
+            entry_id = _int(await session.get_variable("CALLAGENT_ENTRY_ID"))
+            attempt_id = _int(await session.get_variable("CALLAGENT_ATTEMPT_ID"))
         loaded = await asyncio.to_thread(self._load, entry_id)
         if loaded is None:
             log.warning("notify: no registry entry %s; nothing to say", entry_id)

@@ -511,7 +511,7 @@ class OutboundPbx:
             "route",
             linkedid,
             callerid=values[_tok("CIDNUM")],
-            args=["1", ""],
+            args=["1", "", "", "", linkedid],  # AGI(.../route,1,,,,${CHANNEL(linkedid)})
             variables={"CHANNEL(linkedid)": linkedid},
         )
         try:
@@ -564,6 +564,9 @@ async def _play_notify(
         ("agi_enhanced", "0.0"),
         ("agi_accountcode", ""),
         ("agi_threadid", "140073274164928"),
+        # AGI(${CALLAGENT_AGI}/notify,${CALLAGENT_ENTRY_ID},${CALLAGENT_ATTEMPT_ID})
+        ("agi_arg_1", variables.get("CALLAGENT_ENTRY_ID", "")),
+        ("agi_arg_2", variables.get("CALLAGENT_ATTEMPT_ID", "")),
     ]
     pressed = False
     try:
