@@ -3,9 +3,9 @@
 ``dialplan/extensions.conf`` (context ``notify-out``) runs it on the answered
 channel of a campaign's Originate. It reads the entry and attempt ids from its
 arguments (else ``CALLAGENT_ENTRY_ID`` / ``CALLAGENT_ATTEMPT_ID``), plays the
-entry's message, asks for one digit (1 understood, 2 connect me to an operator, 9 do not call again), sets
-``CALLAGENT_NOTIFY_DIGIT`` for the dialplan and stores the digit with the attempt
-(the dialer settles the entry when the call ends).
+entry's message, asks for one digit (1 understood, 2 connect me to an operator,
+9 do not call again), sets ``CALLAGENT_NOTIFY_DIGIT`` for the dialplan and stores
+the digit with the attempt (the dialer settles the entry when the call ends).
 
 The message comes from the campaign's ``message`` settings:
 
