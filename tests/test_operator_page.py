@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, Response, async_playwright, expect
@@ -115,6 +116,49 @@ def row(service: RunningService, model: Any, **where: Any) -> Any:
         return session.scalars(query).all()
 
 
+async def test_pages_send_browsers_to_log_in_and_api_clients_get_401(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        add_operator(service)
+        html = {"Accept": "text/html,application/xhtml+xml"}
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as anonymous:
+            page = await anonymous.get("/operator", headers=html)
+            assert page.status_code == 303
+            assert page.headers["location"] == "/operator/login?next=/operator"
+            assert (await anonymous.get("/operator")).status_code == 401  # not a browser
+            login = await anonymous.get("/operator/login", params={"next": "//elsewhere.example"})
+            assert login.status_code == 200
+            assert "default-src 'self'" in login.headers["content-security-policy"]
+            assert login.headers["cache-control"] == "no-store"
+            assert 'data-next="/operator"' in login.text  # never to another site
+            supervisor = await anonymous.get("/operator/login", params={"next": "/supervisor/x"})
+            assert 'data-next="/supervisor/x"' in supervisor.text
+            script = await anonymous.get("/static/operator.js")
+            assert script.status_code == 200 and "EventSource" in script.text
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as browser:
+            answer = await browser.post(
+                "/api/v1/auth/login", json={"login": "ivanova", "password": PASSWORD}
+            )
+            csrf = answer.json()["csrf_token"]
+            page = await browser.get("/operator", headers=html)
+            assert page.status_code == 200
+            assert csrf in page.text  # for the page's unsafe calls
+            bad = await browser.post(
+                "/operator/language", json={"language": "de"}, headers={"X-CSRF-Token": csrf}
+            )
+            assert bad.status_code == 422
+            no_csrf = await browser.post("/operator/language", json={"language": "en"})
+            assert no_csrf.status_code == 403
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                session.execute(update(AuthSession).values(expires_at=now() - timedelta(seconds=1)))
+                session.commit()
+            expired = await browser.get("/operator", headers=html)
+            assert expired.status_code == 303
+            assert expired.headers["location"].endswith("&expired=1")
+        by_token = await service.client.get("/operator", headers=html)  # an API token
+        assert by_token.status_code == 303
+        assert by_token.headers["location"] == "/operator/login"
+
+
 async def test_login_failure_then_login(db_url: str, browser: Browser) -> None:
     async with running_service(db_url) as service:
         add_operator(service)
@@ -193,6 +237,11 @@ async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
             await expect(state).to_have_attribute("data-state", "wrap_up")
             await expect(page.locator("#countdown")).to_have_text(re.compile(r"Осталось \d:\d\d"))
             await expect(page.locator("#caller-history")).to_contain_text("раньше не звонили")
+            await page.keyboard.press("Alt+E")  # more time, once
+            await expect(page.locator("#toast")).to_have_text("Срок продлён.")
+            await expect(page.locator("#wrapup-extend")).to_be_hidden()
+            (extended,) = row(service, Wrapup, operator_id=user_id)
+            assert extended.extended
             await page.keyboard.press("1")  # consultation
             await expect(page.locator("#category-consultation")).to_be_checked()
             await expect(page.locator("#field-service")).to_be_focused()

@@ -3,7 +3,8 @@
 Server-rendered with Jinja2; the page's script (``static/operator.js``, no build
 step) talks to the JSON API with the session cookie and the CSRF token rendered
 into the page, and follows ``/api/v1/live/events``. A browser asking for a page
-without a valid session is sent to the login page; API clients still get 401.
+without a valid session is sent to the login page (:class:`PageRequires`); API
+clients still get 401.
 """
 
 from __future__ import annotations
@@ -13,15 +14,20 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callagent.api.schemas import Problem
-from callagent.api.security import SESSION_COOKIE, Db, Requires
+from callagent.api.security import (
+    Db,
+    Requires,
+    bearer_scheme,
+    cookie_scheme,
+    current_principal,
+)
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, now
 from callagent.db.models import User
@@ -44,11 +50,41 @@ _HEADERS = {
 _PAGE_REASONS = [r for r in PAUSE_REASONS if r != "no_answer"]  # no_answer is the PBX's
 
 
+_PAGES = ("/operator", "/supervisor")  # where a login may lead
+
+
 def _safe_next(value: str | None) -> str:
     """Where to go after logging in: one of our pages, never another site."""
-    if value and value.startswith("/operator") and "//" not in value and "\\" not in value:
+    if value and value.startswith(_PAGES) and "//" not in value and "\\" not in value:
         return value
     return "/operator"
+
+
+class PageRequires(Requires):
+    """:class:`Requires` for HTML pages: a browser without a valid session goes to log in.
+
+    API clients (no ``text/html`` in Accept) still get 401, so the route walker's
+    checks hold for pages too.
+    """
+
+    def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        db: Db,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
+    ) -> Principal:
+        try:
+            principal = current_principal(request, db, bearer, cookie)
+        except HTTPException as exc:
+            if exc.status_code != 401 or "text/html" not in request.headers.get("accept", ""):
+                raise
+            expired = "&expired=1" if cookie else ""  # it had a session: say it ended
+            target = f"/operator/login?next={quote(request.url.path, safe='/')}{expired}"
+            raise HTTPException(
+                303, "log in first", headers={"Location": target, "Cache-Control": "no-store"}
+            ) from exc
+        return super().__call__(principal)
 
 
 @router.get(
@@ -91,7 +127,7 @@ def login_page(
 def operator_page(
     request: Request,
     db: Db,
-    principal: Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))],
+    principal: Annotated[Principal, Depends(PageRequires(Scope.OPERATORS_STATE))],
 ) -> Response:
     user = db.get(User, principal.user_id) if principal.user_id is not None else None
     if user is None:  # an API token: the page is for people who log in
@@ -159,25 +195,7 @@ def set_language(
     return LanguageOut(language=body.language)
 
 
-async def _pages_login_redirect(request: Request, exc: Exception) -> Response:
-    """A browser opening a page without a valid session goes to the login page."""
-    assert isinstance(exc, StarletteHTTPException)
-    path = request.url.path
-    wants_page = (
-        exc.status_code == 401
-        and request.method == "GET"
-        and (path == "/operator" or path.startswith("/operator/"))
-        and "text/html" in request.headers.get("accept", "")
-    )
-    if not wants_page:
-        return await http_exception_handler(request, exc)
-    expired = "&expired=1" if request.cookies.get(SESSION_COOKIE) else ""
-    target = f"/operator/login?next={quote(path, safe='/')}{expired}"
-    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
-
-
 def install(app: FastAPI) -> None:
-    """Add the pages, their static files and the login redirect to ``app``."""
+    """Add the pages and their static files to ``app``."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.add_exception_handler(StarletteHTTPException, _pages_login_redirect)
