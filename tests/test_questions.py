@@ -113,6 +113,8 @@ async def test_lifecycle_permissions_filters_and_search(db_url: str) -> None:
         assert [q["id"] for q in mine["items"]] == [first["id"]]
 
         # the call back is anybody's now; informed, closed, then nothing changes
+        edit = await petrov.patch(url, json={"text": "mine now"})
+        assert edit.status_code == 403
         informed = await petrov.patch(url, json={"status": "informed"})
         assert informed.json()["status"] == "informed"
         closed = await ivanova.patch(url, json={"status": "closed"})

@@ -12,14 +12,22 @@ from sqlalchemy import select
 
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
-from callagent.db.models import OperatorStateChange, User, WebhookDelivery
+from callagent.db.models import Call, OperatorStateChange, User, WebhookDelivery
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.db.wrapup_models import Wrapup
 from callagent.routing.operators import OperatorBook
 from callagent.routing.states import Signal
 from callagent.sim.ami_server import trace_body
 from callagent.wrapup.forms import load_forms
-from callagent.wrapup.service import Actor, WrapupError, WrapupService, correct, extend, submit
+from callagent.wrapup.service import (
+    Actor,
+    WrapupError,
+    WrapupService,
+    correct,
+    extend,
+    hint_for_call,
+    submit,
+)
 from tests.conftest import RunningService, running_service, trace_bytes, wait_for
 from tests.test_live_replay import play
 
@@ -438,3 +446,12 @@ def test_a_second_call_keeps_the_operator_in_wrap_up_until_its_own_form(db_url: 
             assert session.scalar(select(Wrapup.id).where(Wrapup.status != "submitted")) is None
     finally:
         engine.dispose()
+
+
+def test_notification_calls_suggest_their_category() -> None:
+    campaign = Call(direction="outbound", variables={"CALLAGENT_CAMPAIGN_ID": "7"})
+    assert hint_for_call(campaign) == "document_notification"
+    click = Call(direction="outbound", variables={"CALLAGENT_ORIGIN": "click_to_call"})
+    assert hint_for_call(click) is None
+    inbound = Call(direction="inbound", variables={"CALLAGENT_CAMPAIGN_ID": "7"})
+    assert hint_for_call(inbound) is None and hint_for_call(None) is None

@@ -302,6 +302,8 @@ def questions_patch(
         details["contact"] = body.contact.strip() if channel == "email" else _phone(body.contact)
     if "preferred_time" in body.model_fields_set:
         details["preferred_time"] = _aware(body.preferred_time)
+    if details and principal.role == Role.OPERATOR and not own:
+        raise HTTPException(403, "operators edit their own questions only")
     answer = None
     if body.answer is not None:
         answer = Answer(
