@@ -143,6 +143,7 @@ async def dial(
     clock: Clock,
     *,
     campaigns: list[str] | None = None,
+    preview: Any = None,
     **config: Any,
 ) -> tuple[RunSummary, Dialer]:
     """One `campaign run`: its own AMI connection, until nothing is due."""
@@ -154,7 +155,12 @@ async def dial(
     }
     values.update(config)
     dialer = Dialer(
-        sessions_of(service), campaigns=campaigns, config=DialerConfig(**values), clock=clock
+        sessions_of(service),
+        campaigns=campaigns,
+        config=DialerConfig(**values),
+        clock=clock,
+        book=service.app.state.book,  # type: ignore[attr-defined]
+        preview=preview,
     )
     client = ami_client(service.settings.ami_nodes[0], service.settings, dialer)
     task = asyncio.create_task(client.run())
@@ -467,3 +473,54 @@ async def test_refusals_pause_the_dialer(db_url: str) -> None:
             summary, _ = await dial(service, clock)
             assert summary.refused == 1 and summary.results == {"answered": 1}
             assert moments[1] - moments[0] >= 0.9  # the pause after a refusal
+
+
+async def test_operator_mode_offers_the_entry_to_an_operator_first(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        campaign_id = make_campaign(service, name="docs-op", mode="operator")
+        add_entries(service, campaign_id, ["+79161110001"])
+        shown: list[tuple[int, dict[str, Any]]] = []
+        async with simulated_outbound(service, {}):
+            summary, _ = await dial(
+                service, Clock(), preview=lambda user, data: shown.append((user, data))
+            )
+        assert summary.results == {"answered": 1}
+        (action,) = [a for a in service.pbx.actions if a.action == "Originate"]
+        assert (action["Channel"], action["Context"], action["Exten"]) == (
+            "PJSIP/op1001",
+            "from-operators",
+            "79161110001",
+        )
+        assert "CALLAGENT_ENTRY_ID=1" in action.getall("Variable")
+        ((user, data),) = shown  # the operator saw the entry before the call
+        assert user == op and data["case_number"] == "C-0000"
+        assert data["category_hint"] == "document_notification"
+        got = entries(service, campaign_id)["+79161110001"]
+        assert (got.status, got.lease_owner) == ("in_progress", "wrapup")
+
+        async def pending() -> list[dict[str, Any]]:
+            response = await service.client.get(
+                "/api/v1/wrapups/pending", params={"operator_id": op}
+            )
+            return list(response.json())
+
+        await wait_for(pending)
+        (wrapup,) = await pending()
+        assert wrapup["category_hint"] == "document_notification"
+        submitted = await service.client.post(
+            f"/api/v1/wrapups/{wrapup['id']}/submit",
+            json={
+                "category": "document_notification",
+                "fields": {"result": "notified", "comment": "will come on Monday"},
+                "operator_id": op,
+            },
+        )
+        assert submitted.status_code in (200, 201), submitted.text
+        got = entries(service, campaign_id)["+79161110001"]
+        assert (got.status, got.operator_comment, got.lease_owner) == (
+            "notified",
+            "will come on Monday",
+            "",
+        )

@@ -34,6 +34,7 @@ from callagent.api import (
     wrapups,
 )
 from callagent.api.security import LoginLimiter
+from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
 from callagent.campaigns.scheduler import live_preview, run_scheduler
 from callagent.config import AmiNode, Settings
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
             book=book,
         )
         book.wrapup_hook = wrapup_service.hook  # opens the pending wrap-up of each call
+        wrapup_service.listeners.append(campaign_wrapup)  # operator mode: result to the entry
         app.state.wrapups = wrapup_service
         app.state.router = router
         hub = live.LiveHub(monitor.tracker)  # the operator pages' live events

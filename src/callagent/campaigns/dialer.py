@@ -39,8 +39,10 @@ from callagent.campaigns.results import OutcomeBook, Watched, entry_update
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import Campaign, DoNotCall, NotificationAttempt, RegistryEntry
 from callagent.db.models import Call
+from callagent.db.wrapup_models import Wrapup
 from callagent.routing.operators import OperatorBook
 from callagent.webhooks.outbox import enqueue
+from callagent.wrapup.service import call_by_key
 
 log = logging.getLogger(__name__)
 
@@ -579,5 +581,59 @@ def enqueue_result(
             "next_attempt_at": entry.next_attempt_at.isoformat() if entry.next_attempt_at else None,
             "call_id": attempt.call_id,
             "at": (attempt.ended_at or attempt.started_at).isoformat(),
+        },
+    )
+
+
+def wrapup_listener(session: Session, wrapup: Wrapup) -> None:
+    """A submitted ready-document wrap-up writes its result back to the registry entry.
+
+    Registered with the wrap-up service (runs in the submit's transaction). The call
+    names its entry through ``CALLAGENT_ENTRY_ID`` (set by the Originate).
+    """
+    if wrapup.category != "document_notification":
+        return
+    call = call_by_key(session, wrapup.call_key)
+    if call is None and wrapup.call_id is not None:
+        call = session.get(Call, wrapup.call_id)
+    raw = (call.variables or {}).get("CALLAGENT_ENTRY_ID", "") if call is not None else ""
+    entry = session.get(RegistryEntry, int(raw)) if raw.isdigit() else None
+    if entry is None:
+        return
+    fields = dict(wrapup.fields or {})
+    notified = fields.get("result") == "notified"
+    reason = str(fields.get("reason") or "")
+    comment = str(fields.get("comment") or "")
+    now = utcnow()
+    campaign = session.get(Campaign, entry.campaign_id)
+    if notified:
+        entry.status, entry.last_result = "notified", "operator_notified"
+    elif reason == "call_later" and campaign is not None and entry.attempts < campaign.max_attempts:
+        delay = float((campaign.retry_delays or {}).get("no_answer", 1800))
+        entry.status, entry.last_result = "pending", "operator_call_later"
+        entry.next_attempt_at = now + timedelta(seconds=delay)
+    else:
+        entry.status, entry.last_result = "not_notified", f"operator_{reason or 'not_notified'}"
+    entry.operator_comment = comment or reason
+    if entry.lease_owner == WRAPUP_OWNER:
+        entry.lease_owner, entry.lease_until = "", None
+    entry.updated_at = now
+    enqueue(
+        session,
+        event_type="notification.result",
+        subject=f"wrapup:{wrapup.id}:{entry.status}",
+        ordering_key=f"entry:{entry.id}",
+        data={
+            "campaign_id": entry.campaign_id,
+            "campaign": campaign.name if campaign is not None else "",
+            "entry_id": entry.id,
+            "case_number": entry.case_number,
+            "result": "operator_wrapup",
+            "status": entry.status,
+            "attempts": entry.attempts,
+            "last_result": entry.last_result,
+            "operator_comment": entry.operator_comment,
+            "call_id": call.id if call is not None else None,
+            "at": now.isoformat(),
         },
     )
