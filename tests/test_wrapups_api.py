@@ -292,6 +292,17 @@ async def test_wrong_operator_unknown_call_and_english_messages(db_url: str) -> 
             session.commit()
         own = await ivanova.post(f"/api/v1/wrapups/{pending['id']}/submit", json=bad)
         assert own.json()["detail"][0]["message"] == "'Service' is required."
+        # an integrator's token: Accept-Language, else Russian
+        as_token = f"/api/v1/wrapups/{pending['id']}/submit"
+        english_header = {"Accept-Language": "en-GB,en;q=0.9,ru;q=0.8"}
+        token_en = await service.client.post(as_token, json=bad, headers=english_header)
+        assert token_en.json()["detail"][0]["message"] == "'Service' is required."
+        token_ru = await service.client.post(as_token, json=bad)
+        assert token_ru.json()["detail"][0]["message"] == "Заполните поле «Услуга»."
+        needs_id = await service.client.get("/api/v1/wrapups/pending")
+        assert needs_id.status_code == 422 and "operator_id" in needs_id.text
+        listed = await service.client.get("/api/v1/wrapups/pending", params={"operator_id": op})
+        assert [w["id"] for w in listed.json()] == [pending["id"]]
         unknown = await ivanova.post(f"/api/v1/wrapups/{pending['id']}/submit", json={})
         assert unknown.status_code == 422
         assert unknown.json()["detail"][0]["field"] is None

@@ -306,9 +306,11 @@ def questions_patch(
         raise HTTPException(403, "operators edit their own questions only")
     answer = None
     if body.answer is not None:
+        # a supervisor's own answer is its own source unless they name another
+        default_source = "supervisor" if principal.role == Role.SUPERVISOR else ""
         answer = Answer(
             body.answer,
-            body.answer_source_kind or question.answer_source_kind or "",
+            body.answer_source_kind or question.answer_source_kind or default_source,
             body.answer_source_ref
             if body.answer_source_ref is not None
             else question.answer_source_ref,
