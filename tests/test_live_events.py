@@ -11,15 +11,19 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
 from callagent.db.models import User
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.routing.operators import OperatorBook
 from callagent.routing.states import Signal
+from callagent.sim.ami_server import trace_body
 from callagent.sim.pbx import SimulatedPbx
+from callagent.tracker.events import CallAnswered, CallEnded, OperatorRinging
+from callagent.tracker.tracker import Tracker
 from callagent.web.live import LiveHub
-from tests.conftest import TRACES, RunningService, running_service, wait_for
+from tests.conftest import TRACES, RunningService, running_service, trace_bytes, wait_for
 from tests.test_routing import agi_port
 
 PASSWORD = "operator-password"
@@ -237,3 +241,33 @@ async def test_changes_are_published_after_commit_and_never_after_rollback(db_ur
     finally:
         hub.disconnect(sessions)
         engine.dispose()
+
+
+def test_the_hub_knows_the_applicant_of_a_call_in_progress() -> None:
+    """What a page opened mid-call shows at once: from the tracker, while the call lasts."""
+    tracker = Tracker()
+    hub = LiveHub(tracker)
+    items = AmiParser(expect_banner=False).feed(
+        trace_body(trace_bytes("inbound_answered_caller_hangs_up"))
+    )
+    phases: list[str] = []
+    key = ""
+    for item in items:
+        if not isinstance(item, AmiMessage):
+            continue
+        found = tracker.feed("pbx1", item, 0.0)
+        hub.on_domain_events(found)
+        for event in found:
+            if isinstance(event, OperatorRinging | CallAnswered):
+                key = ":".join(event.key)
+                call = hub.live_call(key)
+                assert call is not None
+                assert call["caller_number"] == "79031234567"
+                assert call["endpoint"] == "PJSIP/op1001"
+                phases.append(type(event).__name__)
+            elif isinstance(event, CallEnded):
+                assert hub.live_call(key) is None  # over: nothing to show
+                phases.append("ended")
+    assert phases == ["OperatorRinging", "CallAnswered", "ended"]
+    queued = [hub._call_events.get_nowait()[0] for _ in range(hub._call_events.qsize())]
+    assert queued == ["ringing", "answered", "ended"]

@@ -238,6 +238,22 @@ class LiveHub:
             info.number, info.name, info.direction = number, name, direction
         return info
 
+    def live_call(self, call_key: str) -> dict[str, Any] | None:
+        """The applicant of a call in progress (``node:linkedid``), for a page opened mid-call."""
+        node, _, linkedid = call_key.partition(":")
+        info = self._calls.get((node, linkedid))
+        if info is None:
+            return None
+        return {
+            "phase": "answered",
+            "call_key": call_key,
+            "caller_number": info.number,
+            "caller_name": info.name,
+            "direction": info.direction,
+            "endpoint": next(iter(sorted(info.endpoints)), ""),
+            "at": _utcnow(),
+        }
+
     async def run(self) -> None:
         """Deliver call events to the operators whose phones they concern (until cancelled)."""
         while True:

@@ -28,11 +28,13 @@ from callagent.api.security import (
     cookie_scheme,
     current_principal,
 )
+from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, now
 from callagent.db.models import User
 from callagent.routing.states import PAUSE_REASONS
 from callagent.web.i18n import LANGUAGES, Language, language_of, strings
+from callagent.web.live import LiveHub
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -133,6 +135,15 @@ def operator_page(
     if user is None:  # an API token: the page is for people who log in
         return RedirectResponse("/operator/login", status_code=303)
     language = language_of(user.language)
+    hub: LiveHub | None = getattr(request.app.state, "live", None)
+    call = None  # a page opened during a call shows its applicant at once
+    if hub is not None and user.claimed_call and user.state in ("ringing", "on_call"):
+        call = hub.live_call(user.claimed_call)
+        if call is not None:
+            call["phase"] = "ringing" if user.state == "ringing" else "answered"
+            if Scope.CALLS_READ_PII not in principal.scopes:
+                call["caller_number"] = mask_phone(call["caller_number"])
+                call["caller_name"] = mask_name(call["caller_name"])
     boot: dict[str, Any] = {
         "user": {
             "id": user.id,
@@ -149,6 +160,7 @@ def operator_page(
             "at": user.state_since.isoformat() if user.state_since else None,
         },
         "pause_reasons": _PAGE_REASONS,
+        "call": call,
         "server_time": now().isoformat(),
         "i18n": strings(language),
     }

@@ -96,6 +96,14 @@
 
     class SessionLost extends Error {}
 
+    // Lists are refreshed on several events at once: only the newest answer is drawn.
+    const tickets = {};
+    function ticket(name) {
+      tickets[name] = (tickets[name] || 0) + 1;
+      const mine = tickets[name];
+      return () => tickets[name] === mine;
+    }
+
     function serverNow() {
       return Date.now() + skew;
     }
@@ -380,6 +388,7 @@
     }
 
     async function refreshPending(openNewest) {
+      const newest = ticket("pending");
       let items;
       try {
         const response = await api("GET", "/api/v1/wrapups/pending");
@@ -388,6 +397,7 @@
       } catch {
         return;
       }
+      if (!newest()) return;
       renderMissed(items.filter((w) => w.status === "missed"));
       if (current && !items.some((w) => w.id === current.id)) closeForm(); // done elsewhere
       const waiting = items
@@ -794,6 +804,7 @@
     /* ------------------------------------------------- lists: calls, questions */
 
     async function refreshRecent() {
+      const newest = ticket("recent");
       let page;
       let wrapups = [];
       try {
@@ -813,6 +824,7 @@
       } catch {
         /* summaries show category ids */
       }
+      if (!newest()) return;
       const body = $("#recent-table tbody");
       body.replaceChildren();
       if (!page.items.length) {
@@ -839,6 +851,7 @@
     }
 
     async function refreshQuestions() {
+      const newest = ticket("questions");
       let items;
       try {
         // this operator's questions whose answer is in and who asked to be called back
@@ -852,6 +865,7 @@
       } catch {
         return;
       }
+      if (!newest()) return;
       const section = $("#questions");
       const list = $("#questions-list");
       section.hidden = false;
@@ -980,6 +994,7 @@
 
     skew = Date.parse(boot.server_time) - Date.now();
     renderState(boot.state.state, boot.state.reason, boot.state.at);
+    if (boot.call) onCall(boot.call);
     setInterval(tick, 250);
     setInterval(refreshQuestions, 30000); // supervisors answer at any time
     connectLive();
