@@ -96,7 +96,11 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> HTMLRespons
 
 _PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     303: {"description": "a browser without a session: to the login page"},
-    404: {"model": Problem},
+    # JSON, not the page's text/html: an error is a Problem like everywhere else.
+    404: {
+        "description": "no such campaign",
+        "content": {"application/json": {"schema": Problem.model_json_schema()}},
+    },
 }
 
 
