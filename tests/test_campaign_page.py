@@ -108,15 +108,6 @@ async def _browser() -> AsyncIterator[Browser]:
 async def _page(browser: Browser, service: RunningService, name: str) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="ru-RU")
     context.set_default_timeout(8000)
-    await context.add_cookies(
-        [
-            {
-                "name": "callagent_session",
-                "value": await _cookie(service, "orlova"),
-                "url": service.base_url,
-            }
-        ]
-    )
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -145,7 +136,12 @@ async def test_upload_start_watch_and_download_in_chromium(db_url: str) -> None:
     ):
         _add_user(service, "orlova", Role.SUPERVISOR)
         async with _page(browser, service, f"progress-{backend}") as page:
-            await page.goto(f"{service.base_url}/supervisor/campaigns")
+            await page.goto(f"{service.base_url}/supervisor/campaigns")  # no session yet
+            await page.wait_for_url(re.compile(r"/operator/login\?next=/supervisor/campaigns$"))
+            await page.fill("#login", "orlova")
+            await page.fill("#password", PASSWORD)
+            await page.press("#password", "Enter")
+            await page.wait_for_url(f"{service.base_url}/supervisor/campaigns")
             await page.fill("#new-name", "Ноябрь")
             await page.click("#create button[type=submit]")
             await page.wait_for_url(re.compile(r"/supervisor/campaigns/\d+$"))

@@ -11,31 +11,23 @@ import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 
 from callagent.api.schemas import Id, Problem
-from callagent.api.security import (
-    Db,
-    Requires,
-    bearer_scheme,
-    cookie_scheme,
-    current_principal,
-)
+from callagent.api.security import Db
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal
 from callagent.campaigns import service
 from callagent.campaigns.schemas import CampaignOut
 from callagent.db.campaign_models import ENTRY_STATUSES
+from callagent.web.pages import PageRequires  # a browser without a session goes to log in
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
 router = APIRouter(prefix="/supervisor", tags=["pages"])
-LOGIN_PAGE = "/operator/login"
 REFRESH_SECONDS = 3
 
 STATUS_LABELS = {
@@ -46,30 +38,6 @@ STATUS_LABELS = {
     "invalid": "неверный номер",
     "do_not_call": "не звонить",
 }
-
-
-class PageRequires(Requires):
-    """Like :class:`Requires`, but a browser without a session is sent to the login page."""
-
-    def __call__(  # type: ignore[override]
-        self,
-        request: Request,
-        db: Db,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-        cookie: Annotated[str | None, Depends(cookie_scheme)],
-    ) -> Principal:
-        try:
-            principal = current_principal(request, db, bearer, cookie)
-        except HTTPException as exc:
-            if exc.status_code == 401 and "text/html" in request.headers.get("accept", ""):
-                target = f"{LOGIN_PAGE}?next={quote(request.url.path, safe='/')}"
-                raise HTTPException(
-                    status.HTTP_303_SEE_OTHER,
-                    "log in first",
-                    headers={"Location": target, "Cache-Control": "no-store"},
-                ) from exc
-            raise
-        return super().__call__(principal)
 
 
 Viewer = Annotated[Principal, Depends(PageRequires(Scope.CAMPAIGNS_READ))]
