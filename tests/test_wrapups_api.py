@@ -396,7 +396,7 @@ def test_deadline_missed_extend_once_and_late_submit(db_url: str) -> None:
         with service.sessions.begin() as session:
             assert session.get(User, op).state == "ready"  # type: ignore[union-attr]
             wrapup = session.scalars(select(Wrapup)).one()
-            assert wrapup.status == "missed" and wrapup.missed_at == late
+            assert wrapup.status == "missed" and wrapup.missed_at == moved  # at the deadline
             with pytest.raises(WrapupError, match="only a pending one"):
                 extend(session, wrapup=wrapup, seconds=45, actor=actor, now=late)
             # still fillable, counted as missed
@@ -412,7 +412,7 @@ def test_deadline_missed_extend_once_and_late_submit(db_url: str) -> None:
             )
         with service.sessions.begin() as session:
             wrapup = session.scalars(select(Wrapup)).one()
-            assert wrapup.status == "submitted" and wrapup.missed_at == late
+            assert wrapup.status == "submitted" and wrapup.missed_at == moved
             assert session.get(User, op).state == "ready"  # type: ignore[union-attr]
             assert correct(
                 session,
@@ -466,3 +466,33 @@ def test_notification_calls_suggest_their_category() -> None:
     assert hint_for_call(click) is None
     inbound = Call(direction="inbound", variables={"CALLAGENT_CAMPAIGN_ID": "7"})
     assert hint_for_call(inbound) is None and hint_for_call(None) is None
+
+
+def test_a_late_submit_counts_as_missed_even_before_the_sweep(db_url: str) -> None:
+    engine, service, book = _service_and_book(db_url)
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    try:
+        with service.sessions.begin() as session:
+            user = create_user(session, login="op", role=Role.OPERATOR, password=None)
+            book.apply(session, user, Signal.LOGIN, cause="test", now=t0)
+            book.apply(session, user, Signal.ANSWERED, cause="call", now=t0)
+            book.apply(session, user, Signal.CALL_ENDED, cause="call", call="n:1", now=t0)
+        with service.sessions.begin() as session:
+            wrapup = session.scalars(select(Wrapup)).one()
+            submit(
+                session,
+                wrapup=wrapup,
+                category_id="wrong_number",
+                values={"kind": "silent"},
+                actor=Actor("user:op", wrapup.operator_id),
+                forms=service.forms,
+                book=book,
+                now=t0 + timedelta(seconds=31),
+            )
+        with service.sessions.begin() as session:
+            wrapup = session.scalars(select(Wrapup)).one()
+            assert wrapup.status == "submitted"
+            assert wrapup.missed_at == t0 + timedelta(seconds=30)  # the deadline
+            assert session.get(User, wrapup.operator_id).state == "ready"  # type: ignore[union-attr]
+    finally:
+        engine.dispose()

@@ -35,6 +35,7 @@ from callagent.wrapup.service import (
     WrapupService,
     correct,
     extend,
+    open_status,
     open_wrapup,
     pending_for,
     resolve_calls,
@@ -423,7 +424,8 @@ def wrapups_pending(
         raise HTTPException(422, "operator_id is required when calling with an API token")
     if not may_touch(db, principal, target):
         raise HTTPException(403, "operators see only their own wrap-ups")
-    rows = pending_for(db, operator_id=target, now=utcnow())
+    now = utcnow()
+    rows = pending_for(db, operator_id=target)
     calls = resolve_calls(db, rows)
     db.commit()
     out = []
@@ -437,7 +439,7 @@ def wrapups_pending(
                 id=row.id,
                 call_id=row.call_id,
                 call_key=row.call_key,
-                status=row.status,
+                status=open_status(row, now),
                 deadline=row.deadline,
                 extended=row.extended,
                 caller_number=number or None,

@@ -182,11 +182,11 @@ def open_wrapup(
 
 
 def mark_missed(session: Session, *, now: datetime) -> int:
-    """Pending wrap-ups past their deadline become ``missed``."""
+    """Pending wrap-ups past their deadline become ``missed`` (missed at the deadline)."""
     result = session.execute(
         update(Wrapup)
         .where(Wrapup.status == "pending", Wrapup.deadline <= now)
-        .values(status="missed", missed_at=now, updated_at=now)
+        .values(status="missed", missed_at=Wrapup.deadline, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -211,9 +211,19 @@ def resolve_calls(session: Session, wrapups: Iterable[Wrapup]) -> dict[int, Call
     return calls
 
 
-def pending_for(session: Session, *, operator_id: int, now: datetime) -> list[Wrapup]:
-    """An operator's open wrap-ups (pending first, then missed; oldest first)."""
-    mark_missed(session, now=now)
+def open_status(wrapup: Wrapup, now: datetime) -> str:
+    """``missed`` as soon as the deadline passed, even before the sweep has written it."""
+    if wrapup.status == "pending" and wrapup.deadline <= now:
+        return "missed"
+    return wrapup.status
+
+
+def pending_for(session: Session, *, operator_id: int) -> list[Wrapup]:
+    """An operator's open wrap-ups (pending first, then missed; oldest first).
+
+    Reads only: the page asks often, and a write per read would queue behind the
+    routing's writes on SQLite.
+    """
     rows = session.scalars(
         select(Wrapup)
         .where(Wrapup.operator_id == operator_id, Wrapup.status.in_(OPEN_STATUSES))
@@ -377,7 +387,6 @@ def submit(
     A second submit of the same values is a no-op; of other values, a 409 (correct it).
     """
     category, cleaned = _check(forms, category_id, values)
-    mark_missed(session, now=now)
     # Claimed by one conditional UPDATE: of two submits racing (a double click), one
     # stores the form and the other finds it stored.
     claimed = session.execute(
@@ -396,6 +405,8 @@ def submit(
             "correct it with PATCH instead",
         )
     resolve_calls(session, [wrapup])
+    if wrapup.missed_at is None and wrapup.deadline <= now:
+        wrapup.missed_at = wrapup.deadline  # late: counted as missed, as the sweep would
     wrapup.status = "submitted"
     wrapup.category = category.id
     wrapup.fields = cleaned
@@ -472,11 +483,11 @@ def extend(
     session: Session, *, wrapup: Wrapup, seconds: float, actor: Actor, now: datetime
 ) -> datetime:
     """Move a pending wrap-up's deadline (and the operator's after-call time), once."""
-    mark_missed(session, now=now)
     session.refresh(wrapup)
-    if wrapup.status != "pending":
+    status = open_status(wrapup, now)
+    if status != "pending":
         raise WrapupError(
-            409, f"wrap-up {wrapup.id} is {wrapup.status}: only a pending one can be extended"
+            409, f"wrap-up {wrapup.id} is {status}: only a pending one can be extended"
         )
     if wrapup.extended:
         raise WrapupError(409, f"wrap-up {wrapup.id} was already extended once")
