@@ -25,7 +25,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal
 from callagent.db.models import Call, CallAttempt, User
 from callagent.db.queries import operators_by_endpoint
-from callagent.db.wrapup_models import Question, Wrapup
+from callagent.db.wrapup_models import Question, Wrapup, WrapupChange
 from callagent.routing.operators import utcnow
 from callagent.wrapup.forms import LANGUAGES, Forms
 from callagent.wrapup.service import (
@@ -35,6 +35,7 @@ from callagent.wrapup.service import (
     WrapupService,
     correct,
     extend,
+    histories,
     open_status,
     open_wrapup,
     pending_for,
@@ -226,10 +227,14 @@ def _invalid(exc: InvalidForm, lang: str) -> HTTPException:
 
 
 def present(
-    db: Session, wrapup: Wrapup, principal: Principal, forms: Forms | None = None
+    db: Session,
+    wrapup: Wrapup,
+    principal: Principal,
+    forms: Forms | None = None,
+    history: list[WrapupChange] | None = None,
 ) -> WrapupOut:
     """A wrap-up as this principal may see it (phones and names masked without PII)."""
-    out = WrapupOut.model_validate(wrapup_payload(db, wrapup))
+    out = WrapupOut.model_validate(wrapup_payload(db, wrapup, history))
     if Scope.CALLS_READ_PII in principal.scopes or forms is None:
         return out
     category = forms.category(wrapup.category or "")
@@ -634,7 +639,8 @@ def wrapups_list(
     resolve_calls(db, rows)
     db.commit()
     forms = _service(request).forms
-    return [present(db, row, principal, forms) for row in rows]
+    changes = histories(db, [row.id for row in rows])
+    return [present(db, row, principal, forms, changes[row.id]) for row in rows]
 
 
 @router.get(

@@ -232,18 +232,26 @@ def pending_for(session: Session, *, operator_id: int) -> list[Wrapup]:
     return list(rows)
 
 
-def _history(session: Session, wrapup: Wrapup) -> list[WrapupChange]:
-    return list(
-        session.scalars(
+def histories(session: Session, ids: Iterable[int]) -> dict[int, list[WrapupChange]]:
+    """The history of several wrap-ups in one query: wrap-up id -> changes, oldest first."""
+    found: dict[int, list[WrapupChange]] = {wrapup_id: [] for wrapup_id in ids}
+    if found:
+        rows = session.scalars(
             select(WrapupChange)
-            .where(WrapupChange.wrapup_id == wrapup.id)
+            .where(WrapupChange.wrapup_id.in_(list(found)))
             .order_by(WrapupChange.id)
         ).all()
-    )
+        for row in rows:
+            found[row.wrapup_id].append(row)
+    return found
 
 
-def wrapup_payload(session: Session, wrapup: Wrapup) -> dict[str, Any]:
+def wrapup_payload(
+    session: Session, wrapup: Wrapup, history: list[WrapupChange] | None = None
+) -> dict[str, Any]:
     """A wrap-up as the API and the ``wrapup.submitted`` webhook show it."""
+    if history is None:
+        history = histories(session, [wrapup.id])[wrapup.id]
 
     def iso(value: datetime | None) -> str | None:
         return None if value is None else value.astimezone(UTC).isoformat()
@@ -277,7 +285,7 @@ def wrapup_payload(session: Session, wrapup: Wrapup) -> dict[str, Any]:
                 "new_category": change.new_category,
                 "new_fields": change.new_fields,
             }
-            for change in _history(session, wrapup)
+            for change in history
         ],
     }
 
