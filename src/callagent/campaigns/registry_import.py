@@ -15,13 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callagent.campaigns.phones import Phone, parse_phone, split_cell
 from callagent.campaigns.tables import RegistryFileError, Table, column_keys, read_table
-from callagent.db.campaign_models import DoNotCall, RegistryEntry, RegistryImport
+from callagent.db.campaign_models import DoNotCall, RegistryEntry, RegistryImport, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -565,11 +565,14 @@ def _write(
         session.add(record)
         session.flush()
         for start in range(0, len(result.entries), FLUSH_EVERY):
-            session.add_all(
-                _entry(campaign_id, record.id, c)
-                for c in result.entries[start : start + FLUSH_EVERY]
+            # Core bulk INSERT (executemany): no ORM objects for tens of thousands of rows.
+            session.execute(
+                insert(RegistryEntry),
+                [
+                    _entry(campaign_id, record.id, c)
+                    for c in result.entries[start : start + FLUSH_EVERY]
+                ],
             )
-            session.flush()
         session.commit()
     except Exception:
         session.rollback()
@@ -577,20 +580,26 @@ def _write(
     return record
 
 
-def _entry(campaign_id: int, import_id: int, candidate: Candidate) -> RegistryEntry:
-    return RegistryEntry(
-        campaign_id=campaign_id,
-        import_id=import_id,
-        row_number=candidate.row_number,
-        dedupe_key=candidate.dedupe_key,
-        applicant_name=candidate.name,
-        phones=[p.e164 for p in candidate.phones],
-        phone_timezones=[p.timezone for p in candidate.phones],
-        case_number=candidate.case_number,
-        service=candidate.service,
-        office=candidate.office,
-        ready_date=candidate.ready_date,
-        note=candidate.note,
-        raw=candidate.raw,
-        status=candidate.status,
-    )
+def _entry(campaign_id: int, import_id: int, candidate: Candidate) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "import_id": import_id,
+        "row_number": candidate.row_number,
+        "dedupe_key": candidate.dedupe_key,
+        "applicant_name": candidate.name,
+        "phones": [p.e164 for p in candidate.phones],
+        "phone_timezones": [p.timezone for p in candidate.phones],
+        "case_number": candidate.case_number,
+        "service": candidate.service,
+        "office": candidate.office,
+        "ready_date": candidate.ready_date,
+        "note": candidate.note,
+        "raw": candidate.raw,
+        "status": candidate.status,
+        "attempts": 0,
+        "last_result": "",
+        "confirmation_digit": "",
+        "operator_comment": "",
+        "lease_owner": "",
+        "updated_at": utcnow(),
+    }
