@@ -62,7 +62,7 @@ class LiveEvent:
     """One event for one user, as sent on the stream."""
 
     id: str
-    kind: str  # "state", "call", "wrapup"
+    kind: str  # "state", "call"
     data: dict[str, Any]
 
     def encode(self) -> bytes:
@@ -369,12 +369,13 @@ async def _stream(
 
 @router.get(
     "/events",
-    summary="The logged-in user's live events (Server-Sent Events): state, calls, wrap-ups",
+    summary="The logged-in user's live events (Server-Sent Events): state and calls",
     description=(
         "A `text/event-stream` of the current user's events: `state` (their operator "
-        "state after every committed change, and once at the start), `call` (their phone "
-        "ringing / answered, the call ended, with the applicant's number) and `wrapup` "
-        "(a wrap-up to fill in). Reconnect with `Last-Event-ID` to get what was missed."
+        "state after every committed change, and once at the start with `snapshot: true`; "
+        "`wrap_up` means a wrap-up is pending: see `GET /api/v1/wrapups/pending`) and "
+        "`call` (their phone ringing / answered, the call ended, with the applicant's "
+        "number). Reconnect with `Last-Event-ID` to get what was missed."
     ),
     response_class=StreamingResponse,
     responses={

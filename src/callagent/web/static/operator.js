@@ -202,7 +202,6 @@
       });
       live.addEventListener("state", (event) => onState(JSON.parse(event.data)));
       live.addEventListener("call", (event) => onCall(JSON.parse(event.data)));
-      live.addEventListener("wrapup", () => refreshPending(true));
       live.addEventListener("error", async () => {
         if (live.readyState !== EventSource.CLOSED) {
           $("#live-banner").hidden = false; // the browser reconnects by itself
