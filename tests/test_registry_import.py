@@ -475,3 +475,19 @@ def test_cli_add_import_show_export(cli_env: CliRunner, tmp_path: Path) -> None:
     assert unknown.exit_code == 1 and "no campaign named 'Нет такой'" in unknown.output
     mapped = run(["registry", "import", str(empty), "--campaign", "Паспорта", "--map", "phones"])
     assert mapped.exit_code == 2 and "field=Header" in mapped.output
+
+
+def test_a_header_without_rows_and_thousands_of_blank_rows() -> None:
+    with pytest.raises(RegistryFileError, match=r"a header \(row 1\) but no rows below it"):
+        prepare(read_table(_csv([HEADER, [""] * 8, [""] * 8]), "r.csv"))
+    # A sheet's formatted blank rows after the data count neither as rows nor for the limit.
+    blank = [[None] * 3 for _ in range(3000)]
+    data = _xlsx([["ФИО", "Телефон"], ["Орлов Олег", "9160003344"], *blank])
+    table = read_table(data, "r.xlsx", max_rows=10)
+    assert [number for number, _ in table.rows] == [1, 2]
+    with pytest.raises(RegistryFileError, match="more than 1 rows"):
+        read_table(
+            _xlsx([["ФИО", "Телефон"], ["А", "9160003344"], [], ["Б", "9160003345"]]),
+            "r.xlsx",
+            max_rows=1,
+        )

@@ -274,6 +274,11 @@ def prepare(
     data = table.rows[header_index + 1 :]
     while data and not any(data[-1][1]):  # trailing empty rows are not rows of the registry
         data.pop()
+    if not data:
+        raise RegistryFileError(
+            f"the file has a header (row {header_row}) but no rows below it: "
+            "export the registry again with its rows"
+        )
     prepared = Prepared(table, header_row, columns, keys, mapping, rows_total=len(data))
     seen: dict[str, int] = {}
     for number, cells in data:

@@ -188,7 +188,7 @@ def list_entries(
         query = query.where(RegistryEntry.import_id == import_id)
     if phone:
         number = normalise(phone) or phone.strip()
-        query = query.where(cast(RegistryEntry.phones, String).contains(number))
+        query = query.where(cast(RegistryEntry.phones, String).contains(number, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(RegistryEntry.import_id, RegistryEntry.row_number, RegistryEntry.id)

@@ -98,11 +98,10 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> Table:
     text = text.replace("\x00", "")  # a stray NUL deep in a text file: not storable
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
+    rows = _Rows(max_rows)
     try:
-        for cells in reader:
-            rows.append((len(rows) + 1, [cell.strip() for cell in cells]))
-            _check_rows(len(rows), max_rows)
+        for number, cells in enumerate(reader, start=1):
+            rows.add(number, [cell.strip() for cell in cells])
     except csv.Error as exc:
         raise RegistryFileError(
             f"the CSV file cannot be read near line {reader.line_num}: {exc}; "
@@ -110,7 +109,7 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> Table:
         ) from exc
     # Rows are numbered as a spreadsheet opening the CSV shows them (a quoted cell may
     # span several lines of the file and still be one row).
-    return Table("csv", rows, encoding=encoding, delimiter=delimiter)
+    return Table("csv", rows.rows, encoding=encoding, delimiter=delimiter)
 
 
 def read_xlsx(data: bytes, *, max_rows: int | None = None) -> Table:
@@ -127,17 +126,16 @@ def read_xlsx(data: bytes, *, max_rows: int | None = None) -> Table:
         ) from exc
     try:
         sheet = workbook.active if workbook.active is not None else workbook.worksheets[0]
-        rows: list[tuple[int, list[str]]] = []
+        rows = _Rows(max_rows)
         for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            rows.append((index, [cell_text(value) for value in values]))
-            _check_rows(len(rows), max_rows)
+            rows.add(index, [cell_text(value) for value in values])
         notes = []
         if len(workbook.sheetnames) > 1:
             notes.append(
                 f"the workbook has {len(workbook.sheetnames)} sheets; "
                 f"only the active one, {sheet.title!r}, was read"
             )
-        return Table("xlsx", _trim(rows), sheet=str(sheet.title), notes=notes)
+        return Table("xlsx", _trim(rows.rows), sheet=str(sheet.title), notes=notes)
     finally:
         workbook.close()
 
@@ -155,13 +153,30 @@ def _filled_width(cells: list[str]) -> int:
     return 0
 
 
-def _check_rows(count: int, max_rows: int | None) -> None:
-    # +1: the header row does not count against the limit of data rows.
-    if max_rows is not None and count > max_rows + 1:
-        raise RegistryFileError(
-            f"the file has more than {max_rows} rows (CALLAGENT_REGISTRY_MAX_ROWS): "
-            "split it into several files"
-        )
+class _Rows:
+    """Rows as read, with a limit on filled rows; empty rows are kept only when a filled
+    row follows (a sheet's thousands of formatted blank rows at the end cost nothing)."""
+
+    def __init__(self, max_rows: int | None) -> None:
+        self.rows: list[tuple[int, list[str]]] = []
+        self.max_rows = max_rows
+        self._filled = 0
+        self._blank: list[int] = []
+
+    def add(self, number: int, cells: list[str]) -> None:
+        if not any(cells):
+            self._blank.append(number)
+            return
+        self.rows.extend((blank, []) for blank in self._blank)
+        self._blank.clear()
+        self.rows.append((number, cells))
+        self._filled += 1
+        # +1: the header row does not count against the limit of data rows.
+        if self.max_rows is not None and self._filled > self.max_rows + 1:
+            raise RegistryFileError(
+                f"the file has more than {self.max_rows} rows (CALLAGENT_REGISTRY_MAX_ROWS): "
+                "split it into several files"
+            )
 
 
 def cell_text(value: object) -> str:
