@@ -25,6 +25,7 @@ from callagent.campaigns.tables import RegistryFileError, read_table
 from callagent.cli import app as cli_app
 from callagent.config import get_settings
 from callagent.db.campaign_models import RegistryEntry, RegistryImport
+from callagent.db.models import AuditEntry
 from callagent.db.session import make_engine, make_sessionmaker
 
 HEADER = ["№", "ФИО", "Телефон", "Номер дела", "Услуга", "Офис", "Дата готовности", "Примечание"]
@@ -465,6 +466,12 @@ def test_cli_add_import_show_export(cli_env: CliRunner, tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig")), delimiter=";"))
     assert rows[0][:3] == ["№ п/п", "ФИО заявителя", "Телефон"] and rows[0][8] == "Статус"
     assert len(rows) == 1 + 19
+    engine = make_engine(get_settings().database_url)
+    with make_sessionmaker(engine)() as session:
+        (entry,) = session.scalars(select(AuditEntry)).all()
+    engine.dispose()
+    assert entry.action == "campaigns.registry_export" and entry.rows == 19
+    assert entry.actor.startswith("cli") and entry.detail["format"] == "csv"
     missing = run(["registry", "import", str(tmp_path / "nope.csv"), "--campaign", "Паспорта"])
     assert missing.exit_code == 2 and "cannot read" in missing.output
     empty = tmp_path / "empty.csv"
