@@ -153,7 +153,9 @@ async def test_upload_start_watch_and_download_in_chromium(db_url: str) -> None:
                 "Строк: 21, к обзвону: 16, не звоним: 5"
             )
             await expect(page.locator("#report-rows li")).to_have_count(5)
-            await expect(page.locator("#report-rows li").first).to_contain_text("строка 10")
+            await expect(page.locator("#report-rows li").first).to_contain_text(
+                "строка 10: неверный номер — not a valid phone number"
+            )
             await expect(page.locator("#imports tbody tr")).to_have_count(1)
             await expect(page.locator("#imports tbody")).to_contain_text("registry_sample.csv")
             pending = page.locator('#by-status tr[data-status="pending"] [data-count]')
