@@ -179,7 +179,8 @@ class SimulatedPbx:
         template = self.templates["operator_register_unregister"]
         registered = _first(template.frames, "DeviceStateChange") + 1
         for endpoint in endpoints:
-            await self._phone_frames(template, template.frames[:registered], endpoint, timed=False)
+            frames = template.frames[:registered]
+            await self._phone_frames(template, frames, endpoint, timed=False, name="register")
             if endpoint not in self.phones:
                 self.phones.append(endpoint)
 
@@ -189,7 +190,8 @@ class SimulatedPbx:
         registered = _first(template.frames, "DeviceStateChange") + 1
         with contextlib.suppress(ValueError):
             self.phones.remove(endpoint)
-        await self._phone_frames(template, template.frames[registered:], endpoint, timed=False)
+        frames = template.frames[registered:]
+        await self._phone_frames(template, frames, endpoint, timed=False, name="unregister")
 
     async def phone(self, scenario: str, endpoint: str) -> Played:
         """Play a recorded phone scenario (register then unregister, or unreachable)."""
@@ -204,11 +206,17 @@ class SimulatedPbx:
         return played
 
     async def _phone_frames(
-        self, template: Template, frames: list[Frame], endpoint: str, *, timed: bool
+        self,
+        template: Template,
+        frames: list[Frame],
+        endpoint: str,
+        *,
+        timed: bool,
+        name: str | None = None,
     ) -> Played:
         rewrite = Rewriter(lambda: next(self._serials))
         rewrite.bind_operator(template.operators[0], endpoint)
-        played = Played(template.name, "", rewrite, routed=True)
+        played = Played(name or template.name, "", rewrite, routed=True)
         self.played.append(played)
         clock = _Clock(self.speed)
         previous = frames[0].offset if frames else 0.0
@@ -334,7 +342,7 @@ class SimulatedPbx:
             if frame.event == "DialEnd":
                 previous_status = frame.get("DialStatus")
             if frame.event == "DialBegin":
-                self._ring_target(template, frame, targets, patience, clock)
+                self._ring_target(template, frame, targets, patience, clock, rewrite.dial_timeout)
             if frame.event == "Newexten" and frame.get("Application") == "AGI":
                 attempt += 1
                 chosen = await self._route(
@@ -377,13 +385,21 @@ class SimulatedPbx:
         targets: dict[str, float | None],
         patience: float | None,
         clock: _Clock,
+        dial_timeout: str | None,
     ) -> None:
-        """The leg that starts ringing now: a caller with patience hangs up on time."""
+        """The leg that starts ringing now: a caller with patience hangs up on time.
+
+        Not later than the Dial timeout, though (then the dialplan would have
+        tried the next operator): an abandoned call is one nobody answered in time.
+        """
         if patience is None:
             return
         for index, leg in enumerate(template.legs):
             if leg.outcome == "abandoned" and leg.channel == frame.get("DestChannel"):
-                targets[f"ring:{index}"] = max(0.1, patience - clock.elapsed)
+                ring = patience - clock.elapsed
+                if dial_timeout:
+                    ring = min(ring, float(dial_timeout) * 0.9)
+                targets[f"ring:{index}"] = max(0.1, ring)
 
     def _bind(
         self,
@@ -510,19 +526,25 @@ class SimulatedPbx:
             frame = Frame([*pairs, *channel_pairs, *extra], last.offset)
             await self.send(self._render(frame, rewrite, clock, template))
 
-    async def _press_ready(self, endpoint: str, delay: float) -> None:
+    async def _press_ready(self, endpoint: str, delay: float, tries: int = 5) -> None:
         """After-call work done: the operator dials *54 (FastAGI ``ready``).
 
-        Only the FastAGI dialogue is played: there is no recording of the AMI
-        events of a feature-code call, and callagent reads the AGI alone.
+        If callagent says nothing changed (its screen still shows the call), the
+        operator presses again a little later. Only the FastAGI dialogue is
+        played: there is no recording of the AMI events of a feature-code call,
+        and callagent reads the AGI alone.
         """
         await asyncio.sleep(delay / self.speed)
-        channel = f"{endpoint}-{next(self._serials):08x}"
-        call = AgiCall("ready", f"{int(time.time())}.{next(self._uniqueids)}", channel=channel)
-        call.callerid = endpoint.split("/")[-1].removeprefix("op")
-        call.dnid = "*54"
-        with contextlib.suppress(OSError, asyncio.TimeoutError):
-            await run_agi(call, self.agi_host, self.agi_port)
+        for _ in range(tries):
+            channel = f"{endpoint}-{next(self._serials):08x}"
+            uniqueid = f"{int(time.time())}.{next(self._uniqueids)}"
+            call = AgiCall("ready", uniqueid, channel=channel, dnid="*54")
+            call.callerid = call.calleridname = endpoint.split("/")[-1].removeprefix("op")
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                await run_agi(call, self.agi_host, self.agi_port)
+            if call.set.get("CALLAGENT_STATUS") == "ok":
+                return
+            await asyncio.sleep(1.0 / self.speed)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -615,7 +637,7 @@ class SimulatedPbx:
         while True:
             caller = "79" + "".join(self.rng.choices("0123456789", k=9))
             self._spawn(self.call(self.rng.choices(names, chances)[0], caller))
-            await asyncio.sleep(self.rng.expovariate(1 / interval) / self.speed)
+            await asyncio.sleep(self.rng.expovariate(1 / interval))  # real seconds
 
 
 class _Clock:

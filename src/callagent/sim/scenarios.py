@@ -396,11 +396,13 @@ class Behaviour:
 
 # What make run's demo plays: people who behave like a small public office's.
 DEMO_BEHAVIOUR = Behaviour(
-    answer_delay=Dist.uniform(1.0, 6.0),
-    talk_time=Dist.lognormal(15.0, 0.5, low=3.0),
-    hold_time=Dist.uniform(2.0, 8.0),
-    patience=Dist.uniform(25.0, 90.0),
-    wrapup=Dist.uniform(3.0, 10.0),
+    # Shorter than a real office's calls, so that three operators keep up with a call
+    # every ~8 s and a new user sees most calls answered, some waiting, a few abandoned.
+    answer_delay=Dist.uniform(1.0, 4.0),
+    talk_time=Dist.lognormal(6.0, 0.4, low=2.0),
+    hold_time=Dist.uniform(2.0, 6.0),
+    patience=Dist.uniform(25.0, 60.0),
+    wrapup=Dist.uniform(1.0, 4.0),
 )
 DEMO_WEIGHTS: dict[str, float] = {
     "answered": 40,
