@@ -38,10 +38,10 @@ from callagent.campaigns.pacing import Pacer
 from callagent.campaigns.results import OutcomeBook, Watched, entry_update
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import Campaign, DoNotCall, NotificationAttempt, RegistryEntry
-from callagent.db.models import Call
+from callagent.db.models import Call, WebhookSubscription
 from callagent.db.wrapup_models import Wrapup
 from callagent.routing.operators import OperatorBook
-from callagent.webhooks.outbox import enqueue
+from callagent.webhooks.outbox import enqueue, subscribers
 from callagent.wrapup.service import call_by_key
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class DialerConfig:
     lease_seconds: float = 120.0  # renewed while the call lasts
     poll_interval: float = 5.0  # scheduler: how often to look for due entries
     failure_grace: float = 2.0
+    store_interval: float = 0.05  # results ending within this are stored together
     operator_context: str = "from-operators"  # click-to-call context (operator mode)
 
 
@@ -100,6 +101,7 @@ class _CampaignRun:
     pacer: Pacer
     slot: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: dict[int, Leased] = field(default_factory=dict)  # entry id -> leased
+    held: dict[int, Leased] = field(default_factory=dict)  # leased by us: queued, calling, storing
 
 
 class Dialer:
@@ -135,6 +137,8 @@ class Dialer:
         self.summary = RunSummary()
         self.outcomes = OutcomeBook(failure_grace=self.config.failure_grace)
         self._futures: dict[str, asyncio.Future[str]] = {}
+        self._results: list[tuple[CampaignPlan, Leased, Watched, str, asyncio.Future[None]]] = []
+        self._results_ready = asyncio.Event()
         self._stopping = False
         bind = sessions.kw.get("bind")
         sqlite = bind is not None and bind.dialect.name == "sqlite"
@@ -180,6 +184,7 @@ class Dialer:
             self.summary.stopped = "nothing_due"
             return self.summary
         ticker = asyncio.create_task(self._expire())
+        writer = asyncio.create_task(self._writer())
         try:
             if self.forever:
                 await self._schedule()
@@ -187,7 +192,8 @@ class Dialer:
                 await asyncio.gather(*(self._campaign(plan) for plan in plans))
         finally:
             ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+            writer.cancel()
+            await asyncio.gather(ticker, writer, return_exceptions=True)
         if not self.summary.stopped:
             self.summary.stopped = "stopped" if self._stopping else "nothing_due"
         return self.summary
@@ -235,6 +241,8 @@ class Dialer:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
         queue: list[Leased] = []
+        leasing: asyncio.Task[list[Leased]] | None = None
+        dry_until = 0.0  # after a lease found nothing: when to look again
         renewer = asyncio.create_task(self._renew(state))
         try:
             while True:
@@ -253,22 +261,40 @@ class Dialer:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(state.slot.wait(), wait)
                     continue
-                if not queue:
-                    want = plan.max_concurrent - state.pacer.in_flight
+                # leased ahead (a quarter to three quarters of the slots): one transaction
+                # for many calls, none waiting for it
+                ahead = plan.max_concurrent // 4
+                if leasing is None and len(queue) <= ahead and loop.time() >= dry_until:
+                    want = plan.max_concurrent - state.pacer.in_flight - len(queue) + 3 * ahead
                     if self.max_calls is not None:
-                        want = min(want, self.max_calls - self.summary.placed)
-                    queue = await asyncio.to_thread(self._lease, plan, want)
-                    if not queue:
-                        if not tasks and not self.forever:
-                            break  # nothing due: a cron run ends here
-                        state.slot.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(
-                                state.slot.wait(), self.config.poll_interval if tasks else 1.0
-                            )
-                        if self.forever and not tasks:
-                            return  # the scheduler starts this campaign again when due
-                        continue
+                        want = min(want, self.max_calls - self.summary.placed - len(queue))
+                    if want > 0:
+                        leasing = asyncio.create_task(asyncio.to_thread(self._lease, plan, want))
+                if not queue and leasing is not None:
+                    got = await leasing
+                    leasing = None
+                    state.held.update((item.entry_id, item) for item in got)
+                    queue.extend(got)
+                    if not got:
+                        dry_until = loop.time() + (self.config.poll_interval if tasks else 1.0)
+                if not queue:
+                    if not tasks and not self.forever:
+                        break  # nothing due: a cron run ends here
+                    if self.forever and not tasks:
+                        return  # the scheduler starts this campaign again when due
+                    # not cleared before: a call that ended during the lease wakes us at once
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            state.slot.wait(), max(0.05, dry_until - loop.time())
+                        )
+                    state.slot.clear()
+                    dry_until = 0.0  # a call ended: its retry may be due
+                    continue
+                if leasing is not None and leasing.done():
+                    got = leasing.result()
+                    leasing = None
+                    state.held.update((item.entry_id, item) for item in got)
+                    queue.extend(got)
                 item = queue.pop(0)
                 state.pacer.started(loop.time())
                 state.in_flight[item.entry_id] = item
@@ -277,8 +303,12 @@ class Dialer:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         finally:
+            if leasing is not None:
+                queue.extend(await leasing)
             if queue:
                 await asyncio.to_thread(self._release, queue)
+                for item in queue:
+                    state.held.pop(item.entry_id, None)
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             renewer.cancel()
@@ -287,7 +317,7 @@ class Dialer:
     async def _renew(self, state: _CampaignRun) -> None:
         while True:
             await asyncio.sleep(max(0.5, self.config.lease_seconds / 3))
-            entries = list(state.in_flight)
+            entries = list(state.held)
             if entries:
                 try:
                     await asyncio.to_thread(self._renew_leases, entries)
@@ -379,19 +409,53 @@ class Dialer:
                 outcome = await self._await(watched, future)
                 if plan.mode == "operator":
                     outcome = _operator_outcome(watched, outcome)
-            await asyncio.to_thread(self._finish, plan, item, watched, outcome)
-            self.summary.results[outcome] += 1
+            # the call is over: its slot is free while its result is stored
             state.pacer.finished(outcome, loop.time())
+            state.in_flight.pop(item.entry_id, None)
+            state.slot.set()
+            await self._store(plan, item, watched, outcome)
+            self.summary.results[outcome] += 1
             if self.on_progress is not None:
                 self.on_progress(self.summary)
         except Exception:
             log.exception("campaign %s: attempt %s failed", plan.name, item.attempt_id)
-            state.pacer.finished("timeout", loop.time())
+            if item.entry_id in state.in_flight:
+                state.pacer.finished("timeout", loop.time())
         finally:
             self.outcomes.forget(item.action_id)
             self._futures.pop(item.action_id, None)
             state.in_flight.pop(item.entry_id, None)
+            state.held.pop(item.entry_id, None)
             state.slot.set()
+
+    async def _store(
+        self, plan: CampaignPlan, item: Leased, watched: Watched, outcome: str
+    ) -> None:
+        """Queue the attempt's result for the next batch write; return once it is stored."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((plan, item, watched, outcome, future))
+        self._results_ready.set()
+        await future
+
+    async def _writer(self) -> None:
+        """Stores finished attempts in batches: one transaction for all that ended meanwhile."""
+        while True:
+            await self._results_ready.wait()
+            await asyncio.sleep(self.config.store_interval)  # coalesce: one transaction
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if not batch:
+                continue
+            try:
+                await asyncio.to_thread(self._finish_many, [b[:4] for b in batch])
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _await(self, watched: Watched, future: asyncio.Future[str]) -> str:
         config = self.config
@@ -473,60 +537,100 @@ class Dialer:
                 entry.next_attempt_at = now + timedelta(seconds=pause)
         log.info("campaign attempt %s not placed: %s", item.attempt_id, reason or "refused")
 
-    def _finish(self, plan: CampaignPlan, item: Leased, watched: Watched, outcome: str) -> None:
+    def _finish_many(self, batch: list[tuple[CampaignPlan, Leased, Watched, str]]) -> None:
+        """Results, entries' new states and webhooks of many attempts, in one transaction."""
         now = self.clock()
         with self._write_lock, self.sessions.begin() as session:
-            attempt = session.get(NotificationAttempt, item.attempt_id)
-            entry = session.get(RegistryEntry, item.entry_id)
-            if attempt is None or entry is None:
-                return  # the campaign was deleted meanwhile
-            digit = attempt.digit or watched.digit
-            attempt.result = outcome
-            attempt.cause = watched.cause
-            attempt.digit = digit
-            attempt.ended_at = now
-            attempt.call_id = session.scalar(
-                select(Call.id).where(Call.linkedid == item.channel_id).limit(1)
-            )
-            if entry.lease_owner != self.run_id:
-                log.warning(
-                    "campaign %s: entry %s was taken by another run meanwhile (lease expired); "
-                    "only the attempt is stored",
-                    plan.name,
-                    entry.id,
+            attempt_ids = [item.attempt_id for _, item, _, _ in batch]
+            entry_ids = [item.entry_id for _, item, _, _ in batch]
+            attempts = {
+                a.id: a
+                for a in session.scalars(
+                    select(NotificationAttempt).where(NotificationAttempt.id.in_(attempt_ids))
                 )
-                return
-            update = entry_update(
-                result=outcome,
-                digit=digit,
-                operator_answered=watched.operator_answered,
-                attempts=entry.attempts,
-                max_attempts=plan.max_attempts,
-                retry_delays=plan.retry_delays,
-                mode=plan.mode,
-                now=now,
-            )
-            entry.status = update.status
-            entry.last_result = update.last_result
-            entry.next_attempt_at = update.next_attempt_at
-            entry.confirmation_digit = update.confirmation_digit or entry.confirmation_digit
-            entry.updated_at = now
-            if update.status == "in_progress":  # operator mode: the wrap-up decides
-                entry.lease_owner = WRAPUP_OWNER
-                entry.lease_until = now + WRAPUP_WAIT
-            else:
-                entry.lease_owner = ""
-                entry.lease_until = None
-            if update.do_not_call and session.get(DoNotCall, item.phone) is None:
-                session.add(
-                    DoNotCall(
-                        phone=item.phone,
-                        reason="asked with DTMF 9 during a notification call",
-                        added_at=now,
-                        added_by=f"campaign:{plan.name}",
-                    )
+            }
+            entries = {
+                e.id: e
+                for e in session.scalars(
+                    select(RegistryEntry).where(RegistryEntry.id.in_(entry_ids))
                 )
-            enqueue_result(session, plan, entry, attempt)
+            }
+            linked = [item.channel_id for _, item, _, _ in batch]
+            calls = {
+                str(linkedid): int(call_id)
+                for linkedid, call_id in session.execute(
+                    select(Call.linkedid, Call.id).where(Call.linkedid.in_(linked))
+                )
+            }
+            targets = subscribers(session, "notification.result")
+            for plan, item, watched, outcome in batch:
+                attempt = attempts.get(item.attempt_id)
+                entry = entries.get(item.entry_id)
+                if attempt is None or entry is None:
+                    continue  # the campaign was deleted meanwhile
+                self._finish_one(
+                    session, plan, item, watched, outcome, attempt, entry, calls, targets, now
+                )
+
+    def _finish_one(
+        self,
+        session: Session,
+        plan: CampaignPlan,
+        item: Leased,
+        watched: Watched,
+        outcome: str,
+        attempt: NotificationAttempt,
+        entry: RegistryEntry,
+        calls: dict[str, int],
+        targets: list[WebhookSubscription],
+        now: datetime,
+    ) -> None:
+        digit = attempt.digit or watched.digit
+        attempt.result = outcome
+        attempt.cause = watched.cause
+        attempt.digit = digit
+        attempt.ended_at = now
+        attempt.call_id = calls.get(item.channel_id)
+        if entry.lease_owner != self.run_id:
+            log.warning(
+                "campaign %s: entry %s was taken by another run meanwhile (lease expired); "
+                "only the attempt is stored",
+                plan.name,
+                entry.id,
+            )
+            return
+        update = entry_update(
+            result=outcome,
+            digit=digit,
+            operator_answered=watched.operator_answered,
+            attempts=entry.attempts,
+            max_attempts=plan.max_attempts,
+            retry_delays=plan.retry_delays,
+            mode=plan.mode,
+            now=now,
+        )
+        entry.status = update.status
+        entry.last_result = update.last_result
+        entry.next_attempt_at = update.next_attempt_at
+        entry.confirmation_digit = update.confirmation_digit or entry.confirmation_digit
+        entry.updated_at = now
+        if update.status == "in_progress":  # operator mode: the wrap-up decides
+            entry.lease_owner = WRAPUP_OWNER
+            entry.lease_until = now + WRAPUP_WAIT
+        else:
+            entry.lease_owner = ""
+            entry.lease_until = None
+        if update.do_not_call and session.get(DoNotCall, item.phone) is None:
+            session.add(
+                DoNotCall(
+                    phone=item.phone,
+                    reason="asked with DTMF 9 during a notification call",
+                    added_at=now,
+                    added_by=f"campaign:{plan.name}",
+                )
+            )
+            session.flush()  # the same number twice in one batch: one row
+        enqueue_result(session, plan, entry, attempt, targets)
 
 
 def _operator_outcome(watched: Watched, outcome: str) -> str:
@@ -558,11 +662,16 @@ def entry_preview(plan: CampaignPlan, entry: RegistryEntry, item: Leased) -> dic
 
 
 def enqueue_result(
-    session: Session, plan: CampaignPlan, entry: RegistryEntry, attempt: NotificationAttempt
+    session: Session,
+    plan: CampaignPlan,
+    entry: RegistryEntry,
+    attempt: NotificationAttempt,
+    targets: list[WebhookSubscription] | None = None,
 ) -> None:
     """The ``notification.result`` webhook, in the caller's transaction (no phone, no name)."""
     enqueue(
         session,
+        targets=targets,
         event_type="notification.result",
         subject=f"attempt:{attempt.id}:{attempt.result}",
         ordering_key=f"entry:{entry.id}",

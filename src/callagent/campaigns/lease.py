@@ -2,8 +2,9 @@
 
 An entry is leased by one conditional UPDATE (``... WHERE lease_until IS NULL OR
 lease_until < now``), so of two runs racing for it only one wins; on PostgreSQL
-the candidates are read ``FOR UPDATE SKIP LOCKED`` first, so concurrent runs on
-several hosts take different entries instead of queueing on the same rows. A
+the rows to update are picked ``FOR UPDATE SKIP LOCKED``, so concurrent runs on
+several hosts skip the rows another run is taking instead of queueing on them,
+and read the next candidates. A
 run that is killed leaves leases that simply expire (``lease_until``); the next
 run takes the entries again and closes the killed run's unfinished attempts as
 ``timeout`` (the call may have been placed: the attempt still counts).
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from callagent.campaigns.window import CallingWindow, phone_zone
@@ -156,7 +157,6 @@ def _lease_once(
         )
         .order_by(RegistryEntry.next_attempt_at.asc().nulls_first(), RegistryEntry.id)
         .limit(limit * _SCAN_FACTOR)
-        .with_for_update(skip_locked=True)
     )
     if skip:
         query = query.where(RegistryEntry.id.not_in(skip))
@@ -197,7 +197,14 @@ def _lease_once(
         session.scalars(
             update(RegistryEntry)
             .where(
-                RegistryEntry.id.in_(list(chosen)),
+                # PostgreSQL: rows another run is leasing right now are skipped, not waited
+                # for; the conditions are checked again on the row itself (SQLite: one writer)
+                RegistryEntry.id.in_(
+                    select(RegistryEntry.id)
+                    .where(RegistryEntry.id.in_(list(chosen)))
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
+                ),
                 RegistryEntry.status.in_(DIALLABLE),
                 _lease_free(now),
             )
@@ -222,37 +229,44 @@ def _lease_once(
         .values(result="timeout", ended_at=now)
         .execution_options(synchronize_session=False)
     )
-    out: list[Leased] = []
+    rows: list[dict[str, Any]] = []
     for entry_id in sorted(won):
-        phone, attempts = chosen[entry_id]
         token = uuid.uuid4().hex
-        attempt = NotificationAttempt(
-            campaign_id=plan.id,
-            entry_id=entry_id,
-            phone=phone,
-            action_id=f"callagent-n-{token}",
-            channel_id=f"cn-{token}",
-            run_id=run_id,
-            started_at=now,
-            ended_at=None,
-            result="",
-            cause=None,
-            digit="",
-            call_id=None,
+        rows.append(
+            {
+                "campaign_id": plan.id,
+                "entry_id": entry_id,
+                "phone": chosen[entry_id][0],
+                "action_id": f"callagent-n-{token}",
+                "channel_id": f"cn-{token}",
+                "run_id": run_id,
+                "started_at": now,
+                "result": "",
+                "digit": "",
+            }
         )
-        session.add(attempt)
-        session.flush()
-        out.append(
-            Leased(
-                plan.id,
-                entry_id,
-                attempt.id,
-                phone,
-                attempt.action_id,
-                attempt.channel_id,
-                attempts + 1,
-            )
+    # one multi-row INSERT ... RETURNING (SQLite and PostgreSQL)
+    ids = dict(
+        (str(action_id), int(attempt_id))
+        for attempt_id, action_id in session.execute(
+            insert(NotificationAttempt).returning(
+                NotificationAttempt.id, NotificationAttempt.action_id
+            ),
+            rows,
         )
+    )
+    out = [
+        Leased(
+            plan.id,
+            row["entry_id"],
+            ids[row["action_id"]],
+            row["phone"],
+            row["action_id"],
+            row["channel_id"],
+            chosen[row["entry_id"]][1] + 1,
+        )
+        for row in rows
+    ]
     return out, set(chosen) - won
 
 

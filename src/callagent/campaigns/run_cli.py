@@ -113,7 +113,10 @@ def _due_count(sessions: sessionmaker[Session], names: list[str] | None, now: da
 def _check_names(sessions: sessionmaker[Session], names: list[str]) -> list[str]:
     """Messages for campaigns that are unknown (errors) or not running (notes)."""
     with sessions() as session:
-        rows = dict(session.execute(select(Campaign.name, Campaign.status)).tuples().all())
+        rows = {
+            str(name): str(status)
+            for name, status in session.execute(select(Campaign.name, Campaign.status))
+        }
     notes: list[str] = []
     for name in names:
         if name not in rows:
