@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from callagent.config import AmiNode
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.demo import TRACES as PACKAGED
 from callagent.sim.pbx import Rewriter, SimulatedPbx
@@ -316,3 +320,43 @@ async def test_make_runs_mix_keeps_operators_busy_and_callers_served(db_url: str
 def test_scenarios_are_read_from_the_packaged_traces(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_templates(tmp_path)
+
+
+async def test_callagent_sim_runs_the_simulator_for_a_callagent_elsewhere(db_url: str) -> None:
+    """`callagent sim` alone: callagent logs in to its AMI and routes its calls."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        ami_port = probe.getsockname()[1]
+    node = AmiNode(
+        name="pbx1",
+        host="127.0.0.1",
+        port=ami_port,
+        username="callagent",
+        secret=SecretStr("callagent-secret"),
+    )
+    async with running_service(db_url, ami_nodes=[node]) as service:
+        await set_ready(service, add_operators(service, 3))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "callagent",
+            "sim",
+            f"--ami-port={ami_port}",
+            f"--agi-port={agi_port(service)}",
+            "--interval=0.3",
+            "--speed=10",
+            "--seed=1",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+
+            async def answered() -> bool:
+                page = (await service.client.get("/api/v1/calls", params={"final": True})).json()
+                return any(c["disposition"] == "answered" for c in page["items"])
+
+            await wait_for(answered, timeout=30)
+        finally:
+            process.terminate()
+            output, _ = await process.communicate()
+        assert b"simulated Asterisk: AMI on 127.0.0.1:" in output

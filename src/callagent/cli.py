@@ -141,22 +141,31 @@ def sim(
     agi_port: Annotated[int, typer.Option(help="callagent's FastAGI port")] = 4573,
     interval: Annotated[float, typer.Option(help="seconds between calls, on average")] = 8.0,
     operators: Annotated[int, typer.Option(help="demo phones op1001... to register")] = 3,
+    speed: Annotated[float, typer.Option(min=0.01, help="play calls this many times faster")] = 1.0,
+    seed: Annotated[int | None, typer.Option(help="random seed: the same seed, same day")] = None,
 ) -> None:
     """Run the PBX simulator alone: a callagent with CALLAGENT_AMI_HOST=127.0.0.1 follows it.
 
     It speaks AMI (login callagent / callagent-secret) and asks callagent's FastAGI
-    `route` for every call, replaying the recorded Asterisk traces.
+    `route` for every call, replaying the recorded Asterisk traces with the mix of
+    calls and the people's times of `make run`'s demo.
     """
+    import dataclasses
+
     from callagent.sim.ami_server import AmiServer
     from callagent.sim.demo import TRACES
     from callagent.sim.pbx import SimulatedPbx
+    from callagent.sim.scenarios import DEMO_BEHAVIOUR
 
     setup_logging("INFO")
 
     async def main() -> None:
         server = AmiServer(port=ami_port)
         await server.start()
-        pbx = SimulatedPbx(server, TRACES, agi_host=agi_host, agi_port=agi_port)
+        behaviour = dataclasses.replace(DEMO_BEHAVIOUR, seed=seed)
+        pbx = SimulatedPbx(
+            server, TRACES, agi_host=agi_host, agi_port=agi_port, speed=speed, behaviour=behaviour
+        )
         typer.echo(
             f"simulated Asterisk: AMI on 127.0.0.1:{server.port} (user {server.username}, "
             f"secret {server.secret}); waiting for callagent to log in"
