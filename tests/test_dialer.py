@@ -27,7 +27,7 @@ from callagent.db.campaign_models import (
     RegistryImport,
 )
 from callagent.db.models import WebhookDelivery, WebhookSubscription
-from callagent.sim.outbound import OutboundPbx, outcome_plan
+from callagent.sim.outbound import OutboundPbx, demo_outcome, outcome_plan
 from tests.conftest import TRACES, RunningService, running_service, wait_for
 from tests.test_routing import add_operators, agi_port, set_ready
 
@@ -524,3 +524,42 @@ async def test_operator_mode_offers_the_entry_to_an_operator_first(db_url: str) 
             "will come on Monday",
             "",
         )
+
+
+EXPECTED = {
+    "answered:1": ("notified", "answered"),
+    "answered:2": ("notified", "answered_operator"),
+    "answered:9": ("do_not_call", "answered"),
+    "answered:none": ("pending", "answered_no_confirmation"),
+    "busy": ("pending", "busy"),
+    "no_answer": ("pending", "no_answer"),
+    "congestion": ("pending", "congestion"),
+}
+
+
+async def test_make_run_dials_running_campaigns_by_itself(db_url: str) -> None:
+    """The service's scheduler against `make run`'s built-in simulator."""
+    async with running_service(
+        db_url,
+        ami_nodes=[],
+        simulator="auto",
+        simulator_call_interval=1000.0,
+        simulator_speed=20.0,
+        campaign_poll_interval=0.2,
+    ) as service:
+        numbers: dict[str, str] = {}
+        for n in range(200):  # one number for each outcome of the demo's mix
+            phone = f"+7916555{n:04d}"
+            numbers.setdefault(demo_outcome(phone.lstrip("+"), 1), phone)
+        assert set(numbers) == set(EXPECTED)
+        campaign_id = make_campaign(service)
+        add_entries(service, campaign_id, list(numbers.values()))
+
+        def settled() -> bool:
+            got = entries(service, campaign_id).values()
+            return all(e.attempts == 1 and e.status != "in_progress" for e in got)
+
+        await wait_for(settled, timeout=30)
+        got = entries(service, campaign_id)
+        for outcome, phone in numbers.items():
+            assert (got[phone].status, got[phone].last_result) == EXPECTED[outcome], outcome

@@ -15,6 +15,7 @@ from callagent.db.models import User
 from callagent.routing.operators import OperatorBook
 from callagent.routing.states import Signal
 from callagent.sim.ami_server import AmiServer
+from callagent.sim.outbound import OutboundPbx, demo_outcome
 from callagent.sim.pbx import SimulatedPbx
 from callagent.sim.scenarios import DEMO_BEHAVIOUR, DEMO_WEIGHTS
 
@@ -56,6 +57,7 @@ class Demo:
     def __init__(self) -> None:
         self.ami = AmiServer()
         self.pbx: SimulatedPbx | None = None
+        self.outbound: OutboundPbx | None = None
         self.task: asyncio.Task[None] | None = None
 
     async def start_ami(self) -> int:
@@ -75,6 +77,10 @@ class Demo:
         """
         self.pbx = SimulatedPbx(
             self.ami, TRACES, agi_port=agi_port, speed=speed, behaviour=DEMO_BEHAVIOUR
+        )
+        # campaigns' Originates: applicants answer (1/2/9/nothing), are busy, don't answer
+        self.outbound = OutboundPbx(
+            self.ami, TRACES, outcome=demo_outcome, agi_port=agi_port, speed=speed
         )
         await self.ami.connection(0, timeout=30)
         await self.pbx.register_phones(endpoints)

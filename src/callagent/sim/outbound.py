@@ -37,6 +37,7 @@ import logging
 import re
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -287,6 +288,27 @@ def outcome_plan(plan: Mapping[str, str | Sequence[str]], default: str = "answer
         return value[min(attempt, len(value)) - 1] if value else default
 
     return choose
+
+
+_DEMO_MIX = (
+    ("answered:1", 45),
+    ("answered:2", 5),
+    ("answered:9", 3),
+    ("answered:none", 10),
+    ("busy", 15),
+    ("no_answer", 17),
+    ("congestion", 5),
+)
+
+
+def demo_outcome(number: str, attempt: int) -> str:
+    """``make run``'s applicants: a plausible mix, the same for a number and attempt."""
+    pick = zlib.crc32(f"{number}:{attempt}".encode()) % sum(w for _, w in _DEMO_MIX)
+    for outcome, weight in _DEMO_MIX:
+        if pick < weight:
+            return outcome
+        pick -= weight
+    return "answered:1"
 
 
 def _caller_id(raw: str) -> tuple[str, str]:
