@@ -244,7 +244,7 @@ async def test_a_caller_waits_for_a_free_operator_as_long_as_their_patience(db_u
 
 async def test_the_fallback_queue_skips_an_operator_callagent_paused(db_url: str) -> None:
     async with running_service(db_url) as service:
-        ops, sim = await start(service)
+        ops, sim = await start(service, Behaviour(talk_time=Dist.fixed(30.0)))
         response = await service.client.post(
             f"/api/v1/operators/{ops[0]}/state", json={"state": "paused", "reason": "lunch"}
         )
@@ -265,6 +265,9 @@ async def test_the_fallback_queue_skips_an_operator_callagent_paused(db_url: str
         assert record["queue_name"] == "support"
         assert record["operator_endpoint"] == "PJSIP/op1002"
         assert [a["via"] for a in record["attempts"]] == ["queue"]
+        # app_queue's own count of the talk: whole seconds of this call (30 s / 20).
+        complete = next(m for m in significant(sim.sent) if m.event == "AgentComplete")
+        assert (complete.get("TalkTime"), complete.get("Interface")) == ("1", "PJSIP/op1002")
 
 
 async def test_the_operator_dials_out_from_a_free_phone(db_url: str) -> None:

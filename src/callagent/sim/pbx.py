@@ -602,6 +602,8 @@ class SimulatedPbx:
                 )
                 for k, v in pairs
             ]
+        if frame.event in ("AgentConnect", "AgentComplete"):
+            pairs = _queue_times(frame.event, pairs, history, clock.stamps, stamp)
         if frame.event == "QueueMemberStatus":
             self._read_queue_pauses()
             reason = self._paused.get(dict(pairs).get("Interface", ""))
@@ -692,6 +694,29 @@ def _stretch_index(template: Template) -> dict[int, str]:
             for index in range(start + 1, end + 1):
                 out[index] = name
     return out
+
+
+def _queue_times(
+    event: str,
+    pairs: list[tuple[str, str]],
+    history: list[Frame],
+    stamps: list[float],
+    now: float,
+) -> list[tuple[str, str]]:
+    """app_queue's whole seconds (HoldTime, RingTime, TalkTime) of this call's own times."""
+
+    def at(name: str) -> float | None:
+        index = next((i for i in range(len(history) - 1, -1, -1) if history[i].event == name), None)
+        return None if index is None else stamps[index]
+
+    join, called, connect = at("QueueCallerJoin"), at("AgentCalled"), at("AgentConnect")
+    connected = connect if connect is not None else now
+    values: dict[str, float | None] = {
+        "HoldTime": None if join is None else connected - join,
+        "RingTime": None if called is None or event != "AgentConnect" else now - called,
+        "TalkTime": None if connect is None or event != "AgentComplete" else now - connect,
+    }
+    return [(k, str(int(values[k] or 0)) if values.get(k) is not None else v) for k, v in pairs]
 
 
 def _first(frames: list[Frame], event: str) -> int:
