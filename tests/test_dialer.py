@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -563,3 +564,32 @@ async def test_make_run_dials_running_campaigns_by_itself(db_url: str) -> None:
         got = entries(service, campaign_id)
         for outcome, phone in numbers.items():
             assert (got[phone].status, got[phone].last_result) == EXPECTED[outcome], outcome
+
+
+async def test_the_message_through_a_tts_command(db_url: str, tmp_path: Path) -> None:
+    tts = "sh -c 'cat > \"$1\"' tts {file}"  # a stand-in TTS: the text itself as the "sound"
+    async with running_service(
+        db_url, campaign_scheduler="off", tts_command=tts, tts_dir=str(tmp_path)
+    ) as service:
+        message = {"text": "Documents for case {case_number} are ready at {office}, {hours}"}
+        message["hours"] = "9:00-18:00"
+        campaign_id = make_campaign(service, message=message)
+        add_entries(service, campaign_id, ["+79167770001"])
+        plain = make_campaign(service, name="plain")
+        add_entries(service, plain, ["+79167770002"])
+        async with simulated_outbound(service, {}) as sim:
+            summary, _ = await dial(service, Clock())
+        assert summary.results == {"answered": 2}
+        ((sound, text),) = _sounds(tmp_path)
+        assert text == "Documents for case C-0000 are ready at Office 1, 9:00-18:00"
+        by_entry = {d.set.get("CALLAGENT_NOTIFY_DIGIT"): d for d in sim.dialogues}
+        commands = [c for d in sim.dialogues for c in d.commands]
+        assert f'STREAM FILE {sound.with_suffix("")} "123456789*#"' in commands
+        # without text: the prompt files and the case number's digits
+        assert 'STREAM FILE callagent/notify-ready ""' in commands
+        assert 'SAY DIGITS 0000 ""' in commands
+        assert by_entry["1"] is not None
+
+
+def _sounds(folder: Path) -> list[tuple[Path, str]]:
+    return [(path, path.read_text()) for path in folder.glob("notify-*.wav")]
