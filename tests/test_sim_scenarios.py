@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.config import AmiNode
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.demo import TRACES as PACKAGED
@@ -226,7 +227,7 @@ async def test_an_impatient_caller_hangs_up_while_it_rings(db_url: str) -> None:
 async def test_a_caller_waits_for_a_free_operator_as_long_as_their_patience(db_url: str) -> None:
     async with running_service(db_url) as service:
         await wait_for(lambda: service.monitor.clients[0].connected)
-        sim = SimulatedPbx(
+        sim = Recording(
             service.pbx,
             TRACES,
             agi_port=agi_port(service),
@@ -238,8 +239,26 @@ async def test_a_caller_waits_for_a_free_operator_as_long_as_their_patience(db_u
         began = loop.time()
         assert not await sim.call("answered", CALLER)  # nobody at all
         assert 3.0 / SPEED <= loop.time() - began < 1.0  # ~4 s of patience, played fast
-        records = await final_records(service)
-        assert [r["disposition"] for r in records] == ["abandoned"]
+        (record,) = await final_records(service)
+        assert (record["disposition"], record["hangup_by"]) == ("abandoned", "applicant")
+        assert record["attempts"] == []
+        assert record["wait_seconds"] == pytest.approx(4.0 / SPEED, abs=0.03)
+        frames = [
+            m for m in AmiParser(expect_banner=False).feed(sim.sent) if isinstance(m, AmiMessage)
+        ]
+        end = [
+            (m.event, m.get("Cause") or m.get("State") or m.get("Disposition"))
+            for m in frames
+            if m.event
+            in ("HangupRequest", "SoftHangupRequest", "Hangup", "DeviceStateChange", "Cdr")
+        ][-5:]
+        assert end == [
+            ("HangupRequest", "16"),
+            ("SoftHangupRequest", "16"),
+            ("Hangup", "16"),
+            ("DeviceStateChange", "NOT_INUSE"),
+            ("Cdr", "ANSWERED"),
+        ]
 
 
 async def test_the_fallback_queue_skips_an_operator_callagent_paused(db_url: str) -> None:

@@ -506,25 +506,58 @@ class SimulatedPbx:
     async def _caller_gives_up(
         self, template: Template, index: int, rewrite: Rewriter, clock: _Clock
     ) -> None:
-        """Nobody was free in time: the caller hangs up (the trunk channel's own end)."""
-        trunk = next(f for f in template.frames if f.event == "Newchannel").get("Channel")
+        """Nobody was free in time: the caller hangs up while the dialplan waits.
+
+        Not recorded (no trace has a caller leaving the wait loop): the trunk
+        channel ends as it does in the recordings where the caller sends BYE
+        (HangupRequest and SoftHangupRequest Cause 16, Hangup Normal Clearing, the
+        trunk's device NOT_INUSE, a Cdr ANSWERED by the dialplan with no
+        destination), each frame shaped as its recorded counterpart.
+        """
+        frames = template.frames
+        trunk = next(f for f in frames if f.event == "Newchannel").get("Channel")
         last = next(
             f
-            for f in reversed(template.frames[: index + 1])
+            for f in reversed(frames[: index + 1])
             if f.get("Channel") == trunk and f.get("Uniqueid")
         )
-        channel_pairs = [
-            (k, v)
-            for k, v in last.pairs
-            if k not in ("Event", "Privilege", "Timestamp") and k in _CHANNEL_HEADERS
-        ]
+        channel_pairs = [(k, v) for k, v in last.pairs if k in _CHANNEL_HEADERS]
+        out: list[Frame] = []
         for event, extra in (
             ("HangupRequest", [("Cause", "16")]),
+            ("SoftHangupRequest", [("Cause", "16")]),
             ("Hangup", [("Cause", "16"), ("Cause-txt", "Normal Clearing")]),
         ):
             pairs = [("Event", event), ("Privilege", "call,all"), ("Timestamp", "")]
-            frame = Frame([*pairs, *channel_pairs, *extra], last.offset)
-            await self.send(self._render(frame, rewrite, clock, template))
+            out.append(Frame([*pairs, *channel_pairs, *extra], last.offset, last.recorded))
+        device = next(
+            (
+                f
+                for f in frames
+                if f.event == "DeviceStateChange" and f.get("Device") == "PJSIP/trunk"
+            ),
+            None,
+        )
+        if device is not None:
+            out.append(Frame(list(device.pairs), last.offset, last.recorded))
+            out[-1].set("State", "NOT_INUSE")
+        cdr = next((f for f in frames if f.event == "Cdr"), None)
+        if cdr is not None:
+            agi = next((f for f in frames if f.get("Application") == "AGI"), None)
+            record = Frame(list(cdr.pairs), last.offset, last.recorded)
+            values = {
+                "DestinationChannel": "",
+                "LastApplication": "AGI" if agi is not None else "Queue",
+                "LastData": agi.get("AppData") if agi is not None else "support",
+                "Disposition": "ANSWERED",
+            }
+            for key, value in values.items():
+                record.set(key, value)
+            out.append(record)
+        # The trunk answered at once (Answer()) and ends now.
+        dates = {"StartTime": clock.wall, "AnswerTime": clock.wall, "EndTime": clock.stamp()}
+        for frame in out:
+            await self.send(self._render(frame, rewrite, clock, template, dates=dates))
 
     async def _press_ready(self, endpoint: str, delay: float, tries: int = 5) -> None:
         """After-call work done: the operator dials *54 (FastAGI ``ready``).
@@ -567,6 +600,7 @@ class SimulatedPbx:
         clock: _Clock,
         template: Template,
         history: list[Frame] | None = None,
+        dates: Mapping[str, float] | None = None,
     ) -> bytes:
         """The frame as this call's Asterisk sends it now: ids, people, times, pauses."""
         stamp = clock.stamp()
@@ -574,23 +608,23 @@ class SimulatedPbx:
         xs = [template.start + f.recorded for f in history] + [template.start + frame.recorded]
         ys = [*clock.stamps[: len(history)], stamp]
         pairs: list[tuple[str, str]] = []
-        dates: dict[str, float] = {}
+        when: dict[str, float] = {}
         for key, value in frame.pairs:
             if key == "Timestamp":
                 value = f"{stamp:.6f}"
-            elif key in _DATES and value:
-                at = _to_wall(value, xs, ys)
-                dates[key] = at
+            elif key in _DATES and (value or key in (dates or {})):
+                at = dates[key] if dates and key in dates else _to_wall(value, xs, ys)
+                when[key] = at
                 value = time.strftime(_DATE_FORMAT, time.localtime(at))
             elif key == "Value" and frame.get("Variable") == "CALLAGENT_DIAL_TIMEOUT" and value:
                 value = rewrite.dial_timeout or value
             else:
                 value = rewrite(value)
             pairs.append((key, value))
-        if frame.event == "Cdr" and "StartTime" in dates and "EndTime" in dates:
-            answer = dates.get("AnswerTime")
-            duration = round(dates["EndTime"] - dates["StartTime"])
-            billable = round(dates["EndTime"] - answer) if answer is not None else 0
+        if frame.event == "Cdr" and "StartTime" in when and "EndTime" in when:
+            answer = when.get("AnswerTime")
+            duration = round(when["EndTime"] - when["StartTime"])
+            billable = round(when["EndTime"] - answer) if answer is not None else 0
             pairs = [
                 (
                     k,
