@@ -593,3 +593,21 @@ async def test_the_message_through_a_tts_command(db_url: str, tmp_path: Path) ->
 
 def _sounds(folder: Path) -> list[tuple[Path, str]]:
     return [(path, path.read_text()) for path in folder.glob("notify-*.wav")]
+
+
+async def test_pausing_a_campaign_stops_its_calls(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        campaign_id = make_campaign(service, max_concurrent=1)
+        add_entries(service, campaign_id, [f"+7916444000{n}" for n in range(6)])
+        async with simulated_outbound(service, {}, speed=5.0):  # ~1 s a call
+            run = asyncio.create_task(dial(service, Clock()))
+            await wait_for(lambda: originates(service, "+79164440000") == 1)
+            with sessions_of(service).begin() as session:
+                campaign = session.get(Campaign, campaign_id)
+                assert campaign is not None
+                campaign.status = "paused"
+            summary, _ = await run
+        assert summary.stopped == "paused" and 1 <= summary.placed < 6
+        got = entries(service, campaign_id).values()
+        assert sum(e.status == "pending" and e.attempts == 0 for e in got) >= 6 - summary.placed
+        assert not [e for e in got if e.status == "in_progress"]  # nothing left leased

@@ -87,7 +87,7 @@ class RunSummary:
     placed: int = 0
     refused: int = 0
     results: Counter[str] = field(default_factory=Counter)
-    stopped: str = ""  # nothing_due | until | max_calls | stopped | not_connected
+    stopped: str = ""  # nothing_due | until | max_calls | paused | stopped
 
     @property
     def settled(self) -> int:
@@ -245,11 +245,19 @@ class Dialer:
         dry_until = 0.0  # after a lease found nothing: when to look again
         renewer = asyncio.create_task(self._renew(state))
         try:
+            checked = loop.time()
             while True:
                 reason = self._done()
                 if reason:
                     self.summary.stopped = self.summary.stopped or reason
                     break
+                if loop.time() - checked > 2.0:
+                    checked = loop.time()
+                    status = await asyncio.to_thread(self._status, plan.id)
+                    if status != "running":  # paused (or finished) meanwhile
+                        log.info("campaign %s is %s: no more calls", plan.name, status)
+                        self.summary.stopped = self.summary.stopped or "paused"
+                        break
                 if self.client is not None and not self.client.connected:
                     # nothing is dialled while the PBX is away (no attempt is burnt)
                     await asyncio.sleep(0.2)
@@ -266,6 +274,9 @@ class Dialer:
                 ahead = plan.max_concurrent // 4
                 if leasing is None and len(queue) <= ahead and loop.time() >= dry_until:
                     want = plan.max_concurrent - state.pacer.in_flight - len(queue) + 3 * ahead
+                    # at most ~5 s of calls at the campaign's rate wait in the queue (the
+                    # window was checked when they were leased)
+                    want = min(want, max(1, int(plan.calls_per_second * 5)))
                     if self.max_calls is not None:
                         want = min(want, self.max_calls - self.summary.placed - len(queue))
                     if want > 0:
@@ -488,6 +499,10 @@ class Dialer:
     def _release(self, items: list[Leased]) -> None:
         with self._write_lock, self.sessions.begin() as session:
             release_unsent(session, items, owner=self.run_id)
+
+    def _status(self, campaign_id: int) -> str:
+        with self.sessions() as session:
+            return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) or ""
 
     def _renew_leases(self, entries: list[int]) -> None:
         with self._write_lock, self.sessions.begin() as session:

@@ -255,6 +255,7 @@ def run(
             "until": "--until passed",
             "max_calls": "--max-calls reached",
             "stopped": "stopped by a signal",
+            "paused": "the campaign was paused",
         }.get(summary.stopped, summary.stopped)
         typer.echo(
             f"placed {summary.placed - summary.refused} call(s), {summary.refused} refused by "
