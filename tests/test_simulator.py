@@ -231,6 +231,8 @@ async def test_simulated_phones_match_the_real_traces(db_url: str, scenario: str
                 if m.event == "ContactStatus" and m.get("ContactStatus") == "Unreachable"
             )
             assert unreachable.get("AOR") == "op1002"
+        # No call records (tests/trace_expectations.py says so of the real trace too).
+        trace_expectations.check_records(SCENARIOS[scenario][0], await fetch_records(service))
         # The other operator never noticed.
         other = (await service.client.get(f"/api/v1/operators/{ops[0]}/state-history")).json()
         assert other[0]["to_state"] == "ready"
