@@ -611,3 +611,15 @@ async def test_pausing_a_campaign_stops_its_calls(db_url: str) -> None:
         got = entries(service, campaign_id).values()
         assert sum(e.status == "pending" and e.attempts == 0 for e in got) >= 6 - summary.placed
         assert not [e for e in got if e.status == "in_progress"]  # nothing left leased
+
+
+async def test_operator_mode_without_a_free_operator_dials_nobody(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        campaign_id = make_campaign(service, name="docs-op", mode="operator")
+        add_entries(service, campaign_id, ["+79161110002"])
+        async with simulated_outbound(service, {}):
+            summary, _ = await dial(service, Clock())
+        assert summary.refused == 1 and not summary.results
+        assert not [a for a in service.pbx.actions if a.action == "Originate"]
+        got = entries(service, campaign_id)["+79161110002"]
+        assert (got.status, got.attempts, got.lease_owner) == ("pending", 0, "")

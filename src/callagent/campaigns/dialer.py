@@ -416,9 +416,19 @@ class Dialer:
                         self._refused, item, pause, str(response.get("Message", ""))[:200]
                     )
                     self.summary.refused += 1
+                    if endpoint:
+                        await asyncio.to_thread(self._release_operator, item)
                     return
                 outcome = await self._await(watched, future)
                 if plan.mode == "operator":
+                    if not watched.answered and outcome != "timeout":
+                        # the operator did not take it: the applicant was never dialled
+                        await asyncio.to_thread(self._release_operator, item)
+                        state.pacer.finished("no_answer", loop.time())
+                        state.in_flight.pop(item.entry_id, None)
+                        await asyncio.to_thread(self._refused, item, 30.0, "operator_no_answer")
+                        self.summary.refused += 1
+                        return
                     outcome = _operator_outcome(watched, outcome)
             # the call is over: its slot is free while its result is stored
             state.pacer.finished(outcome, loop.time())
@@ -528,6 +538,12 @@ class Dialer:
             except Exception:
                 log.exception("campaign preview could not be shown")
         return claimed.endpoint
+
+    def _release_operator(self, item: Leased) -> None:
+        """Operator mode, no call after all: the claimed operator is free again."""
+        if self.book is not None:
+            node = self.client.node.name if self.client is not None else "pbx1"
+            self.book.release(f"{node}:{item.channel_id}", cause="campaign_no_call")
 
     def _preview_data(self, plan: CampaignPlan, item: Leased) -> dict[str, Any]:
         with self.sessions() as session:
