@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import socket
@@ -158,3 +159,22 @@ def test_until_forms() -> None:
     for bad in ("25:00", "noon", "2026-13-01"):
         with pytest.raises(ValueError, match="--until"):
             parse_until(bad, now)
+
+
+def test_progress_bar_on_a_terminal_and_lines_otherwise() -> None:
+    from collections import Counter
+
+    from callagent.campaigns.dialer import RunSummary
+    from callagent.campaigns.run_cli import Progress
+
+    tty = io.StringIO()
+    bar = Progress(4, tty, tty=True)
+    bar.update(RunSummary(placed=2, results=Counter({"answered": 1, "busy": 1})))
+    bar.close()
+    assert tty.getvalue() == "\r[###############...............] 2/4 answered=1 busy=1   \n"
+    plain = io.StringIO()
+    lines = Progress(100, plain, tty=False)
+    for n in range(1, 101):
+        lines.update(RunSummary(placed=n, results=Counter({"busy": n})))
+    printed = plain.getvalue().splitlines()
+    assert len(printed) == 3 and printed[-1].endswith("settled 100: busy=100")  # 1, 50, 100
