@@ -152,6 +152,10 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
         }
         answered = await supervisor.patch(f"/api/v1/questions/{question['id']}", json=answer)
         assert answered.status_code == 200, answered.text
+        # A correction is reported again, as revision 2 (a new event, not a repeat).
+        corrected = {**form, "fields": {**form["fields"], "service": "foreign_passport"}}
+        patched = await ivanova.patch(f"/api/v1/wrapups/{pending['id']}", json=corrected)
+        assert patched.status_code == 200 and patched.json()["revision"] == 2, patched.text
 
         # 3. A campaign call: the dialer against the simulator, the applicant presses 1.
         campaign_id = make_campaign(service, name="docs-ready")
@@ -160,7 +164,7 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
             summary, _ = await dial(service, Clock(), ring_timeout=10.0)
         assert summary.results == {"answered": 1}
 
-        await wait_for(lambda: len(receiver.at("events")) >= 3 and receiver.at("answers"), 20)
+        await wait_for(lambda: len(receiver.at("events")) >= 4 and receiver.at("answers"), 20)
         await wait_for(lambda: len(receiver.at("calls")) >= 2, 20)  # inbound + campaign call
         await asyncio.sleep(0.6)  # several back-off periods: nothing more comes
         await ivanova.aclose()
@@ -176,9 +180,13 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
         assert post.headers["x-callagent-event-id"] == event["id"]
     # Once each: no event id twice, and only the subscribed types.
     events = receiver.at("events")
-    assert len({p.event["id"] for p in events}) == len(events) == 3
-    by_type = {p.event["type"]: p.event["data"] for p in events}
+    assert len({p.event["id"] for p in events}) == len(events) == 4
+    by_type = {p.event["type"]: p.event["data"] for p in events}  # the last of each type
     assert sorted(by_type) == sorted(NEW_EVENTS)
+    first, final = [p.event["data"] for p in events if p.event["type"] == "wrapup.submitted"]
+    assert (first["revision"], first["fields"]["service"]) == (1, "passport")
+    assert (final["revision"], final["fields"]["service"]) == (2, "foreign_passport")
+    assert [h["action"] for h in final["history"]] == ["submitted", "corrected"]
     (kb,) = receiver.at("answers")
     assert kb.event["type"] == "question.answered"
     assert kb.event["id"] == next(
@@ -186,8 +194,8 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
     )
     assert {p.event["type"] for p in receiver.at("calls")} == {"call.ended"}
 
-    wrapup = by_type["wrapup.submitted"]
-    assert (wrapup["id"], wrapup["status"], wrapup["revision"]) == (pending["id"], "submitted", 1)
+    wrapup = first
+    assert (wrapup["id"], wrapup["status"]) == (pending["id"], "submitted")
     assert wrapup["category"] == "non_standard_question"
     assert wrapup["operator_id"] == op and wrapup["submitted_by"] == op
     assert wrapup["call_id"] == call_id and wrapup["call_key"] == "pbx1:1795353447.0"
