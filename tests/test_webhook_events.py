@@ -18,7 +18,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import uvicorn
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -26,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from callagent.auth.scopes import Role
+from callagent.db.models import WebhookDelivery
 from tests.conftest import running_service, wait_for
 from tests.test_dialer import Clock, add_entries, dial, make_campaign, simulated_outbound
 from tests.test_wrapups_api import add_user, browser, call_ends_with, user_state
@@ -227,3 +230,33 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
     assert result["next_attempt_at"] is None
     raw = next(p.body for p in events if p.event["type"] == "notification.result")
     assert b"9161000001" not in raw and b"Applicant" not in raw  # no phone, no name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="questions/service.py + api/questions.py questions_patch: changing the answer of an "
+    "answered question (set_answer) enqueues no event, so integrators keep the first answer",
+)
+async def test_a_corrected_answer_is_reported_again(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        made = await service.client.post(
+            "/api/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/hook", "event_types": ["question.answered"]},
+        )
+        assert made.status_code == 201
+        add_user(service, "lead", role=Role.SUPERVISOR)
+        lead = await browser(service, "lead")
+        question = (await lead.post("/api/v1/questions", json={"text": "Срок?"})).json()
+        url = f"/api/v1/questions/{question['id']}"
+        first = await lead.patch(url, json={"status": "answered", "answer": "10 дней."})
+        assert first.status_code == 200, first.text
+        fixed = await lead.patch(url, json={"answer": "30 дней.", "answer_source_kind": "website"})
+        assert fixed.status_code == 200 and fixed.json()["answer"] == "30 дней.", fixed.text
+        await lead.aclose()
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            answers = session.scalars(
+                select(WebhookDelivery.payload)
+                .where(WebhookDelivery.event_type == "question.answered")
+                .order_by(WebhookDelivery.id)
+            ).all()
+        assert [a["data"]["answer"] for a in answers] == ["10 дней.", "30 дней."]
