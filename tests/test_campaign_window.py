@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callagent.campaigns.window import CallingWindow, WindowError, number_zone, phone_zone, zone
+from callagent.campaigns.window import (
+    CallingWindow,
+    WindowError,
+    entry_zone,
+    number_zone,
+    phone_zone,
+    zone,
+)
 
 WEEK = {
     "mon": [["09:00", "13:00"], ["14:00", "20:00"]],
@@ -63,3 +70,10 @@ def test_holidays_and_bad_windows() -> None:
         CallingWindow.parse(WEEK, ["24.11.2026"])
     with pytest.raises(WindowError, match="IANA"):
         zone("Mars/Olympus")
+
+
+def test_the_zone_stored_at_import_is_used_as_is() -> None:
+    assert entry_zone("+74232123456", None, "Europe/Moscow") == VLADIVOSTOK  # not stored
+    assert entry_zone("+74232123456", "Asia/Vladivostok", "Europe/Moscow") == VLADIVOSTOK
+    assert entry_zone("+79161234567", "", "Europe/Moscow") == MOSCOW  # the number does not tell
+    assert entry_zone("+79161234567", "Mars/Base", "Europe/Moscow") == MOSCOW

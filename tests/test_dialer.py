@@ -20,6 +20,7 @@ from callagent.campaigns.dialer import Dialer, DialerConfig, RunSummary
 from callagent.campaigns.lease import CampaignPlan, lease_due
 from callagent.campaigns.registry_import import import_registry
 from callagent.campaigns.scheduler import ami_client
+from callagent.campaigns.window import number_zone
 from callagent.db.campaign_models import (
     Campaign,
     DoNotCall,
@@ -94,7 +95,7 @@ def add_entries(service: RunningService, campaign_id: int, phones: list[str]) ->
                 dedupe_key=phone,
                 applicant_name=f"Applicant {n}",
                 phones=[phone],
-                phone_timezones=[""],
+                phone_timezones=[number_zone(phone)],  # as the import stores it
                 case_number=f"C-{n:04d}",
                 office="Office 1",
             )

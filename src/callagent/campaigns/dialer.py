@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.ami.client import AmiClient, AmiConnectionLost
@@ -569,21 +569,31 @@ class Dialer:
         log.info("campaign attempt %s not placed: %s", item.attempt_id, reason or "refused")
 
     def _finish_many(self, batch: list[tuple[CampaignPlan, Leased, Watched, str]]) -> None:
-        """Results, entries' new states and webhooks of many attempts, in one transaction."""
+        """Results, entries' new states and webhooks of many attempts, in one transaction.
+
+        Plain rows and bulk UPDATEs by primary key: this runs for every call.
+        """
         now = self.clock()
         with self._write_lock, self.sessions.begin() as session:
-            attempt_ids = [item.attempt_id for _, item, _, _ in batch]
             entry_ids = [item.entry_id for _, item, _, _ in batch]
-            attempts = {
-                a.id: a
-                for a in session.scalars(
-                    select(NotificationAttempt).where(NotificationAttempt.id.in_(attempt_ids))
+            entries = {
+                row.id: row
+                for row in session.execute(
+                    select(
+                        RegistryEntry.id,
+                        RegistryEntry.attempts,
+                        RegistryEntry.lease_owner,
+                        RegistryEntry.confirmation_digit,
+                        RegistryEntry.case_number,
+                    ).where(RegistryEntry.id.in_(entry_ids))
                 )
             }
-            entries = {
-                e.id: e
-                for e in session.scalars(
-                    select(RegistryEntry).where(RegistryEntry.id.in_(entry_ids))
+            digits = {
+                int(attempt_id): str(digit)
+                for attempt_id, digit in session.execute(
+                    select(NotificationAttempt.id, NotificationAttempt.digit).where(
+                        NotificationAttempt.id.in_([item.attempt_id for _, item, _, _ in batch])
+                    )
                 )
             }
             linked = [item.channel_id for _, item, _, _ in batch]
@@ -594,74 +604,76 @@ class Dialer:
                 )
             }
             targets = subscribers(session, "notification.result")
+            attempt_rows: list[dict[str, Any]] = []
+            entry_rows: list[dict[str, Any]] = []
+            blocked: set[str] = set()
             for plan, item, watched, outcome in batch:
-                attempt = attempts.get(item.attempt_id)
                 entry = entries.get(item.entry_id)
-                if attempt is None or entry is None:
+                if entry is None or item.attempt_id not in digits:
                     continue  # the campaign was deleted meanwhile
-                self._finish_one(
-                    session, plan, item, watched, outcome, attempt, entry, calls, targets, now
+                digit = digits[item.attempt_id] or watched.digit
+                attempt = {
+                    "id": item.attempt_id,
+                    "result": outcome,
+                    "cause": watched.cause,
+                    "digit": digit,
+                    "ended_at": now,
+                    "call_id": calls.get(item.channel_id),
+                }
+                attempt_rows.append(attempt)
+                if entry.lease_owner != self.run_id:
+                    log.warning(
+                        "campaign %s: entry %s was taken by another run meanwhile (lease "
+                        "expired); only the attempt is stored",
+                        plan.name,
+                        entry.id,
+                    )
+                    continue
+                change = entry_update(
+                    result=outcome,
+                    digit=digit,
+                    operator_answered=watched.operator_answered,
+                    attempts=entry.attempts,
+                    max_attempts=plan.max_attempts,
+                    retry_delays=plan.retry_delays,
+                    mode=plan.mode,
+                    now=now,
                 )
-
-    def _finish_one(
-        self,
-        session: Session,
-        plan: CampaignPlan,
-        item: Leased,
-        watched: Watched,
-        outcome: str,
-        attempt: NotificationAttempt,
-        entry: RegistryEntry,
-        calls: dict[str, int],
-        targets: list[WebhookSubscription],
-        now: datetime,
-    ) -> None:
-        digit = attempt.digit or watched.digit
-        attempt.result = outcome
-        attempt.cause = watched.cause
-        attempt.digit = digit
-        attempt.ended_at = now
-        attempt.call_id = calls.get(item.channel_id)
-        if entry.lease_owner != self.run_id:
-            log.warning(
-                "campaign %s: entry %s was taken by another run meanwhile (lease expired); "
-                "only the attempt is stored",
-                plan.name,
-                entry.id,
-            )
-            return
-        update = entry_update(
-            result=outcome,
-            digit=digit,
-            operator_answered=watched.operator_answered,
-            attempts=entry.attempts,
-            max_attempts=plan.max_attempts,
-            retry_delays=plan.retry_delays,
-            mode=plan.mode,
-            now=now,
-        )
-        entry.status = update.status
-        entry.last_result = update.last_result
-        entry.next_attempt_at = update.next_attempt_at
-        entry.confirmation_digit = update.confirmation_digit or entry.confirmation_digit
-        entry.updated_at = now
-        if update.status == "in_progress":  # operator mode: the wrap-up decides
-            entry.lease_owner = WRAPUP_OWNER
-            entry.lease_until = now + WRAPUP_WAIT
-        else:
-            entry.lease_owner = ""
-            entry.lease_until = None
-        if update.do_not_call and session.get(DoNotCall, item.phone) is None:
-            session.add(
-                DoNotCall(
-                    phone=item.phone,
-                    reason="asked with DTMF 9 during a notification call",
-                    added_at=now,
-                    added_by=f"campaign:{plan.name}",
-                )
-            )
-            session.flush()  # the same number twice in one batch: one row
-        enqueue_result(session, plan, entry, attempt, targets)
+                waiting = change.status == "in_progress"  # operator mode: the wrap-up decides
+                values = {
+                    "id": entry.id,
+                    "status": change.status,
+                    "last_result": change.last_result,
+                    "next_attempt_at": change.next_attempt_at,
+                    "confirmation_digit": change.confirmation_digit or entry.confirmation_digit,
+                    "updated_at": now,
+                    "lease_owner": WRAPUP_OWNER if waiting else "",
+                    "lease_until": now + WRAPUP_WAIT if waiting else None,
+                }
+                entry_rows.append(values)
+                if change.do_not_call and item.phone not in blocked:
+                    blocked.add(item.phone)
+                    if session.get(DoNotCall, item.phone) is None:
+                        session.add(
+                            DoNotCall(
+                                phone=item.phone,
+                                reason="asked with DTMF 9 during a notification call",
+                                added_at=now,
+                                added_by=f"campaign:{plan.name}",
+                            )
+                        )
+                if targets:
+                    enqueue_result(
+                        session,
+                        plan,
+                        {**values, "attempts": entry.attempts, "case_number": entry.case_number},
+                        attempt,
+                        targets,
+                    )
+            if attempt_rows:
+                session.execute(update(NotificationAttempt), attempt_rows)
+            if entry_rows:
+                session.execute(update(RegistryEntry), entry_rows)
 
 
 def _operator_outcome(watched: Watched, outcome: str) -> str:
@@ -695,32 +707,33 @@ def entry_preview(plan: CampaignPlan, entry: RegistryEntry, item: Leased) -> dic
 def enqueue_result(
     session: Session,
     plan: CampaignPlan,
-    entry: RegistryEntry,
-    attempt: NotificationAttempt,
+    entry: dict[str, Any],
+    attempt: dict[str, Any],
     targets: list[WebhookSubscription] | None = None,
 ) -> None:
     """The ``notification.result`` webhook, in the caller's transaction (no phone, no name)."""
+    following = entry["next_attempt_at"]
     enqueue(
         session,
         targets=targets,
         event_type="notification.result",
-        subject=f"attempt:{attempt.id}:{attempt.result}",
-        ordering_key=f"entry:{entry.id}",
+        subject=f"attempt:{attempt['id']}:{attempt['result']}",
+        ordering_key=f"entry:{entry['id']}",
         data={
             "campaign_id": plan.id,
             "campaign": plan.name,
-            "entry_id": entry.id,
-            "case_number": entry.case_number,
-            "attempt_id": attempt.id,
-            "result": attempt.result,
-            "cause": attempt.cause,
-            "digit": attempt.digit,
-            "status": entry.status,
-            "attempts": entry.attempts,
-            "last_result": entry.last_result,
-            "next_attempt_at": entry.next_attempt_at.isoformat() if entry.next_attempt_at else None,
-            "call_id": attempt.call_id,
-            "at": (attempt.ended_at or attempt.started_at).isoformat(),
+            "entry_id": entry["id"],
+            "case_number": entry["case_number"],
+            "attempt_id": attempt["id"],
+            "result": attempt["result"],
+            "cause": attempt["cause"],
+            "digit": attempt["digit"],
+            "status": entry["status"],
+            "attempts": entry["attempts"],
+            "last_result": entry["last_result"],
+            "next_attempt_at": following.isoformat() if following else None,
+            "call_id": attempt["call_id"],
+            "at": attempt["ended_at"].isoformat(),
         },
     )
 

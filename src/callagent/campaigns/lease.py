@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from callagent.campaigns.window import CallingWindow, phone_zone
+from callagent.campaigns.window import CallingWindow, entry_zone
 from callagent.db.campaign_models import Campaign, NotificationAttempt, RegistryEntry
 
 DIALLABLE = ("pending", "in_progress")
@@ -168,8 +168,8 @@ def _lease_once(
             invalid.append(entry_id)
             continue
         index, phone = phone_for(phones, attempts)
-        stored = zones[index] if zones and index < len(zones) else ""
-        tz = phone_zone(phone, stored or "", plan.office_timezone)
+        stored = str(zones[index]) if zones and index < len(zones) else None
+        tz = entry_zone(phone, stored, plan.office_timezone)
         if plan.window.is_open(now, tz):
             if len(chosen) < limit:
                 chosen[entry_id] = (phone, attempts)

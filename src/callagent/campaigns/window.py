@@ -137,3 +137,16 @@ def phone_zone(phone: str, stored: str, office: str) -> ZoneInfo:
             except WindowError:
                 continue
     return zone(office)
+
+
+def entry_zone(phone: str, stored: str | None, office: str) -> ZoneInfo:
+    """:func:`phone_zone` for a registry entry: the zone the import stored for the number
+    ('' = the number does not tell) saves parsing it again; None = not stored."""
+    if stored is None:
+        return phone_zone(phone, "", office)
+    if stored:
+        try:
+            return zone(stored)
+        except WindowError:
+            pass
+    return zone(office)
