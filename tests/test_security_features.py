@@ -45,7 +45,6 @@ REGISTRY_NAMES = ("Кузнецова", "Орлов", "Белова", "Крив�
 # Every applicant's number and name the tests put in (national digits: any format matches).
 PHONES = ("9031234567", "9161234567", "9167654321", *REGISTRY_PHONES)
 NAMES = ("Сидоров", "Пётр", "Ковалёва", *REGISTRY_NAMES)
-MASK = re.compile(r"\+7 9\d\d \*\*\*-\*\*-\d\d")
 MASKED = re.compile(r"\d ?\*\*\*|[А-ЯЁ]\. [А-ЯЁ]\.")  # a masked number or initials
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s\-().]{5,}\d|\d{7,}")
 
