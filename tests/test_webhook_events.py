@@ -31,6 +31,7 @@ from callagent.auth.scopes import Role
 from callagent.db.models import WebhookDelivery
 from tests.conftest import running_service, wait_for
 from tests.test_dialer import Clock, add_entries, dial, make_campaign, simulated_outbound
+from tests.test_routing import add_operators, set_ready
 from tests.test_wrapups_api import add_user, browser, call_ends_with, user_state
 
 NEW_EVENTS = ["wrapup.submitted", "question.answered", "notification.result"]
@@ -260,3 +261,61 @@ async def test_a_corrected_answer_is_reported_again(db_url: str) -> None:
                 .order_by(WebhookDelivery.id)
             ).all()
         assert [a["data"]["answer"] for a in answers] == ["10 дней.", "30 дней."]
+
+
+async def test_an_operator_mode_result_arrives_after_the_operators_wrapup(db_url: str) -> None:
+    async with (
+        receiving() as receiver,
+        running_service(db_url, campaign_scheduler="off", **FAST) as service,
+    ):
+        made = await service.client.post(
+            "/api/v1/webhooks",
+            json={
+                "url": receiver.url("events"),
+                "event_types": ["notification.result"],
+                "secret": SECRETS["events"],
+            },
+        )
+        assert made.status_code == 201
+        (op,) = add_operators(service, 1)
+        await set_ready(service, [op])
+        campaign_id = make_campaign(service, name="docs-op", mode="operator")
+        (entry_id,) = add_entries(service, campaign_id, ["+79161110001"])
+        async with simulated_outbound(service, {}):
+            summary, _ = await dial(service, Clock())
+        assert summary.results == {"answered": 1}
+
+        async def pending() -> list[dict[str, Any]]:
+            response = await service.client.get(
+                "/api/v1/wrapups/pending", params={"operator_id": op}
+            )
+            return list(response.json())
+
+        await wait_for(pending)
+        (wrapup,) = await pending()
+        submitted = await service.client.post(
+            f"/api/v1/wrapups/{wrapup['id']}/submit",
+            json={
+                "category": "document_notification",
+                "fields": {"result": "notified", "comment": "придёт в понедельник"},
+                "operator_id": op,
+            },
+        )
+        assert submitted.status_code == 201, submitted.text
+        await wait_for(lambda: len(receiver.posts) >= 2, 20)
+        await asyncio.sleep(0.5)
+    assert all(valid(SECRETS["events"], p.headers, p.body) for p in receiver.posts)
+    call, final = [p.event["data"] for p in receiver.posts]  # in order per entry
+    assert (call["entry_id"], call["result"], call["status"]) == (
+        entry_id,
+        "answered",
+        "in_progress",
+    )
+    assert (final["entry_id"], final["result"], final["status"]) == (
+        entry_id,
+        "operator_wrapup",
+        "notified",
+    )
+    assert final["last_result"] == "operator_notified"
+    assert final["operator_comment"] == "придёт в понедельник"
+    assert all(b"9161110001" not in p.body for p in receiver.posts)  # no phone
