@@ -184,6 +184,17 @@ async def test_an_operator_whose_phone_is_busy(db_url: str) -> None:
         assert [leg["cause"] for leg in legs] == [16, 17, 16]
         assert (record["disposition"], record["hangup_by"]) == ("answered", "applicant")
         assert record["operator_endpoint"] == answered
+        # res_agi's events are those of callagent's real dialogue, so the record keeps
+        # what route answered (the second time: the operator who answered).
+        answered_id = ops[int(answered[-1]) - 1]
+        assert record["variables"]["CALLAGENT_OPERATOR_ID"] == str(answered_id)
+        assert record["variables"]["CALLAGENT_STATUS"] == "ok"
+        frames = [
+            m for m in AmiParser(expect_banner=False).feed(sim.sent) if isinstance(m, AmiMessage)
+        ]
+        commands = [m.get("Command") for m in frames if m.event == "AGIExecStart"]
+        assert commands.count("GET VARIABLE CHANNEL(linkedid)") == 2  # route asked twice
+        assert f'SET VARIABLE CALLAGENT_OPERATOR "{busy}"' in commands
         events = significant(sim.sent)
         request = next(m for m in events if m.event == "HangupRequest")
         assert request.get("Channel") == legs[1]["channel"] and request.get("Cause") == "17"

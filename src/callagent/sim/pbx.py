@@ -326,6 +326,7 @@ class SimulatedPbx:
         trunk = ""
         sent_since_start: list[Frame] = []
         queue_joined = False
+        agi: tuple[tuple[int, int], list[str]] | None = None
         for index, frame in enumerate(template.frames):
             if index:
                 gap = frame.offset - template.frames[index - 1].offset
@@ -351,7 +352,10 @@ class SimulatedPbx:
                 if chosen is None:
                     await self._caller_gives_up(template, index, rewrite, clock)
                     return
-                endpoint, timeout = chosen
+                endpoint, timeout, commands = chosen
+                block = template.agi_blocks.get(index)
+                if block is not None:
+                    agi = (block, commands)  # the recorded commands give way to the real ones
                 if attempt - 1 < len(template.legs):
                     leg = template.legs[attempt - 1]
                     if leg.number:
@@ -374,6 +378,15 @@ class SimulatedPbx:
             if frame.event == "QueueCallerJoin":
                 queue_joined = True
             await clock.wait()
+            if agi is not None and agi[0][0] <= index <= agi[0][1]:
+                (first, last), commands = agi
+                if index == first:
+                    shapes = template.frames[first : last + 1]
+                    for made in _agi_frames(shapes, commands, self.rng):
+                        out = self._render(made, rewrite, clock, template, sent_since_start)
+                        await self.send(out)
+                        sent_since_start.append(made)
+                continue
             await self.send(self._render(frame, rewrite, clock, template, sent_since_start))
             sent_since_start.append(frame)
         played.routed = True
@@ -433,7 +446,7 @@ class SimulatedPbx:
         frame: Frame,
         patience: float | None,
         clock: _Clock,
-    ) -> tuple[str, str | None] | None:
+    ) -> tuple[str, str | None, list[str]] | None:
         """Ask callagent's FastAGI ``route`` as the dialplan does, waiting while it says so."""
         tries = 0
         while True:
@@ -458,7 +471,8 @@ class SimulatedPbx:
             if status == "ok" and operator:
                 if timeout and timeout.isdigit():
                     self.dial_timeout_hint = float(timeout)
-                return operator, timeout if timeout and timeout.isdigit() else None
+                known = timeout if timeout and timeout.isdigit() else None
+                return operator, known, call.commands
             if status == "overflow":
                 return None
             if not await self._wait(tries, patience, clock):
@@ -616,6 +630,8 @@ class SimulatedPbx:
                 at = dates[key] if dates and key in dates else _to_wall(value, xs, ys)
                 when[key] = at
                 value = time.strftime(_DATE_FORMAT, time.localtime(at))
+            elif key in frame.literal:
+                pass  # already this call's (what callagent said over FastAGI)
             elif key == "Value" and frame.get("Variable") == "CALLAGENT_DIAL_TIMEOUT" and value:
                 value = rewrite.dial_timeout or value
             else:
@@ -718,6 +734,44 @@ _CHANNEL_HEADERS = (
     "Uniqueid",
     "Linkedid",
 )
+
+
+def _agi_frames(shapes: list[Frame], commands: list[str], rng: random.Random) -> list[Frame]:
+    """res_agi's events for the commands callagent really sent (shaped as recorded ones).
+
+    AGIExecStart and AGIExecEnd for each command, and the VarSet that a
+    ``SET VARIABLE`` makes, in between.
+    """
+    start = next(f for f in shapes if f.event == "AGIExecStart")
+    end = next(f for f in shapes if f.event == "AGIExecEnd")
+    varset = next((f for f in shapes if f.event == "VarSet"), None)
+    out: list[Frame] = []
+    for command in commands:
+        command_id = str(rng.randrange(100_000_000, 2**31))
+        for shape in (start, varset, end):
+            if shape is None:
+                continue
+            frame = Frame(list(shape.pairs), start.offset, start.recorded)
+            if shape is varset:
+                verb, _, rest = command.partition(" VARIABLE ")
+                if verb != "SET":
+                    continue
+                name, _, value = rest.partition(" ")
+                frame.set("Variable", name)
+                frame.set("Value", _unquote(value))
+                frame.literal = frozenset({"Variable", "Value"})
+            else:
+                frame.set("CommandId", command_id)
+                frame.set("Command", command)
+                frame.literal = frozenset({"Command"})
+            out.append(frame)
+    return out
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
 def _stretch_index(template: Template) -> dict[int, str]:

@@ -56,6 +56,7 @@ class Frame:
     pairs: list[tuple[str, str]]
     offset: float
     recorded: float = -1.0  # its time in the recording (a derived frame keeps it)
+    literal: frozenset[str] = frozenset()  # headers whose values are this call's already
 
     def __post_init__(self) -> None:
         if self.recorded < 0:
@@ -98,6 +99,8 @@ class Template:
     operators: list[str]  # the operators' numbers in order of appearance ("1001", "1002")
     legs: list[Leg] = field(default_factory=list)
     stretches: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # AGI Newexten index -> (first, last) frame of its recorded AGIExecStart/VarSet/AGIExecEnd
+    agi_blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
     derived: bool = False
     start: float = 0.0  # epoch of the first timestamped event of the recording
 
@@ -165,8 +168,19 @@ def find_stretches(template: Template) -> None:
     frames = template.frames
     template.legs = []
     template.stretches = {}
+    template.agi_blocks = {}
     if template.kind == "phone":
         return
+    for index, frame in enumerate(frames):
+        if frame.event == "Newexten" and frame.get("Application") == "AGI":
+            status = _index(frames, index, "VarSet", Variable="AGISTATUS")
+            block = [
+                i
+                for i in range(index, status if status is not None else index)
+                if frames[i].event in ("AGIExecStart", "AGIExecEnd")
+            ]
+            if block:
+                template.agi_blocks[index] = (block[0], block[-1])
     hangup_requests = [i for i, f in enumerate(frames) if f.event == "HangupRequest"]
     for index, frame in enumerate(frames):
         if frame.event != "DialBegin":
