@@ -139,10 +139,19 @@ def test_make_runs_mix_is_a_realistic_centre() -> None:
 
 async def test_the_same_seed_plays_the_same_day() -> None:
     ami = AmiServer()
-    behaviour = Behaviour(talk_time=Dist.uniform(1, 100), seed=42)
-    one = SimulatedPbx(ami, PACKAGED, behaviour=behaviour)
-    two = SimulatedPbx(ami, PACKAGED, behaviour=behaviour)
-    assert [one.rng.random() for _ in range(5)] == [two.rng.random() for _ in range(5)]
+    people = dataclasses.replace(DEMO_BEHAVIOUR, seed=42)
+    one, two, other = (
+        SimulatedPbx(ami, PACKAGED, behaviour=dataclasses.replace(people, seed=seed))
+        for seed in (42, 42, 43)
+    )
+    day = ["answered", "hold_unhold", "no_answer_then_next", "queue_answered"] * 3
+    plans = [one.plan(name) for name in day]
+    assert plans == [two.plan(name) for name in day]
+    assert plans != [other.plan(name) for name in day]
+    patience, targets = plans[1]
+    assert patience is not None and 25 <= patience <= 60
+    assert set(targets) == {"ring:0", "talk", "hold"}  # hold_unhold: all three decided
+    assert set(plans[2][1]) == {"ring:1", "talk"}  # the first operator never answers
     with pytest.raises(ValueError, match="unknown scenarios"):
         await one.run(scenarios={"nope": 1})
 

@@ -240,15 +240,7 @@ class SimulatedPbx:
         if template.kind == "phone":
             raise ValueError(f"{scenario!r} is a phone scenario: use phone()")
         behaviour = self.behaviour
-        patience = behaviour.patience.sample(self.rng) if behaviour.patience else None
-        targets: dict[str, float | None] = {}
-        for index, leg in enumerate(template.legs):
-            if leg.outcome == "answered" and behaviour.answer_delay and template.kind != "outbound":
-                targets[f"ring:{index}"] = behaviour.answer_delay.sample(self.rng)
-        if behaviour.talk_time and "talk" in template.stretches:
-            targets["talk"] = behaviour.talk_time.sample(self.rng)
-        if behaviour.hold_time and "hold" in template.stretches:
-            targets["hold"] = behaviour.hold_time.sample(self.rng)
+        patience, targets = self.plan(scenario)
         played_name = scenario
         if patience is not None and template.kind == "inbound":
             answer = self._predicted_answer(template, targets)
@@ -274,6 +266,21 @@ class SimulatedPbx:
         else:
             self.calls_unrouted += 1
         return played
+
+    def plan(self, scenario: str) -> tuple[float | None, dict[str, float | None]]:
+        """The people of the next call: the caller's patience and the stretches' seconds."""
+        template = self.templates[scenario]
+        behaviour = self.behaviour
+        patience = behaviour.patience.sample(self.rng) if behaviour.patience else None
+        targets: dict[str, float | None] = {}
+        for index, leg in enumerate(template.legs):
+            if leg.outcome == "answered" and behaviour.answer_delay and template.kind != "outbound":
+                targets[f"ring:{index}"] = behaviour.answer_delay.sample(self.rng)
+        if behaviour.talk_time and "talk" in template.stretches:
+            targets["talk"] = behaviour.talk_time.sample(self.rng)
+        if behaviour.hold_time and "hold" in template.stretches:
+            targets["hold"] = behaviour.hold_time.sample(self.rng)
+        return patience, targets
 
     def _predicted_answer(
         self, template: Template, targets: dict[str, float | None]
