@@ -193,32 +193,44 @@ def _lease_once(
     if not chosen:
         return [], set()
     until = now + timedelta(seconds=lease_seconds)
-    won = set(
-        session.scalars(
-            update(RegistryEntry)
+    # PostgreSQL: lock the rows first, skipping those another run is leasing right now
+    # (not waiting for them); the conditions are checked on the locked rows. SQLite has
+    # one writer: the conditional UPDATE alone decides.
+    free = [
+        int(entry_id)
+        for entry_id in session.scalars(
+            select(RegistryEntry.id)
             .where(
-                # PostgreSQL: rows another run is leasing right now are skipped, not waited
-                # for; the conditions are checked again on the row itself (SQLite: one writer)
-                RegistryEntry.id.in_(
-                    select(RegistryEntry.id)
-                    .where(RegistryEntry.id.in_(list(chosen)))
-                    .with_for_update(skip_locked=True)
-                    .scalar_subquery()
-                ),
+                RegistryEntry.id.in_(list(chosen)),
                 RegistryEntry.status.in_(DIALLABLE),
                 _lease_free(now),
             )
-            .values(
-                lease_owner=owner,
-                lease_until=until,
-                status="in_progress",
-                attempts=RegistryEntry.attempts + 1,
-                last_call_at=now,
-                updated_at=now,
-            )
-            .returning(RegistryEntry.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+            .with_for_update(skip_locked=True)
+        )
+    ]
+    won = (
+        set(
+            session.scalars(
+                update(RegistryEntry)
+                .where(
+                    RegistryEntry.id.in_(free),
+                    RegistryEntry.status.in_(DIALLABLE),
+                    _lease_free(now),
+                )
+                .values(
+                    lease_owner=owner,
+                    lease_until=until,
+                    status="in_progress",
+                    attempts=RegistryEntry.attempts + 1,
+                    last_call_at=now,
+                    updated_at=now,
+                )
+                .returning(RegistryEntry.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        )
+        if free
+        else set()
     )
     if not won:
         return [], set(chosen)
