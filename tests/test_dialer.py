@@ -624,3 +624,18 @@ async def test_operator_mode_without_a_free_operator_dials_nobody(db_url: str) -
         assert not [a for a in service.pbx.actions if a.action == "Originate"]
         got = entries(service, campaign_id)["+79161110002"]
         assert (got.status, got.attempts, got.lease_owner) == ("pending", 0, "")
+
+
+async def test_a_number_put_on_do_not_call_is_not_dialled_by_any_campaign(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        first = make_campaign(service, name="first")
+        second = make_campaign(service, name="second")
+        add_entries(service, first, ["+79162220001"])
+        add_entries(service, second, ["+79162220001", "+79162220002"])
+        async with simulated_outbound(service, {"+79162220001": "answered:9"}) as sim:
+            await dial(service, Clock(), campaigns=["first"])
+            summary, _ = await dial(service, Clock(), campaigns=["second"])
+        assert summary.placed == 1 and sim.dialled["79162220001"] == 1
+        got = entries(service, second)
+        assert (got["+79162220001"].status, got["+79162220001"].attempts) == ("do_not_call", 0)
+        assert got["+79162220002"].status == "notified"

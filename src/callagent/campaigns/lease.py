@@ -25,7 +25,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from callagent.campaigns.window import CallingWindow, entry_zone
-from callagent.db.campaign_models import Campaign, NotificationAttempt, RegistryEntry
+from callagent.db.campaign_models import Campaign, DoNotCall, NotificationAttempt, RegistryEntry
 
 DIALLABLE = ("pending", "in_progress")
 _SCAN_FACTOR = 4  # candidates read per slot: some are outside their window
@@ -190,6 +190,26 @@ def _lease_once(
             .values(status="invalid", last_result="no_valid_phone")
             .execution_options(synchronize_session=False)
         )
+    if chosen:
+        # Numbers put on the do-not-call list since the import (DTMF 9 in another
+        # campaign, or by hand) are never dialled.
+        blocked = set(
+            session.scalars(
+                select(DoNotCall.phone).where(
+                    DoNotCall.phone.in_({phone for phone, _ in chosen.values()})
+                )
+            )
+        )
+        stopped = [entry_id for entry_id, (phone, _) in chosen.items() if phone in blocked]
+        if stopped:
+            session.execute(
+                update(RegistryEntry)
+                .where(RegistryEntry.id.in_(stopped), _lease_free(now))
+                .values(status="do_not_call", last_result="do_not_call_list")
+                .execution_options(synchronize_session=False)
+            )
+            for entry_id in stopped:
+                del chosen[entry_id]
     if not chosen:
         return [], set()
     until = now + timedelta(seconds=lease_seconds)
