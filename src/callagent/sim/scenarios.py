@@ -164,23 +164,14 @@ def load_template(path: Path, name: str | None = None, kind: str = "inbound") ->
 
 
 def find_stretches(template: Template) -> None:
-    """Find the legs and the stretches of time people decide (ring, talk, hold)."""
+    """Find the legs, the stretches of time people decide (ring, talk, hold) and the
+    recorded FastAGI commands (which the simulator replaces by callagent's real ones)."""
     frames = template.frames
     template.legs = []
     template.stretches = {}
-    template.agi_blocks = {}
+    template.agi_blocks = _agi_blocks(frames)
     if template.kind == "phone":
         return
-    for index, frame in enumerate(frames):
-        if frame.event == "Newexten" and frame.get("Application") == "AGI":
-            status = _index(frames, index, "VarSet", Variable="AGISTATUS")
-            block = [
-                i
-                for i in range(index, status if status is not None else index)
-                if frames[i].event in ("AGIExecStart", "AGIExecEnd")
-            ]
-            if block:
-                template.agi_blocks[index] = (block[0], block[-1])
     hangup_requests = [i for i, f in enumerate(frames) if f.event == "HangupRequest"]
     for index, frame in enumerate(frames):
         if frame.event != "DialBegin":
@@ -213,6 +204,22 @@ def find_stretches(template: Template) -> None:
         template.stretches["hold"] = [(hold, unhold)]
     else:
         template.stretches["talk"] = [(connected, hangup)]
+
+
+def _agi_blocks(frames: list[Frame]) -> dict[int, tuple[int, int]]:
+    """Each FastAGI call's recorded commands: AGI Newexten -> first and last AGIExec frame."""
+    blocks: dict[int, tuple[int, int]] = {}
+    for index, frame in enumerate(frames):
+        if frame.event == "Newexten" and frame.get("Application") == "AGI":
+            status = _index(frames, index, "VarSet", Variable="AGISTATUS")
+            block = [
+                i
+                for i in range(index, status if status is not None else index)
+                if frames[i].event in ("AGIExecStart", "AGIExecEnd")
+            ]
+            if block:
+                blocks[index] = (block[0], block[-1])
+    return blocks
 
 
 def _index(frames: list[Frame], start: int, event: str, **values: str) -> int | None:
