@@ -639,3 +639,24 @@ async def test_a_number_put_on_do_not_call_is_not_dialled_by_any_campaign(db_url
         got = entries(service, second)
         assert (got["+79162220001"].status, got["+79162220001"].attempts) == ("do_not_call", 0)
         assert got["+79162220002"].status == "notified"
+
+
+async def test_the_service_stops_without_waiting_for_calls_in_flight(db_url: str) -> None:
+    loop = asyncio.get_running_loop()
+    phone = next(
+        f"+7916556{n:04d}"
+        for n in range(200)
+        if demo_outcome(f"7916556{n:04d}", 1) == "no_answer"  # rings 30 s
+    )
+    async with running_service(
+        db_url,
+        ami_nodes=[],
+        simulator="auto",
+        simulator_call_interval=1000.0,
+        campaign_poll_interval=0.2,
+    ) as service:
+        campaign_id = make_campaign(service)
+        add_entries(service, campaign_id, [phone])
+        await wait_for(lambda: entries(service, campaign_id)[phone].status == "in_progress")
+        stopping = loop.time()
+    assert loop.time() - stopping < 5  # the ringing call did not hold the shutdown

@@ -201,17 +201,23 @@ class Dialer:
     async def _schedule(self) -> None:
         """The service's scheduler: every running campaign, forever."""
         running: dict[int, asyncio.Task[None]] = {}
-        while not self._stopping:
-            try:
-                plans = await asyncio.to_thread(self._plans)
-            except Exception as exc:  # the database may be away for a while
-                log.warning("campaign scheduler: cannot read campaigns: %s", type(exc).__name__)
-                plans = []
-            for plan in plans:
-                if plan.id not in running or running[plan.id].done():
-                    running[plan.id] = asyncio.create_task(self._campaign(plan))
-            await asyncio.sleep(self.config.poll_interval)
-        await asyncio.gather(*running.values(), return_exceptions=True)
+        try:
+            while not self._stopping:
+                try:
+                    plans = await asyncio.to_thread(self._plans)
+                except Exception as exc:  # the database may be away for a while
+                    log.warning("campaign scheduler: cannot read campaigns: %s", type(exc).__name__)
+                    plans = []
+                for plan in plans:
+                    if plan.id not in running or running[plan.id].done():
+                        running[plan.id] = asyncio.create_task(self._campaign(plan))
+                await asyncio.sleep(self.config.poll_interval)
+        finally:
+            # the service stops: entries leased but not dialled go back at once (calls in
+            # flight keep their lease until it expires)
+            for task in running.values():
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
 
     def _plans(self) -> list[CampaignPlan]:
         with self.sessions() as session:
@@ -313,6 +319,12 @@ class Dialer:
                 task = asyncio.create_task(self._place(state, item))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+        except asyncio.CancelledError:
+            # the process stops: calls in flight are left to their leases (they expire and
+            # the attempts end as timeout); nothing waits for them
+            for task in tasks:
+                task.cancel()
+            raise
         finally:
             if leasing is not None:
                 queue.extend(await leasing)
