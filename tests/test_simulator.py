@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import httpx
 import pytest
 
 from callagent.ami.parser import AmiMessage, AmiParser
@@ -275,8 +276,22 @@ async def test_without_asterisk_the_service_runs_the_simulator(
         await wait_for(answered, timeout=30)
         (first, *_) = await answered()
         assert first["operator_endpoint"] in {"PJSIP/op1001", "PJSIP/op1002", "PJSIP/op1003"}
-        operators = (await service.client.get("/api/v1/operators")).json()
-        assert {o["login"] for o in operators} == {"op1001", "op1002", "op1003"}
+        users = (await service.client.get("/api/v1/operators")).json()
+        assert {(u["login"], u["role"]) for u in users} == {
+            ("op1001", "operator"),
+            ("op1002", "operator"),
+            ("op1003", "operator"),
+            ("supervisor", "supervisor"),
+        }
+        # The demo supervisor opens the campaigns (the README's walk-through).
+        async with httpx.AsyncClient(base_url=service.base_url) as browser:
+            login = await browser.post(
+                "/api/v1/auth/login",
+                json={"login": "supervisor", "password": "demo-supervisor"},
+            )
+            assert login.status_code == 200, login.text
+            assert (await browser.get("/api/v1/campaigns")).status_code == 200
+            assert (await browser.get("/supervisor/campaigns")).status_code == 200
         ready = await service.client.get("/readyz")
         assert ready.status_code == 200
     assert any("PBX simulator is running" in r.getMessage() for r in caplog.records)

@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 
 TRACES = Path(__file__).resolve().parent / "traces"
 DEMO_PASSWORD = "demo-operator"  # noqa: S105 - demo accounts, created only for the simulator
+DEMO_SUPERVISOR = "supervisor"
+DEMO_SUPERVISOR_PASSWORD = "demo-supervisor"  # noqa: S105 - the same: simulator only
 
 
 def demo_operators(sessions: sessionmaker[Session], book: OperatorBook, count: int) -> list[str]:
-    """Operators op1001... with phones PJSIP/op1001..., ready; created if missing."""
+    """Operators op1001... with phones PJSIP/op1001..., ready, and a supervisor; created
+    if missing."""
     endpoints: list[str] = []
     ids: list[int] = []
     with sessions.begin() as session:
@@ -45,6 +48,16 @@ def demo_operators(sessions: sessionmaker[Session], book: OperatorBook, count: i
                     endpoints=[endpoint],
                 )
             ids.append(user.id)
+        # A supervisor for the campaign and question pages of the demo.
+        if session.scalar(select(User).where(User.login == DEMO_SUPERVISOR)) is None:
+            create_user(
+                session,
+                login=DEMO_SUPERVISOR,
+                role=Role.SUPERVISOR,
+                password=DEMO_SUPERVISOR_PASSWORD,
+                full_name="Demo supervisor",
+                endpoints=[],
+            )
     for user_id in ids:
         book.signal(user_id, Signal.LOGIN, cause="simulator")
         book.signal(user_id, Signal.READY, cause="simulator")
@@ -89,12 +102,15 @@ class Demo:
             "no AMI node configured: the built-in PBX simulator is running: it plays a call "
             "every ~%.0f s (answered, held, not answered then the next operator, abandoned, "
             "busy, queue fallback, operators dialling out) to %d demo operators (%s; password "
-            "%r). Set CALLAGENT_AMI_HOST to follow a real Asterisk, or CALLAGENT_SIMULATOR=off "
+            "%r) at /operator; campaigns at /supervisor/campaigns (login %r, password %r). "
+            "Set CALLAGENT_AMI_HOST to follow a real Asterisk, or CALLAGENT_SIMULATOR=off "
             "to wait for one.",
             interval,
             len(endpoints),
             ", ".join(e.split("/")[-1] for e in endpoints),
             DEMO_PASSWORD,
+            DEMO_SUPERVISOR,
+            DEMO_SUPERVISOR_PASSWORD,
         )
 
     async def stop(self) -> None:
