@@ -154,6 +154,7 @@ def sim(
 
     from callagent.sim.ami_server import AmiServer
     from callagent.sim.demo import TRACES
+    from callagent.sim.outbound import OutboundPbx, demo_outcome
     from callagent.sim.pbx import SimulatedPbx
     from callagent.sim.scenarios import DEMO_BEHAVIOUR
 
@@ -165,6 +166,10 @@ def sim(
         behaviour = dataclasses.replace(DEMO_BEHAVIOUR, seed=seed)
         pbx = SimulatedPbx(
             server, TRACES, agi_host=agi_host, agi_port=agi_port, speed=speed, behaviour=behaviour
+        )
+        # campaigns' Originates are answered too (sim/outbound.py)
+        OutboundPbx(
+            server, TRACES, outcome=demo_outcome, agi_host=agi_host, agi_port=agi_port, speed=speed
         )
         typer.echo(
             f"simulated Asterisk: AMI on 127.0.0.1:{server.port} (user {server.username}, "
