@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -233,11 +232,6 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
     assert b"9161000001" not in raw and b"Applicant" not in raw  # no phone, no name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="questions/service.py + api/questions.py questions_patch: changing the answer of an "
-    "answered question (set_answer) enqueues no event, so integrators keep the first answer",
-)
 async def test_a_corrected_answer_is_reported_again(db_url: str) -> None:
     async with running_service(db_url) as service:
         made = await service.client.post(

@@ -1,18 +1,23 @@
 """``/api/v1/questions``: the register of non-standard questions.
 
 Operators see their own questions and the answered ones (the knowledge base, and
-the call backs to make); supervisors and admins see all and answer escalated ones.
+the call backs to make); supervisors with a group see their group's and their own
+(and the knowledge base), other supervisors and admins see all; supervisors answer
+escalated ones. Other people's applicants in the knowledge base are masked.
 Status: open -> escalated -> answered -> informed -> closed (open -> answered when
 the operator finds the answer; open -> closed for duplicates).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
@@ -23,15 +28,16 @@ from callagent.db.models import Call, User
 from callagent.db.wrapup_models import Question
 from callagent.originate import OriginateError, Originator, normalise_number
 from callagent.questions.service import (
+    KNOWLEDGE_STATUSES,
     Answer,
     QuestionError,
     QuestionFilter,
     change_status,
+    correct_answer,
     create_question,
     edit_details,
     list_questions,
     question_payload,
-    set_answer,
 )
 from callagent.routing.operators import utcnow
 
@@ -146,10 +152,47 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def present(question: Question, principal: Principal) -> QuestionOut:
-    """The question as this principal may see it: applicants' data masked without PII."""
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at the register, and whose questions they see in full.
+
+    ``circle`` holds the operators (user ids) whose questions the principal sees and
+    changes: an operator their own, a supervisor with a group the group's and their
+    own; None: everyone's. Beyond it only the knowledge base, applicants masked.
+    """
+
+    principal: Principal
+    circle: frozenset[int] | None
+
+    def owns(self, question: Question) -> bool:
+        """Whether the question is in the principal's circle."""
+        return self.circle is None or question.operator_id in self.circle
+
+    def sees(self, question: Question) -> bool:
+        """Whether the principal may read the question at all."""
+        return self.owns(question) or question.status in KNOWLEDGE_STATUSES
+
+    def in_clear(self, question: Question) -> bool:
+        """Whether the applicant's name, number and contact are shown unmasked."""
+        return Scope.CALLS_READ_PII in self.principal.scopes and self.owns(question)
+
+
+def viewer(db: Session, principal: Principal) -> Viewer:
+    """The principal with their circle (as ``GET /api/v1/wrapups`` limits supervisors)."""
+    if principal.role == Role.OPERATOR:
+        own = {principal.user_id} if principal.user_id is not None else set()
+        return Viewer(principal, frozenset(own))
+    if principal.sees_only_group_calls:
+        group = db.scalars(select(User.id).where(User.group == principal.group)).all()
+        own = {principal.user_id} if principal.user_id is not None else set()
+        return Viewer(principal, frozenset({*group, *own}))
+    return Viewer(principal, None)
+
+
+def present(question: Question, who: Viewer) -> QuestionOut:
+    """The question as this viewer may see it: applicants' data masked unless in clear."""
     out = QuestionOut.model_validate(question_payload(question))
-    if Scope.CALLS_READ_PII in principal.scopes:
+    if who.in_clear(question):
         return out
     contact = out.contact
     if "@" in contact:
@@ -166,21 +209,11 @@ def present(question: Question, principal: Principal) -> QuestionOut:
     )
 
 
-def _visible(principal: Principal, question: Question) -> bool:
-    if principal.role != Role.OPERATOR:
-        return True
-    return question.operator_id == principal.user_id or question.status in (
-        "answered",
-        "informed",
-        "closed",
-    )
-
-
-def _get(db: Db, principal: Principal, question_id: int) -> Question:
+def _get(db: Session, who: Viewer, question_id: int) -> Question:
     question = db.get(Question, question_id)
     if question is None:
         raise HTTPException(404, f"no question with id {question_id}")
-    if not _visible(principal, question):
+    if not who.sees(question):
         raise HTTPException(403, f"question {question_id} is not one you may see")
     return question
 
@@ -208,16 +241,32 @@ def questions_list(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QuestionPage:
     _aware(due_before)
-    mine = principal.user_id if principal.role == Role.OPERATOR else None
+    who = viewer(db, principal)
+    text = (q or "").strip() or None
     total, rows = list_questions(
         db,
-        QuestionFilter(status, operator_id, due_before, (q or "").strip() or None, mine),
+        QuestionFilter(status, operator_id, due_before, text, who.circle),
         limit=limit,
         offset=offset,
     )
-    items = [present(row, principal) for row in rows]
-    if Scope.CALLS_READ_PII in principal.scopes and items and principal.user_id is None:
-        audit(db, principal=principal, action="questions.list", detail={}, rows=len(items))
+    items = [present(row, who) for row in rows]
+    # Like GET /api/v1/calls: a listing with applicants in the clear is audited, for
+    # sessions and tokens alike; rows counts the questions shown unmasked.
+    clear = sum(1 for row in rows if who.in_clear(row))
+    if clear:
+        filters = {
+            "status": status,
+            "operator_id": operator_id,
+            "due_before": due_before,
+            "q": bool(text),
+        }
+        audit(
+            db,
+            principal=principal,
+            action="questions.list",
+            detail={k: str(v) for k, v in filters.items() if v},
+            rows=clear,
+        )
         db.commit()
     return QuestionPage(total=total, limit=limit, offset=offset, items=items)
 
@@ -260,12 +309,13 @@ def questions_create(body: QuestionIn, db: Db, principal: Writer) -> QuestionOut
         db.rollback()
         raise _problem(exc) from None
     db.commit()
-    return present(question, principal)
+    return present(question, viewer(db, principal))
 
 
 @router.get("/{question_id}", response_model=QuestionOut, summary="One question", responses=_ERRORS)
 def questions_get(question_id: QuestionId, db: Db, principal: Reader) -> QuestionOut:
-    return present(_get(db, principal, question_id), principal)
+    who = viewer(db, principal)
+    return present(_get(db, who, question_id), who)
 
 
 @router.patch(
@@ -277,11 +327,16 @@ def questions_get(question_id: QuestionId, db: Db, principal: Reader) -> Questio
 def questions_patch(
     question_id: QuestionId, body: QuestionPatch, db: Db, principal: Writer
 ) -> QuestionOut:
-    question = _get(db, principal, question_id)
+    who = viewer(db, principal)
+    question = _get(db, who, question_id)
     answerer = Scope.QUESTIONS_ANSWER in principal.scopes
     own = principal.user_id is not None and question.operator_id == principal.user_id
-    if principal.role == Role.OPERATOR and not own and question.status != "answered":
-        raise HTTPException(403, "operators change their own questions (and call back answered)")
+    if not who.owns(question) and question.status != "answered":
+        raise HTTPException(
+            403,
+            "you change your own questions (supervisors: their group's) and mark answered "
+            "ones of others informed or closed after calling back",
+        )
     answering = body.status == "answered" or (
         body.answer is not None and question.status in ("answered", "informed")
     )
@@ -289,6 +344,8 @@ def questions_patch(
         raise HTTPException(
             403, "answering an escalated or someone else's question needs questions:answer"
         )
+    if answering and not who.owns(question):
+        raise HTTPException(403, "supervisors answer their group's questions only")
     now = utcnow()
     details: dict[str, Any] = {}
     for name in ("text", "applicant_name", "answer_channel"):
@@ -302,8 +359,8 @@ def questions_patch(
         details["contact"] = body.contact.strip() if channel == "email" else _phone(body.contact)
     if "preferred_time" in body.model_fields_set:
         details["preferred_time"] = _aware(body.preferred_time)
-    if details and principal.role == Role.OPERATOR and not own:
-        raise HTTPException(403, "operators edit their own questions only")
+    if details and not who.owns(question):
+        raise HTTPException(403, "operators edit their own questions only (supervisors: group's)")
     answer = None
     if body.answer is not None:
         # a supervisor's own answer is its own source unless they name another
@@ -328,15 +385,15 @@ def questions_patch(
                 answer=answer,
             )
         elif answer is not None:
-            if question.status not in ("answered", "informed"):
-                raise QuestionError(422, "to answer, also set status to 'answered'")
-            set_answer(question, answer, by_user_id=principal.user_id)
-            question.updated_at = now
+            # a corrected answer is reported again, so integrators do not keep the old one
+            correct_answer(
+                db, question=question, answer=answer, now=now, by_user_id=principal.user_id
+            )
     except QuestionError as exc:
         db.rollback()
         raise _problem(exc) from None
     db.commit()
-    return present(question, principal)
+    return present(question, who)
 
 
 @router.post(
@@ -354,14 +411,17 @@ def questions_patch(
 async def questions_callback(
     question_id: QuestionId, body: CallbackIn, request: Request, db: Db, principal: Caller
 ) -> CallbackOut:
-    question = _get(db, principal, question_id)
+    who = viewer(db, principal)
+    question = _get(db, who, question_id)
     if question.status == "closed":
         raise HTTPException(409, f"question {question_id} is closed")
     operator_id = body.operator_id if body.operator_id is not None else principal.user_id
     if operator_id is None:
         raise HTTPException(422, "operator_id is required when calling with an API token")
-    if principal.role == Role.OPERATOR and operator_id != principal.user_id:
-        raise HTTPException(403, "operators call back from their own phone only")
+    if who.circle is not None and operator_id not in who.circle:
+        raise HTTPException(
+            403, "operators call back from their own phone only (supervisors: their group's)"
+        )
     operator = db.get(User, operator_id)
     if operator is None or not operator.active:
         raise HTTPException(404, f"no active operator with id {operator_id}")
@@ -382,7 +442,7 @@ async def questions_callback(
     except OriginateError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         raise HTTPException(exc.status, exc.detail, headers=headers) from None
-    question = _get(db, principal, question_id)
+    question = _get(db, who, question_id)
     question.callback_call_id = placed.call_id
     question.callback_call_key = f"{placed.node}:{placed.linkedid}"
     question.callback_by = operator_id
@@ -390,7 +450,7 @@ async def questions_callback(
     question.updated_at = question.callback_at
     db.commit()
     return CallbackOut(
-        question=present(question, principal),
+        question=present(question, who),
         call_id=placed.call_id,
         node=placed.node,
         linkedid=placed.linkedid,

@@ -141,14 +141,43 @@ def change_status(
     setattr(question, _STAMPS[to], now)
     question.updated_at = now
     if to == "answered":
-        session.flush()
-        enqueue(
-            session,
-            event_type="question.answered",
-            subject=f"question:{question.id}:{now.isoformat()}",
-            ordering_key=f"question:{question.id}",
-            data=question_payload(question),
-        )
+        _report_answer(session, question, now)
+
+
+def correct_answer(
+    session: Session,
+    *,
+    question: Question,
+    answer: Answer,
+    now: datetime,
+    by_user_id: int | None,
+) -> bool:
+    """Rewrite the answer of an answered or informed question; True when it changed.
+
+    A changed answer is reported again as ``question.answered`` (in the caller's
+    transaction; the subject carries the time, so integrators get a new event id).
+    """
+    if question.status not in ("answered", "informed"):
+        raise QuestionError(422, "to answer, also set status to 'answered'")
+    before = (question.answer, question.answer_source_kind, question.answer_source_ref)
+    set_answer(question, answer, by_user_id=by_user_id)
+    after = (question.answer, question.answer_source_kind, question.answer_source_ref)
+    if after == before:
+        return False
+    question.updated_at = now
+    _report_answer(session, question, now)
+    return True
+
+
+def _report_answer(session: Session, question: Question, now: datetime) -> None:
+    session.flush()
+    enqueue(
+        session,
+        event_type="question.answered",
+        subject=f"question:{question.id}:{now.isoformat()}",
+        ordering_key=f"question:{question.id}",
+        data=question_payload(question),
+    )
 
 
 def set_answer(question: Question, answer: Answer, *, by_user_id: int | None) -> None:
@@ -188,8 +217,9 @@ class QuestionFilter:
     operator_id: int | None = None
     due_before: datetime | None = None
     text: str | None = None
-    # An operator sees their own questions and the answered ones (the knowledge base).
-    own_or_answered_of: int | None = None
+    # Whose questions (operators' user ids) besides the answered ones (the knowledge
+    # base) are listed: an operator's own, a supervisor's group; None: everyone's.
+    circle: frozenset[int] | None = None
 
 
 def _like_escape(text: str) -> str:
@@ -206,10 +236,10 @@ def _filtered(query: Select[Any], f: QuestionFilter) -> Select[Any]:
     if f.text:
         pattern = f"%{_like_escape(f.text.casefold())}%"
         query = query.where(Question.search_text.like(pattern, escape="\\"))
-    if f.own_or_answered_of is not None:
+    if f.circle is not None:
         query = query.where(
             or_(
-                Question.operator_id == f.own_or_answered_of,
+                Question.operator_id.in_(sorted(f.circle)),
                 Question.status.in_(KNOWLEDGE_STATUSES),
             )
         )
