@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from callagent.api.questions import viewer as question_viewer
 from callagent.api.schemas import BodyId, Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Role, Scope
-from callagent.auth.service import Principal
+from callagent.auth.service import Principal, group_endpoints
 from callagent.db.models import Call, CallAttempt, User
 from callagent.db.queries import operators_by_endpoint
 from callagent.db.wrapup_models import Question, Wrapup, WrapupChange
@@ -662,16 +663,28 @@ def caller_history(
     match = or_(Call.applicant_number == digits, Call.caller_number == digits)
     if principal.role == Role.OPERATOR and not _on_call_with(db, principal, match):
         raise HTTPException(403, "operators see the history of numbers they are talking to")
-    calls = db.scalars(
-        select(Call).where(match).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)
-    ).all()
+    query = select(Call).where(match)
+    group = principal.sees_only_group_calls
+    if group:
+        # as GET /api/v1/calls: the group's operators' calls and the unanswered ones
+        endpoints = group_endpoints(db, group=principal.group)
+        query = query.where(
+            or_(Call.operator_endpoint.in_(endpoints), Call.operator_endpoint.is_(None))
+        )
+    calls = db.scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)).all()
     owners = operators_by_endpoint(db)
     forms = _service(request).forms
     pii = Scope.CALLS_READ_PII in principal.scopes
     out: list[HistoryCallOut] = []
     for call in calls:
         owner = owners.get(call.operator_endpoint or "")
-        wrapups = [w for w in _call_wrapups(db, call) if w.status == "submitted"]
+        # An operator's pop-up shows the caller's earlier wrap-ups, whoever wrote them;
+        # a group's supervisor sees those of their group (as GET /api/v1/wrapups).
+        wrapups = [
+            w
+            for w in _call_wrapups(db, call)
+            if w.status == "submitted" and (not group or may_touch(db, principal, w.operator_id))
+        ]
         out.append(
             HistoryCallOut(
                 id=call.id,
@@ -691,6 +704,9 @@ def caller_history(
         .order_by(Question.id.desc())
         .limit(20)
     ).all()
+    if group:  # the group's questions and the knowledge base, as GET /api/v1/questions
+        who = question_viewer(db, principal)
+        questions = [q for q in questions if who.sees(q)]
     open_questions = [
         {"id": q.id, "status": q.status, "text": q.text, "due_at": q.due_at.isoformat()}
         for q in questions
