@@ -660,3 +660,30 @@ async def test_the_service_stops_without_waiting_for_calls_in_flight(db_url: str
         await wait_for(lambda: entries(service, campaign_id)[phone].status == "in_progress")
         stopping = loop.time()
     assert loop.time() - stopping < 5  # the ringing call did not hold the shutdown
+
+
+async def test_a_cron_run_ends_when_the_pbx_stays_away(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        campaign_id = make_campaign(service, max_concurrent=1)
+        add_entries(service, campaign_id, ["+79168880001", "+79168880002"])
+        service.pbx.silent_actions = {"originate"}
+
+        async def pbx_goes_away() -> None:
+            await wait_for(lambda: originates(service, "+79168880001") == 1)
+            await service.pbx.stop()
+
+        away = asyncio.create_task(pbx_goes_away())
+        summary, _ = await dial(service, Clock(), give_up_after=0.5)
+        await away
+        assert summary.stopped == "ami_lost" and summary.results == {"timeout": 1}
+        got = entries(service, campaign_id)
+        assert got["+79168880002"].attempts == 0  # nothing dialled without the PBX
+
+
+async def test_a_campaign_with_a_broken_dial_template_is_not_dialled(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        campaign_id = make_campaign(service, dial_template="PJSIP/{phone}@trunk")
+        add_entries(service, campaign_id, ["+79168880003"])
+        summary, _ = await dial(service, Clock())
+        assert summary.placed == 0
+        assert entries(service, campaign_id)["+79168880003"].status == "pending"

@@ -77,6 +77,7 @@ class DialerConfig:
     poll_interval: float = 5.0  # scheduler: how often to look for due entries
     failure_grace: float = 2.0
     store_interval: float = 0.05  # results ending within this are stored together
+    give_up_after: float = 60.0  # a cron run without AMI for this long ends (exit code 4)
     operator_context: str = "from-operators"  # click-to-call context (operator mode)
 
 
@@ -87,7 +88,7 @@ class RunSummary:
     placed: int = 0
     refused: int = 0
     results: Counter[str] = field(default_factory=Counter)
-    stopped: str = ""  # nothing_due | until | max_calls | paused | stopped
+    stopped: str = ""  # nothing_due | until | max_calls | paused | stopped | ami_lost
 
     @property
     def settled(self) -> int:
@@ -229,8 +230,17 @@ class Dialer:
                 try:
                     zone(row.office_timezone)
                     plans.append(CampaignPlan.of(row))
+                    row.dial_template.format(number="79160000000", e164="+79160000000")
                 except WindowError as exc:
                     log.error("campaign %s is not dialled: %s", row.name, exc)
+                except (KeyError, IndexError, ValueError):
+                    plans.pop()
+                    log.error(
+                        "campaign %s is not dialled: its dial template %r may name only "
+                        "{number} (digits) and {e164} (+digits)",
+                        row.name,
+                        row.dial_template,
+                    )
             return plans
 
     def _done(self) -> str:
@@ -252,6 +262,7 @@ class Dialer:
         renewer = asyncio.create_task(self._renew(state))
         try:
             checked = loop.time()
+            away = 0.0  # since when the AMI connection is down
             while True:
                 reason = self._done()
                 if reason:
@@ -265,9 +276,15 @@ class Dialer:
                         self.summary.stopped = self.summary.stopped or "paused"
                         break
                 if self.client is not None and not self.client.connected:
-                    # nothing is dialled while the PBX is away (no attempt is burnt)
+                    # nothing is dialled while the PBX is away (no attempt is burnt); a cron
+                    # run gives up after a while, the scheduler waits
+                    away = away or loop.time()
+                    if not self.forever and loop.time() - away > self.config.give_up_after:
+                        self.summary.stopped = self.summary.stopped or "ami_lost"
+                        break
                     await asyncio.sleep(0.2)
                     continue
+                away = 0.0
                 delay = state.pacer.delay(loop.time())
                 if delay > 0:
                     state.slot.clear()

@@ -6,7 +6,8 @@ Exit codes:
   1  an unexpected error (the log says what)
   2  bad arguments or configuration (an unknown campaign, an unreadable --until)
   3  the database schema is behind: run `callagent migrate`
-  4  no AMI node configured, or the AMI could not be reached / refused the login
+  4  no AMI node configured, the AMI could not be reached / refused the login, or the
+     connection was lost for a minute mid-run (nothing is dialled without it)
 """
 
 from __future__ import annotations
@@ -256,9 +257,12 @@ def run(
             "max_calls": "--max-calls reached",
             "stopped": "stopped by a signal",
             "paused": "the campaign was paused",
+            "ami_lost": "the AMI connection was lost (calls in flight ended as timeout)",
         }.get(summary.stopped, summary.stopped)
         typer.echo(
             f"placed {summary.placed - summary.refused} call(s), {summary.refused} refused by "
             f"the PBX; results: {results}; {why}"
         )
+    if summary is not None and summary.stopped == "ami_lost":
+        code = EXIT_AMI
     raise typer.Exit(code)
