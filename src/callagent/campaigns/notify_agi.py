@@ -71,16 +71,17 @@ def build_message(campaign: Campaign, entry: RegistryEntry) -> Message:
         "hours": str(settings.get("hours", "")),
     }
     prompts = tuple(str(p) for p in settings.get("prompts") or DEFAULT_PROMPTS)
+    question = str(settings.get("question", DEFAULT_QUESTION))
+    if not _SOUND_NAME.match(question):  # it goes into an AGI command line
+        log.warning("campaign %s: %r is not a sound file name", campaign.name, question[:40])
+        question = DEFAULT_QUESTION
     text = str(settings.get("text", ""))
-    if text:
-        try:
-            text = text.format(**fields)
-        except (KeyError, IndexError, ValueError):
-            log.warning("campaign %s: message text has an unknown {field}", campaign.name)
+    for name, value in fields.items():  # plain {field} replacement, no format mini-language
+        text = text.replace("{" + name + "}", value)
     return Message(
         prompts=prompts,
-        question=str(settings.get("question", DEFAULT_QUESTION)),
-        timeout_ms=int(settings.get("timeout", 5000)),
+        question=question,
+        timeout_ms=_timeout(settings.get("timeout")),
         text=text,
         fields=fields,
     )
@@ -232,6 +233,14 @@ async def get_data(session: AgiSession, prompt: str, timeout_ms: int) -> str:
             raise AgiProtocolError(f"unexpected answer to GET DATA {line[:80]!r}")
         value = line.partition("result=")[2].split(" ", 1)[0]
         return value[:1] if value and value != "-1" else ""
+
+
+def _timeout(value: Any) -> int:
+    """Milliseconds to wait for the digit: 1 to 30 s, 5 s when not given or unreadable."""
+    try:
+        return min(30_000, max(1_000, int(value))) if value is not None else 5_000
+    except (TypeError, ValueError):
+        return 5_000
 
 
 def _int(value: str | None) -> int | None:
