@@ -28,7 +28,7 @@ from callagent.db.campaign_models import (
     RegistryEntry,
     RegistryImport,
 )
-from callagent.db.models import WebhookDelivery, WebhookSubscription
+from callagent.db.models import Call, WebhookDelivery, WebhookSubscription
 from callagent.sim.outbound import OutboundPbx, demo_outcome, outcome_plan
 from tests.conftest import TRACES, RunningService, running_service, wait_for
 from tests.test_routing import add_operators, agi_port, set_ready
@@ -284,6 +284,16 @@ async def test_a_campaign_end_to_end(db_url: str) -> None:
             clock.advance(600)
             summary, _ = await dial(service, clock)
             assert summary.placed == 0
+            # every attempt is stored with its call record (the service's listener wrote it)
+            with sessions_of(service)() as session:
+                linked = session.execute(
+                    select(NotificationAttempt.channel_id, Call.linkedid, Call.variables).join(
+                        Call, Call.id == NotificationAttempt.call_id
+                    )
+                ).all()
+                assert len(linked) == 7
+                assert all(channel == linkedid for channel, linkedid, _ in linked)
+                assert all("CALLAGENT_ENTRY_ID" in variables for *_, variables in linked)
             # 15 minutes: the busy one again (busy again)
             clock.advance(300)
             summary, _ = await dial(service, clock)

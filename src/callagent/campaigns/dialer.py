@@ -353,6 +353,8 @@ class Dialer:
                 await asyncio.gather(*tasks, return_exceptions=True)
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
+        with contextlib.suppress(Exception):  # best effort; the next run links the rest
+            await asyncio.to_thread(self._link_calls, plan.id)
 
     async def _renew(self, state: _CampaignRun) -> None:
         while True:
@@ -539,6 +541,32 @@ class Dialer:
         with self._write_lock, self.sessions.begin() as session:
             release_unsent(session, items, owner=self.run_id)
 
+    @property
+    def node(self) -> str:
+        """The PBX node whose calls this dialer places (its AMI connection's)."""
+        return self.client.node.name if self.client is not None else ""
+
+    def _link_calls(self, campaign_id: int) -> int:
+        """Attempts settled before their call record was written get its id now."""
+        record = (
+            select(Call.id)
+            .where(Call.node == self.node, Call.linkedid == NotificationAttempt.channel_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        with self._write_lock, self.sessions.begin() as session:
+            result = session.execute(
+                update(NotificationAttempt)
+                .where(
+                    NotificationAttempt.campaign_id == campaign_id,
+                    NotificationAttempt.result.not_in(("", "refused")),
+                    NotificationAttempt.call_id.is_(None),
+                )
+                .values(call_id=record)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     def _status(self, campaign_id: int) -> str:
         with self.sessions() as session:
             return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) or ""
@@ -629,7 +657,9 @@ class Dialer:
             calls = {
                 str(linkedid): int(call_id)
                 for linkedid, call_id in session.execute(
-                    select(Call.linkedid, Call.id).where(Call.linkedid.in_(linked))
+                    select(Call.linkedid, Call.id).where(
+                        Call.node == self.node, Call.linkedid.in_(linked)
+                    )
                 )
             }
             targets = subscribers(session, "notification.result")
