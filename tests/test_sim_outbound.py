@@ -178,3 +178,28 @@ def test_outcome_plans() -> None:
 def test_packaged_outbound_traces_are_the_recorded_ones() -> None:
     for trace in TRACE_FILES.values():
         assert (PACKAGED / f"{trace}.ami").read_bytes() == trace_bytes(trace)
+
+
+async def test_click_to_call_against_the_simulators_originate(db_url: str) -> None:
+    """Asterisk answers an async Originate "successfully queued" (then the events)."""
+    from tests.conftest import running_service, wait_for
+    from tests.test_originate import _add_operator
+
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        op_id = _add_operator(service, "ivanova", "PJSIP/op1001")
+        sim = OutboundPbx(service.pbx, TRACES, agi_port=_closed_port(), speed=20.0)
+        placed = await service.client.post(
+            "/api/v1/calls/originate", json={"number": "+7 916 123-45-67", "operator_id": op_id}
+        )
+        assert placed.status_code == 202, placed.text
+        call_id = placed.json()["call_id"]
+
+        async def final() -> bool:
+            call = (await service.client.get(f"/api/v1/calls/{call_id}")).json()
+            return bool(call["final"])
+
+        await wait_for(final)
+        done = (await service.client.get(f"/api/v1/calls/{call_id}")).json()
+        assert done["disposition"] == "answered" and done["applicant_number"] == "79161234567"
+        assert sim.dialled["79161234567"] == 1

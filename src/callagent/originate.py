@@ -131,7 +131,9 @@ class Originator:
         }
         self._pending[(name, action_id)] = linkedid
         try:
-            response = await client.send_action(action, timeout=5.0)
+            # as_list=False: the "successfully queued" answer is the response; panoramisk
+            # would otherwise wait for the OriginateResponse event (the operator answering)
+            response = await client.send_action(action, as_list=False, timeout=5.0)
         except (AmiConnectionLost, TimeoutError) as exc:
             # Not re-sent (it may have been placed); the record says what we know.
             await asyncio.to_thread(self._close, name, linkedid, "failed")
