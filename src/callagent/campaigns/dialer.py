@@ -420,6 +420,7 @@ class Dialer:
                 if not endpoint:
                     # nobody free: no call, not an attempt; try again shortly
                     state.pacer.refused(loop.time())
+                    state.in_flight.pop(item.entry_id, None)
                     await asyncio.to_thread(self._refused, item, 5.0, "no_operator")
                     self.summary.refused += 1
                     return
@@ -442,6 +443,7 @@ class Dialer:
             else:
                 if response.get("Response") != "Success":
                     state.pacer.refused(loop.time())
+                    state.in_flight.pop(item.entry_id, None)
                     pause = max(0.0, state.pacer.paused_until - loop.time())
                     await asyncio.to_thread(
                         self._refused, item, pause, str(response.get("Message", ""))[:200]
