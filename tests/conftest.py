@@ -158,6 +158,9 @@ def make_settings(db_url: str, pbx: AmiServer | None, **overrides: object) -> Se
         "cookie_secure": False,
         "agi_port": 0,
         "simulator": "off",
+        # a test starting a campaign must not have it dialled behind its back; the tests
+        # of the scheduler turn it on
+        "campaign_scheduler": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

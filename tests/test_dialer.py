@@ -557,6 +557,7 @@ async def test_make_run_dials_running_campaigns_by_itself(db_url: str) -> None:
         simulator="auto",
         simulator_call_interval=1000.0,
         simulator_speed=20.0,
+        campaign_scheduler="on",
         campaign_poll_interval=0.2,
     ) as service:
         numbers: dict[str, str] = {}
@@ -663,6 +664,7 @@ async def test_the_service_stops_without_waiting_for_calls_in_flight(db_url: str
         ami_nodes=[],
         simulator="auto",
         simulator_call_interval=1000.0,
+        campaign_scheduler="on",
         campaign_poll_interval=0.2,
     ) as service:
         campaign_id = make_campaign(service)
