@@ -756,11 +756,6 @@ async def test_logs_of_the_new_features_carry_no_applicant_nor_secret(
         assert secret not in everything, secret  # not even at DEBUG
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="campaigns/notify_agi.py NotifyScript._tts: a failing TTS command's stderr is "
-    "logged at WARNING, and TTS tools echo the text they got (the message with {name})",
-)
 async def test_a_failing_tts_command_does_not_log_the_message(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

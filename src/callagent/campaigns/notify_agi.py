@@ -175,11 +175,12 @@ class NotifyScript:
             log.warning("TTS command failed (%s); playing the prompt files", type(exc).__name__)
             return None
         if proc.returncode != 0 or not base.with_suffix(".wav").exists():
+            # Its stderr is not logged: TTS tools echo the text, which names the applicant.
             log.warning(
-                "TTS command exited %s without %s; playing the prompt files: %s",
+                "TTS command exited %s without %s (%d bytes on stderr); playing the prompt files",
                 proc.returncode,
                 base.with_suffix(".wav"),
-                err.decode(errors="replace")[:200],
+                len(err),
             )
             return None
         return str(base)
