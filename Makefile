@@ -38,6 +38,7 @@ format: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/dialer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts

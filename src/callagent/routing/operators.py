@@ -79,8 +79,6 @@ class StateChange:
 # that ended (its routing key, or None); returns the wrap-up deadline, or None to keep
 # the default (CALLAGENT_WRAPUP_SECONDS). The wrap-up service opens its form here.
 WrapupHook = Callable[[Session, "User", str | None, datetime], datetime | None]
-# Called after every state change (from worker threads: must be thread-safe and quick).
-ChangeListener = Callable[[StateChange], None]
 
 
 @dataclass(frozen=True)
@@ -196,7 +194,6 @@ class OperatorBook:
             threading.Lock() if sqlite else contextlib.nullcontext()
         )
         self.wrapup_hook: WrapupHook | None = None
-        self.listeners: list[ChangeListener] = []
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
         self._owners: tuple[datetime, dict[str, int]] | None = None
 
@@ -250,8 +247,6 @@ class OperatorBook:
             user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
         )
         self.changes.put(change)
-        for listener in self.listeners:
-            listener(change)
         return True
 
     def signal(
@@ -312,14 +307,14 @@ class OperatorBook:
         """
         now = now or utcnow()
         results: list[Claimed | None] = [None] * len(requests)
-        claimed: list[StateChange] = []
         with self._write_lock, self.sessions.begin() as session:
             busy = busy_endpoints(session)
             examined: set[int] = set()  # taken in this batch, or lost to another process
             transitions: list[Transition] = []
             # Enough candidates for every request, then all of them if that was short.
-            limit: int | None = len(requests) + sum(len(r.exclude) for r in requests)
-            limit = (limit or 0) + len(busy) + _PAGE
+            limit: int | None = (
+                len(requests) + sum(len(r.exclude) for r in requests) + len(busy) + _PAGE
+            )
             while True:
                 candidates = session.execute(self._free_operators(now, limit)).all()
                 for index, request in enumerate(requests):
@@ -331,12 +326,6 @@ class OperatorBook:
                     break
                 limit = None
             record_changes(session, transitions)
-            claimed = [
-                StateChange(t.user_id, (), t.from_state, t.to_state, "") for t in transitions
-            ]
-        for change in claimed:
-            for listener in self.listeners:
-                listener(change)
         return results
 
     @staticmethod
