@@ -12,8 +12,8 @@ import httpx
 from sqlalchemy import select
 
 from callagent.ami.parser import AmiMessage, AmiParser
-from callagent.auth.scopes import Role
-from callagent.auth.service import create_user
+from callagent.auth.scopes import Role, Scope
+from callagent.auth.service import Principal, create_user
 from callagent.db.models import User
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.routing.operators import OperatorBook
@@ -22,7 +22,7 @@ from callagent.sim.ami_server import trace_body
 from callagent.sim.pbx import SimulatedPbx
 from callagent.tracker.events import CallAnswered, CallEnded, OperatorRinging
 from callagent.tracker.tracker import Tracker
-from callagent.web.live import LiveHub
+from callagent.web.live import LiveEvent, LiveHub, _masked
 from tests.conftest import TRACES, RunningService, running_service, trace_bytes, wait_for
 from tests.test_routing import agi_port
 
@@ -271,3 +271,62 @@ def test_the_hub_knows_the_applicant_of_a_call_in_progress() -> None:
     assert phases == ["OperatorRinging", "CallAnswered", "ended"]
     queued = [hub._call_events.get_nowait()[0] for _ in range(hub._call_events.qsize())]
     assert queued == ["ringing", "answered", "ended"]
+
+
+PREVIEW: dict[str, Any] = {
+    "campaign_id": 3,
+    "campaign": "Паспорта, ноябрь",
+    "entry_id": 17,
+    "attempt_id": 40,
+    "applicant_name": "Петров Пётр Петрович",
+    "phone": "+79161110001",
+    "case_number": "Д-2026/1187",
+    "service": "Загранпаспорт",
+    "office": "Офис на Ленина, 5",
+    "ready_date": "20.11.2026",
+    "note": "",
+    "attempt": 1,
+    "category_hint": "document_notification",
+}
+
+
+async def test_a_campaign_preview_reaches_only_its_operator(db_url: str) -> None:
+    async with running_service(db_url) as service:
+        mine = add_user(service, "ivanova", "PJSIP/op1001")
+        add_user(service, "petrova", "PJSIP/op1002")
+        me, _ = await logged_in(service, "ivanova")
+        other, _ = await logged_in(service, "petrova")
+        hub: LiveHub = service.app.state.live  # type: ignore[attr-defined]
+        async with (
+            me.stream("GET", "/api/v1/live/events") as response,
+            other.stream("GET", "/api/v1/live/events") as theirs,
+        ):
+            stream, their_stream = events(response), events(theirs)
+            await next_of(stream, "state", snapshot=True)
+            await next_of(their_stream, "state", snapshot=True)
+            # as the dialer sends it: from a worker thread
+            await asyncio.to_thread(hub.publish_threadsafe, mine, "campaign_preview", PREVIEW)
+            shown = await next_of(stream, "campaign_preview")
+            assert shown.data == PREVIEW  # an operator may see applicants: nothing masked
+            assert shown.id
+            try:
+                leaked = await next_of(their_stream, "campaign_preview", timeout=0.5)
+            except TimeoutError:
+                leaked = None
+            assert leaked is None
+        await me.aclose()
+        await other.aclose()
+
+
+def test_a_campaign_preview_is_masked_without_the_pii_scope() -> None:
+    item = LiveEvent("b-1", "campaign_preview", dict(PREVIEW))
+    limited = Principal("user:viewer", frozenset({Scope.OPERATORS_STATE}), user_id=5)
+    masked = _masked(item, limited).data
+    assert masked["phone"] == "+7 916 ***-**-01"
+    assert masked["applicant_name"] == "П. П. П."
+    assert {k: v for k, v in masked.items() if k not in ("phone", "applicant_name")} == {
+        k: v for k, v in PREVIEW.items() if k not in ("phone", "applicant_name")
+    }
+    full = Principal("user:op", frozenset({Scope.OPERATORS_STATE, Scope.CALLS_READ_PII}))
+    assert _masked(item, full).data == PREVIEW
+    assert item.data == PREVIEW  # the hub's copy (the backlog) is left as it was

@@ -5,6 +5,7 @@ Screenshots of every test are written to ``artifacts/operator-page/``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -20,10 +21,13 @@ from sqlalchemy import select, update
 
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user, now
+from callagent.campaigns.scheduler import live_preview
+from callagent.db.campaign_models import RegistryEntry
 from callagent.db.models import AuthSession, User
 from callagent.db.wrapup_models import Question, Wrapup
 from callagent.sim.pbx import SimulatedPbx
 from tests.conftest import IN_CI, TRACES, RunningService, running_service, wait_for
+from tests.test_dialer import Clock, add_entries, dial, make_campaign, simulated_outbound
 from tests.test_routing import agi_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -400,3 +404,113 @@ async def test_a_missed_wrapup_is_completed_and_the_applicant_called_back(
             assert action["Exten"] == "89161234567"
             (called,) = row(service, Question, id=asked.id)
             assert called.callback_call_id is not None and called.callback_by == user_id
+
+
+ENTRY = {
+    "applicant_name": "Петров Пётр Петрович",
+    "case_number": "Д-2026/1187",
+    "service": "Загранпаспорт",
+    "office": "Офис на Ленина, 5",
+    "ready_date": "20.11.2026",
+    "note": "Взять с собой старый паспорт",
+}
+
+
+def shown_entry(phone: str, attempt: int, campaign: str) -> dict[str, str]:
+    """The preview's texts by field, as the page should show them."""
+    return {**ENTRY, "phone": phone, "attempt": str(attempt), "campaign": campaign}
+
+
+async def expect_preview(page: Page, fields: dict[str, str]) -> None:
+    panel = page.locator("#preview")
+    await expect(panel).to_be_visible()
+    for key, value in fields.items():
+        await expect(page.locator(f"#preview-{key.replace('_', '-')}")).to_have_text(value)
+
+
+async def test_an_operator_mode_campaign_entry_is_previewed_before_the_call(
+    db_url: str, browser: Browser
+) -> None:
+    """The real dialer in operator mode, the simulator's call, the page between them."""
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        user_id = add_operator(service)
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        campaign = "Паспорта, ноябрь"
+        campaign_id = make_campaign(service, name=campaign, mode="operator")
+        (entry_id,) = add_entries(service, campaign_id, ["+79161110001"])
+        with service.app.state.sessions.begin() as session:  # type: ignore[attr-defined]
+            session.execute(update(RegistryEntry).where(RegistryEntry.id == entry_id).values(ENTRY))
+        async with page_of(browser, f"preview-{backend(db_url)}") as page:
+            await page.goto(f"{service.base_url}/operator")
+            await log_in(page, service)
+            await page.keyboard.press("Alt+R")
+            await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+            panel = page.locator("#preview")
+            await expect(panel).to_be_hidden()
+            await expect(page.locator("#preview-title")).to_have_text(
+                "Уведомление о готовности документов"
+            )
+            async with simulated_outbound(service, {}, speed=3.0):
+                run = asyncio.create_task(
+                    dial(service, Clock(), preview=live_preview(service.app.state))  # type: ignore[attr-defined]
+                )
+                # shown before the applicant's leg, and kept while the call goes on
+                await expect_preview(page, shown_entry("+79161110001", 1, campaign))
+                await expect(page.locator("#caller-phase")).to_have_text("разговор")
+                # our phone rang first: the applicant shown is the preview's
+                await expect(page.locator("#caller-number")).to_have_text(re.compile("79161110001"))
+                await expect(panel).to_be_visible()
+                await page.screenshot(path=str(ARTIFACTS / f"preview-{backend(db_url)}-call.png"))
+                summary, _ = await asyncio.wait_for(run, 30)
+            assert summary.results == {"answered": 1}
+            await expect(panel).to_be_hidden()  # the call ended
+            await expect(page.locator("#wrapup")).to_be_visible()
+            await expect(page.locator("#category-document_notification")).to_be_checked()
+            await page.select_option("#field-result", "notified")
+            await page.fill("#field-comment", "Придёт в понедельник")
+            await page.keyboard.press("Control+Enter")
+            await expect(page.locator("#wrapup")).to_be_hidden()
+            (done,) = row(service, Wrapup, operator_id=user_id)
+            assert (done.status, done.category) == ("submitted", "document_notification")
+            (entry,) = row(service, RegistryEntry, id=entry_id)
+            assert (entry.status, entry.operator_comment) == ("notified", "Придёт в понедельник")
+
+
+async def test_a_preview_suggests_the_category_of_its_calls_wrapup(
+    db_url: str, browser: Browser
+) -> None:
+    """A preview straight from the hub, in English; the next call's wrap-up takes its hint."""
+    async with running_service(db_url) as service:
+        user_id = add_operator(service)
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+        async with page_of(browser, f"preview-hint-{backend(db_url)}") as page:
+            await page.goto(f"{service.base_url}/operator")
+            await log_in(page, service)
+            await page.click("button[data-lang=en]")
+            await expect(page.locator("h1")).to_have_text("Operator workplace")
+            await page.keyboard.press("Alt+R")
+            await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+            data: dict[str, Any] = {
+                "campaign_id": 7,
+                "campaign": "Passports, November",
+                "entry_id": 42,
+                "attempt_id": 99,
+                "phone": "+" + CALLER,
+                "attempt": 2,
+                "category_hint": "document_notification",
+                **ENTRY,
+            }
+            hub = service.app.state.live  # type: ignore[attr-defined]
+            await asyncio.to_thread(hub.publish_threadsafe, user_id, "campaign_preview", data)
+            await expect(page.locator("#preview-title")).to_have_text("Ready-document notification")
+            await expect_preview(page, shown_entry("+" + CALLER, 2, "Passports, November"))
+            await expect(page.locator("#preview")).to_have_attribute("data-entry-id", "42")
+            # the call it announced: an inbound trace here, whose wrap-up suggests nothing
+            assert await sim.call("answered", CALLER)
+            await expect(page.locator("#preview")).to_be_hidden()
+            await expect(page.locator("#wrapup")).to_be_visible()
+            (pending,) = row(service, Wrapup, operator_id=user_id)
+            assert pending.category_hint is None  # the page's own suggestion, then
+            await expect(page.locator("#category-document_notification")).to_be_checked()
+            await expect(page.locator("#field-result")).to_be_visible()

@@ -9,7 +9,10 @@ Two sources feed the hub:
   reading the API could see the old state, or a change that never happened;
 - the tracker's call events (an operator's phone ringing, answered, the call ended),
   mapped from the phone endpoint to the operator who owns it, with the applicant's
-  number and name.
+  number and name;
+- the campaign dialer in operator mode: ``campaign_preview``, the registry entry shown
+  to the operator it claimed before the applicant is dialled
+  (:func:`callagent.campaigns.scheduler.live_preview`).
 
 Each logged-in user gets only their own events. A page that reconnects sends
 ``Last-Event-ID`` and gets what it missed from a short per-user backlog; every
@@ -62,7 +65,7 @@ class LiveEvent:
     """One event for one user, as sent on the stream."""
 
     id: str
-    kind: str  # "state", "call"
+    kind: str  # "state", "call", "campaign_preview"
     data: dict[str, Any]
 
     def encode(self) -> bytes:
@@ -328,12 +331,24 @@ class LiveHub:
 router = APIRouter(prefix="/api/v1/live", tags=["live"])
 
 
+# The applicant's number and name in each kind of event: masked without calls:read_pii.
+_PII_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "call": (("caller_number",), ("caller_name",)),
+    "campaign_preview": (("phone",), ("applicant_name",)),
+}
+
+
 def _masked(item: LiveEvent, principal: Principal) -> LiveEvent:
-    if item.kind != "call" or Scope.CALLS_READ_PII in principal.scopes:
+    """``item`` as ``principal`` may see it (numbers and names masked without PII scope)."""
+    fields = _PII_FIELDS.get(item.kind)
+    if fields is None or Scope.CALLS_READ_PII in principal.scopes:
         return item
+    phones, names = fields
     data = dict(item.data)
-    data["caller_number"] = mask_phone(str(data.get("caller_number", "")))
-    data["caller_name"] = mask_name(str(data.get("caller_name", "")))
+    for key in phones:
+        data[key] = mask_phone(str(data.get(key) or ""))
+    for key in names:
+        data[key] = mask_name(str(data.get(key) or ""))
     return LiveEvent(item.id, item.kind, data)
 
 
@@ -369,13 +384,17 @@ async def _stream(
 
 @router.get(
     "/events",
-    summary="The logged-in user's live events (Server-Sent Events): state and calls",
+    summary="The logged-in user's live events (Server-Sent Events): state, calls, previews",
     description=(
         "A `text/event-stream` of the current user's events: `state` (their operator "
         "state after every committed change, and once at the start with `snapshot: true`; "
-        "`wrap_up` means a wrap-up is pending: see `GET /api/v1/wrapups/pending`) and "
+        "`wrap_up` means a wrap-up is pending: see `GET /api/v1/wrapups/pending`), "
         "`call` (their phone ringing / answered, the call ended, with the applicant's "
-        "number). Reconnect with `Last-Event-ID` to get what was missed."
+        "number) and `campaign_preview` (operator-mode campaigns: the registry entry the "
+        "dialer offers this operator before dialling the applicant: campaign, applicant, "
+        "phone, case number, service, office, ready date, note, attempt, category_hint). "
+        "Numbers and names are masked without `calls:read_pii`. Reconnect with "
+        "`Last-Event-ID` to get what was missed."
     ),
     response_class=StreamingResponse,
     responses={

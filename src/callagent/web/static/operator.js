@@ -93,6 +93,8 @@
     let historyFor = null;
     let submitting = false; // one submission at a time
     let pendingTries = 0;
+    let preview = null; // the campaign entry offered to us (campaign_preview) until its call ends
+    const previewHints = []; // {callKey, digits, hint} of recent previews, newest last
 
     class SessionLost extends Error {}
 
@@ -202,6 +204,7 @@
       });
       live.addEventListener("state", (event) => onState(JSON.parse(event.data)));
       live.addEventListener("call", (event) => onCall(JSON.parse(event.data)));
+      live.addEventListener("campaign_preview", (event) => onPreview(JSON.parse(event.data)));
       live.addEventListener("error", async () => {
         if (live.readyState !== EventSource.CLOSED) {
           $("#live-banner").hidden = false; // the browser reconnects by itself
@@ -231,9 +234,92 @@
         refreshRecent();
         refreshQuestions();
       }
+      // Offered but never connected (the dialer let us go): nothing to wait for.
+      if (preview && !preview.callKey && !data.snapshot && FREE_STATES.has(data.state)) {
+        hidePreview();
+      }
     }
 
-    function onCall(data) {
+    /* --------------------------------------------------- campaign preview */
+
+    const PREVIEW_FIELDS = [
+      "campaign",
+      "applicant_name",
+      "phone",
+      "case_number",
+      "service",
+      "office",
+      "ready_date",
+      "note",
+      "attempt",
+    ];
+    const FREE_STATES = new Set(["ready", "paused", "offline", "unavailable"]);
+
+    // An operator-mode campaign offers us a registry entry before dialling the applicant.
+    function onPreview(data) {
+      preview = { data, callKey: null };
+      const digits = String(data.phone || "").replace(/\D/g, "");
+      previewHints.push({ callKey: null, digits, hint: data.category_hint || null });
+      if (previewHints.length > 20) previewHints.shift();
+      const box = $("#preview");
+      box.dataset.entryId = data.entry_id;
+      box.dataset.attemptId = data.attempt_id;
+      for (const key of PREVIEW_FIELDS) {
+        const value = data[key];
+        const shown = value !== null && value !== undefined && value !== "";
+        const node = $(`#preview-${key.replaceAll("_", "-")}`);
+        node.textContent = shown ? String(value) : "";
+        node.closest(".preview-field").hidden = !shown;
+      }
+      box.hidden = false;
+    }
+
+    function hidePreview() {
+      preview = null;
+      const box = $("#preview");
+      box.hidden = true;
+      delete box.dataset.entryId;
+      delete box.dataset.attemptId;
+    }
+
+    // The first call after the preview is the one the dialer placed for it: the
+    // preview's data when ``data`` is that call, else null.
+    function linkPreview(data) {
+      if (!preview) return null;
+      if (!preview.callKey && data.phase !== "ended") {
+        preview.callKey = data.call_key;
+        previewHints[previewHints.length - 1].callKey = data.call_key;
+      }
+      if (preview.callKey !== data.call_key) return null;
+      const offered = preview.data;
+      if (data.phase === "ended") hidePreview();
+      return offered;
+    }
+
+    // The category a previewed call suggests (by its call, else by the applicant's number).
+    function previewHint(wrapup) {
+      const tail = (value) => String(value || "").replace(/\D/g, "").slice(-10);
+      for (let i = previewHints.length - 1; i >= 0; i -= 1) {
+        const item = previewHints[i];
+        if (wrapup.call_key && item.callKey === wrapup.call_key) return item.hint;
+      }
+      const number = tail(wrapup.caller_number);
+      if (!number) return null;
+      for (let i = previewHints.length - 1; i >= 0; i -= 1) {
+        const item = previewHints[i];
+        const free = !wrapup.call_key || !item.callKey; // no call key to tell them apart
+        if (free && item.digits && item.digits.slice(-10) === number) return item.hint;
+      }
+      return null;
+    }
+
+    function onCall(event) {
+      const offered = linkPreview(event);
+      // The dialer rings our phone first: the call knows no applicant yet, the preview does.
+      const data =
+        offered && !event.caller_number
+          ? { ...event, caller_number: offered.phone || "", caller_name: offered.applicant_name || "" }
+          : event;
       const box = $("#caller");
       box.hidden = false;
       box.dataset.callKey = data.call_key;
@@ -467,7 +553,7 @@
       });
       renderCategories();
       const draft = loadDraft(wrapup.id);
-      const chosen = (draft && draft.category) || wrapup.category_hint || null;
+      const chosen = (draft && draft.category) || wrapup.category_hint || previewHint(wrapup);
       if (chosen) chooseCategory(chosen, draft ? draft.fields : null, false);
       else $("#fields").replaceChildren(el("p", { class: "muted", text: T.choose_category }));
       updateDeadline(wrapup);
