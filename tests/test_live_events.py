@@ -66,6 +66,30 @@ async def next_of(
     return await asyncio.wait_for(find(), timeout)
 
 
+async def all_of(
+    stream: AsyncIterator[Sse], wanted: list[tuple[str, dict[str, Any]]], timeout: float = 10.0
+) -> list[Sse]:
+    """The first event matching each of ``wanted`` (kind, data values), in any order.
+
+    Call events come from the PBX as it speaks, state events once the change is
+    committed: the two streams interleave as they will, each in its own order.
+    """
+    found: list[Sse | None] = [None] * len(wanted)
+
+    async def find() -> list[Sse]:
+        async for item in stream:
+            for index, (kind, match) in enumerate(wanted):
+                fits = item.kind == kind and all(item.data.get(k) == v for k, v in match.items())
+                if found[index] is None and fits:
+                    found[index] = item
+                    break
+            if all(found):
+                return [f for f in found if f is not None]
+        raise AssertionError("the stream ended")
+
+    return await asyncio.wait_for(find(), timeout)
+
+
 def add_user(service: RunningService, login: str, endpoint: str | None) -> int:
     with service.app.state.sessions() as session:  # type: ignore[attr-defined]
         user = create_user(
@@ -160,11 +184,23 @@ async def test_a_call_pops_up_on_the_phone_owners_stream(db_url: str) -> None:
             assert ringing.data["direction"] == "inbound"
             key = ringing.data["call_key"]
             assert key.startswith("pbx1:")
-            await next_of(stream, "call", phase="answered", call_key=key)
-            await next_of(stream, "state", state="on_call")
-            ended = await next_of(stream, "call", phase="ended", call_key=key)
+            answered, on_call, ended, wrap_up = await all_of(
+                stream,
+                [
+                    ("call", {"phase": "answered", "call_key": key}),
+                    ("state", {"state": "on_call"}),
+                    ("call", {"phase": "ended", "call_key": key}),
+                    ("state", {"state": "wrap_up"}),
+                ],
+            )
             assert ended.data["caller_number"] == "79161112233"
-            await next_of(stream, "state", state="wrap_up")
+
+            # each stream in its own order (ids end in a number that grows with each event)
+            def seq(event: Sse) -> int:
+                return int((event.id or "-0").rsplit("-", 1)[1])
+
+            assert seq(answered) < seq(ended)
+            assert seq(on_call) < seq(wrap_up)
             assert await played
         await me.aclose()
 
