@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
@@ -26,23 +26,42 @@ from callagent.webhooks.outbox import Event, enqueue_many
 
 log = logging.getLogger(__name__)
 
-_PAGE = 25  # spare candidates read beyond what a batch of claims needs
+_PAGE = 4  # spare candidates read beyond what a batch of claims needs (then all of them)
 
-# The claim: only an operator still ready can be taken (two processes never share one).
+# Device states in which a phone cannot take another call.
+BUSY_DEVICE_STATES = frozenset(
+    {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"}
+)
+
+# The claim path runs per call: its statements are Core, built once, on the tables
+# (not the ORM entities), and run on the transaction's connection.
+_USER_TABLE = cast(Table, User.__table__)
+_HISTORY_TABLE = cast(Table, OperatorStateChange.__table__)
+_USERS = _USER_TABLE.c
+_DEVICES = cast(Table, Device.__table__).c
+_BUSY = select(_DEVICES.device).where(
+    or_(_DEVICES.state.in_(sorted(BUSY_DEVICE_STATES)), _DEVICES.registered.is_(False))
+)
+_FREE_ALL = (
+    select(_USERS.id, _USERS.login, _USERS.endpoints, _USERS.skills)
+    .where(
+        _USERS.active.is_(True),
+        _USERS.role == "operator",
+        _USERS.state == OperatorState.READY.value,
+        or_(_USERS.skip_until.is_(None), _USERS.skip_until <= bindparam("now")),
+    )
+    .order_by(_USERS.idle_since.asc().nulls_first(), _USERS.id)
+)
+_FREE_FIRST = _FREE_ALL.limit(bindparam("limit"))
+# Only an operator still ready can be taken (two processes never share one).
 _TAKE = (
-    update(User)
-    .where(User.id == bindparam("user_id"), User.state == OperatorState.READY.value)
+    update(_USER_TABLE)
+    .where(_USERS.id == bindparam("user_id"), _USERS.state == OperatorState.READY.value)
     .values(
         state=OperatorState.RINGING.value,
         claimed_call=bindparam("call"),
         state_since=bindparam("now"),
     )
-    .execution_options(synchronize_session=False)
-)
-
-# Device states in which a phone cannot take another call.
-BUSY_DEVICE_STATES = frozenset(
-    {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"}
 )
 
 
@@ -93,15 +112,10 @@ class StateView:
     claimed_call: str | None
 
 
-def busy_endpoints(session: Session) -> set[str]:
+def busy_endpoints(db: Session | Connection) -> set[str]:
     """Phones that cannot take a call now: in use, ringing, unregistered..."""
-    return set(
-        session.scalars(
-            select(Device.device).where(
-                or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False))
-            )
-        ).all()
-    )
+    conn = db.connection() if isinstance(db, Session) else db
+    return set(conn.scalars(_BUSY).all())
 
 
 def utcnow() -> datetime:
@@ -122,15 +136,16 @@ class Transition:
     call: str | None
 
 
-def record_changes(session: Session, changes: list[Transition]) -> None:
+def record_changes(db: Session | Connection, changes: list[Transition]) -> None:
     """History rows and ``operator.state_changed`` webhooks, in the caller's transaction.
 
     One statement each for all ``changes``: a batch of claims costs what one does.
     """
     if not changes:
         return
-    session.execute(
-        insert(OperatorStateChange),
+    conn = db.connection() if isinstance(db, Session) else db
+    conn.execute(
+        insert(_HISTORY_TABLE),
         [
             {
                 "user_id": c.user_id,
@@ -145,7 +160,7 @@ def record_changes(session: Session, changes: list[Transition]) -> None:
         ],
     )
     enqueue_many(
-        session,
+        conn,
         event_type="operator.state_changed",
         events=[
             Event(
@@ -180,6 +195,7 @@ class OperatorBook:
         claim_timeout: float = 60.0,
     ) -> None:
         self.sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
         self.wrapup_seconds = wrapup_seconds
         self.no_answer_policy = no_answer_policy
         self.skip_seconds = skip_seconds
@@ -307,44 +323,28 @@ class OperatorBook:
         """
         now = now or utcnow()
         results: list[Claimed | None] = [None] * len(requests)
-        with self._write_lock, self.sessions.begin() as session:
-            busy = busy_endpoints(session)
+        with self._write_lock, self._engine.begin() as conn:
+            busy = busy_endpoints(conn)
             examined: set[int] = set()  # taken in this batch, or lost to another process
             transitions: list[Transition] = []
             # Enough candidates for every request, then all of them if that was short.
-            limit: int | None = (
-                len(requests) + sum(len(r.exclude) for r in requests) + len(busy) + _PAGE
-            )
+            limit = len(requests) + sum(len(r.exclude) for r in requests) + len(busy) + _PAGE
+            candidates = conn.execute(_FREE_FIRST, {"now": now, "limit": limit}).all()
             while True:
-                candidates = session.execute(self._free_operators(now, limit)).all()
                 for index, request in enumerate(requests):
                     if results[index] is None:
                         results[index] = self._pick(
-                            session, request, candidates, busy, examined, now, transitions
+                            conn, request, candidates, busy, examined, now, transitions
                         )
-                if limit is None or len(candidates) < limit or all(results):
+                if len(candidates) < limit or all(results):
                     break
-                limit = None
-            record_changes(session, transitions)
+                candidates, limit = conn.execute(_FREE_ALL, {"now": now}).all(), 0
+            record_changes(conn, transitions)
         return results
-
-    @staticmethod
-    def _free_operators(now: datetime, limit: int | None) -> Select[Any]:
-        query = (
-            select(User.id, User.login, User.endpoints, User.skills)
-            .where(
-                User.active.is_(True),
-                User.role == "operator",
-                User.state == OperatorState.READY.value,
-                or_(User.skip_until.is_(None), User.skip_until <= now),
-            )
-            .order_by(User.idle_since.asc().nulls_first(), User.id)
-        )
-        return query if limit is None else query.limit(limit)
 
     def _pick(
         self,
-        session: Session,
+        conn: Connection,
         request: ClaimRequest,
         candidates: Sequence[Any],
         busy: set[str],
@@ -362,7 +362,7 @@ class OperatorBook:
             ):
                 continue
             examined.add(user_id)
-            if self._take_in(session, user_id, request.call, now):
+            if self._take_in(conn, user_id, request.call, now):
                 transitions.append(
                     Transition(
                         user_id,
@@ -378,9 +378,10 @@ class OperatorBook:
                 return Claimed(user_id, login, endpoints[0])
         return None
 
-    def _take_in(self, session: Session, user_id: int, call: str, now: datetime) -> bool:
+    def _take_in(self, db: Session | Connection, user_id: int, call: str, now: datetime) -> bool:
         """The conditional UPDATE, in the caller's transaction: True when ``call`` got them."""
-        won = session.execute(_TAKE, {"user_id": user_id, "call": call, "now": now}).rowcount  # type: ignore[attr-defined]
+        conn = db.connection() if isinstance(db, Session) else db
+        won = conn.execute(_TAKE, {"user_id": user_id, "call": call, "now": now}).rowcount
         if won != 1:
             self.claim_conflicts += 1  # taken by a concurrent claim: try the next one
             return False

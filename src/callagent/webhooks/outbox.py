@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from callagent.db.models import WebhookDelivery, WebhookSubscription
@@ -22,6 +22,11 @@ EVENT_TYPES = (
     "operator.state_changed",
     "notification.result",
     "question.answered",
+)
+_OUTBOX_TABLE = cast(Table, WebhookDelivery.__table__)
+_SUBSCRIPTIONS = cast(Table, WebhookSubscription.__table__).c
+_ACTIVE_SUBSCRIPTIONS = select(_SUBSCRIPTIONS.id, _SUBSCRIPTIONS.event_types).where(
+    _SUBSCRIPTIONS.active.is_(True)
 )
 _NAMESPACE = uuid.UUID("6f1d0c1e-8a4b-4c39-9a43-2b4f6b0c5a11")
 
@@ -62,7 +67,7 @@ def enqueue(
 
 
 def enqueue_many(
-    session: Session,
+    db: Session | Connection,
     *,
     event_type: str,
     events: list[Event],
@@ -71,9 +76,16 @@ def enqueue_many(
     """Add several events of one type for every subscriber, in one statement; rows added."""
     if not events:
         return 0
+    conn = db.connection() if isinstance(db, Session) else db
     if targets is None:
-        targets = subscribers(session, event_type)
-    if not targets:
+        target_ids = [
+            sub_id
+            for sub_id, wanted in conn.execute(_ACTIVE_SUBSCRIPTIONS)
+            if event_type in (wanted or [])
+        ]
+    else:
+        target_ids = [target.id for target in targets]
+    if not target_ids:
         return 0
     stamp = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -87,7 +99,7 @@ def enqueue_many(
         }
         rows.extend(
             {
-                "subscription_id": target.id,
+                "subscription_id": target_id,
                 "event_id": identifier,
                 "event_type": event_type,
                 "ordering_key": event.ordering_key,
@@ -100,7 +112,7 @@ def enqueue_many(
                 "created_at": stamp,
                 "delivered_at": None,
             }
-            for target in targets
+            for target_id in target_ids
         )
-    session.execute(insert(WebhookDelivery), rows)
+    conn.execute(insert(_OUTBOX_TABLE), rows)
     return len(rows)
