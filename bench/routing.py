@@ -199,7 +199,7 @@ def measure(name: str, url: str | None) -> dict[str, Any]:
     try:
         asyncio.run(open_loop(port, 50, 1.0))  # warm up
         best = 0.0
-        for rate in (50, 100, 150, 200, 300, 400, 700, 1000, 1400, 2000, 2800):
+        for rate in (50, 100, 150, 200, 300, 400, 500, 600, 700, 850, 1000, 1400, 2000, 2800):
             lat, err = asyncio.run(open_loop(port, rate, 2.0))
             ok = not err and pct(lat, 0.99) < 50.0
             print(f"  {name:<8} {rate:>5}/s: p99 {pct(lat, 0.99):7.1f} ms, errors {len(err)}")
