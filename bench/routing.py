@@ -200,9 +200,13 @@ def measure(name: str, url: str | None) -> dict[str, Any]:
         asyncio.run(open_loop(port, 50, 1.0))  # warm up
         best = 0.0
         for rate in (50, 100, 150, 200, 300, 400, 500, 600, 700, 850, 1000, 1400, 2000, 2800):
-            lat, err = asyncio.run(open_loop(port, rate, 2.0))
-            ok = not err and pct(lat, 0.99) < 50.0
-            print(f"  {name:<8} {rate:>5}/s: p99 {pct(lat, 0.99):7.1f} ms, errors {len(err)}")
+            for _ in range(2):  # a second try: one stall of a shared machine is not a limit
+                lat, err = asyncio.run(open_loop(port, rate, 2.0))
+                ok = not err and pct(lat, 0.99) < 50.0
+                print(f"  {name:<8} {rate:>5}/s: p99 {pct(lat, 0.99):7.1f} ms, errors {len(err)}")
+                if ok:
+                    break
+                time.sleep(2.0)  # drain before the second try
             if not ok:
                 break
             best = rate
