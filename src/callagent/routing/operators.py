@@ -136,6 +136,20 @@ class Transition:
     call: str | None
 
 
+def _claimed(user_id: int, login: str, call: str, now: datetime) -> Transition:
+    """The history of the router giving ``call`` to an operator: ready -> ringing."""
+    return Transition(
+        user_id,
+        login,
+        now,
+        OperatorState.READY.value,
+        OperatorState.RINGING.value,
+        "",
+        "route",
+        call,
+    )
+
+
 def record_changes(db: Session | Connection, changes: list[Transition]) -> None:
     """History rows and ``operator.state_changed`` webhooks, in the caller's transaction.
 
@@ -363,18 +377,7 @@ class OperatorBook:
                 continue
             examined.add(user_id)
             if self._take_in(conn, user_id, request.call, now):
-                transitions.append(
-                    Transition(
-                        user_id,
-                        login,
-                        now,
-                        OperatorState.READY.value,
-                        OperatorState.RINGING.value,
-                        "",
-                        "route",
-                        request.call,
-                    )
-                )
+                transitions.append(_claimed(user_id, login, request.call, now))
                 return Claimed(user_id, login, endpoints[0])
         return None
 
@@ -448,21 +451,7 @@ class OperatorBook:
             if not self._take_in(session, user_id, call, now):
                 return False
             login = session.scalar(select(User.login).where(User.id == user_id)) or ""
-            record_changes(
-                session,
-                [
-                    Transition(
-                        user_id,
-                        login,
-                        now,
-                        OperatorState.READY.value,
-                        OperatorState.RINGING.value,
-                        "",
-                        "route",
-                        call,
-                    )
-                ],
-            )
+            record_changes(session, [_claimed(user_id, login, call, now)])
             return True
 
     def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
