@@ -260,12 +260,13 @@ def list_questions(
     return int(total), list(rows)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A stored time as ISO 8601 in UTC (as the API and webhooks show times), or None."""
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
 def question_payload(question: Question) -> dict[str, Any]:
     """A question as the API and the ``question.answered`` webhook show it."""
-
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.astimezone(UTC).isoformat()
-
     return {
         "id": question.id,
         "text": question.text,

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, User
 from callagent.db.wrapup_models import Question, Wrapup, WrapupChange
-from callagent.questions.service import change_status, create_question
+from callagent.questions.service import change_status, create_question, iso
 from callagent.routing.operators import OperatorBook, utcnow
 from callagent.routing.states import OperatorState, Signal
 from callagent.webhooks.outbox import enqueue
@@ -252,10 +252,6 @@ def wrapup_payload(
     """A wrap-up as the API and the ``wrapup.submitted`` webhook show it."""
     if history is None:
         history = histories(session, [wrapup.id])[wrapup.id]
-
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.astimezone(UTC).isoformat()
-
     return {
         "id": wrapup.id,
         "call_id": wrapup.call_id,
@@ -298,6 +294,35 @@ def _check(forms: Forms, category_id: Any, values: Any) -> tuple[Category, dict[
     if errors or category is None:
         raise InvalidForm(errors)
     return category, cleaned
+
+
+_Form = tuple[str | None, dict[str, Any] | None]
+
+
+def _record(
+    session: Session,
+    wrapup: Wrapup,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    old: _Form = (None, None),
+    new: _Form = (None, None),
+) -> None:
+    """One row of a wrap-up's history: who did what, and the (category, fields) before/after."""
+    session.add(
+        WrapupChange(
+            wrapup_id=wrapup.id,
+            at=now,
+            action=action,
+            by_user_id=actor.user_id,
+            by_actor=actor.actor,
+            old_category=old[0],
+            old_fields=old[1],
+            new_category=new[0],
+            new_fields=new[1],
+        )
+    )
 
 
 def _free_operator(
@@ -422,19 +447,7 @@ def submit(
     wrapup.submitted_by = actor.user_id
     wrapup.revision = 1
     wrapup.updated_at = now
-    session.add(
-        WrapupChange(
-            wrapup_id=wrapup.id,
-            at=now,
-            action="submitted",
-            by_user_id=actor.user_id,
-            by_actor=actor.actor,
-            old_category=None,
-            old_fields=None,
-            new_category=category.id,
-            new_fields=cleaned,
-        )
-    )
+    _record(session, wrapup, "submitted", actor, now, new=(category.id, cleaned))
     session.flush()
     _open_question(session, wrapup, category, cleaned, now)
     _callback_done(session, wrapup, cleaned, actor, now)
@@ -462,18 +475,14 @@ def correct(
     category, cleaned = _check(forms, category_id, values)
     if wrapup.category == category.id and wrapup.fields == cleaned:
         return False
-    session.add(
-        WrapupChange(
-            wrapup_id=wrapup.id,
-            at=now,
-            action="corrected",
-            by_user_id=actor.user_id,
-            by_actor=actor.actor,
-            old_category=wrapup.category,
-            old_fields=dict(wrapup.fields or {}),
-            new_category=category.id,
-            new_fields=cleaned,
-        )
+    _record(
+        session,
+        wrapup,
+        "corrected",
+        actor,
+        now,
+        old=(wrapup.category, dict(wrapup.fields or {})),
+        new=(category.id, cleaned),
     )
     wrapup.category = category.id
     wrapup.fields = cleaned
@@ -502,19 +511,7 @@ def extend(
     wrapup.deadline = wrapup.deadline + timedelta(seconds=seconds)
     wrapup.extended = True
     wrapup.updated_at = now
-    session.add(
-        WrapupChange(
-            wrapup_id=wrapup.id,
-            at=now,
-            action="extended",
-            by_user_id=actor.user_id,
-            by_actor=actor.actor,
-            old_category=None,
-            old_fields=None,
-            new_category=None,
-            new_fields=None,
-        )
-    )
+    _record(session, wrapup, "extended", actor, now)
     user = session.get(User, wrapup.operator_id)
     if user is not None and user.state == OperatorState.WRAP_UP.value:
         current = user.wrapup_until
