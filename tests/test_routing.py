@@ -97,21 +97,30 @@ async def test_route_gives_the_longest_idle_free_operator(db_url: str) -> None:
         assert "callagent_route_no_operator_total 1.0" in metrics
         assert "callagent_calls_waiting 1.0" in metrics
         assert "callagent_agi_dialogues_total 3.0" in metrics
+        # three route requests asked the database (each alone: one transaction each)
+        assert "callagent_claim_requests_total 3.0" in metrics
+        assert "callagent_claim_transactions_total 3.0" in metrics
+
+
+def add_plain_and_expert(service: RunningService) -> tuple[int, int]:
+    """op1001 with no skill, and "expert" (PJSIP/op2001) who knows passports."""
+    (plain,) = add_operators(service, 1)
+    with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+        expert = create_user(
+            session,
+            login="expert",
+            role=Role.OPERATOR,
+            password=None,
+            endpoints=["PJSIP/op2001"],
+            skills={"passport": 2},
+        ).id
+        session.commit()
+    return plain, expert
 
 
 async def test_skills_and_paused_operators(db_url: str) -> None:
     async with running_service(db_url) as service:
-        (plain,) = add_operators(service, 1)
-        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
-            expert = create_user(
-                session,
-                login="expert",
-                role=Role.OPERATOR,
-                password=None,
-                endpoints=["PJSIP/op2001"],
-                skills={"passport": 2},
-            ).id
-            session.commit()
+        plain, expert = add_plain_and_expert(service)
         await set_ready(service, [expert, plain])
         paused = await service.client.post(
             f"/api/v1/operators/{plain}/state", json={"state": "paused", "reason": "lunch"}
@@ -132,17 +141,7 @@ async def test_skills_and_paused_operators(db_url: str) -> None:
 async def test_route_reads_topic_priority_and_linkedid_from_its_arguments(db_url: str) -> None:
     """dialplan/extensions.conf passes them: the dialogue is only the SET VARIABLE commands."""
     async with running_service(db_url) as service:
-        (plain,) = add_operators(service, 1)
-        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
-            expert = create_user(
-                session,
-                login="expert",
-                role=Role.OPERATOR,
-                password=None,
-                endpoints=["PJSIP/op2001"],
-                skills={"passport": 2},
-            ).id
-            session.commit()
+        plain, expert = add_plain_and_expert(service)
         await set_ready(service, [plain, expert])  # the plain one is idle the longest
         # A topic in the arguments, and a channel whose uniqueid is not the linkedid (a
         # second leg): the operator with the skill, and the call is the linkedid's.

@@ -85,6 +85,16 @@ class RoutingCollector(Collector):
             value=self.book.claim_conflicts,
         )
         yield CounterMetricFamily(
+            "callagent_claim_transactions",
+            "database transactions that claimed operators (route requests go in batches)",
+            value=self.router.claims.batches,
+        )
+        yield CounterMetricFamily(
+            "callagent_claim_requests",
+            "route requests that asked the database for an operator",
+            value=self.router.claims.claims,
+        )
+        yield CounterMetricFamily(
             "callagent_agi_dialogues", "FastAGI dialogues served", value=self.agi.dialogues
         )
         yield CounterMetricFamily(

@@ -218,10 +218,8 @@ class OperatorBook:
         self.changes: queue.SimpleQueue[StateChange] = queue.SimpleQueue()
         # SQLite has one writer at a time and its busy handler sleeps in steps of up to
         # 100 ms: threads of one process take turns here instead (PostgreSQL: no lock).
-        bind = sessions.kw.get("bind")
-        sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if sqlite else contextlib.nullcontext()
+            threading.Lock() if self._engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
         self.wrapup_hook: WrapupHook | None = None
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
