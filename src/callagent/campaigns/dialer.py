@@ -38,10 +38,10 @@ from callagent.campaigns.pacing import Pacer
 from callagent.campaigns.results import OutcomeBook, Watched, entry_update
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import Campaign, DoNotCall, NotificationAttempt, RegistryEntry
-from callagent.db.models import Call, WebhookSubscription
+from callagent.db.models import Call
 from callagent.db.wrapup_models import Wrapup
 from callagent.routing.operators import OperatorBook
-from callagent.webhooks.outbox import enqueue, subscribers
+from callagent.webhooks.outbox import Event, enqueue, enqueue_many
 from callagent.wrapup.service import call_by_key
 
 log = logging.getLogger(__name__)
@@ -664,7 +664,7 @@ class Dialer:
                     )
                 )
             }
-            targets = subscribers(session, "notification.result")
+            events: list[Event] = []
             attempt_rows: list[dict[str, Any]] = []
             entry_rows: list[dict[str, Any]] = []
             blocked: set[str] = set()
@@ -723,14 +723,14 @@ class Dialer:
                                 added_by=f"campaign:{plan.name}",
                             )
                         )
-                if targets:
-                    enqueue_result(
-                        session,
+                events.append(
+                    result_event(
                         plan,
                         {**values, "attempts": entry.attempts, "case_number": entry.case_number},
                         attempt,
-                        targets,
                     )
+                )
+            enqueue_many(session, event_type="notification.result", events=events)
             if attempt_rows:
                 session.execute(update(NotificationAttempt), attempt_rows)
             if entry_rows:
@@ -765,19 +765,10 @@ def entry_preview(plan: CampaignPlan, entry: RegistryEntry, item: Leased) -> dic
     }
 
 
-def enqueue_result(
-    session: Session,
-    plan: CampaignPlan,
-    entry: dict[str, Any],
-    attempt: dict[str, Any],
-    targets: list[WebhookSubscription] | None = None,
-) -> None:
-    """The ``notification.result`` webhook, in the caller's transaction (no phone, no name)."""
+def result_event(plan: CampaignPlan, entry: dict[str, Any], attempt: dict[str, Any]) -> Event:
+    """The ``notification.result`` webhook of one attempt (no phone, no name)."""
     following = entry["next_attempt_at"]
-    enqueue(
-        session,
-        targets=targets,
-        event_type="notification.result",
+    return Event(
         subject=f"attempt:{attempt['id']}:{attempt['result']}",
         ordering_key=f"entry:{entry['id']}",
         data={
