@@ -10,6 +10,8 @@ API tokens get the ``Accept-Language`` header's language (Russian by default).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -49,6 +51,7 @@ router = APIRouter(prefix="/api/v1", tags=["wrap-ups"])
 Writer = Annotated[Principal, Depends(Requires(Scope.WRAPUPS_WRITE))]
 Reader = Annotated[Principal, Depends(Requires(Scope.WRAPUPS_READ))]
 CallReader = Annotated[Principal, Depends(Requires(Scope.CALLS_READ))]
+OperatorId = Annotated[int | None, Query(ge=1, le=2_147_483_647, description="whose wrap-up")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem},
     404: {"model": Problem},
@@ -219,12 +222,19 @@ def _forbid(db: Session, principal: Principal, wrapup: Wrapup) -> None:
         raise HTTPException(403, f"wrap-up {wrapup.id} is not one you may see or change")
 
 
-def _problem(exc: WrapupError) -> HTTPException:
-    return HTTPException(exc.status, exc.detail)
-
-
-def _invalid(exc: InvalidForm, lang: str) -> HTTPException:
-    return HTTPException(422, [error.to_json(lang) for error in exc.errors])
+@contextmanager
+def _committed(request: Request, db: Session, principal: Principal) -> Iterator[None]:
+    """Commit what the block changed; a refused change rolls back as its HTTP error."""
+    try:
+        yield
+    except InvalidForm as exc:
+        db.rollback()
+        lang = language(request, db, principal)
+        raise HTTPException(422, [error.to_json(lang) for error in exc.errors]) from None
+    except WrapupError as exc:
+        db.rollback()
+        raise HTTPException(exc.status, exc.detail) from None
+    db.commit()
 
 
 def present(
@@ -351,8 +361,7 @@ def _submit(
     body: WrapupIn,
 ) -> WrapupOut:
     service = _service(request)
-    now = utcnow()
-    try:
+    with _committed(request, db, principal):
         created = submit(
             db,
             wrapup=wrapup,
@@ -361,16 +370,9 @@ def _submit(
             actor=_actor(principal),
             forms=service.forms,
             book=service.book,
-            now=now,
+            now=utcnow(),
             listeners=service.listeners,
         )
-    except InvalidForm as exc:
-        db.rollback()
-        raise _invalid(exc, language(request, db, principal)) from None
-    except WrapupError as exc:
-        db.rollback()
-        raise _problem(exc) from None
-    db.commit()
     response.status_code = 201 if created else 200
     return present(db, wrapup, principal, service.forms)
 
@@ -379,7 +381,7 @@ def _correct(
     request: Request, db: Session, principal: Principal, wrapup: Wrapup, body: WrapupIn
 ) -> WrapupOut:
     service = _service(request)
-    try:
+    with _committed(request, db, principal):
         correct(
             db,
             wrapup=wrapup,
@@ -390,13 +392,6 @@ def _correct(
             now=utcnow(),
             listeners=service.listeners,
         )
-    except InvalidForm as exc:
-        db.rollback()
-        raise _invalid(exc, language(request, db, principal)) from None
-    except WrapupError as exc:
-        db.rollback()
-        raise _problem(exc) from None
-    db.commit()
     return present(db, wrapup, principal, service.forms)
 
 
@@ -487,7 +482,7 @@ def wrapups_submit_for_call(
     responses={200: {"model": WrapupOut, "description": "already stored so"}, **_ERRORS},
 )
 def wrapups_submit(
-    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    wrapup_id: Id,
     body: WrapupIn,
     request: Request,
     response: Response,
@@ -520,7 +515,7 @@ def wrapups_correct_for_call(
     responses=_ERRORS,
 )
 def wrapups_correct(
-    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    wrapup_id: Id,
     body: WrapupIn,
     request: Request,
     db: Db,
@@ -536,25 +531,20 @@ def wrapups_correct(
     responses=_ERRORS,
 )
 def wrapups_extend(
-    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    wrapup_id: Id,
     request: Request,
     db: Db,
     principal: Writer,
 ) -> ExtendOut:
     wrapup = _wrapup(db, principal, wrapup_id)
-    service = _service(request)
-    try:
+    with _committed(request, db, principal):
         deadline = extend(
             db,
             wrapup=wrapup,
-            seconds=service.extend_seconds,
+            seconds=_service(request).extend_seconds,
             actor=_actor(principal),
             now=utcnow(),
         )
-    except WrapupError as exc:
-        db.rollback()
-        raise _problem(exc) from None
-    db.commit()
     return ExtendOut(id=wrapup.id, deadline=deadline, extended=True)
 
 
@@ -569,10 +559,11 @@ def wrapups_get_for_call(
     request: Request,
     db: Db,
     principal: Reader,
-    operator_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    operator_id: OperatorId = None,
 ) -> WrapupOut:
-    wrapup = _wrapup_for_call(db, principal, call_id, operator_id, _service(request), create=False)
-    return present(db, wrapup, principal, _service(request).forms)
+    service = _service(request)
+    wrapup = _wrapup_for_call(db, principal, call_id, operator_id, service, create=False)
+    return present(db, wrapup, principal, service.forms)
 
 
 @router.get(
@@ -582,7 +573,7 @@ def wrapups_get_for_call(
     responses=_ERRORS,
 )
 def wrapups_get(
-    wrapup_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    wrapup_id: Id,
     request: Request,
     db: Db,
     principal: Reader,
@@ -600,7 +591,7 @@ def wrapups_list(
     request: Request,
     db: Db,
     principal: Reader,
-    operator_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    operator_id: OperatorId = None,
     status: Literal["pending", "missed", "submitted"] | None = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     missed: Annotated[bool | None, Query(description="the deadline passed first")] = None,
