@@ -12,10 +12,11 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from callagent.api.campaigns import campaign_or_404
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db
 from callagent.auth.scopes import Scope
@@ -106,10 +107,7 @@ def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
     responses=_PAGE_RESPONSES,
 )
 def campaign_page(request: Request, campaign_id: Id, db: Db, principal: Viewer) -> HTMLResponse:
-    try:
-        campaign = service.get_campaign(db, campaign_id=campaign_id)
-    except service.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
+    campaign = campaign_or_404(db, campaign_id)
     progress = service.progress(db, campaign=campaign)
     imports = service.list_imports(db, campaign_id=campaign.id)
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
