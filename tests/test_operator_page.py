@@ -114,6 +114,23 @@ async def log_in(page: Page, service: RunningService, login: str = "ivanova") ->
     await expect(page.locator("#state")).to_have_attribute("data-state", re.compile(r"\w+"))
 
 
+@contextlib.asynccontextmanager
+async def operator_page(
+    browser: Browser, service: RunningService, name: str
+) -> AsyncIterator[Page]:
+    """The operator page in a fresh profile (see :func:`page_of`), logged in as ivanova."""
+    async with page_of(browser, name) as page:
+        await page.goto(f"{service.base_url}/operator")
+        await log_in(page, service)
+        yield page
+
+
+async def simulator(service: RunningService) -> SimulatedPbx:
+    """The PBX simulator, once the service's AMI client is connected to it."""
+    await wait_for(lambda: service.monitor.clients[0].connected)
+    return SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+
+
 def row(service: RunningService, model: Any, **where: Any) -> Any:
     with service.app.state.sessions() as session:  # type: ignore[attr-defined]
         query = select(model).filter_by(**where)
@@ -220,12 +237,9 @@ async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
 ) -> None:
     async with running_service(db_url) as service:
         user_id = add_operator(service)
-        await wait_for(lambda: service.monitor.clients[0].connected)
-        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+        sim = await simulator(service)
         name = f"call-{backend(db_url)}"
-        async with page_of(browser, name) as page:
-            await page.goto(f"{service.base_url}/operator")
-            await log_in(page, service)
+        async with operator_page(browser, service, name) as page:
             state = page.locator("#state")
             await expect(state).to_have_attribute("data-state", "offline")
             await page.keyboard.press("Alt+R")
@@ -302,11 +316,8 @@ async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
 async def test_an_expired_session_keeps_the_draft(db_url: str, browser: Browser) -> None:
     async with running_service(db_url) as service:
         user_id = add_operator(service)
-        await wait_for(lambda: service.monitor.clients[0].connected)
-        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
-        async with page_of(browser, f"expired-{backend(db_url)}") as page:
-            await page.goto(f"{service.base_url}/operator")
-            await log_in(page, service)
+        sim = await simulator(service)
+        async with operator_page(browser, service, f"expired-{backend(db_url)}") as page:
             await page.click("#go-ready")
             await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
             assert await sim.call("answered", CALLER)
@@ -355,11 +366,8 @@ async def test_a_missed_wrapup_is_completed_and_the_applicant_called_back(
 ) -> None:
     async with running_service(db_url, wrapup_seconds=1.5) as service:
         user_id = add_operator(service)
-        await wait_for(lambda: service.monitor.clients[0].connected)
-        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
-        async with page_of(browser, f"missed-{backend(db_url)}") as page:
-            await page.goto(f"{service.base_url}/operator")
-            await log_in(page, service)
+        sim = await simulator(service)
+        async with operator_page(browser, service, f"missed-{backend(db_url)}") as page:
             await page.keyboard.press("Alt+R")
             state = page.locator("#state")
             await expect(state).to_have_attribute("data-state", "ready")
@@ -440,9 +448,7 @@ async def test_an_operator_mode_campaign_entry_is_previewed_before_the_call(
         (entry_id,) = add_entries(service, campaign_id, ["+79161110001"])
         with service.app.state.sessions.begin() as session:  # type: ignore[attr-defined]
             session.execute(update(RegistryEntry).where(RegistryEntry.id == entry_id).values(ENTRY))
-        async with page_of(browser, f"preview-{backend(db_url)}") as page:
-            await page.goto(f"{service.base_url}/operator")
-            await log_in(page, service)
+        async with operator_page(browser, service, f"preview-{backend(db_url)}") as page:
             await page.keyboard.press("Alt+R")
             await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
             panel = page.locator("#preview")
@@ -482,11 +488,8 @@ async def test_a_preview_suggests_the_category_of_its_calls_wrapup(
     """A preview straight from the hub, in English; the next call's wrap-up takes its hint."""
     async with running_service(db_url) as service:
         user_id = add_operator(service)
-        await wait_for(lambda: service.monitor.clients[0].connected)
-        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
-        async with page_of(browser, f"preview-hint-{backend(db_url)}") as page:
-            await page.goto(f"{service.base_url}/operator")
-            await log_in(page, service)
+        sim = await simulator(service)
+        async with operator_page(browser, service, f"preview-hint-{backend(db_url)}") as page:
             await page.click("button[data-lang=en]")
             await expect(page.locator("h1")).to_have_text("Operator workplace")
             await page.keyboard.press("Alt+R")
