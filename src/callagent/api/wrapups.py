@@ -30,7 +30,8 @@ from callagent.db.models import Call, CallAttempt, User
 from callagent.db.queries import operators_by_endpoint
 from callagent.db.wrapup_models import Question, Wrapup, WrapupChange
 from callagent.routing.operators import utcnow
-from callagent.wrapup.forms import LANGUAGES, Forms
+from callagent.web.i18n import LANGUAGES
+from callagent.wrapup.forms import Forms
 from callagent.wrapup.service import (
     Actor,
     InvalidForm,

@@ -41,8 +41,9 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from callagent.web.i18n import LANGUAGES, language_of
+
 FIELD_TYPES = ("choice", "multi_choice", "text", "date", "time", "datetime", "phone", "boolean")
-LANGUAGES = ("ru", "en")
 ANSWER_CHANNELS = ("call_back", "sms", "email")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
@@ -638,7 +639,7 @@ class FieldError:
 
     def message(self, lang: str) -> str:
         """The message in ``lang`` (ru when unknown); labels are taken in the same language."""
-        lang = lang if lang in LANGUAGES else "ru"
+        lang = language_of(lang)
         params = {
             k: (v.get(lang, v.get("ru", "")) if isinstance(v, dict) else v)
             for k, v in self.params.items()
