@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -37,7 +37,13 @@ from callagent.campaigns.lease import CampaignPlan, Leased, lease_due, release_u
 from callagent.campaigns.pacing import Pacer
 from callagent.campaigns.results import OutcomeBook, Watched, entry_update
 from callagent.campaigns.window import WindowError, zone
-from callagent.db.campaign_models import Campaign, DoNotCall, NotificationAttempt, RegistryEntry
+from callagent.db.campaign_models import (
+    Campaign,
+    DoNotCall,
+    NotificationAttempt,
+    RegistryEntry,
+    utcnow,
+)
 from callagent.db.models import Call
 from callagent.db.wrapup_models import Wrapup
 from callagent.routing.operators import OperatorBook
@@ -58,11 +64,6 @@ _DIAL_STATUS = {
 }
 WRAPUP_OWNER = "wrapup"  # lease owner of an operator-mode entry waiting for its wrap-up
 WRAPUP_WAIT = timedelta(days=1)
-
-
-def utcnow() -> datetime:
-    """Now, aware UTC (the default clock)."""
-    return datetime.now(UTC)
 
 
 @dataclass

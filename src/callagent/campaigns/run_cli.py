@@ -25,11 +25,11 @@ import typer
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callagent.campaigns.dialer import Dialer, RunSummary, utcnow
+from callagent.campaigns.dialer import Dialer, RunSummary
 from callagent.campaigns.lease import DIALLABLE
 from callagent.campaigns.scheduler import ami_client, dialer_config
 from callagent.config import Settings, get_settings
-from callagent.db.campaign_models import Campaign, RegistryEntry
+from callagent.db.campaign_models import Campaign, RegistryEntry, utcnow
 from callagent.logs import setup_logging
 
 log = logging.getLogger(__name__)
