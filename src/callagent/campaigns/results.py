@@ -16,7 +16,6 @@ from typing import Any
 
 from callagent.ami.parser import AmiMessage
 
-RESULTS = ("answered", "busy", "no_answer", "failed", "congestion", "rejected", "timeout")
 # Q.850 causes (Asterisk's Hangup Cause) -> attempt result; anything else is "failed".
 _CAUSES = {
     16: "answered",  # only when the channel was answered; see result_of()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -214,8 +214,3 @@ def column_keys(columns: Iterable[str]) -> list[str]:
         seen.add(key)
         keys.append(key)
     return keys
-
-
-def iter_nonempty(rows: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
-    """Rows with at least one filled cell."""
-    return ((number, cells) for number, cells in rows if any(cells))

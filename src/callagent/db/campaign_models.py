@@ -24,8 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callagent.db.models import Base
 
-CAMPAIGN_MODES = ("message", "operator")
-CAMPAIGN_STATUSES = ("draft", "running", "paused", "finished")
 ENTRY_STATUSES = (
     "pending",
     "in_progress",
@@ -33,15 +31,6 @@ ENTRY_STATUSES = (
     "not_notified",
     "invalid",
     "do_not_call",
-)
-ATTEMPT_RESULTS = (
-    "answered",
-    "busy",
-    "no_answer",
-    "failed",
-    "congestion",
-    "rejected",
-    "timeout",
 )
 
 
