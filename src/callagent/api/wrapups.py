@@ -10,7 +10,7 @@ API tokens get the ``Accept-Language`` header's language (Russian by default).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -262,14 +262,21 @@ def present(
     return out.model_copy(update={"fields": masked, "history": []})
 
 
-def _call_wrapups(db: Session, call: Call) -> list[Wrapup]:
-    key = f"{call.node}:{call.linkedid}"
+def _calls_wrapups(db: Session, calls: Sequence[Call]) -> dict[int, list[Wrapup]]:
+    """call id -> its wrap-ups (by id, or by key when the record came later), in one query."""
+    keys = {f"{call.node}:{call.linkedid}": call.id for call in calls}
+    found: dict[int, list[Wrapup]] = {call.id: [] for call in calls}
+    if not calls:
+        return found
     rows = db.scalars(
         select(Wrapup)
-        .where(or_(Wrapup.call_id == call.id, Wrapup.call_key == key))
+        .where(or_(Wrapup.call_id.in_(list(found)), Wrapup.call_key.in_(list(keys))))
         .order_by(Wrapup.id)
     ).all()
-    return list(rows)
+    for row in rows:
+        for call_id in found.keys() & {row.call_id, keys.get(row.call_key or "")}:
+            found[call_id].append(row)
+    return found
 
 
 def _took_call(db: Session, call: Call, endpoints: tuple[str, ...]) -> bool:
@@ -299,7 +306,7 @@ def _wrapup_for_call(
     call = db.get(Call, call_id)
     if call is None:
         raise HTTPException(404, f"no call with id {call_id}")
-    wrapups = _call_wrapups(db, call)
+    wrapups = _calls_wrapups(db, [call])[call.id]
     if principal.role == Role.OPERATOR:
         operator_id = principal.user_id
     if operator_id is not None:
@@ -667,6 +674,8 @@ def caller_history(
     owners = operators_by_endpoint(db)
     forms = _service(request).forms
     pii = Scope.CALLS_READ_PII in principal.scopes
+    by_call = _calls_wrapups(db, calls)
+    changes = histories(db, {w.id for wrapups in by_call.values() for w in wrapups})
     out: list[HistoryCallOut] = []
     for call in calls:
         owner = owners.get(call.operator_endpoint or "")
@@ -674,7 +683,7 @@ def caller_history(
         # a group's supervisor sees those of their group (as GET /api/v1/wrapups).
         wrapups = [
             w
-            for w in _call_wrapups(db, call)
+            for w in by_call[call.id]
             if w.status == "submitted" and (not group or may_touch(db, principal, w.operator_id))
         ]
         out.append(
@@ -687,7 +696,7 @@ def caller_history(
                 operator_id=owner[0] if owner else None,
                 operator_login=owner[1] if owner else None,
                 talk_seconds=call.talk_seconds,
-                wrapups=[present(db, w, principal, forms) for w in wrapups],
+                wrapups=[present(db, w, principal, forms, changes[w.id]) for w in wrapups],
             )
         )
     questions = db.scalars(
@@ -720,5 +729,19 @@ def _on_call_with(db: Session, principal: Principal, match: Any) -> bool:
         )
         if claimed is not None:
             return True
-    calls = db.scalars(select(Call).where(match).order_by(Call.started_at.desc()).limit(50)).all()
-    return any(_took_call(db, call, principal.endpoints) for call in calls)
+    endpoints = principal.endpoints
+    if not endpoints:
+        return False
+    recent = db.scalars(
+        select(Call.id).where(match).order_by(Call.started_at.desc()).limit(50)
+    ).all()
+    # one query for all the recent calls (not one per call): did these phones take or ring?
+    rung = select(CallAttempt.call_id).where(
+        CallAttempt.call_id.in_(recent), CallAttempt.endpoint.in_(endpoints)
+    )
+    took = db.scalar(
+        select(Call.id)
+        .where(Call.id.in_(recent), or_(Call.operator_endpoint.in_(endpoints), Call.id.in_(rung)))
+        .limit(1)
+    )
+    return took is not None
