@@ -32,6 +32,7 @@ from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.scenarios import (
     DEMO_WEIGHTS,
+    OPERATOR,
     SCENARIOS,
     Behaviour,
     Frame,
@@ -45,10 +46,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SCENARIOS", "Behaviour", "Played", "SimulatedPbx"]
 
-_OPERATOR = re.compile(r"op(\d{4})")
 _DATES = ("EventTime", "StartTime", "AnswerTime", "EndTime")
 _DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-_ID_KEYS = ("Uniqueid", "Linkedid", "UniqueID", "LinkedID")
 
 
 class Rewriter:
@@ -81,7 +80,7 @@ class Rewriter:
     def bind_operator(self, number: str, endpoint: str) -> None:
         """Frames recorded with op<number> now name ``endpoint`` (PJSIP/op1007)."""
         name = endpoint.split("/", 1)[-1]
-        match = _OPERATOR.fullmatch(name)
+        match = OPERATOR.fullmatch(name)
         new_number = match.group(1) if match else name
         self.add(f"op{number}", name)
         self.add(f"Operator {number}", f"Operator {new_number}")
@@ -154,7 +153,6 @@ class SimulatedPbx:
         self.in_call: Counter[str] = Counter()  # phones in a simulated call now
         self.played: deque[Played] = deque(maxlen=200)
         self.dial_timeout_hint = 20.0  # the last CALLAGENT_DIAL_TIMEOUT route answered
-        self.calls_played = 0
         self.calls_unrouted = 0
         self._serials = itertools.count(1)  # channel name serials, as Asterisk's counter
         self._uniqueids = itertools.count(1)
@@ -177,21 +175,14 @@ class SimulatedPbx:
     async def register_phones(self, endpoints: Iterable[str]) -> None:
         """Phones come up: the events Asterisk sends when each one REGISTERs."""
         template = self.templates["operator_register_unregister"]
-        registered = _first(template.frames, "DeviceStateChange") + 1
+        registered = next(
+            i for i, f in enumerate(template.frames) if f.event == "DeviceStateChange"
+        )
         for endpoint in endpoints:
-            frames = template.frames[:registered]
+            frames = template.frames[: registered + 1]
             await self._phone_frames(template, frames, endpoint, timed=False, name="register")
             if endpoint not in self.phones:
                 self.phones.append(endpoint)
-
-    async def unregister_phone(self, endpoint: str) -> None:
-        """A phone sends REGISTER Expires: 0 (it is logged off or switched off)."""
-        template = self.templates["operator_register_unregister"]
-        registered = _first(template.frames, "DeviceStateChange") + 1
-        with contextlib.suppress(ValueError):
-            self.phones.remove(endpoint)
-        frames = template.frames[registered:]
-        await self._phone_frames(template, frames, endpoint, timed=False, name="unregister")
 
     async def phone(self, scenario: str, endpoint: str) -> Played:
         """Play a recorded phone scenario (register then unregister, or unreachable)."""
@@ -258,13 +249,11 @@ class SimulatedPbx:
                 self.in_call[endpoint] -= 1
                 if self.in_call[endpoint] <= 0:
                     del self.in_call[endpoint]
-        if played.routed:
-            self.calls_played += 1
-            if played.answered_by and behaviour.wrapup:
-                delay = behaviour.wrapup.sample(self.rng)
-                self._spawn(self._press_ready(played.answered_by, delay))
-        else:
+        if not played.routed:
             self.calls_unrouted += 1
+        elif played.answered_by and behaviour.wrapup:
+            delay = behaviour.wrapup.sample(self.rng)
+            self._spawn(self._press_ready(played.answered_by, delay))
         return played
 
     def plan(self, scenario: str) -> tuple[float | None, dict[str, float | None]]:
@@ -309,14 +298,12 @@ class SimulatedPbx:
     ) -> None:
         rewrite = played.rewrite
         base = int(time.time())
-        for frame in template.frames:
-            for key, value in frame.pairs:
-                if key.endswith(_ID_KEYS) and value and value not in rewrite.tokens:
-                    rewrite.add(value, f"{base}.{next(self._uniqueids)}")
-                elif key.endswith("Channel") and value.startswith("PJSIP/") and "-" in value:
-                    rewrite.channel(value)
-                elif key == "BridgeUniqueid" and value not in rewrite.tokens:
-                    rewrite.add(value, str(uuid.uuid4()))
+        for value in template.uniqueids:
+            rewrite.add(value, f"{base}.{next(self._uniqueids)}")
+        for value in template.bridges:
+            rewrite.add(value, str(uuid.uuid4()))
+        for value in template.channels:
+            rewrite.channel(value)
         if template.applicant:
             rewrite.add(template.applicant, played.caller)
         played.linkedid = rewrite(template.linkedid or "")
@@ -326,7 +313,7 @@ class SimulatedPbx:
                 return  # nobody at a free phone to dial out
             self._bind(rewrite, template.operators[0], phone, bound)
             played.answered_by = phone
-        stretch_of = _stretch_index(template)
+        stretch_of = template.stretch_of
         clock = _Clock(self.speed)
         attempt = 0
         previous_status = ""
@@ -625,9 +612,14 @@ class SimulatedPbx:
     ) -> bytes:
         """The frame as this call's Asterisk sends it now: ids, people, times, pauses."""
         stamp = clock.stamp()
-        history = history if history is not None else []
-        xs = [template.start + f.recorded for f in history] + [template.start + frame.recorded]
-        ys = [*clock.stamps[: len(history)], stamp]
+        clock.stamps.append(stamp)
+        clock.recorded.append(template.start + frame.recorded)
+        # Recorded dates map through the frames sent so far (``history``: the clock
+        # holds their times in the same order), or through this frame alone.
+        if history is None:
+            history, xs, ys = [], clock.recorded[-1:], clock.stamps[-1:]
+        else:
+            xs, ys = clock.recorded, clock.stamps
         pairs: list[tuple[str, str]] = []
         when: dict[str, float] = {}
         for key, value in frame.pairs:
@@ -669,7 +661,6 @@ class SimulatedPbx:
                     (k, "1" if k == "Paused" else reason if k == "PausedReason" else v)
                     for k, v in pairs
                 ]
-        clock.stamps.append(stamp)
         return _encode(pairs)
 
     # --------------------------------------------------------------------- run
@@ -707,7 +698,8 @@ class _Clock:
         self.elapsed = 0.0  # simulated seconds
         self.wall = time.time()
         self.mono = time.monotonic()
-        self.stamps: list[float] = []
+        self.stamps: list[float] = []  # each rendered frame's Timestamp
+        self.recorded: list[float] = []  # and its time in the recording (epoch)
 
     def advance(self, seconds: float) -> None:
         self.elapsed += max(0.0, seconds)
@@ -781,16 +773,6 @@ def _unquote(value: str) -> str:
     return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
-def _stretch_index(template: Template) -> dict[int, str]:
-    """Frame index -> the stretch its gap (from the frame before) belongs to."""
-    out: dict[int, str] = {}
-    for name, pieces in template.stretches.items():
-        for start, end in pieces:
-            for index in range(start + 1, end + 1):
-                out[index] = name
-    return out
-
-
 def _queue_times(
     event: str,
     pairs: list[tuple[str, str]],
@@ -812,10 +794,6 @@ def _queue_times(
         "TalkTime": None if connect is None or event != "AgentComplete" else now - connect,
     }
     return [(k, str(int(values[k] or 0)) if values.get(k) is not None else v) for k, v in pairs]
-
-
-def _first(frames: list[Frame], event: str) -> int:
-    return next(i for i, f in enumerate(frames) if f.event == event)
 
 
 def _to_wall(value: str, xs: list[float], ys: list[float]) -> float:

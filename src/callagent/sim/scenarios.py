@@ -45,7 +45,8 @@ DERIVED = frozenset({"busy_then_next"})
 CALL_SCENARIOS = tuple(name for name, (_, kind) in SCENARIOS.items() if kind != "phone")
 PHONE_SCENARIOS = tuple(name for name, (_, kind) in SCENARIOS.items() if kind == "phone")
 
-_OPERATOR = re.compile(r"op(\d{4})")
+OPERATOR = re.compile(r"op(\d{4})")
+_ID_KEYS = ("Uniqueid", "Linkedid", "UniqueID", "LinkedID")  # also DestUniqueid, ...
 BUSY_AFTER = 0.3  # seconds from the INVITE to the 486 (outbound_notify_busy: 0.31 s)
 
 
@@ -101,12 +102,15 @@ class Template:
     stretches: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     # AGI Newexten index -> (first, last) frame of its recorded AGIExecStart/VarSet/AGIExecEnd
     agi_blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # frame index -> the stretch its gap (from the frame before) belongs to
+    stretch_of: dict[int, str] = field(default_factory=dict)
+    # recorded ids each played call renames: Uniqueid/Linkedid values, BridgeUniqueid
+    # values and PJSIP channel names, each once, in order of appearance
+    uniqueids: list[str] = field(default_factory=list)
+    bridges: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
     derived: bool = False
     start: float = 0.0  # epoch of the first timestamped event of the recording
-
-    @property
-    def ring_stretches(self) -> list[str]:
-        return [f"ring:{i}" for i in range(len(self.legs))]
 
     def span(self, name: str) -> float:
         """Recorded seconds in stretch ``name``."""
@@ -141,7 +145,7 @@ def load_template(path: Path, name: str | None = None, kind: str = "inbound") ->
     operators: list[str] = []
     for frame in frames:
         for _, value in frame.pairs:
-            for number in _OPERATOR.findall(value):
+            for number in OPERATOR.findall(value):
                 if number not in operators:
                     operators.append(number)
     applicant = None
@@ -169,15 +173,26 @@ def find_stretches(template: Template) -> None:
     frames = template.frames
     template.legs = []
     template.stretches = {}
+    template.stretch_of = {}
     template.agi_blocks = _agi_blocks(frames)
-    if template.kind == "phone":
-        return
+    _find_ids(template)
+    if template.kind != "phone":
+        _find_call_stretches(template)
+    for name, pieces in template.stretches.items():
+        for start, end in pieces:
+            for index in range(start + 1, end + 1):
+                template.stretch_of[index] = name
+
+
+def _find_call_stretches(template: Template) -> None:
+    """A call's legs with their ring stretches, and its talk and hold stretches."""
+    frames = template.frames
     hangup_requests = [i for i, f in enumerate(frames) if f.event == "HangupRequest"]
     for index, frame in enumerate(frames):
         if frame.event != "DialBegin":
             continue
         channel = frame.get("DestChannel")
-        match = _OPERATOR.search(channel)
+        match = OPERATOR.search(channel)
         number = match.group(1) if match else ""
         answered = _index(frames, index, "Newstate", Channel=channel, ChannelStateDesc="Up")
         dial_end = _index(frames, index, "DialEnd", DestChannel=channel)
@@ -204,6 +219,25 @@ def find_stretches(template: Template) -> None:
         template.stretches["hold"] = [(hold, unhold)]
     else:
         template.stretches["talk"] = [(connected, hangup)]
+
+
+def _find_ids(template: Template) -> None:
+    """The recorded ids that every played call gets fresh values for (the same per call)."""
+    seen: set[str] = set()
+    template.uniqueids, template.bridges, template.channels = [], [], []
+    for frame in template.frames:
+        for key, value in frame.pairs:
+            if not value or value in seen:
+                continue
+            if key == "BridgeUniqueid":  # before the suffix test: it ends with Uniqueid too
+                template.bridges.append(value)
+            elif key.endswith(_ID_KEYS):
+                template.uniqueids.append(value)
+            elif key.endswith("Channel") and value.startswith("PJSIP/") and "-" in value:
+                template.channels.append(value)
+            else:
+                continue
+            seen.add(value)
 
 
 def _agi_blocks(frames: list[Frame]) -> dict[int, tuple[int, int]]:
