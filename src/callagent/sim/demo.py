@@ -120,4 +120,6 @@ class Demo:
             await asyncio.gather(self.task, return_exceptions=True)
         if self.pbx is not None:
             await self.pbx.stop()
+        if self.outbound is not None:
+            await self.outbound.stop()  # campaign calls still being played
         await self.ami.stop()
