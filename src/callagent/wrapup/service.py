@@ -196,12 +196,32 @@ def mark_missed(session: Session, *, now: datetime) -> int:
 
 
 def resolve_calls(session: Session, wrapups: Iterable[Wrapup]) -> dict[int, Call]:
-    """Fill in ``call_id`` (and the hint) of wrap-ups whose record exists now; id -> call."""
+    """Fill in ``call_id`` (and the hint) of wrap-ups whose record exists now; id -> call.
+
+    Two queries for any number of wrap-ups (lists show up to 500): by id, then by key.
+    """
+    rows = list(wrapups)
+    ids = {w.call_id for w in rows if w.call_id is not None}
+    by_id = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(ids)))} if ids else {}
+    keys = {
+        w.call_key: parts
+        for w in rows
+        if w.call_key and by_id.get(w.call_id or 0) is None
+        if (parts := split_key(w.call_key)) is not None
+    }
+    by_key: dict[str | None, Call] = {}
+    if keys:
+        # both columns, so that the (node, linkedid) unique index serves the lookup
+        nodes = {node for node, _ in keys.values()}
+        linkedids = {linkedid for _, linkedid in keys.values()}
+        query = select(Call).where(Call.node.in_(nodes), Call.linkedid.in_(linkedids))
+        found = {(c.node, c.linkedid): c for c in session.scalars(query)}
+        by_key = {key: found[parts] for key, parts in keys.items() if parts in found}
     calls: dict[int, Call] = {}
-    for wrapup in wrapups:
-        call = session.get(Call, wrapup.call_id) if wrapup.call_id is not None else None
-        if call is None and wrapup.call_key:
-            call = call_by_key(session, wrapup.call_key)
+    for wrapup in rows:
+        call = by_id.get(wrapup.call_id or 0)
+        if call is None:
+            call = by_key.get(wrapup.call_key)
             if call is not None:
                 wrapup.call_id = call.id
                 if wrapup.category_hint is None and wrapup.question_id is None:
