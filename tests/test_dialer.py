@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from callagent.campaigns.dialer import Dialer, DialerConfig, RunSummary
-from callagent.campaigns.lease import CampaignPlan, lease_due
+from callagent.campaigns.lease import CampaignPlan, lease_due, release_unsent
 from callagent.campaigns.registry_import import import_registry
 from callagent.campaigns.scheduler import ami_client
 from callagent.campaigns.window import number_zone
@@ -437,6 +437,42 @@ async def test_a_killed_run_leaves_nothing_stuck(db_url: str) -> None:
         with sessions_of(service)() as session:
             results = sorted(a.result for a in session.scalars(select(NotificationAttempt)))
             assert results == ["answered", "timeout"]
+
+
+async def test_leased_but_unsent_entries_go_back_untouched(db_url: str) -> None:
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        campaign_id = make_campaign(service)
+        phones = ["+79164100001", "+79164100002", "+79164100003"]
+        add_entries(service, campaign_id, phones)
+        plan = CampaignPlan.of(_campaign_row(service, campaign_id))
+        with sessions_of(service).begin() as session:
+            leased = lease_due(
+                session,
+                plan,
+                owner="run-a",
+                run_id="run-a",
+                now=Clock()(),
+                limit=3,
+                lease_seconds=30,
+            )
+        assert len(leased) == 3
+        with sessions_of(service).begin() as session:  # another run took the third meanwhile
+            taken = session.get(RegistryEntry, leased[2].entry_id)
+            assert taken is not None
+            taken.lease_owner = "run-b"
+        with sessions_of(service).begin() as session:
+            release_unsent(session, leased, owner="run-a")
+        got = entries(service, campaign_id)
+        for item in leased[:2]:
+            entry = got[item.phone]
+            assert (entry.status, entry.lease_owner, entry.attempts) == ("pending", "", 0)
+            assert entry.lease_until is None
+        assert (got[leased[2].phone].lease_owner, got[leased[2].phone].attempts) == (
+            "run-b",
+            1,
+        )
+        with sessions_of(service)() as session:  # never dialled: no attempt stays
+            assert session.scalar(select(func.count()).select_from(NotificationAttempt)) == 0
 
 
 async def test_refused_originates_back_off_and_burn_no_attempt(db_url: str) -> None:

@@ -176,12 +176,12 @@ def _lease_once(
         else:
             # not read again before it opens; a window that never opens: look again tomorrow
             later[entry_id] = plan.window.next_open(now, tz) or now + timedelta(days=1)
-    for entry_id, opens in later.items():
+    if later:  # one executemany by primary key, the lease condition kept
         session.execute(
             update(RegistryEntry)
-            .where(RegistryEntry.id == entry_id, _lease_free(now))
-            .values(next_attempt_at=opens)
-            .execution_options(synchronize_session=False)
+            .where(_lease_free(now))
+            .execution_options(synchronize_session=None),
+            [{"id": entry_id, "next_attempt_at": opens} for entry_id, opens in later.items()],
         )
     if invalid:
         session.execute(
@@ -304,21 +304,27 @@ def _lease_once(
 
 def release_unsent(session: Session, leased: Sequence[Leased], *, owner: str) -> None:
     """Give back entries leased but never dialled: no attempt happened."""
-    for item in leased:
-        session.execute(
-            delete(NotificationAttempt).where(NotificationAttempt.id == item.attempt_id)
+    if not leased:
+        return
+    session.execute(
+        delete(NotificationAttempt)
+        .where(NotificationAttempt.id.in_([item.attempt_id for item in leased]))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(RegistryEntry)
+        .where(
+            RegistryEntry.id.in_([item.entry_id for item in leased]),
+            RegistryEntry.lease_owner == owner,
         )
-        session.execute(
-            update(RegistryEntry)
-            .where(RegistryEntry.id == item.entry_id, RegistryEntry.lease_owner == owner)
-            .values(
-                lease_owner="",
-                lease_until=None,
-                status="pending",
-                attempts=RegistryEntry.attempts - 1,
-            )
-            .execution_options(synchronize_session=False)
+        .values(
+            lease_owner="",
+            lease_until=None,
+            status="pending",
+            attempts=RegistryEntry.attempts - 1,
         )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def renew(
