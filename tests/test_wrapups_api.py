@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
@@ -366,6 +367,22 @@ def _service_and_book(db_url: str) -> tuple[Any, WrapupService, OperatorBook]:
     return engine, service, book
 
 
+def submit_silent(
+    session: Session, service: WrapupService, wrapup: Wrapup, actor: Actor, *, now: datetime
+) -> bool:
+    """Submit 'wrong number: silence' (the simplest form), freeing the operator in the book."""
+    return submit(
+        session,
+        wrapup=wrapup,
+        category_id="wrong_number",
+        values={"kind": "silent"},
+        actor=actor,
+        forms=service.forms,
+        book=service.book,
+        now=now,
+    )
+
+
 def test_deadline_missed_extend_once_and_late_submit(db_url: str) -> None:
     engine, service, book = _service_and_book(db_url)
     t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -400,16 +417,7 @@ def test_deadline_missed_extend_once_and_late_submit(db_url: str) -> None:
             with pytest.raises(WrapupError, match="only a pending one"):
                 extend(session, wrapup=wrapup, seconds=45, actor=actor, now=late)
             # still fillable, counted as missed
-            assert submit(
-                session,
-                wrapup=wrapup,
-                category_id="wrong_number",
-                values={"kind": "silent"},
-                actor=actor,
-                forms=service.forms,
-                book=book,
-                now=late + timedelta(minutes=5),
-            )
+            assert submit_silent(session, service, wrapup, actor, now=late + timedelta(minutes=5))
         with service.sessions.begin() as session:
             wrapup = session.scalars(select(Wrapup)).one()
             assert wrapup.status == "submitted" and wrapup.missed_at == moved
@@ -442,16 +450,7 @@ def test_a_second_call_keeps_the_operator_in_wrap_up_until_its_own_form(db_url: 
             first, second = session.scalars(select(Wrapup).order_by(Wrapup.id)).all()
             actor = Actor("user:op", first.operator_id)
             for wrapup in (first, second):
-                submit(
-                    session,
-                    wrapup=wrapup,
-                    category_id="wrong_number",
-                    values={"kind": "silent"},
-                    actor=actor,
-                    forms=service.forms,
-                    book=book,
-                    now=t0 + timedelta(seconds=12),
-                )
+                submit_silent(session, service, wrapup, actor, now=t0 + timedelta(seconds=12))
                 state = session.get(User, wrapup.operator_id).state  # type: ignore[union-attr]
                 assert state == ("wrap_up" if wrapup is first else "ready")
             assert session.scalar(select(Wrapup.id).where(Wrapup.status != "submitted")) is None
@@ -479,14 +478,11 @@ def test_a_late_submit_counts_as_missed_even_before_the_sweep(db_url: str) -> No
             book.apply(session, user, Signal.CALL_ENDED, cause="call", call="n:1", now=t0)
         with service.sessions.begin() as session:
             wrapup = session.scalars(select(Wrapup)).one()
-            submit(
+            submit_silent(
                 session,
-                wrapup=wrapup,
-                category_id="wrong_number",
-                values={"kind": "silent"},
-                actor=Actor("user:op", wrapup.operator_id),
-                forms=service.forms,
-                book=book,
+                service,
+                wrapup,
+                Actor("user:op", wrapup.operator_id),
                 now=t0 + timedelta(seconds=31),
             )
         with service.sessions.begin() as session:
