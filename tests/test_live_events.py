@@ -90,6 +90,14 @@ async def all_of(
     return await asyncio.wait_for(find(), timeout)
 
 
+async def next_or_none(stream: AsyncIterator[Sse], kind: str, timeout: float = 0.5) -> Sse | None:
+    """The next event of ``kind`` within ``timeout`` seconds, or None (to show none came)."""
+    try:
+        return await next_of(stream, kind, timeout=timeout)
+    except TimeoutError:
+        return None
+
+
 def add_user(service: RunningService, login: str, endpoint: str | None) -> int:
     with service.app.state.sessions() as session:  # type: ignore[attr-defined]
         user = create_user(
@@ -143,11 +151,7 @@ async def test_state_changes_stream_to_their_operator_only(db_url: str) -> None:
             pause = await next_of(stream, "state", state="paused")
             assert pause.data["reason"] == "lunch"
             # the other operator's stream got none of it: only a heartbeat could come
-            try:
-                extra = await next_of(their_stream, "state", timeout=0.5)
-            except TimeoutError:
-                extra = None
-            assert extra is None
+            assert await next_or_none(their_stream, "state") is None
         await me.aclose()
         await other.aclose()
 
@@ -345,11 +349,7 @@ async def test_a_campaign_preview_reaches_only_its_operator(db_url: str) -> None
             shown = await next_of(stream, "campaign_preview")
             assert shown.data == PREVIEW  # an operator may see applicants: nothing masked
             assert shown.id
-            try:
-                leaked = await next_of(their_stream, "campaign_preview", timeout=0.5)
-            except TimeoutError:
-                leaked = None
-            assert leaked is None
+            assert await next_or_none(their_stream, "campaign_preview") is None
         await me.aclose()
         await other.aclose()
 
