@@ -33,6 +33,23 @@ INBOUND_CALLER = "79031234567"  # the applicant of the recorded inbound calls
 APPLICANT = "Сидоров Пётр"
 APPLICANT_PHONE = "+7 916 123-45-67"
 CONTACT_PHONE = "+7 916 765-43-21"
+# The operator's wrap-up of the inbound call: a non-standard question with the applicant's data.
+QUESTION_WRAPUP = {
+    "category": "non_standard_question",
+    "fields": {
+        "question": "Можно ли получить паспорт по временной регистрации?",
+        "applicant_name": APPLICANT,
+        "applicant_phone": APPLICANT_PHONE,
+        "answer_channel": "call_back",
+        "contact_phone": CONTACT_PHONE,
+    },
+}
+# A question an operator writes down by hand, about another applicant.
+OTHER_QUESTION = {
+    "text": "Сколько делают СНИЛС?",
+    "applicant_name": "Ковалёва Анна",
+    "applicant_phone": "8 903 123-45-67",
+}
 REGISTRY = (
     "ФИО;Телефон;Номер дела;Офис\r\n"
     "Кузнецова Ольга Игоревна;8 (916) 100-00-01;Д-001;МФЦ-1\r\n"
@@ -73,6 +90,21 @@ def auth(app: object, scopes: Iterable[Scope], name: str) -> dict[str, str]:
 # ------------------------------------------------------------------ unit checks
 
 
+def access_line(method: str, path: str, status: int) -> str:
+    """uvicorn's access log line for a request, after the filter (which keeps every line)."""
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", method, path, "1.1", status),
+        None,
+    )
+    assert DropQueryStringFilter().filter(record)
+    return record.getMessage()
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -86,33 +118,15 @@ def auth(app: object, scopes: Iterable[Scope], name: str) -> dict[str, str]:
 def test_access_log_lines_carry_no_number_from_the_path(path: str) -> None:
     # The operator page asks /api/v1/callers/{number}/history on every call: the
     # number is in the path, which uvicorn logs at INFO.
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", path, "1.1", 200),
-        None,
-    )
-    assert DropQueryStringFilter().filter(record)
-    line = record.getMessage()
+    line = access_line("GET", path, 200)
     assert not leaks(line, phones=("9031234567",)), line
     assert "/history" in line or "/do-not-call/" in line  # the route is still readable
 
 
 def test_access_log_keeps_ids_in_paths() -> None:
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "POST", "/api/v1/wrapups/1234567/submit", "1.1", 201),
-        None,
+    assert "/api/v1/wrapups/1234567/submit" in access_line(
+        "POST", "/api/v1/wrapups/1234567/submit", 201
     )
-    DropQueryStringFilter().filter(record)
-    assert "/api/v1/wrapups/1234567/submit" in record.getMessage()
 
 
 def test_live_call_events_are_masked_without_the_pii_scope() -> None:
@@ -165,17 +179,7 @@ async def build(service: RunningService) -> Scene:
     call_id = (await client.get("/api/v1/calls")).json()["items"][0]["id"]
     page = await browser(service, "ivanova")
     (pending,) = (await page.get("/api/v1/wrapups/pending")).json()
-    fields = {
-        "question": "Можно ли получить паспорт по временной регистрации?",
-        "applicant_name": APPLICANT,
-        "applicant_phone": APPLICANT_PHONE,
-        "answer_channel": "call_back",
-        "contact_phone": CONTACT_PHONE,
-    }
-    own = await page.post(
-        f"/api/v1/wrapups/{pending['id']}/submit",
-        json={"category": "non_standard_question", "fields": fields},
-    )
+    own = await page.post(f"/api/v1/wrapups/{pending['id']}/submit", json=QUESTION_WRAPUP)
     assert own.status_code == 201, own.text
     (question,) = (await page.get("/api/v1/questions")).json()["items"]
     other = await client.post(
@@ -194,14 +198,7 @@ async def build(service: RunningService) -> Scene:
     )
     assert other.status_code == 201, other.text
     petrov_page = await browser(service, "petrov")
-    other_question = await petrov_page.post(
-        "/api/v1/questions",
-        json={
-            "text": "Сколько делают СНИЛС?",
-            "applicant_name": "Ковалёва Анна",
-            "applicant_phone": "8 903 123-45-67",
-        },
-    )
+    other_question = await petrov_page.post("/api/v1/questions", json=OTHER_QUESTION)
     assert other_question.status_code == 201, other_question.text
     # a second call of ivanova's: its wrap-up stays pending
     assert user_state(service, ivanova) == "ready"
@@ -691,26 +688,11 @@ async def test_logs_of_the_new_features_carry_no_applicant_nor_secret(
             (pending,) = (await page.get("/api/v1/wrapups/pending")).json()
             history = await page.get(f"/api/v1/callers/{INBOUND_CALLER}/history")
             assert history.status_code == 200
-            fields = {
-                "question": "Можно ли получить паспорт по временной регистрации?",
-                "applicant_name": APPLICANT,
-                "applicant_phone": APPLICANT_PHONE,
-                "answer_channel": "call_back",
-                "contact_phone": CONTACT_PHONE,
-            }
             submitted = await page.post(
-                f"/api/v1/wrapups/{pending['id']}/submit",
-                json={"category": "non_standard_question", "fields": fields},
+                f"/api/v1/wrapups/{pending['id']}/submit", json=QUESTION_WRAPUP
             )
             assert submitted.status_code == 201, submitted.text
-            made = await page.post(
-                "/api/v1/questions",
-                json={
-                    "text": "Сколько делают СНИЛС?",
-                    "applicant_name": "Ковалёва Анна",
-                    "applicant_phone": "8 903 123-45-67",
-                },
-            )
+            made = await page.post("/api/v1/questions", json=OTHER_QUESTION)
             assert made.status_code == 201
             bad = await page.post(
                 "/api/v1/questions", json={"text": "x", "applicant_phone": "Ковалёва 12345"}
