@@ -9,28 +9,25 @@ as the README says, with the final data; a subscription gets only the types it a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from sqlalchemy import select
-from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from callagent.auth.scopes import Role
 from callagent.db.models import WebhookDelivery
 from tests.conftest import running_service, wait_for
 from tests.test_dialer import Clock, add_entries, dial, make_campaign, simulated_outbound
 from tests.test_routing import add_operators, set_ready
+from tests.test_webhooks import receiving
 from tests.test_wrapups_api import add_user, browser, call_ends_with, user_state
 
 NEW_EVENTS = ["wrapup.submitted", "question.answered", "notification.result"]
@@ -53,7 +50,7 @@ def valid(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
 
 @dataclass
 class Post:
-    path: str
+    inbox: str  # the ?to= of the URL it was posted to
     headers: Headers  # case-insensitive, as a web framework gives them
     body: bytes
 
@@ -65,40 +62,29 @@ class Post:
 
 @dataclass
 class Receiver:
-    """Accepts everything and keeps every POST as it came (raw body, headers)."""
+    """Accepts everything and keeps every POST as it came (raw body, headers).
+
+    Served by test_webhooks' ``receiving`` (POST /hooks); each subscription's URL names
+    its inbox in the query string (``/hooks?to=events``).
+    """
 
     posts: list[Post] = field(default_factory=list)
     port: int = 0
 
     async def handle(self, request: Request) -> JSONResponse:
-        self.posts.append(Post(request.path_params["name"], request.headers, await request.body()))
+        self.posts.append(Post(request.query_params["to"], request.headers, await request.body()))
         return JSONResponse({"ok": True})
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"http://127.0.0.1:{self.port}/hooks?to={name}"
 
     def at(self, name: str) -> list[Post]:
-        return [p for p in self.posts if p.path == name]
-
-
-@contextlib.asynccontextmanager
-async def receiving() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    app = Starlette(routes=[Route("/{name}", receiver.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started)
-    receiver.port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield receiver
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+        return [p for p in self.posts if p.inbox == name]
 
 
 async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) -> None:
     async with (
-        receiving() as receiver,
+        receiving(Receiver()) as receiver,
         running_service(db_url, campaign_scheduler="off", **FAST) as service,
     ):
         client = service.client
@@ -174,9 +160,9 @@ async def test_new_events_arrive_once_signed_with_their_final_data(db_url: str) 
         await supervisor.aclose()
 
     for post in receiver.posts:
-        assert valid(SECRETS[post.path], post.headers, post.body), post.path
+        assert valid(SECRETS[post.inbox], post.headers, post.body), post.inbox
         assert not valid(
-            SECRETS["events" if post.path != "events" else "calls"], post.headers, post.body
+            SECRETS["events" if post.inbox != "events" else "calls"], post.headers, post.body
         )
         event = post.event
         assert post.headers["x-callagent-event"] == event["type"]
@@ -259,7 +245,7 @@ async def test_a_corrected_answer_is_reported_again(db_url: str) -> None:
 
 async def test_an_operator_mode_result_arrives_after_the_operators_wrapup(db_url: str) -> None:
     async with (
-        receiving() as receiver,
+        receiving(Receiver()) as receiver,
         running_service(db_url, campaign_scheduler="off", **FAST) as service,
     ):
         made = await service.client.post(
