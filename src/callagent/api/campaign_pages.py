@@ -80,10 +80,9 @@ _PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_PAGE_RESPONSES,
 )
 def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
-    rows = []
-    for campaign in service.list_campaigns(db):
-        progress = service.progress(db, campaign=campaign)
-        rows.append({"campaign": campaign, "progress": progress})
+    campaigns = service.list_campaigns(db)
+    progress = service.progress_of_many(db, campaigns=campaigns)
+    rows = [{"campaign": c, "progress": progress[c.id]} for c in campaigns]
     return _render(
         request,
         "campaign_list.html",

@@ -130,8 +130,9 @@ def campaigns_list() -> None:
         campaigns = service.list_campaigns(session)
         if not campaigns:
             typer.echo("no campaigns yet: callagent campaigns add NAME")
+        progress_of = service.progress_of_many(session, campaigns=campaigns)
         for campaign in campaigns:
-            progress = service.progress(session, campaign=campaign)
+            progress = progress_of[campaign.id]
             typer.echo(
                 f"{campaign.id:>4}  {campaign.name:<30} {campaign.mode:<8} {campaign.status:<8} "
                 f"{progress.done}/{progress.entries_total} done, "

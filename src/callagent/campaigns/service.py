@@ -124,20 +124,37 @@ def set_status(session: Session, *, campaign: Campaign, action: str) -> Campaign
 
 def progress(session: Session, *, campaign: Campaign) -> Progress:
     """Entries by status, attempts by result and calls in flight."""
-    by_status = dict.fromkeys(ENTRY_STATUSES, 0)
-    for status, count in session.execute(
-        select(RegistryEntry.status, func.count(RegistryEntry.id))
-        .where(RegistryEntry.campaign_id == campaign.id)
-        .group_by(RegistryEntry.status)
+    return progress_of_many(session, campaigns=[campaign])[campaign.id]
+
+
+def progress_of_many(session: Session, *, campaigns: Sequence[Campaign]) -> dict[int, Progress]:
+    """:func:`progress` of several campaigns in two grouped queries, by campaign id."""
+    ids = [campaign.id for campaign in campaigns]
+    by_status = {cid: dict.fromkeys(ENTRY_STATUSES, 0) for cid in ids}
+    for cid, status, count in session.execute(
+        select(RegistryEntry.campaign_id, RegistryEntry.status, func.count(RegistryEntry.id))
+        .where(RegistryEntry.campaign_id.in_(ids))
+        .group_by(RegistryEntry.campaign_id, RegistryEntry.status)
     ):
-        by_status[status] = int(count)
-    by_result: dict[str, int] = {}
-    for result, count in session.execute(
-        select(NotificationAttempt.result, func.count(NotificationAttempt.id))
-        .where(NotificationAttempt.campaign_id == campaign.id)
-        .group_by(NotificationAttempt.result)
+        by_status[cid][status] = int(count)
+    by_result: dict[int, dict[str, int]] = {cid: {} for cid in ids}
+    for cid, result, count in session.execute(
+        select(
+            NotificationAttempt.campaign_id,
+            NotificationAttempt.result,
+            func.count(NotificationAttempt.id),
+        )
+        .where(NotificationAttempt.campaign_id.in_(ids))
+        .group_by(NotificationAttempt.campaign_id, NotificationAttempt.result)
     ):
-        by_result[result or IN_FLIGHT] = int(count)
+        by_result[cid][result or IN_FLIGHT] = int(count)
+    return {
+        campaign.id: _progress(campaign, by_status[campaign.id], by_result[campaign.id])
+        for campaign in campaigns
+    }
+
+
+def _progress(campaign: Campaign, by_status: dict[str, int], by_result: dict[str, int]) -> Progress:
     total = sum(by_status.values())
     done = sum(count for status, count in by_status.items() if status in DONE_STATUSES)
     return Progress(
