@@ -63,6 +63,11 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> HTMLRespons
     )
 
 
+def _boot_json(data: dict[str, Any]) -> str:
+    """The page's data for its script; "<" escaped so that </script> cannot end it early."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+
+
 _PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     303: {"description": "a browser without a session: to the login page"},
     # JSON, not the page's text/html: an error is a Problem like everywhere else.
@@ -83,19 +88,12 @@ def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
     campaigns = service.list_campaigns(db)
     progress = service.progress_of_many(db, campaigns=campaigns)
     rows = [{"campaign": c, "progress": progress[c.id]} for c in campaigns]
+    can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
+    boot = {"csrf": principal.csrf_token or "", "can_write": can_write}
     return _render(
         request,
         "campaign_list.html",
-        {
-            "rows": rows,
-            "boot": json.dumps(
-                {
-                    "csrf": principal.csrf_token or "",
-                    "can_write": Scope.CAMPAIGNS_WRITE in principal.scopes,
-                }
-            ),
-            "can_write": Scope.CAMPAIGNS_WRITE in principal.scopes,
-        },
+        {"rows": rows, "boot": _boot_json(boot), "can_write": can_write},
     )
 
 
@@ -129,7 +127,6 @@ def campaign_page(request: Request, campaign_id: Id, db: Db, principal: Viewer) 
             "labels": STATUS_LABELS,
             "can_write": can_write,
             "can_export": Scope.CALLS_READ_PII in principal.scopes,
-            # </script> cannot end the JSON block early: "<" is escaped.
-            "boot": json.dumps(boot, ensure_ascii=False).replace("<", "\\u003c"),
+            "boot": _boot_json(boot),
         },
     )
