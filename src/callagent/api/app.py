@@ -142,7 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
         wrapup_service.listeners.append(campaign_wrapup)  # operator mode: result to the entry
         app.state.wrapups = wrapup_service
         app.state.router = router
-        hub = live.LiveHub(monitor.tracker)  # the operator pages' live events
+        hub = live.LiveHub(monitor.tracker, owners=book.owners)  # the operator pages' live events
         hub.connect(sessions=sessions, subscribers=monitor.subscribers)
         app.state.live = hub
         notify = NotifyScript(sessions, tts_command=settings.tts_command, tts_dir=settings.tts_dir)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from callagent.db.models import Call, Device, User
 
@@ -104,3 +105,33 @@ def operators_by_endpoint(session: Session) -> dict[str, tuple[int, str]]:
     return {
         endpoint: (uid, login) for uid, login, endpoints in rows for endpoint in endpoints or []
     }
+
+
+class EndpointOwners:
+    """``operators_by_endpoint``, cached: phones rarely change hands.
+
+    Read again after ``ttl`` seconds, or sooner (at most once a second) when asked
+    about a phone it does not know, e.g. one just given to a new operator.
+    Thread-safe: the map is replaced whole, never changed in place.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], ttl: float = 5.0) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self._owners: dict[str, tuple[int, str]] = {}
+        self._at = float("-inf")
+
+    def fresh(self, endpoints: Iterable[str] = ()) -> bool:
+        """True when the cached map may answer for ``endpoints`` without a read."""
+        age = time.monotonic() - self._at
+        unknown = any(e not in self._owners for e in endpoints)
+        return age <= self.ttl and not (unknown and age > 1.0)
+
+    def get(self, endpoints: Iterable[str] = ()) -> dict[str, tuple[int, str]]:
+        """Endpoint -> (operator id, login), read from the database when not fresh."""
+        endpoints = tuple(endpoints)
+        if not self.fresh(endpoints):
+            with self.sessions() as session:
+                self._owners = operators_by_endpoint(session)
+            self._at = time.monotonic()
+        return self._owners

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, 
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
-from callagent.db.queries import operators_by_endpoint
+from callagent.db.queries import EndpointOwners
 from callagent.routing.states import OperatorState, Signal, next_state
 from callagent.webhooks.outbox import Event, enqueue_many
 
@@ -223,7 +223,7 @@ class OperatorBook:
         )
         self.wrapup_hook: WrapupHook | None = None
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
-        self._owners: tuple[datetime, dict[str, int]] | None = None
+        self.owners = EndpointOwners(sessions)
 
     # ------------------------------------------------------------ transitions
 
@@ -428,20 +428,10 @@ class OperatorBook:
             )
         if endpoint is None or busy is not None:
             return None
-        user_id = self._endpoint_owners(now).get(endpoint)
-        if user_id is None or not self._take(user_id, call, now):
+        owner = self.owners.get([endpoint]).get(endpoint)
+        if owner is None or not self._take(owner[0], call, now):
             return None
-        with self.sessions() as session:
-            login = session.scalar(select(User.login).where(User.id == user_id)) or ""
-        return Claimed(user_id, login, endpoint)
-
-    def _endpoint_owners(self, now: datetime) -> dict[str, int]:
-        """endpoint -> operator id, cached for a few seconds (phones rarely change hands)."""
-        if self._owners is None or now - self._owners[0] > timedelta(seconds=5):
-            with self.sessions() as session:
-                owners = {e: uid for e, (uid, _) in operators_by_endpoint(session).items()}
-            self._owners = (now, owners)
-        return self._owners[1]
+        return Claimed(owner[0], owner[1], endpoint)
 
     def _take(self, user_id: int, call: str, now: datetime) -> bool:
         """The conditional UPDATE in a transaction of its own, with its history row."""

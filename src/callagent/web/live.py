@@ -26,7 +26,6 @@ import contextlib
 import itertools
 import json
 import logging
-import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
@@ -45,7 +44,7 @@ from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal
 from callagent.db.models import User
-from callagent.db.queries import operators_by_endpoint
+from callagent.db.queries import EndpointOwners
 from callagent.routing.operators import OperatorBook
 from callagent.tracker.events import CallAnswered, CallEnded, DomainEvent, OperatorRinging
 from callagent.tracker.records import build_record
@@ -100,11 +99,14 @@ class LiveHub:
     """Fans events out to the streams of the users they belong to."""
 
     def __init__(
-        self, tracker: Tracker | None = None, *, backlog: int = 50, owners_ttl: float = 5.0
+        self,
+        tracker: Tracker | None = None,
+        *,
+        backlog: int = 50,
+        owners: EndpointOwners | None = None,
     ) -> None:
         self.tracker = tracker
         self.boot = uuid.uuid4().hex[:8]  # event ids of an earlier process are not replayed
-        self.owners_ttl = owners_ttl
         self.published = 0
         self._seq = itertools.count(1)
         self._backlog_size = backlog
@@ -115,9 +117,7 @@ class LiveHub:
         self._call_events: asyncio.Queue[tuple[str, CallKey, tuple[str, ...], _CallInfo]] = (
             asyncio.Queue()
         )
-        self._sessions: sessionmaker[Session] | None = None
-        self._owners: dict[str, int] = {}
-        self._owners_at = float("-inf")
+        self._owners = owners  # who answers on which phone (the operator book's cache)
 
     # ---------------------------------------------------------------- wiring
 
@@ -128,7 +128,8 @@ class LiveHub:
         handed over to it.
         """
         self._loop = asyncio.get_running_loop()
-        self._sessions = sessions
+        if self._owners is None:
+            self._owners = EndpointOwners(sessions)
         event.listen(sessions, "after_flush", self._after_flush)
         event.listen(sessions, "after_commit", self._after_commit)
         event.listen(sessions, "after_transaction_end", self._after_transaction_end)
@@ -282,19 +283,13 @@ class LiveHub:
                 )
 
     async def _owners_of(self, endpoints: tuple[str, ...]) -> list[tuple[str, int]]:
-        now = time.monotonic()
-        stale = now - self._owners_at > self.owners_ttl
-        unknown = any(e not in self._owners for e in endpoints) and now - self._owners_at > 1.0
-        if (stale or unknown) and self._sessions is not None:
-            sessions = self._sessions
-
-            def read() -> dict[str, int]:
-                with sessions() as session:
-                    return {e: uid for e, (uid, _) in operators_by_endpoint(session).items()}
-
-            self._owners = await asyncio.to_thread(read)
-            self._owners_at = now
-        return [(e, self._owners[e]) for e in endpoints if e in self._owners]
+        cache = self._owners
+        if cache is None:
+            return []
+        owners = cache.get(endpoints) if cache.fresh(endpoints) else None
+        if owners is None:
+            owners = await asyncio.to_thread(cache.get, endpoints)
+        return [(e, owners[e][0]) for e in endpoints if e in owners]
 
     # ------------------------------------------------------------- streaming
 
