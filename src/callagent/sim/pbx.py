@@ -422,7 +422,6 @@ class SimulatedPbx:
             name = endpoint.split("/", 1)[-1]
             for recorded in ("5", "20"):
                 rewrite.add(f"op{number},{recorded}", f"{name},{dial_timeout}")
-            for recorded in ("5", "20"):
                 rewrite.add(
                     f'CALLAGENT_DIAL_TIMEOUT "{recorded}"',
                     f'CALLAGENT_DIAL_TIMEOUT "{dial_timeout}"',
@@ -487,18 +486,21 @@ class SimulatedPbx:
         tries = 0
         while True:
             tries += 1
-            self._read_queue_pauses()
-            for phone in self.phones:
-                if not self.in_call[phone] and self._paused.get(phone) is None:
-                    return phone
+            free = self._free_phones()
+            if free:
+                return free[0]
             if not await self._wait(tries, patience, clock):
                 return None
 
     def _free_phone(self) -> str | None:
-        """A phone whose operator could dial out now (not in a call, not paused)."""
-        self._read_queue_pauses()
-        free = [p for p in self.phones if not self.in_call[p] and self._paused.get(p) is None]
+        """A phone whose operator could dial out now (any of the free ones)."""
+        free = self._free_phones()
         return self.rng.choice(free) if free else None
+
+    def _free_phones(self) -> list[str]:
+        """Registered phones not in a call and not paused, in registration order."""
+        self._read_queue_pauses()
+        return [p for p in self.phones if not self.in_call[p] and self._paused.get(p) is None]
 
     def _read_queue_pauses(self) -> None:
         """callagent's QueuePause actions: who app_queue would skip (and why)."""
@@ -640,27 +642,16 @@ class SimulatedPbx:
             answer = when.get("AnswerTime")
             duration = round(when["EndTime"] - when["StartTime"])
             billable = round(when["EndTime"] - answer) if answer is not None else 0
-            pairs = [
-                (
-                    k,
-                    str(duration)
-                    if k == "Duration"
-                    else str(billable)
-                    if k == "BillableSeconds"
-                    else v,
-                )
-                for k, v in pairs
-            ]
+            seconds = {"Duration": str(duration), "BillableSeconds": str(billable)}
+            pairs = [(k, seconds.get(k, v)) for k, v in pairs]
         if frame.event in ("AgentConnect", "AgentComplete"):
             pairs = _queue_times(frame.event, pairs, history, clock.stamps, stamp)
         if frame.event == "QueueMemberStatus":
             self._read_queue_pauses()
             reason = self._paused.get(dict(pairs).get("Interface", ""))
             if reason is not None:
-                pairs = [
-                    (k, "1" if k == "Paused" else reason if k == "PausedReason" else v)
-                    for k, v in pairs
-                ]
+                paused = {"Paused": "1", "PausedReason": reason}
+                pairs = [(k, paused.get(k, v)) for k, v in pairs]
         return _encode(pairs)
 
     # --------------------------------------------------------------------- run
