@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal
 from callagent.db.models import User
-from callagent.originate import OriginateError, Originator, normalise_number
+from callagent.originate import OriginateError, Originator, Placed, normalise_number
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 
@@ -54,23 +56,51 @@ async def originate(
     db: Db,
     principal: Annotated[Principal, Depends(Requires(Scope.CALLS_ORIGINATE))],
 ) -> OriginateOut:
+    operator_id = body.operator_id if body.operator_id is not None else principal.user_id
+    placed = await place_from_operator(
+        request,
+        db,
+        principal,
+        operator_id=operator_id,
+        number=body.number,
+        node=body.node,
+        may_use=lambda user_id: principal.role != Role.OPERATOR or user_id == principal.user_id,
+        refusal="operators place calls from their own phone only",
+    )
+    return OriginateOut(call_id=placed.call_id, node=placed.node, linkedid=placed.linkedid)
+
+
+async def place_from_operator(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    *,
+    operator_id: int | None,
+    number: str,
+    node: str | None,
+    may_use: Callable[[int], bool],
+    refusal: str,
+) -> Placed:
+    """Click-to-call from an operator's own phone, or HTTP errors that say what is wrong.
+
+    ``may_use(operator_id)`` says whether ``principal`` may ring that operator's phone
+    (403 with ``refusal`` otherwise).
+    """
     try:
-        number = normalise_number(body.number)
-        operator_id = body.operator_id if body.operator_id is not None else principal.user_id
+        normalised = normalise_number(number)
         if operator_id is None:
             raise OriginateError(422, "operator_id is required when calling with an API token")
-        if principal.role == Role.OPERATOR and operator_id != principal.user_id:
-            raise OriginateError(403, "operators place calls from their own phone only")
+        if not may_use(operator_id):
+            raise OriginateError(403, refusal)
         operator = db.get(User, operator_id)
         if operator is None or not operator.active:
             raise OriginateError(404, f"no active operator with id {operator_id}")
         if not operator.endpoints:
             raise OriginateError(422, f"operator {operator.login} has no phone endpoint")
         originator: Originator = request.app.state.originator
-        placed = await originator.place(
-            actor=principal.actor, endpoint=operator.endpoints[0], number=number, node=body.node
+        return await originator.place(
+            actor=principal.actor, endpoint=operator.endpoints[0], number=normalised, node=node
         )
     except OriginateError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         raise HTTPException(exc.status, exc.detail, headers=headers) from None
-    return OriginateOut(call_id=placed.call_id, node=placed.node, linkedid=placed.linkedid)

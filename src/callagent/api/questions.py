@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callagent.api.originate import place_from_operator
 from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
@@ -26,7 +27,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
 from callagent.db.models import Call, User
 from callagent.db.wrapup_models import Question
-from callagent.originate import OriginateError, Originator, normalise_number
+from callagent.originate import OriginateError, normalise_number
 from callagent.questions.service import (
     KNOWLEDGE_STATUSES,
     Answer,
@@ -415,33 +416,21 @@ async def questions_callback(
     question = _get(db, who, question_id)
     if question.status == "closed":
         raise HTTPException(409, f"question {question_id} is closed")
-    operator_id = body.operator_id if body.operator_id is not None else principal.user_id
-    if operator_id is None:
-        raise HTTPException(422, "operator_id is required when calling with an API token")
-    if who.circle is not None and operator_id not in who.circle:
-        raise HTTPException(
-            403, "operators call back from their own phone only (supervisors: their group's)"
-        )
-    operator = db.get(User, operator_id)
-    if operator is None or not operator.active:
-        raise HTTPException(404, f"no active operator with id {operator_id}")
-    if not operator.endpoints:
-        raise HTTPException(422, f"operator {operator.login} has no phone endpoint")
     number = question.contact if question.answer_channel != "email" else ""
     number = number or question.applicant_phone
     if not number:
         raise HTTPException(422, f"question {question_id} has no phone number to call back")
-    originator: Originator = request.app.state.originator
-    try:
-        placed = await originator.place(
-            actor=principal.actor,
-            endpoint=operator.endpoints[0],
-            number=normalise_number(number),
-            node=body.node,
-        )
-    except OriginateError as exc:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        raise HTTPException(exc.status, exc.detail, headers=headers) from None
+    operator_id = body.operator_id if body.operator_id is not None else principal.user_id
+    placed = await place_from_operator(
+        request,
+        db,
+        principal,
+        operator_id=operator_id,
+        number=number,
+        node=body.node,
+        may_use=lambda user_id: who.circle is None or user_id in who.circle,
+        refusal="operators call back from their own phone only (supervisors: their group's)",
+    )
     question = _get(db, who, question_id)
     question.callback_call_id = placed.call_id
     question.callback_call_key = f"{placed.node}:{placed.linkedid}"
