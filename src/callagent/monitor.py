@@ -52,16 +52,8 @@ class Monitor:
         self.resyncs = 0
         self.resync_closed = 0
         self.clients = [
-            AmiClient(
-                node,
-                on_event=self.on_event,
-                on_connected=self.resync,
-                ping_interval=settings.ami_ping_interval,
-                ping_timeout=settings.ami_ping_timeout,
-                connect_timeout=settings.ami_connect_timeout,
-                reconnect_min=settings.ami_reconnect_min,
-                reconnect_max=settings.ami_reconnect_max,
-                max_frame_bytes=settings.ami_max_frame_bytes,
+            AmiClient.from_settings(
+                node, settings, on_event=self.on_event, on_connected=self.resync
             )
             for node in settings.ami_nodes
         ]

@@ -31,7 +31,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from callagent.ami.parser import AmiMessage, AmiParser, MalformedFrame
-from callagent.config import AmiNode
+from callagent.config import AmiNode, Settings
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,28 @@ class AmiClient:
         self.last_error: str | None = None
         self._manager: _Manager | None = None
         self._stopping = False
+
+    @classmethod
+    def from_settings(
+        cls,
+        node: AmiNode,
+        settings: Settings,
+        *,
+        on_event: EventCallback,
+        on_connected: Callable[[AmiClient], Awaitable[None]] | None = None,
+    ) -> AmiClient:
+        """A client with the keep-alive, timeouts and back-off of ``settings``."""
+        return cls(
+            node,
+            on_event=on_event,
+            on_connected=on_connected,
+            ping_interval=settings.ami_ping_interval,
+            ping_timeout=settings.ami_ping_timeout,
+            connect_timeout=settings.ami_connect_timeout,
+            reconnect_min=settings.ami_reconnect_min,
+            reconnect_max=settings.ami_reconnect_max,
+            max_frame_bytes=settings.ami_max_frame_bytes,
+        )
 
     # -------------------------------------------------------------- events
 

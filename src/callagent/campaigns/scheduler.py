@@ -41,16 +41,7 @@ def dialer_config(settings: Settings) -> DialerConfig:
 
 def ami_client(node: AmiNode, settings: Settings, dialer: Dialer) -> AmiClient:
     """An AMI connection whose events settle the dialer's attempts."""
-    client = AmiClient(
-        node,
-        on_event=dialer.on_event,
-        ping_interval=settings.ami_ping_interval,
-        ping_timeout=settings.ami_ping_timeout,
-        connect_timeout=settings.ami_connect_timeout,
-        reconnect_min=settings.ami_reconnect_min,
-        reconnect_max=settings.ami_reconnect_max,
-        max_frame_bytes=settings.ami_max_frame_bytes,
-    )
+    client = AmiClient.from_settings(node, settings, on_event=dialer.on_event)
     dialer.client = client
     return client
 
