@@ -75,6 +75,7 @@ class AmiServer:
         self.secret = secret
         self.fully_booted = fully_booted
         self.connections: list[ServerConnection] = []
+        self._actions: list[AmiMessage] = []  # every connection's, as they arrived
         self.live_channels: list[dict[str, str]] = []
         self.silent_actions: set[str] = set()  # actions received but never answered
         # Originate -> response frames; set by sim/outbound.py's OutboundPbx.
@@ -84,8 +85,16 @@ class AmiServer:
 
     @property
     def actions(self) -> list[AmiMessage]:
-        """Every action received, over all connections, in order."""
-        return [a for c in self.connections for a in c.actions]
+        """Every action received, over all connections, in the order they arrived."""
+        return self._actions
+
+    async def broadcast(self, data: bytes) -> None:
+        """Write events to every logged-in client (Asterisk sends events to all of them)."""
+        for conn in list(self.connections):
+            if conn.logged_in and not conn.writer.is_closing():
+                conn.writer.write(data)
+                with contextlib.suppress(ConnectionError):
+                    await conn.writer.drain()
 
     async def start(self) -> None:
         """Listen; ``self.port`` is the real port afterwards."""
@@ -125,6 +134,7 @@ class AmiServer:
                 for item in parser.feed(data):
                     if isinstance(item, AmiMessage) and item.action:
                         conn.actions.append(item)
+                        self._actions.append(item)
                         if conn.answer:
                             await self._answer(conn, item)
         except (ConnectionError, asyncio.CancelledError):

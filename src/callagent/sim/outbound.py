@@ -31,7 +31,6 @@ replays ``click_to_call`` (the operator's phone first, then the applicant).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import re
@@ -390,11 +389,7 @@ class OutboundPbx:
 
     async def send(self, data: bytes) -> None:
         """Write to every logged-in AMI client (events go to all, as in Asterisk)."""
-        for conn in list(self.ami.connections):
-            if conn.logged_in and not conn.writer.is_closing():
-                conn.writer.write(data)
-                with contextlib.suppress(ConnectionError):
-                    await conn.writer.drain()
+        await self.ami.broadcast(data)
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until every call being replayed has ended."""

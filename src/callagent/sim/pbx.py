@@ -164,11 +164,7 @@ class SimulatedPbx:
 
     async def send(self, data: bytes) -> None:
         """Write to every logged-in AMI client (callagent)."""
-        for conn in list(self.ami.connections):
-            if conn.logged_in and not conn.writer.is_closing():
-                conn.writer.write(data)
-                with contextlib.suppress(ConnectionError):
-                    await conn.writer.drain()
+        await self.ami.broadcast(data)
 
     # ------------------------------------------------------------------- phones
 
