@@ -150,34 +150,30 @@ def sim(
     `route` for every call, replaying the recorded Asterisk traces with the mix of
     calls and the people's times of `make run`'s demo.
     """
-    import dataclasses
-
-    from callagent.sim.ami_server import AmiServer
-    from callagent.sim.demo import TRACES
-    from callagent.sim.outbound import OutboundPbx, demo_outcome
-    from callagent.sim.pbx import SimulatedPbx
-    from callagent.sim.scenarios import DEMO_BEHAVIOUR
+    from callagent.sim.demo import Demo
 
     setup_logging("INFO")
 
     async def main() -> None:
-        server = AmiServer(port=ami_port)
-        await server.start()
-        behaviour = dataclasses.replace(DEMO_BEHAVIOUR, seed=seed)
-        pbx = SimulatedPbx(
-            server, TRACES, agi_host=agi_host, agi_port=agi_port, speed=speed, behaviour=behaviour
-        )
-        # campaigns' Originates are answered too (sim/outbound.py)
-        OutboundPbx(
-            server, TRACES, outcome=demo_outcome, agi_host=agi_host, agi_port=agi_port, speed=speed
-        )
+        demo = Demo(ami_port=ami_port, agi_host=agi_host, seed=seed)
+        await demo.start_ami()
         typer.echo(
-            f"simulated Asterisk: AMI on 127.0.0.1:{server.port} (user {server.username}, "
-            f"secret {server.secret}); waiting for callagent to log in"
+            f"simulated Asterisk: AMI on 127.0.0.1:{demo.ami.port} (user {demo.ami.username}, "
+            f"secret {demo.ami.secret}); waiting for callagent to log in"
         )
-        await server.connection(0, timeout=3600)
-        await pbx.register_phones([f"PJSIP/op{1001 + n}" for n in range(operators)])
-        await pbx.run(interval=interval)
+        endpoints = [f"PJSIP/op{1001 + n}" for n in range(operators)]
+        await demo.start_calls(
+            agi_port=agi_port,
+            endpoints=endpoints,
+            interval=interval,
+            speed=speed,
+            login_timeout=3600,
+        )
+        try:
+            if demo.task is not None:
+                await demo.task
+        finally:
+            await demo.stop()
 
     asyncio.run(main())
 

@@ -169,6 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
                 interval=settings.simulator_call_interval,
                 speed=settings.simulator_speed,
             )
+            demo.announce(interval=settings.simulator_call_interval, endpoints=endpoints)
         tasks = [
             asyncio.create_task(webhooks_worker.run()),
             asyncio.create_task(driver.run()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -67,8 +68,12 @@ def demo_operators(sessions: sessionmaker[Session], book: OperatorBook, count: i
 class Demo:
     """The simulated PBX that callagent follows when no AMI node is configured."""
 
-    def __init__(self) -> None:
-        self.ami = AmiServer()
+    def __init__(
+        self, *, ami_port: int = 0, agi_host: str = "127.0.0.1", seed: int | None = None
+    ) -> None:
+        self.ami = AmiServer(port=ami_port)
+        self.agi_host = agi_host
+        self.behaviour = dataclasses.replace(DEMO_BEHAVIOUR, seed=seed)
         self.pbx: SimulatedPbx | None = None
         self.outbound: OutboundPbx | None = None
         self.task: asyncio.Task[None] | None = None
@@ -79,7 +84,13 @@ class Demo:
         return self.ami.port
 
     async def start_calls(
-        self, *, agi_port: int, endpoints: list[str], interval: float, speed: float = 1.0
+        self,
+        *,
+        agi_port: int,
+        endpoints: list[str],
+        interval: float,
+        speed: float = 1.0,
+        login_timeout: float = 30.0,
     ) -> None:
         """Register the demo phones and start generating calls.
 
@@ -88,16 +99,20 @@ class Demo:
         to the fallback queue, dialled out by an operator; now and then a busy
         phone), with people's times drawn from ``DEMO_BEHAVIOUR``.
         """
+        host, people = self.agi_host, self.behaviour
         self.pbx = SimulatedPbx(
-            self.ami, TRACES, agi_port=agi_port, speed=speed, behaviour=DEMO_BEHAVIOUR
+            self.ami, TRACES, agi_host=host, agi_port=agi_port, speed=speed, behaviour=people
         )
         # campaigns' Originates: applicants answer (1/2/9/nothing), are busy, don't answer
         self.outbound = OutboundPbx(
-            self.ami, TRACES, outcome=demo_outcome, agi_port=agi_port, speed=speed
+            self.ami, TRACES, outcome=demo_outcome, agi_host=host, agi_port=agi_port, speed=speed
         )
-        await self.ami.connection(0, timeout=30)
+        await self.ami.connection(0, timeout=login_timeout)
         await self.pbx.register_phones(endpoints)
         self.task = asyncio.create_task(self.pbx.run(interval=interval, scenarios=DEMO_WEIGHTS))
+
+    def announce(self, *, interval: float, endpoints: list[str]) -> None:
+        """Tell the log that the service follows this simulator, and how to use the demo."""
         log.warning(
             "no AMI node configured: the built-in PBX simulator is running: it plays a call "
             "every ~%.0f s (answered, held, not answered then the next operator, abandoned, "
