@@ -53,7 +53,8 @@ _FREE_ALL = (
     .order_by(_USERS.idle_since.asc().nulls_first(), _USERS.id)
 )
 _FREE_FIRST = _FREE_ALL.limit(bindparam("limit"))
-# Only an operator still ready can be taken (two processes never share one).
+# Only an operator still ready can be taken (two processes never share one). Run as
+# one executemany for a whole batch (psycopg pipelines it: one round trip).
 _TAKE = (
     update(_USER_TABLE)
     .where(_USERS.id == bindparam("user_id"), _USERS.state == OperatorState.READY.value)
@@ -62,6 +63,10 @@ _TAKE = (
         claimed_call=bindparam("call"),
         state_since=bindparam("now"),
     )
+)
+# Who holds these operators now: after a batch lost a race, which of its claims won.
+_HOLDERS = select(_USERS.id, _USERS.claimed_call).where(
+    _USERS.id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -120,6 +125,36 @@ def busy_endpoints(db: Session | Connection) -> set[str]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def state_columns(
+    new: OperatorState,
+    signal: Signal,
+    *,
+    cause: str,
+    reason: str,
+    now: datetime,
+    skip_seconds: float,
+) -> dict[str, Any]:
+    """The operator's columns after a transition to ``new`` (pure).
+
+    Shared by the ORM path (one operator, ``OperatorBook.apply``) and the batch path
+    (one UPDATE for many operators, ``OperatorBook.release_many``). The wrap-up
+    deadline is not here: it comes from the wrap-up hook, in ``apply``.
+    """
+    values: dict[str, Any] = {
+        "state": new.value,
+        "state_reason": reason if new == OperatorState.PAUSED else "",
+        "state_since": now,
+    }
+    if new == OperatorState.READY:
+        values["idle_since"] = now
+        values["wrapup_until"] = None
+    if new not in (OperatorState.RINGING, OperatorState.ON_CALL):
+        values["claimed_call"] = None  # ringing keeps the claim; on_call keeps its call
+    if signal == Signal.NOT_ANSWERED and cause != "call_ended" and skip_seconds:
+        values["skip_until"] = now + timedelta(seconds=skip_seconds)
+    return values
 
 
 @dataclass(frozen=True)
@@ -196,6 +231,24 @@ def record_changes(db: Session | Connection, changes: list[Transition]) -> None:
     )
 
 
+def _pick(
+    request: ClaimRequest, candidates: Sequence[Any], busy: set[str], examined: set[int]
+) -> Claimed | None:
+    """The first candidate that fits ``request`` and nobody examined yet (marked examined)."""
+    for user_id, login, endpoints, skills in candidates:
+        if (
+            user_id in examined
+            or user_id in request.exclude
+            or not endpoints
+            or (request.skill is not None and request.skill not in (skills or {}))
+            or any(e in busy for e in endpoints)
+        ):
+            continue
+        examined.add(user_id)
+        return Claimed(user_id, login, endpoints[0])
+    return None
+
+
 class OperatorBook:
     """Reads and changes operators' states."""
 
@@ -251,19 +304,14 @@ class OperatorBook:
             return False
         if new == current and not (new == OperatorState.PAUSED and reason != user.state_reason):
             return False
-        user.state = new.value
-        user.state_reason = reason if new == OperatorState.PAUSED else ""
-        user.state_since = now
-        if new == OperatorState.READY:
-            user.idle_since = now
-            user.wrapup_until = None
-        if new != OperatorState.RINGING:
-            user.claimed_call = None if new != OperatorState.ON_CALL else user.claimed_call
+        values = state_columns(
+            new, signal, cause=cause, reason=reason, now=now, skip_seconds=self.skip_seconds
+        )
+        for column, value in values.items():
+            setattr(user, column, value)
         if new == OperatorState.WRAP_UP:
             deadline = self.wrapup_hook(session, user, call, now) if self.wrapup_hook else None
             user.wrapup_until = deadline or now + timedelta(seconds=self.wrapup_seconds)
-        if signal == Signal.NOT_ANSWERED and cause != "call_ended" and self.skip_seconds:
-            user.skip_until = now + timedelta(seconds=self.skip_seconds)
         transition = Transition(
             user.id, user.login, now, current.value, new.value, user.state_reason, cause, call
         )
@@ -271,11 +319,20 @@ class OperatorBook:
             record_changes(session, [transition])
         else:
             batch.append(transition)
-        change = StateChange(
-            user.id, tuple(user.endpoints or ()), current.value, new.value, user.state_reason
-        )
-        self.changes.put(change)
+        self._mirror(transition, user.endpoints)
         return True
+
+    def _mirror(self, transition: Transition, endpoints: Sequence[str] | None) -> None:
+        """Tell those who mirror states (the fallback queue) about ``transition``."""
+        self.changes.put(
+            StateChange(
+                transition.user_id,
+                tuple(endpoints or ()),
+                transition.from_state,
+                transition.to_state,
+                transition.reason,
+            )
+        )
 
     def signal(
         self, user_id: int, signal: Signal, *, cause: str, reason: str = "", call: str | None = None
@@ -342,51 +399,48 @@ class OperatorBook:
             # Enough candidates for every request, then all of them if that was short.
             limit = len(requests) + sum(len(r.exclude) for r in requests) + len(busy) + _PAGE
             candidates = conn.execute(_FREE_FIRST, {"now": now, "limit": limit}).all()
+            complete = len(candidates) < limit
             while True:
+                picks: dict[int, Claimed] = {}  # request index -> its operator
                 for index, request in enumerate(requests):
                     if results[index] is None:
-                        results[index] = self._pick(
-                            conn, request, candidates, busy, examined, now, transitions
+                        pick = _pick(request, candidates, busy, examined)
+                        if pick is not None:
+                            picks[index] = pick
+                won = self._take_many(
+                    conn, {pick.user_id: requests[i].call for i, pick in picks.items()}, now
+                )
+                for index, pick in picks.items():
+                    if pick.user_id in won:
+                        results[index] = pick
+                        transitions.append(
+                            _claimed(pick.user_id, pick.login, requests[index].call, now)
                         )
-                if len(candidates) < limit or all(results):
+                if all(result is not None for result in results):
                     break
-                candidates, limit = conn.execute(_FREE_ALL, {"now": now}).all(), 0
+                if len(won) < len(picks):
+                    continue  # lost a race: the losers try the next candidates
+                if complete:
+                    break
+                candidates, complete = conn.execute(_FREE_ALL, {"now": now}).all(), True
             record_changes(conn, transitions)
         return results
 
-    def _pick(
-        self,
-        conn: Connection,
-        request: ClaimRequest,
-        candidates: Sequence[Any],
-        busy: set[str],
-        examined: set[int],
-        now: datetime,
-        transitions: list[Transition],
-    ) -> Claimed | None:
-        for user_id, login, endpoints, skills in candidates:
-            if (
-                user_id in examined
-                or user_id in request.exclude
-                or not endpoints
-                or (request.skill is not None and request.skill not in (skills or {}))
-                or any(e in busy for e in endpoints)
-            ):
-                continue
-            examined.add(user_id)
-            if self._take_in(conn, user_id, request.call, now):
-                transitions.append(_claimed(user_id, login, request.call, now))
-                return Claimed(user_id, login, endpoints[0])
-        return None
+    def _take_many(self, conn: Connection, calls: dict[int, str], now: datetime) -> set[int]:
+        """The conditional UPDATE for each operator -> call, in one round trip; who was won.
 
-    def _take_in(self, db: Session | Connection, user_id: int, call: str, now: datetime) -> bool:
-        """The conditional UPDATE, in the caller's transaction: True when ``call`` got them."""
-        conn = db.connection() if isinstance(db, Session) else db
-        won = conn.execute(_TAKE, {"user_id": user_id, "call": call, "now": now}).rowcount
-        if won != 1:
-            self.claim_conflicts += 1  # taken by a concurrent claim: try the next one
-            return False
-        return True
+        The batch's rowcount says whether every claim won (the usual case); when one lost
+        to another process, the holders are read back to tell which.
+        """
+        if not calls:
+            return set()
+        params = [{"user_id": user_id, "call": call, "now": now} for user_id, call in calls.items()]
+        if conn.execute(_TAKE, params).rowcount == len(calls):
+            return set(calls)
+        holders = conn.execute(_HOLDERS, {"ids": list(calls)}).all()
+        won = {user_id for user_id, call in holders if call == calls[user_id]}
+        self.claim_conflicts += len(calls) - len(won)  # taken by a concurrent claim
+        return won
 
     def count_free(self, now: datetime | None = None) -> int:
         """How many operators could take a call now (ready, not skipped)."""
@@ -429,18 +483,14 @@ class OperatorBook:
         if endpoint is None or busy is not None:
             return None
         owner = self.owners.get([endpoint]).get(endpoint)
-        if owner is None or not self._take(owner[0], call, now):
+        if owner is None:
             return None
-        return Claimed(owner[0], owner[1], endpoint)
-
-    def _take(self, user_id: int, call: str, now: datetime) -> bool:
-        """The conditional UPDATE in a transaction of its own, with its history row."""
-        with self._write_lock, self.sessions.begin() as session:
-            if not self._take_in(session, user_id, call, now):
-                return False
-            login = session.scalar(select(User.login).where(User.id == user_id)) or ""
-            record_changes(session, [_claimed(user_id, login, call, now)])
-            return True
+        user_id, login = owner
+        with self._write_lock, self._engine.begin() as conn:
+            if not self._take_many(conn, {user_id: call}, now):
+                return None
+            record_changes(conn, [_claimed(user_id, login, call, now)])
+        return Claimed(user_id, login, endpoint)
 
     def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
         """Free the operators claimed for ``call`` that never answered it."""
@@ -449,22 +499,41 @@ class OperatorBook:
     def release_many(
         self, calls: list[str], *, cause: str, signal: Signal = Signal.RELEASE
     ) -> list[int]:
-        """Free the operators claimed for any of ``calls``, in one transaction; their ids."""
-        released: list[int] = []
-        with self._write_lock, self.sessions.begin() as session:
-            users = session.scalars(
-                select(User).where(
-                    User.claimed_call.in_(calls), User.state == OperatorState.RINGING.value
+        """Free the operators claimed for any of ``calls``, in one transaction; their ids.
+
+        One UPDATE ... RETURNING for all of them (this runs for every call that ends).
+        """
+        ringing = OperatorState.RINGING
+        new = next_state(ringing, signal)
+        if new is None or not calls:
+            return []
+        now = utcnow()
+        values = state_columns(
+            new, signal, cause=cause, reason="", now=now, skip_seconds=self.skip_seconds
+        )
+        statement = (
+            update(_USER_TABLE)
+            .where(_USERS.claimed_call.in_(calls), _USERS.state == ringing.value)
+            .values(values)
+            .returning(_USERS.id, _USERS.login, _USERS.endpoints, _USERS.claimed_call)
+        )
+        transitions: list[Transition] = []
+        with self._write_lock, self._engine.begin() as conn:
+            for user_id, login, endpoints, call in conn.execute(statement).all():
+                transition = Transition(
+                    user_id,
+                    login,
+                    now,
+                    ringing.value,
+                    new.value,
+                    values["state_reason"],
+                    cause,
+                    call,
                 )
-            ).all()
-            batch: list[Transition] = []
-            for user in users:
-                if self.apply(
-                    session, user, signal, cause=cause, call=user.claimed_call, batch=batch
-                ):
-                    released.append(user.id)
-            record_changes(session, batch)
-        return released
+                transitions.append(transition)
+                self._mirror(transition, endpoints)
+            record_changes(conn, transitions)
+        return [t.user_id for t in transitions]
 
     def claimed_for(self, call: str) -> list[int]:
         """Operators holding a claim on ``call``."""
