@@ -43,6 +43,7 @@ DURATION = 4.0
 def _serve(url: str | None, port_queue: Any) -> None:
     """The server process: FastAGI with the real router (or a fixed answer)."""
     from callagent.db.session import make_engine, make_sessionmaker
+    from callagent.heap import freeze_startup_objects
     from callagent.routing.agi import AgiSession, FastAgiServer
     from callagent.routing.operators import OperatorBook
     from callagent.routing.router import Router
@@ -90,6 +91,7 @@ def _serve(url: str | None, port_queue: Any) -> None:
             server = FastAgiServer({"route": route_and_free}, port=0)
             background.add(asyncio.create_task(free_operators()))
         await server.start()
+        freeze_startup_objects()  # as the service does after its start-up
         port_queue.put(server.port)
         await asyncio.Event().wait()
 

@@ -40,6 +40,7 @@ from callagent.campaigns.scheduler import live_preview, run_scheduler
 from callagent.config import AmiNode, Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
+from callagent.heap import freeze_startup_objects, thaw_startup_objects
 from callagent.logs import install_access_log_filter
 from callagent.metrics import RoutingCollector, make_registry
 from callagent.monitor import Monitor
@@ -184,6 +185,7 @@ def create_app(settings: Settings) -> FastAPI:
             preview = live_preview(app.state)
             scheduler = run_scheduler(config, sessions, book=book, preview=preview)
             tasks.append(asyncio.create_task(scheduler))
+        freeze_startup_objects()  # full collections would stall the AGI answers
         try:
             yield
         finally:
@@ -196,6 +198,7 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             hub.disconnect(sessions)
             engine.dispose()
+            thaw_startup_objects()
 
     app = FastAPI(
         title="callagent",
