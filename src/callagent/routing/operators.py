@@ -26,7 +26,7 @@ from callagent.webhooks.outbox import Event, enqueue_many
 
 log = logging.getLogger(__name__)
 
-_PAGE = 4  # spare candidates read beyond what a batch of claims needs (then all of them)
+_PAGE = 8  # spare candidates read beyond what a batch of claims needs (then all of them)
 
 # Device states in which a phone cannot take another call.
 BUSY_DEVICE_STATES = frozenset(
@@ -39,11 +39,15 @@ _USER_TABLE = cast(Table, User.__table__)
 _HISTORY_TABLE = cast(Table, OperatorStateChange.__table__)
 _USERS = _USER_TABLE.c
 _DEVICES = cast(Table, Device.__table__).c
-_BUSY = select(_DEVICES.device).where(
-    or_(_DEVICES.state.in_(sorted(BUSY_DEVICE_STATES)), _DEVICES.registered.is_(False))
+_PHONE_BUSY = or_(_DEVICES.state.in_(sorted(BUSY_DEVICE_STATES)), _DEVICES.registered.is_(False))
+_BUSY = select(_DEVICES.device).where(_PHONE_BUSY)
+# The busy phones ride along on every candidate row (one round trip, not two): device
+# names hold no newline.
+_BUSY_LIST = (
+    select(func.aggregate_strings(_DEVICES.device, "\n")).where(_PHONE_BUSY).scalar_subquery()
 )
 _FREE_ALL = (
-    select(_USERS.id, _USERS.login, _USERS.endpoints, _USERS.skills)
+    select(_USERS.id, _USERS.login, _USERS.endpoints, _USERS.skills, _BUSY_LIST.label("busy"))
     .where(
         _USERS.active.is_(True),
         _USERS.role == "operator",
@@ -231,11 +235,16 @@ def record_changes(db: Session | Connection, changes: list[Transition]) -> None:
     )
 
 
+def _busy_of(candidates: Sequence[Any]) -> set[str]:
+    """The busy phones that came with the candidate rows (the same on every row)."""
+    return set(candidates[0].busy.split("\n")) if candidates and candidates[0].busy else set()
+
+
 def _pick(
     request: ClaimRequest, candidates: Sequence[Any], busy: set[str], examined: set[int]
 ) -> Claimed | None:
     """The first candidate that fits ``request`` and nobody examined yet (marked examined)."""
-    for user_id, login, endpoints, skills in candidates:
+    for user_id, login, endpoints, skills, _ in candidates:
         if (
             user_id in examined
             or user_id in request.exclude
@@ -393,13 +402,13 @@ class OperatorBook:
         now = now or utcnow()
         results: list[Claimed | None] = [None] * len(requests)
         with self._write_lock, self._engine.begin() as conn:
-            busy = busy_endpoints(conn)
             examined: set[int] = set()  # taken in this batch, or lost to another process
             transitions: list[Transition] = []
             # Enough candidates for every request, then all of them if that was short.
-            limit = len(requests) + sum(len(r.exclude) for r in requests) + len(busy) + _PAGE
+            limit = len(requests) + sum(len(r.exclude) for r in requests) + _PAGE
             candidates = conn.execute(_FREE_FIRST, {"now": now, "limit": limit}).all()
             complete = len(candidates) < limit
+            busy = _busy_of(candidates)
             while True:
                 picks: dict[int, Claimed] = {}  # request index -> its operator
                 for index, request in enumerate(requests):
@@ -423,6 +432,7 @@ class OperatorBook:
                 if complete:
                     break
                 candidates, complete = conn.execute(_FREE_ALL, {"now": now}).all(), True
+                busy = _busy_of(candidates)
             record_changes(conn, transitions)
         return results
 
