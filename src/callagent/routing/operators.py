@@ -68,6 +68,15 @@ _TAKE = (
         state_since=bindparam("now"),
     )
 )
+# The operators ringing for these calls, locked until they are freed.
+_CLAIMS_OF = (
+    select(_USERS.id, _USERS.claimed_call)
+    .where(
+        _USERS.claimed_call.in_(bindparam("calls", expanding=True)),
+        _USERS.state == OperatorState.RINGING.value,
+    )
+    .with_for_update()
+)
 # Who holds these operators now: after a batch lost a race, which of its claims won.
 _HOLDERS = select(_USERS.id, _USERS.claimed_call).where(
     _USERS.id.in_(bindparam("ids", expanding=True))
@@ -511,7 +520,8 @@ class OperatorBook:
     ) -> list[int]:
         """Free the operators claimed for any of ``calls``, in one transaction; their ids.
 
-        One UPDATE ... RETURNING for all of them (this runs for every call that ends).
+        One read of the claims and one UPDATE ... RETURNING for all of them (this runs for
+        every call that ends).
         """
         ringing = OperatorState.RINGING
         new = next_state(ringing, signal)
@@ -521,15 +531,20 @@ class OperatorBook:
         values = state_columns(
             new, signal, cause=cause, reason="", now=now, skip_seconds=self.skip_seconds
         )
-        statement = (
-            update(_USER_TABLE)
-            .where(_USERS.claimed_call.in_(calls), _USERS.state == ringing.value)
-            .values(values)
-            .returning(_USERS.id, _USERS.login, _USERS.endpoints, _USERS.claimed_call)
-        )
         transitions: list[Transition] = []
         with self._write_lock, self._engine.begin() as conn:
-            for user_id, login, endpoints, call in conn.execute(statement).all():
+            # Which call each was claimed for (RETURNING would show the cleared claim);
+            # locked so that the UPDATE frees exactly these.
+            held = dict(conn.execute(_CLAIMS_OF, {"calls": calls}).all())
+            if not held:
+                return []
+            freed = conn.execute(
+                update(_USER_TABLE)
+                .where(_USERS.id.in_(held), _USERS.state == ringing.value)
+                .values(values)
+                .returning(_USERS.id, _USERS.login, _USERS.endpoints)
+            ).all()
+            for user_id, login, endpoints in freed:
                 transition = Transition(
                     user_id,
                     login,
@@ -538,7 +553,7 @@ class OperatorBook:
                     new.value,
                     values["state_reason"],
                     cause,
-                    call,
+                    held[user_id],
                 )
                 transitions.append(transition)
                 self._mirror(transition, endpoints)
