@@ -198,7 +198,8 @@ class FastAgiServer:
     async def _dialogue(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         try:
-            env = await asyncio.wait_for(read_environment(reader), self.env_timeout)
+            async with asyncio.timeout(self.env_timeout):  # wait_for would cost a task per call
+                env = await read_environment(reader)
         except TimeoutError:
             self.rejected += 1
             log.warning(
