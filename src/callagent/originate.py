@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.ami.client import AmiClient, AmiConnectionLost
 from callagent.db.models import Call
+from callagent.errors import ServiceError
 from callagent.tracker.events import DomainEvent, OriginateResult
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,13 @@ _SEPARATORS = re.compile(r"[\s().-]")
 _NUMBER = re.compile(r"^\+?[0-9]{5,15}$")
 
 
-class OriginateError(Exception):
-    """The call could not be placed; ``status`` is the HTTP status to answer with."""
+class OriginateError(ServiceError):
+    """The call could not be placed; ``status`` is the HTTP status to answer with,
+    ``retry_after`` (seconds) goes out as the Retry-After header."""
 
     def __init__(self, status: int, detail: str, retry_after: int | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        super().__init__(status, detail, headers)
         self.retry_after = retry_after
 
 

@@ -33,6 +33,7 @@ from callagent.api import (
     webhooks,
     wrapups,
 )
+from callagent.api.errors import service_error_response
 from callagent.api.security import LoginLimiter
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
@@ -40,6 +41,7 @@ from callagent.campaigns.scheduler import live_preview, run_scheduler
 from callagent.config import AmiNode, Settings
 from callagent.db.session import check_schema, make_engine, make_sessionmaker
 from callagent.db.store import CallStore
+from callagent.errors import ServiceError
 from callagent.heap import freeze_startup_objects, thaw_startup_objects
 from callagent.logs import install_access_log_filter
 from callagent.metrics import RoutingCollector, make_registry
@@ -222,6 +224,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(campaign_pages.router)
     app.include_router(live.router)
     pages.install(app)
+    # every service's refusal answers {"detail": ...} with its status, from any router
+    app.add_exception_handler(ServiceError, service_error_response)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     def healthz() -> dict[str, str]:

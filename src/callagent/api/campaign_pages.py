@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from callagent.api.campaigns import campaign_or_404
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db
 from callagent.auth.scopes import Scope
@@ -104,7 +103,7 @@ def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
     responses=_PAGE_RESPONSES,
 )
 def campaign_page(request: Request, campaign_id: Id, db: Db, principal: Viewer) -> HTMLResponse:
-    campaign = campaign_or_404(db, campaign_id)
+    campaign = service.get_campaign(db, campaign_id=campaign_id)  # 404 JSON if none
     progress = service.progress(db, campaign=campaign)
     imports = service.list_imports(db, campaign_id=campaign.id)
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes

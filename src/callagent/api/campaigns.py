@@ -4,8 +4,6 @@ registries (upload, reports, export with results), entries and progress."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
@@ -38,7 +36,7 @@ from callagent.campaigns.schemas import (
 )
 from callagent.campaigns.tables import RegistryFileError
 from callagent.config import Settings
-from callagent.db.campaign_models import Campaign, RegistryImport
+from callagent.db.campaign_models import RegistryImport
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 dnc_router = APIRouter(prefix="/api/v1/do-not-call", tags=["campaigns"])
@@ -58,23 +56,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-@contextmanager
-def service_errors() -> Iterator[None]:
-    """The campaign service's refusals as HTTP errors: not found 404, a clash 409."""
-    try:
-        yield
-    except service.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except service.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-
-
-def campaign_or_404(db: Session, campaign_id: int) -> Campaign:
-    """The campaign, or the HTTP 404 that says it does not exist."""
-    with service_errors():
-        return service.get_campaign(db, campaign_id=campaign_id)
 
 
 def _pii(principal: Principal) -> bool:
@@ -116,8 +97,7 @@ def _import_out(
     responses=_ERRORS,
 )
 def campaigns_create(body: CampaignCreate, db: Db, principal: Writer) -> CampaignOut:
-    with service_errors():
-        campaign = service.create_campaign(db, spec=body, actor=principal.actor)
+    campaign = service.create_campaign(db, spec=body, actor=principal.actor)
     return CampaignOut.model_validate(campaign)
 
 
@@ -128,7 +108,7 @@ def campaigns_list(db: Db, _: Reader) -> list[CampaignOut]:
 
 @router.get("/{campaign_id}", response_model=CampaignOut, summary="One campaign", responses=_ERRORS)
 def campaigns_get(campaign_id: Id, db: Db, _: Reader) -> CampaignOut:
-    return CampaignOut.model_validate(campaign_or_404(db, campaign_id))
+    return CampaignOut.model_validate(service.get_campaign(db, campaign_id=campaign_id))
 
 
 @router.patch(
@@ -141,17 +121,15 @@ def campaigns_patch(campaign_id: Id, body: CampaignUpdate, db: Db, _: Writer) ->
     nulls = [k for k, v in body.model_dump(exclude_unset=True).items() if v is None]
     if nulls:
         raise HTTPException(422, f"{', '.join(nulls)} cannot be null: leave it out to keep it")
-    campaign = campaign_or_404(db, campaign_id)
-    with service_errors():
-        service.update_campaign(db, campaign=campaign, change=body)
+    campaign = service.get_campaign(db, campaign_id=campaign_id)
+    service.update_campaign(db, campaign=campaign, change=body)
     return CampaignOut.model_validate(campaign)
 
 
 def _status_route(action: str):  # type: ignore[no-untyped-def]
     def change(campaign_id: Id, db: Db, _: Writer) -> CampaignOut:
-        campaign = campaign_or_404(db, campaign_id)
-        with service_errors():
-            service.set_status(db, campaign=campaign, action=action)
+        campaign = service.get_campaign(db, campaign_id=campaign_id)
+        service.set_status(db, campaign=campaign, action=action)
         return CampaignOut.model_validate(campaign)
 
     return change
@@ -199,7 +177,7 @@ def registry_upload(
     ] = None,
 ) -> ImportOut:
     settings = _settings(request)
-    campaign = campaign_or_404(db, campaign_id)
+    campaign = service.get_campaign(db, campaign_id=campaign_id)
     explicit: dict[str, Any] | None = None
     if mapping and mapping.strip():
         try:
@@ -254,7 +232,7 @@ def registry_upload(
     responses=_ERRORS,
 )
 def registry_imports(campaign_id: Id, db: Db, _: Reader) -> list[ImportSummary]:
-    campaign_or_404(db, campaign_id)
+    service.get_campaign(db, campaign_id=campaign_id)
     return [
         ImportSummary.model_validate(r) for r in service.list_imports(db, campaign_id=campaign_id)
     ]
@@ -267,8 +245,7 @@ def registry_imports(campaign_id: Id, db: Db, _: Reader) -> list[ImportSummary]:
     responses=_ERRORS,
 )
 def registry_import_report(campaign_id: Id, import_id: Id, db: Db, principal: Reader) -> ImportOut:
-    with service_errors():
-        record = service.get_import(db, campaign_id=campaign_id, import_id=import_id)
+    record = service.get_import(db, campaign_id=campaign_id, import_id=import_id)
     return _import_out(db, record, principal)
 
 
@@ -294,7 +271,7 @@ def registry_export(
     fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "xlsx",
     lang: Annotated[Literal["ru", "en"], Query(description="result headers' language")] = "ru",
 ) -> Response:
-    campaign = campaign_or_404(db, campaign_id)
+    campaign = service.get_campaign(db, campaign_id=campaign_id)
     data, rows = export_file(db, campaign=campaign, fmt=fmt, lang=lang)
     audit(
         db,
@@ -328,7 +305,7 @@ def entries_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> EntryPage:
-    campaign_or_404(db, campaign_id)
+    service.get_campaign(db, campaign_id=campaign_id)
     total, rows = service.list_entries(
         db,
         campaign_id=campaign_id,
@@ -365,7 +342,7 @@ def entries_list(
     responses=_ERRORS,
 )
 def campaign_progress(campaign_id: Id, db: Db, _: Reader) -> Progress:
-    return service.progress(db, campaign=campaign_or_404(db, campaign_id))
+    return service.progress(db, campaign=service.get_campaign(db, campaign_id=campaign_id))
 
 
 @dnc_router.get(
@@ -421,6 +398,5 @@ def dnc_remove(
     db: Db,
     _: Writer,
 ) -> Response:
-    with service_errors():
-        service.remove_do_not_call(db, phone=phone, region=_settings(request).phone_region)
+    service.remove_do_not_call(db, phone=phone, region=_settings(request).phone_region)
     return Response(status_code=204)

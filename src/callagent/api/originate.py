@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -81,26 +81,23 @@ async def place_from_operator(
     may_use: Callable[[int], bool],
     refusal: str,
 ) -> Placed:
-    """Click-to-call from an operator's own phone, or HTTP errors that say what is wrong.
+    """Click-to-call from an operator's own phone, or an :class:`OriginateError` that says
+    what is wrong (the app answers it with its status).
 
     ``may_use(operator_id)`` says whether ``principal`` may ring that operator's phone
     (403 with ``refusal`` otherwise).
     """
-    try:
-        normalised = normalise_number(number)
-        if operator_id is None:
-            raise OriginateError(422, "operator_id is required when calling with an API token")
-        if not may_use(operator_id):
-            raise OriginateError(403, refusal)
-        operator = db.get(User, operator_id)
-        if operator is None or not operator.active:
-            raise OriginateError(404, f"no active operator with id {operator_id}")
-        if not operator.endpoints:
-            raise OriginateError(422, f"operator {operator.login} has no phone endpoint")
-        originator: Originator = request.app.state.originator
-        return await originator.place(
-            actor=principal.actor, endpoint=operator.endpoints[0], number=normalised, node=node
-        )
-    except OriginateError as exc:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        raise HTTPException(exc.status, exc.detail, headers=headers) from None
+    normalised = normalise_number(number)
+    if operator_id is None:
+        raise OriginateError(422, "operator_id is required when calling with an API token")
+    if not may_use(operator_id):
+        raise OriginateError(403, refusal)
+    operator = db.get(User, operator_id)
+    if operator is None or not operator.active:
+        raise OriginateError(404, f"no active operator with id {operator_id}")
+    if not operator.endpoints:
+        raise OriginateError(422, f"operator {operator.login} has no phone endpoint")
+    originator: Originator = request.app.state.originator
+    return await originator.place(
+        actor=principal.actor, endpoint=operator.endpoints[0], number=normalised, node=node
+    )

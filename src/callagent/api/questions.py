@@ -22,16 +22,15 @@ from sqlalchemy.orm import Session
 from callagent.api.originate import place_from_operator
 from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
-from callagent.auth.masking import mask_name, mask_phone
+from callagent.auth.masking import mask_contact, mask_name, mask_phone
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
 from callagent.db.models import Call, User
 from callagent.db.wrapup_models import Question
-from callagent.originate import OriginateError, normalise_number
+from callagent.originate import normalise_number
 from callagent.questions.service import (
     KNOWLEDGE_STATUSES,
     Answer,
-    QuestionError,
     QuestionFilter,
     change_status,
     correct_answer,
@@ -141,10 +140,7 @@ class CallbackOut(BaseModel):
 def _phone(raw: str) -> str:
     if not raw.strip():
         return ""
-    try:
-        return normalise_number(raw)
-    except OriginateError as exc:
-        raise HTTPException(422, exc.detail) from None
+    return normalise_number(raw)  # a 422 OriginateError for anything but a number
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -195,17 +191,11 @@ def present(question: Question, who: Viewer) -> QuestionOut:
     out = QuestionOut.model_validate(question_payload(question))
     if who.in_clear(question):
         return out
-    contact = out.contact
-    if "@" in contact:
-        user, _, domain = contact.partition("@")
-        contact = f"{user[:1]}***@{domain}"
-    elif contact:
-        contact = mask_phone(contact)
     return out.model_copy(
         update={
             "applicant_name": mask_name(out.applicant_name),
             "applicant_phone": mask_phone(out.applicant_phone) if out.applicant_phone else "",
-            "contact": contact,
+            "contact": mask_contact(out.contact),
         }
     )
 
@@ -217,10 +207,6 @@ def _get(db: Session, who: Viewer, question_id: int) -> Question:
     if not who.sees(question):
         raise HTTPException(403, f"question {question_id} is not one you may see")
     return question
-
-
-def _problem(exc: QuestionError) -> HTTPException:
-    return HTTPException(exc.status, exc.detail)
 
 
 @router.get(
@@ -292,23 +278,20 @@ def questions_create(body: QuestionIn, db: Db, principal: Writer) -> QuestionOut
         contact = _phone(contact)
     if body.answer_channel == "email" and "@" not in contact:
         raise HTTPException(422, "answer_channel email needs an e-mail address in 'contact'")
-    try:
-        question = create_question(
-            db,
-            text=body.text.strip(),
-            answer_channel=body.answer_channel,
-            now=utcnow(),
-            applicant_name=body.applicant_name.strip(),
-            applicant_phone=phone,
-            contact=contact or phone,
-            preferred_time=_aware(body.preferred_time),
-            operator_id=principal.user_id,
-            call_id=body.call_id,
-            call_key=call_key,
-        )
-    except QuestionError as exc:
-        db.rollback()
-        raise _problem(exc) from None
+    # a QuestionError leaves uncommitted (the session rolls back) and answers with its status
+    question = create_question(
+        db,
+        text=body.text.strip(),
+        answer_channel=body.answer_channel,
+        now=utcnow(),
+        applicant_name=body.applicant_name.strip(),
+        applicant_phone=phone,
+        contact=contact or phone,
+        preferred_time=_aware(body.preferred_time),
+        operator_id=principal.user_id,
+        call_id=body.call_id,
+        call_key=call_key,
+    )
     db.commit()
     return present(question, viewer(db, principal))
 
@@ -373,26 +356,21 @@ def questions_patch(
             if body.answer_source_ref is not None
             else question.answer_source_ref,
         )
-    try:
-        if details:
-            edit_details(question, details, now=now)
-        if body.status is not None and body.status != question.status:
-            change_status(
-                db,
-                question=question,
-                to=body.status,
-                now=now,
-                by_user_id=principal.user_id,
-                answer=answer,
-            )
-        elif answer is not None:
-            # a corrected answer is reported again, so integrators do not keep the old one
-            correct_answer(
-                db, question=question, answer=answer, now=now, by_user_id=principal.user_id
-            )
-    except QuestionError as exc:
-        db.rollback()
-        raise _problem(exc) from None
+    # a QuestionError leaves uncommitted (the session rolls back) and answers with its status
+    if details:
+        edit_details(question, details, now=now)
+    if body.status is not None and body.status != question.status:
+        change_status(
+            db,
+            question=question,
+            to=body.status,
+            now=now,
+            by_user_id=principal.user_id,
+            answer=answer,
+        )
+    elif answer is not None:
+        # a corrected answer is reported again, so integrators do not keep the old one
+        correct_answer(db, question=question, answer=answer, now=now, by_user_id=principal.user_id)
     db.commit()
     return present(question, who)
 

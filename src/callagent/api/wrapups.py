@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from callagent.api.questions import viewer as question_viewer
 from callagent.api.schemas import BodyId, Id, Problem
 from callagent.api.security import Db, Requires
-from callagent.auth.masking import mask_name, mask_phone
+from callagent.auth.masking import mask_contact, mask_name, mask_phone
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, group_endpoints
 from callagent.db.models import Call, CallAttempt, User
@@ -225,16 +225,18 @@ def _forbid(db: Session, principal: Principal, wrapup: Wrapup) -> None:
 
 @contextmanager
 def _committed(request: Request, db: Session, principal: Principal) -> Iterator[None]:
-    """Commit what the block changed; a refused change rolls back as its HTTP error."""
+    """Commit what the block changed; a refused change rolls back (a WrapupError then
+    answers with its own status, an invalid form with its field errors in the page's
+    language)."""
     try:
         yield
     except InvalidForm as exc:
         db.rollback()
         lang = language(request, db, principal)
         raise HTTPException(422, [error.to_json(lang) for error in exc.errors]) from None
-    except WrapupError as exc:
+    except WrapupError:
         db.rollback()
-        raise HTTPException(exc.status, exc.detail) from None
+        raise
     db.commit()
 
 
@@ -256,7 +258,7 @@ def present(
         if not isinstance(value, str):
             continue
         if (spec is not None and spec.type == "phone") or name.startswith("contact"):
-            masked[name] = mask_phone(value) if any(c.isdigit() for c in value) else "***"
+            masked[name] = mask_contact(value)
         elif name == "applicant_name":
             masked[name] = mask_name(value)
     return out.model_copy(update={"fields": masked, "history": []})

@@ -25,21 +25,32 @@ from callagent.db.campaign_models import (
     RegistryImport,
     utcnow,
 )
+from callagent.errors import ServiceError
 
 DONE_STATUSES = frozenset({"notified", "not_notified", "invalid", "do_not_call"})
 IN_FLIGHT = "in_flight"  # attempts whose result is not known yet ('' in the table)
 
 
-class CampaignError(Exception):
-    """A campaign operation that cannot be done: the message says why."""
+class CampaignError(ServiceError):
+    """A campaign operation that cannot be done: the message says why; each kind of
+    refusal has its own HTTP status."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(type(self).status, detail)
 
 
 class NotFound(CampaignError):
     """No such campaign, import or number."""
 
+    status = 404
+
 
 class Conflict(CampaignError):
     """The operation clashes with the current state (a taken name, a wrong status)."""
+
+    status = 409
 
 
 def create_campaign(session: Session, *, spec: CampaignCreate, actor: str = "") -> Campaign:

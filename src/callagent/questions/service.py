@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from callagent.db.wrapup_models import ANSWER_CHANNELS, ANSWER_SOURCES, Question
+from callagent.errors import ServiceError
 from callagent.webhooks.outbox import enqueue
 
 # Which status may follow which. "closed" straight from "open" is for duplicates and
@@ -37,13 +38,8 @@ _STAMPS = {
 }
 
 
-class QuestionError(Exception):
+class QuestionError(ServiceError):
     """A change that cannot be made; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, User
 from callagent.db.wrapup_models import Question, Wrapup, WrapupChange
+from callagent.errors import ServiceError
 from callagent.questions.service import change_status, create_question, iso
 from callagent.routing.operators import OperatorBook, utcnow
 from callagent.routing.states import OperatorState, Signal
@@ -36,13 +37,8 @@ OPEN_STATUSES = ("pending", "missed")
 _NOTIFICATION_MARKERS = ("CAMPAIGN", "NOTIFY", "DOCUMENT")
 
 
-class WrapupError(Exception):
+class WrapupError(ServiceError):
     """A wrap-up request that cannot be done; ``status`` is the HTTP status."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 class InvalidForm(Exception):
