@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callagent.api.originate import place_from_operator
-from callagent.api.schemas import BodyId, Problem
+from callagent.api.schemas import AwareTime, BodyId, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_contact, mask_name, mask_phone
 from callagent.auth.scopes import Role, Scope
@@ -103,7 +103,9 @@ class QuestionIn(BaseModel):
     call_id: BodyId | None = Field(default=None, description="the call it came from")
     answer_channel: Channel = "call_back"
     contact: str = Field(default="", max_length=255, description="phone or e-mail to answer on")
-    preferred_time: datetime | None = Field(default=None, description="when to answer (ISO 8601)")
+    preferred_time: AwareTime | None = Field(
+        default=None, description="when to answer (ISO 8601, with offset)"
+    )
 
 
 class QuestionPatch(BaseModel):
@@ -115,7 +117,7 @@ class QuestionPatch(BaseModel):
     applicant_phone: str | None = Field(default=None, max_length=32)
     answer_channel: Channel | None = None
     contact: str | None = Field(default=None, max_length=255)
-    preferred_time: datetime | None = None
+    preferred_time: AwareTime | None = None
     answer: str | None = Field(default=None, max_length=20_000)
     answer_source_kind: Source | None = None
     answer_source_ref: str | None = Field(default=None, max_length=512)
@@ -141,12 +143,6 @@ def _phone(raw: str) -> str:
     if not raw.strip():
         return ""
     return normalise_number(raw)  # a 422 OriginateError for anything but a number
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(422, "times need a time zone, e.g. 2026-11-23T18:00:00+03:00")
-    return value
 
 
 @dataclass(frozen=True)
@@ -220,14 +216,15 @@ def questions_list(
     principal: Reader,
     status: Status | None = None,
     operator_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    due_before: Annotated[datetime | None, Query(description="due at or before (ISO 8601)")] = None,
+    due_before: Annotated[
+        AwareTime | None, Query(description="due at or before (ISO 8601, with offset)")
+    ] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="text in question or answer")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QuestionPage:
-    _aware(due_before)
     who = viewer(db, principal)
     text = (q or "").strip() or None
     total, rows = list_questions(
@@ -287,7 +284,7 @@ def questions_create(body: QuestionIn, db: Db, principal: Writer) -> QuestionOut
         applicant_name=body.applicant_name.strip(),
         applicant_phone=phone,
         contact=contact or phone,
-        preferred_time=_aware(body.preferred_time),
+        preferred_time=body.preferred_time,
         operator_id=principal.user_id,
         call_id=body.call_id,
         call_key=call_key,
@@ -342,7 +339,7 @@ def questions_patch(
         channel = body.answer_channel or question.answer_channel
         details["contact"] = body.contact.strip() if channel == "email" else _phone(body.contact)
     if "preferred_time" in body.model_fields_set:
-        details["preferred_time"] = _aware(body.preferred_time)
+        details["preferred_time"] = body.preferred_time
     if details and not who.owns(question):
         raise HTTPException(403, "operators edit their own questions only (supervisors: group's)")
     answer = None

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 
 class LegOut(BaseModel):
@@ -123,3 +124,18 @@ class Problem(BaseModel):
 # Database ids in paths and bodies: bounded, so that a huge number is a 422, not a crash.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647, description="id")]
 BodyId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+def _with_zone(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "timezone_aware",
+            "a time needs its time zone: give the UTC offset, e.g. 2026-11-23T09:00:00+03:00 "
+            "or 2026-11-23T06:00:00Z",
+        )
+    return value
+
+
+# A moment sent to the API (query or body): without its offset nobody knows whose clock it
+# is on, so a time without one is a 422 that says how to write it.
+AwareTime = Annotated[datetime, AfterValidator(_with_zone)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from callagent.api.schemas import Id, Problem
+from callagent.api.schemas import AwareTime, Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Scope, parse_scopes
 from callagent.auth.service import Principal, create_token, now, revoke_token
@@ -22,7 +22,7 @@ Admin = Annotated[Principal, Depends(Requires(Scope.TOKENS_ADMIN))]
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     scopes: list[str] = Field(min_length=1)
-    expires_at: datetime | None = None
+    expires_at: AwareTime | None = None
 
     @field_validator("scopes")
     @classmethod
@@ -33,8 +33,8 @@ class TokenIn(BaseModel):
     @field_validator("expires_at")
     @classmethod
     def _future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and (value.tzinfo is None or value <= now()):
-            raise ValueError("expires_at must be in the future and carry a time zone")
+        if value is not None and value <= now():
+            raise ValueError("expires_at must be in the future")
         return value
 
 
