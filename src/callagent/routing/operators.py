@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
@@ -39,7 +50,11 @@ _USER_TABLE = cast(Table, User.__table__)
 _HISTORY_TABLE = cast(Table, OperatorStateChange.__table__)
 _USERS = _USER_TABLE.c
 _DEVICES = cast(Table, Device.__table__).c
-_PHONE_BUSY = or_(_DEVICES.state.in_(sorted(BUSY_DEVICE_STATES)), _DEVICES.registered.is_(False))
+# The states as literals in the SQL: a list parameter would be re-rendered on every claim.
+_PHONE_BUSY = or_(
+    _DEVICES.state.in_([literal_column(f"'{state}'") for state in sorted(BUSY_DEVICE_STATES)]),
+    _DEVICES.registered.is_(False),
+)
 _BUSY = select(_DEVICES.device).where(_PHONE_BUSY)
 # The busy phones ride along on every candidate row (one round trip, not two): device
 # names hold no newline.
