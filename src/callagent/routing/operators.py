@@ -90,6 +90,7 @@ _CLAIMS_OF = (
         _USERS.claimed_call.in_(bindparam("calls", expanding=True)),
         _USERS.state == OperatorState.RINGING.value,
     )
+    .order_by(_USERS.id)  # locks in one order: two transactions never wait on each other
     .with_for_update()
 )
 # Who holds these operators now: after a batch lost a race, which of its claims won.
