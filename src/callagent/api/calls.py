@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from callagent.api.schemas import (
-    AwareTime,
     CallDetail,
     CallPage,
     CallSummary,
     DeviceOut,
     Id,
     Problem,
+    StartedSince,
+    StartedUntil,
 )
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
@@ -83,12 +84,8 @@ def _visible(db: Session, principal: Principal) -> tuple[tuple[str, ...] | None,
 def calls_list(
     db: Db,
     principal: CallReader,
-    since: Annotated[
-        AwareTime | None, Query(description="started at or after (ISO 8601, with offset)")
-    ] = None,
-    until: Annotated[
-        AwareTime | None, Query(description="started before (ISO 8601, with offset)")
-    ] = None,
+    since: StartedSince = None,
+    until: StartedUntil = None,
     operator: Annotated[
         str | None, Query(description="operator endpoint, e.g. PJSIP/op1001")
     ] = None,

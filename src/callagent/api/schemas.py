@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
@@ -139,3 +139,10 @@ def _with_zone(value: datetime) -> datetime:
 # A moment sent to the API (query or body): without its offset nobody knows whose clock it
 # is on, so a time without one is a 422 that says how to write it.
 AwareTime = Annotated[datetime, AfterValidator(_with_zone)]
+# The time window of a list (calls, wrap-ups): query parameters with their offset.
+StartedSince = Annotated[
+    AwareTime | None, Query(description="started at or after (ISO 8601, with offset)")
+]
+StartedUntil = Annotated[
+    AwareTime | None, Query(description="started before (ISO 8601, with offset)")
+]

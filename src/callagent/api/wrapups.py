@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callagent.api.questions import viewer as question_viewer
-from callagent.api.schemas import AwareTime, BodyId, Id, Problem
+from callagent.api.schemas import BodyId, Id, Problem, StartedSince, StartedUntil
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_contact, mask_name, mask_phone
 from callagent.auth.scopes import Role, Scope
@@ -605,12 +605,8 @@ def wrapups_list(
     status: Literal["pending", "missed", "submitted"] | None = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     missed: Annotated[bool | None, Query(description="the deadline passed first")] = None,
-    since: Annotated[
-        AwareTime | None, Query(description="started at or after (ISO 8601, with offset)")
-    ] = None,
-    until: Annotated[
-        AwareTime | None, Query(description="started before (ISO 8601, with offset)")
-    ] = None,
+    since: StartedSince = None,
+    until: StartedUntil = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[WrapupOut]:
