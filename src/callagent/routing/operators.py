@@ -55,7 +55,6 @@ _PHONE_BUSY = or_(
     _DEVICES.state.in_([literal_column(f"'{state}'") for state in sorted(BUSY_DEVICE_STATES)]),
     _DEVICES.registered.is_(False),
 )
-_BUSY = select(_DEVICES.device).where(_PHONE_BUSY)
 # The busy phones ride along on every candidate row (one round trip, not two): device
 # names hold no newline.
 _BUSY_LIST = (
@@ -144,12 +143,6 @@ class StateView:
     reason: str
     since: datetime | None
     claimed_call: str | None
-
-
-def busy_endpoints(db: Session | Connection) -> set[str]:
-    """Phones that cannot take a call now: in use, ringing, unregistered..."""
-    conn = db.connection() if isinstance(db, Session) else db
-    return set(conn.scalars(_BUSY).all())
 
 
 def utcnow() -> datetime:
@@ -398,8 +391,16 @@ class OperatorBook:
 
     @staticmethod
     def _by_endpoint(session: Session, endpoint: str) -> list[User]:
-        users = session.scalars(select(User).where(User.active.is_(True))).all()
-        return [u for u in users if endpoint in (u.endpoints or [])]
+        """The active users whose phone is ``endpoint`` (this runs for every call event).
+
+        Endpoints are a JSON list: the ids are found on two columns of every active user,
+        and only the owners are loaded as ORM objects.
+        """
+        phones = session.execute(select(User.id, User.endpoints).where(User.active.is_(True)))
+        ids = [user_id for user_id, endpoints in phones if endpoint in (endpoints or [])]
+        if not ids:
+            return []
+        return list(session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id)))
 
     # ------------------------------------------------------------------ claim
 
@@ -510,10 +511,7 @@ class OperatorBook:
                 .limit(1)
             )
             busy = session.scalar(
-                select(Device.device).where(
-                    Device.device == endpoint,
-                    or_(Device.state.in_(BUSY_DEVICE_STATES), Device.registered.is_(False)),
-                )
+                select(Device.device).where(Device.device == endpoint, _PHONE_BUSY)
             )
         if endpoint is None or busy is not None:
             return None
