@@ -11,9 +11,11 @@ import pytest
 
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
+from callagent.routing.driver import StateDriver
 from callagent.routing.states import TRANSITIONS, OperatorState, Signal, next_state
 from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import trace_body
+from callagent.tracker.events import OperatorRinging
 from tests.conftest import RunningService, running_service, trace_bytes, wait_for
 from tests.test_live_replay import play
 
@@ -218,6 +220,36 @@ async def test_the_call_drives_the_operator_state(db_url: str) -> None:
         await wait_for(ready_again, timeout=5)  # the wrap-up deadline passed
         history = (await service.client.get(f"/api/v1/operators/{op1002}/state-history")).json()
         assert history[0]["cause"] == "deadline"
+
+
+async def test_a_late_ringing_of_a_passed_over_operator_changes_nothing(db_url: str) -> None:
+    """The busy phone's ringing arrives after the dialplan asked route again."""
+    async with running_service(db_url) as service:
+        op1001, op1002 = add_operators(service, 2)
+        await set_ready(service, [op1002, op1001])  # op1002 idle the longest
+        first = await route(service, "1795360000.1")
+        assert first.set["CALLAGENT_OPERATOR"] == "PJSIP/op1002"
+        again = await route(service, "1795360000.1", "2", "BUSY")
+        assert again.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+        state = service.app.state  # type: ignore[attr-defined]
+        driver = StateDriver(state.book, state.monitor.tracker, state.router, "skip")
+        key = ("pbx1", "1795360000.1")
+        await asyncio.to_thread(driver.apply, OperatorRinging(key, "PJSIP/op1002", "x.1"))
+        assert state.book.view(op1002).state == "ready"  # route moved past op1002
+        await asyncio.to_thread(driver.apply, OperatorRinging(key, "PJSIP/op1001", "x.2"))
+        assert state.book.view(op1001).state == "ringing"  # the one it is offered to now
+        # A call that route never offered to op1002 (dialled directly) still rings them.
+        direct = OperatorRinging(("pbx1", "1795360100.7"), "PJSIP/op1002", "x.3")
+        await asyncio.to_thread(driver.apply, direct)
+        assert state.book.view(op1002).state == "ringing"
+        history = (await service.client.get(f"/api/v1/operators/{op1002}/state-history")).json()
+        assert [(h["to_state"], h["cause"]) for h in reversed(history)] == [
+            ("ready", "api"),
+            ("ringing", "route"),
+            ("ready", "route_retry"),
+            ("ringing", "call"),
+        ]
+        assert history[0]["call"] == "pbx1:1795360100.7"
 
 
 async def test_an_unreachable_phone_makes_its_operator_unavailable(db_url: str) -> None:

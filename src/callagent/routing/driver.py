@@ -68,6 +68,10 @@ class StateDriver:
         """One event's effect on operators' states."""
         if isinstance(event, OperatorRinging):
             call = ":".join(event.key)
+            owner = self.book.owners.get([event.endpoint]).get(event.endpoint)
+            if owner is not None and self.router.passed_over(call, owner[0]):
+                log.debug("late ringing of %s for a call route moved past", owner[1])
+                return
             self.book.signal_endpoint(event.endpoint, Signal.RINGING, cause="call", call=call)
         elif isinstance(event, CallAnswered):
             call = ":".join(event.key)

@@ -62,6 +62,7 @@ class Router:
         self.claims = ClaimBatcher(book)
         self.waiting: dict[str, Waiting] = {}
         self._tried: dict[str, set[int]] = {}
+        self._given: dict[str, int] = {}  # call -> the operator it is being offered to now
         self.decisions = 0
         self.no_operator = 0
 
@@ -140,6 +141,7 @@ class Router:
                 else Signal.NOT_ANSWERED
             )
             reason = "no_answer" if signal == Signal.NOT_ANSWERED_PAUSE else ""
+            self._given.pop(call, None)
             await asyncio.to_thread(self._not_answered, call, signal, reason)
         claimed = None
         if first_try and caller and self.repeat_caller_window and not topic:
@@ -155,6 +157,7 @@ class Router:
         if claimed is None:
             return self._wait(call, priority, now)
         tried.add(claimed.user_id)
+        self._given[call] = claimed.user_id
         self.waiting.pop(call, None)
         return {
             "CALLAGENT_OPERATOR": claimed.endpoint,
@@ -187,10 +190,20 @@ class Router:
         for user_id in self.book.claimed_for(call):
             self.book.signal(user_id, signal, cause="route_retry", reason=reason, call=call)
 
+    def passed_over(self, call: str, user_id: int) -> bool:
+        """True when ``call`` was offered to this operator and route has moved on since.
+
+        The PBX's events for the earlier attempt can arrive after the dialplan asked
+        again (a busy phone's ringing, under load): they must not make the operator
+        ringing once more for a call that is no longer theirs.
+        """
+        return user_id in self._tried.get(call, ()) and self._given.get(call) != user_id
+
     def forget(self, call: str) -> None:
         """The call ended: drop what the router kept about it."""
         self.waiting.pop(call, None)
         self._tried.pop(call, None)
+        self._given.pop(call, None)
 
     # ---------------------------------------------------------- feature codes
 
