@@ -135,3 +135,63 @@ def test_pacing_concurrency_rate_and_back_off() -> None:
     assert pacer.delay(10.0) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         Pacer(max_concurrent=0, calls_per_second=1.0)
+
+
+def _with_amd(status: str) -> list[AmiMessage]:
+    """The recorded answered call as it goes when AMD() answers ``status`` first.
+
+    The AMDSTATUS VarSet is the trace's own VarSet of the dialled channel with the
+    variable changed (Asterisk's shape); a machine gets no message, so neither the
+    digit's VarSet nor the result UserEvent of the notify script happen.
+    """
+    uniqueid = RECORDED["outbound_notify_answered"][1]
+    out: list[AmiMessage] = []
+    amd_added = False
+    for message in messages("outbound_notify_answered"):
+        h = message.headers
+        if status == "MACHINE" and (
+            (h.get("Event") == "VarSet" and h.get("Variable") in ("NOTIFY_DIGIT",))
+            or h.get("UserEvent") == "CallagentNotifyResult"
+        ):
+            continue
+        out.append(message)
+        if not amd_added and h.get("Event") == "VarSet" and h.get("Uniqueid") == uniqueid:
+            out.append(AmiMessage({**h, "Variable": "AMDSTATUS", "Value": status}))
+            amd_added = True
+    assert amd_added
+    return out
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "digit"),
+    [
+        ("MACHINE", "answering_machine", ""),
+        ("HUMAN", "answered", "1"),
+        ("NOTSURE", "answered", "1"),
+    ],
+)
+def test_an_answering_machine_is_its_own_result(status: str, result: str, digit: str) -> None:
+    action_id, uniqueid, *_ = RECORDED["outbound_notify_answered"]
+    book = OutcomeBook()
+    book.watch(action_id, uniqueid)
+    settled = []
+    for n, message in enumerate(_with_amd(status)):
+        settled += book.feed(message, float(n))
+    (item,) = settled
+    assert (item.result, item.digit) == (result, digit)
+
+
+def test_the_result_event_of_the_machine_branch_is_enough() -> None:
+    book = OutcomeBook()
+    item = book.watch("a1", "c1")
+    event = {"Event": "UserEvent", "UserEvent": "CallagentNotifyResult", "Uniqueid": "c1"}
+    book.feed(AmiMessage({**event, "Amd": "MACHINE"}), 1.0)
+    assert item.result == "answering_machine"
+
+
+def test_an_answering_machine_is_retried_after_its_own_delay() -> None:
+    delays = {**DELAYS, "answering_machine": 3600}
+    machine = _update("answering_machine", retry_delays=delays)
+    assert (machine.status, machine.last_result) == ("pending", "answering_machine")
+    assert machine.next_attempt_at == NOW + timedelta(seconds=3600)
+    assert _update("answering_machine", attempts=3, retry_delays=delays).status == "not_notified"

@@ -31,6 +31,8 @@ _CAUSES = {
 # OriginateResponse Reason (Asterisk's control frame) when no Hangup cause is known.
 _REASONS = {"3": "no_answer", "5": "busy", "8": "congestion", "4": "answered"}
 DIGIT_VARIABLES = ("CALLAGENT_NOTIFY_DIGIT", "NOTIFY_DIGIT")
+# Set by Asterisk's AMD() (app_amd) in dialplan/extensions.conf's notify-out.
+AMD_VARIABLE = "AMDSTATUS"
 
 
 def result_of(*, response: str, reason: str, cause: int | None, answered: bool) -> str:
@@ -60,10 +62,13 @@ class Watched:
     digit: str = ""
     operator_answered: bool = False  # digit 2: an operator took the call
     dial_status: str = ""  # the Dial this channel made (digit 2; operator mode: the applicant)
+    machine: bool = False  # AMD() heard an answering machine: nothing was said to anyone
 
     @property
     def result(self) -> str:
         """The result as far as known now."""
+        if self.machine:
+            return "answering_machine"
         return result_of(
             response=self.response, reason=self.reason, cause=self.cause, answered=self.answered
         )
@@ -128,8 +133,11 @@ class OutcomeBook:
             item.answered = True
         elif event == "VarSet" and h.get("Variable") in DIGIT_VARIABLES:
             item.digit = h.get("Value", "")[:1]
+        elif event == "VarSet" and h.get("Variable") == AMD_VARIABLE:
+            item.machine = h.get("Value") == "MACHINE"
         elif event == "UserEvent" and h.get("UserEvent") == "CallagentNotifyResult":
             item.digit = item.digit or h.get("Digit", "")[:1]
+            item.machine = item.machine or h.get("Amd") == "MACHINE"
         elif event == "Hangup":
             item.hung_up = True
             try:
