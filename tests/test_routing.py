@@ -222,6 +222,28 @@ async def test_the_call_drives_the_operator_state(db_url: str) -> None:
         assert history[0]["cause"] == "deadline"
 
 
+async def test_with_the_pause_policy_an_unanswered_operator_is_paused(db_url: str) -> None:
+    async with running_service(db_url, no_answer_policy="pause") as service:
+        op1001, op1002 = add_operators(service, 2)
+        await set_ready(service, [op1002, op1001])
+        first = await route(service, "1795360200.1")
+        assert first.set["CALLAGENT_OPERATOR"] == "PJSIP/op1002"
+        again = await route(service, "1795360200.1", "2", "NOANSWER")
+        assert again.set["CALLAGENT_OPERATOR"] == "PJSIP/op1001"
+        state = (await service.client.get(f"/api/v1/operators/{op1002}/state-history")).json()
+        assert (state[0]["to_state"], state[0]["reason"], state[0]["cause"]) == (
+            "paused",
+            "no_answer",
+            "route_retry",
+        )
+        assert state[0]["call"] == "pbx1:1795360200.1"
+        # busy is not the operator's doing: skipped for a while, not paused
+        busy = await route(service, "1795360200.1", "3", "BUSY")
+        assert busy.set["CALLAGENT_STATUS"] == "wait"  # op1002 paused, op1001 skipped
+        state = (await service.client.get(f"/api/v1/operators/{op1001}/state-history")).json()
+        assert (state[0]["to_state"], state[0]["reason"]) == ("ready", "")
+
+
 async def test_a_late_ringing_of_a_passed_over_operator_changes_nothing(db_url: str) -> None:
     """The busy phone's ringing arrives after the dialplan asked route again."""
     async with running_service(db_url) as service:

@@ -525,17 +525,21 @@ class OperatorBook:
             record_changes(conn, [_claimed(user_id, login, call, now)])
         return Claimed(user_id, login, endpoint)
 
-    def release(self, call: str, *, cause: str, signal: Signal = Signal.RELEASE) -> list[int]:
+    def release(
+        self, call: str, *, cause: str, signal: Signal = Signal.RELEASE, reason: str = ""
+    ) -> list[int]:
         """Free the operators claimed for ``call`` that never answered it."""
-        return self.release_many([call], cause=cause, signal=signal)
+        return self.release_many([call], cause=cause, signal=signal, reason=reason)
 
     def release_many(
-        self, calls: list[str], *, cause: str, signal: Signal = Signal.RELEASE
+        self, calls: list[str], *, cause: str, signal: Signal = Signal.RELEASE, reason: str = ""
     ) -> list[int]:
         """Free the operators claimed for any of ``calls``, in one transaction; their ids.
 
-        One read of the claims and one UPDATE ... RETURNING for all of them (this runs for
-        every call that ends).
+        ``signal``: RELEASE (no fault of theirs), NOT_ANSWERED (skipped for a while) or
+        NOT_ANSWERED_PAUSE (paused with ``reason``). One read of the claims and one
+        UPDATE ... RETURNING for all of them (this runs for every call that ends and
+        every retry of ``route``).
         """
         ringing = OperatorState.RINGING
         new = next_state(ringing, signal)
@@ -543,7 +547,7 @@ class OperatorBook:
             return []
         now = utcnow()
         values = state_columns(
-            new, signal, cause=cause, reason="", now=now, skip_seconds=self.skip_seconds
+            new, signal, cause=cause, reason=reason, now=now, skip_seconds=self.skip_seconds
         )
         transitions: list[Transition] = []
         with self._write_lock, self._engine.begin() as conn:
@@ -573,11 +577,6 @@ class OperatorBook:
                 self._mirror(transition, endpoints)
             record_changes(conn, transitions)
         return [t.user_id for t in transitions]
-
-    def claimed_for(self, call: str) -> list[int]:
-        """Operators holding a claim on ``call``."""
-        with self.sessions() as session:
-            return list(session.scalars(select(User.id).where(User.claimed_call == call)).all())
 
     # ------------------------------------------------------------------ sweep
 

@@ -142,7 +142,9 @@ class Router:
             )
             reason = "no_answer" if signal == Signal.NOT_ANSWERED_PAUSE else ""
             self._given.pop(call, None)
-            await asyncio.to_thread(self._not_answered, call, signal, reason)
+            await asyncio.to_thread(
+                self.book.release, call, cause="route_retry", signal=signal, reason=reason
+            )
         claimed = None
         if first_try and caller and self.repeat_caller_window and not topic:
             claimed = await asyncio.to_thread(
@@ -185,10 +187,6 @@ class Router:
             return {"CALLAGENT_STATUS": "overflow"}
         position = 1 + self._ahead(call, priority, now)
         return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
-
-    def _not_answered(self, call: str, signal: Signal, reason: str) -> None:
-        for user_id in self.book.claimed_for(call):
-            self.book.signal(user_id, signal, cause="route_retry", reason=reason, call=call)
 
     def passed_over(self, call: str, user_id: int) -> bool:
         """True when ``call`` was offered to this operator and route has moved on since.
