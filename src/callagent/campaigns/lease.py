@@ -183,13 +183,7 @@ def _lease_once(
             .execution_options(synchronize_session=None),
             [{"id": entry_id, "next_attempt_at": opens} for entry_id, opens in later.items()],
         )
-    if invalid:
-        session.execute(
-            update(RegistryEntry)
-            .where(RegistryEntry.id.in_(invalid), _lease_free(now))
-            .values(status="invalid", last_result="no_valid_phone")
-            .execution_options(synchronize_session=False)
-        )
+    _close(session, invalid, status="invalid", last_result="no_valid_phone", now=now)
     if chosen:
         # Numbers put on the do-not-call list since the import (DTMF 9 in another
         # campaign, or by hand) are never dialled.
@@ -201,15 +195,9 @@ def _lease_once(
             )
         )
         stopped = [entry_id for entry_id, (phone, _) in chosen.items() if phone in blocked]
-        if stopped:
-            session.execute(
-                update(RegistryEntry)
-                .where(RegistryEntry.id.in_(stopped), _lease_free(now))
-                .values(status="do_not_call", last_result="do_not_call_list")
-                .execution_options(synchronize_session=False)
-            )
-            for entry_id in stopped:
-                del chosen[entry_id]
+        _close(session, stopped, status="do_not_call", last_result="do_not_call_list", now=now)
+        for entry_id in stopped:
+            del chosen[entry_id]
     if not chosen:
         return [], set()
     until = now + timedelta(seconds=lease_seconds)
@@ -300,6 +288,19 @@ def _lease_once(
         for row in rows
     ]
     return out, set(chosen) - won
+
+
+def _close(
+    session: Session, entry_ids: Sequence[int], *, status: str, last_result: str, now: datetime
+) -> None:
+    """Entries that will never be dialled (no valid number, do-not-call), if not leased."""
+    if entry_ids:
+        session.execute(
+            update(RegistryEntry)
+            .where(RegistryEntry.id.in_(entry_ids), _lease_free(now))
+            .values(status=status, last_result=last_result)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def release_unsent(session: Session, leased: Sequence[Leased], *, owner: str) -> None:
