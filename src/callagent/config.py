@@ -8,10 +8,40 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def comma_or_json_list(value: Any) -> Any:
+    """A list setting's text as written: ``a,b`` (spaces around commas ignored) or a
+    JSON list ``["a", "b"]``; an empty text is an empty list. Lists pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"not a JSON list ({exc.msg} at position {exc.pos}); write a comma list "
+                'such as a,b or a JSON list such as ["a", "b"]'
+            ) from exc
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# Every list-valued setting is one of these (or, for objects, a JSON-only list with
+# NoDecode and its own validator): pydantic-settings would otherwise insist on JSON
+# and stop with "error parsing value" on the comma list the README documents.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(comma_or_json_list)]
 
 
 class AmiNode(BaseModel):
@@ -37,7 +67,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./callagent.db"
 
     # Either a JSON list of nodes in CALLAGENT_AMI_NODES, or one node from AMI_HOST & co.
-    ami_nodes: list[AmiNode] = Field(default_factory=list)
+    ami_nodes: Annotated[list[AmiNode], NoDecode] = Field(default_factory=list)
     ami_host: str | None = None
     ami_port: int = 5038
     ami_username: str = "callagent"
@@ -51,7 +81,7 @@ class Settings(BaseSettings):
     ami_reconnect_max: float = Field(default=30.0, gt=0)
     ami_max_frame_bytes: int = Field(default=1_048_576, ge=4096)
 
-    trunk_endpoints: list[str] = Field(default_factory=lambda: ["PJSIP/trunk"])
+    trunk_endpoints: CommaList = Field(default_factory=lambda: ["PJSIP/trunk"])
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
@@ -128,13 +158,6 @@ class Settings(BaseSettings):
                     '[{"name": "pbx1", "host": "10.0.0.5", "username": "callagent", '
                     f'"secret": "..."}}]: {exc.msg} at position {exc.pos}'
                 ) from exc
-        return value
-
-    @field_validator("trunk_endpoints", mode="before")
-    @classmethod
-    def _parse_trunks(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @model_validator(mode="after")
