@@ -499,3 +499,32 @@ def test_a_header_without_rows_and_thousands_of_blank_rows() -> None:
             "r.xlsx",
             max_rows=1,
         )
+
+
+def test_cli_export_takes_the_format_from_the_file_name(cli_env: CliRunner, tmp_path: Path) -> None:
+    run = functools.partial(cli_env.invoke, cli_app, catch_exceptions=False)
+    assert run(["campaigns", "add", "Паспорта"]).exit_code == 0
+    sample = str(SAMPLES / "registry_sample.csv")
+    assert run(["registry", "import", sample, "--campaign", "Паспорта"]).exit_code == 0
+
+    def export(name: str, *extra: str) -> tuple[int, str, Path]:
+        out = tmp_path / name
+        result = run(["registry", "export", "--campaign", "Паспорта", "-o", str(out), *extra])
+        return result.exit_code, result.output, out
+
+    code, output, out = export("out.csv")  # was an XLSX file named .csv
+    assert code == 0, output
+    rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig")), delimiter=";"))
+    assert rows[0][1] == "ФИО заявителя" and len(rows) == 1 + 19
+    code, output, out = export("out.XLSX")
+    assert code == 0, output
+    assert openpyxl.load_workbook(out).active.max_row == 1 + 19
+    # --format says otherwise: it wins over the name.
+    code, output, out = export("report.csv", "--format", "xlsx")
+    assert code == 0 and out.read_bytes()[:2] == b"PK"
+    for name in ("out.txt", "out"):
+        code, output, out = export(name)
+        assert code == 2 and "name it .csv or .xlsx, or say --format" in output, output
+        assert not out.exists()
+    code, output, out = export("out.txt", "--format", "csv")
+    assert code == 0 and out.read_text("utf-8-sig").startswith("№ п/п;")

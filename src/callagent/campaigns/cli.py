@@ -269,11 +269,25 @@ def registry_import(
             raise _fail("no row of this file can be called", 1)
 
 
+def export_format_of(output: Path) -> str:
+    """The export format the output file's name asks for (``.csv``, ``.xlsx``)."""
+    suffix = output.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        return suffix[1:]
+    named = f"extension {suffix!r}" if suffix else "no extension"
+    raise _fail(
+        f"{output} has {named}: name it .csv or .xlsx, or say --format csv or --format xlsx", 2
+    )
+
+
 @registry_app.command("export")
 def registry_export(
     campaign: Annotated[str, typer.Option(help="campaign name (or id)")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="file to write")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "xlsx",
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write: .csv or .xlsx")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or xlsx (default: the output file's extension)"),
+    ] = None,
     lang: Annotated[str, typer.Option(help="result headers: ru or en")] = "ru",
 ) -> None:
     """Write the registry with results (the imported columns plus the result columns)."""
@@ -281,6 +295,7 @@ def registry_export(
     from callagent.auth.service import Principal, audit
     from callagent.campaigns.registry_export import export_file
 
+    fmt = fmt if fmt is not None else export_format_of(output)
     if fmt not in ("csv", "xlsx"):
         raise _fail(f"--format {fmt!r}: use csv or xlsx", 2)
     if lang not in ("ru", "en"):
