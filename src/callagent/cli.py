@@ -1,4 +1,5 @@
-"""The ``callagent`` command: serve, migrate, replay."""
+"""The ``callagent`` command: the service, its database, users and tokens, campaigns, the
+simulator and trace replay."""
 
 from __future__ import annotations
 
@@ -35,7 +36,12 @@ def _settings() -> Settings:
 
 @app.command()
 def serve() -> None:
-    """Run the service: HTTP API, AMI listener (and, later, FastAGI) in one process."""
+    """Run the service in one process: HTTP API and operator pages, AMI listener, FastAGI.
+
+    FastAGI serves the dialplan's `route`, the operators' feature codes (login, logout,
+    pause, ready) and the notification calls' `notify`; the campaign dialer and webhook
+    deliveries run in the same process (CALLAGENT_AGI_ENABLED, CALLAGENT_CAMPAIGN_SCHEDULER).
+    """
     import uvicorn
 
     from callagent.api.app import create_app
