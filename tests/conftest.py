@@ -31,6 +31,7 @@ TRACES = Path(__file__).resolve().parents[2] / "shared" / "pbx-traces"
 if not TRACES.is_dir():  # CI clones the repo with shared/ beside it
     TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "pbx-traces"
 ALL_TRACES = sorted(p.stem for p in TRACES.glob("*.ami"))
+LIVE_TRACES = TRACES / "live"  # recorded on a real Asterisk 22 (issue #11): live/README.md
 CALL_TRACES = [
     name
     for name in ALL_TRACES

@@ -54,7 +54,7 @@ class StateDriver:
             self.queue.put_nowait(event)
 
     async def run(self) -> None:
-        """Apply queued events forever (until cancelled)."""
+        """Apply queued events forever (until cancelled); ``queue.join()`` waits for them."""
         while True:
             event = await self.queue.get()
             try:
@@ -63,6 +63,8 @@ class StateDriver:
                 raise
             except Exception:
                 log.exception("operator state update for %s failed", type(event).__name__)
+            finally:
+                self.queue.task_done()
 
     def apply(self, event: DomainEvent) -> None:
         """One event's effect on operators' states."""

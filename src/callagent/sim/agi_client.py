@@ -2,12 +2,15 @@
 
 Connects, sends the ``agi_*`` environment and a blank line, then answers each
 command: ``SET VARIABLE`` with ``200 result=1``, ``GET VARIABLE`` with the
-channel's value. Used by the PBX simulator and the tests.
+channel's value. Used by the PBX simulator and the tests. ``replay_recorded`` plays
+one dialogue recorded from a real Asterisk (a connection of a ``.agi.jsonl`` file)
+byte for byte instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -97,3 +100,38 @@ async def run_agi(call: AgiCall, host: str, port: int, timeout: float = 10.0) ->
             await writer.drain()
     finally:
         writer.close()
+
+
+async def replay_recorded(
+    chunks: Sequence[Mapping[str, object]], host: str, port: int, timeout: float = 10.0
+) -> list[str]:
+    """Play Asterisk's side of one recorded FastAGI dialogue; the lines the server sent.
+
+    ``chunks`` are one connection's lines of a ``.agi.jsonl`` recording
+    (``{"dir": "asterisk>" | ">asterisk" | "note", "data": ...}``), in order: what
+    Asterisk sent is written as it was recorded, and where the server spoke, as many
+    lines are read from it as it sent then (its answer is not checked here: the
+    caller compares the returned lines with the recording).
+    """
+    reader, writer = await asyncio.open_connection(host, port)
+    sent: list[str] = []
+    try:
+        for chunk in chunks:
+            data = str(chunk["data"])
+            if chunk["dir"] == "asterisk>":
+                writer.write(data.encode())
+                await writer.drain()
+            elif chunk["dir"] == ">asterisk":
+                for _ in range(data.count("\n")):
+                    async with asyncio.timeout(timeout):
+                        raw = await reader.readline()
+                    if not raw:
+                        return sent  # the server closed early
+                    sent.append(raw.decode())
+        async with asyncio.timeout(timeout):
+            rest = await reader.read()  # the server ends the dialogue by closing
+        if rest:
+            sent.extend(rest.decode().splitlines(keepends=True))
+    finally:
+        writer.close()
+    return sent

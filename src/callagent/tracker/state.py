@@ -79,6 +79,10 @@ class CallState:
     last_seq: int = 0  # the tracker's event counter when this call last changed
     ended_at: float | None = None
     closed_by_resync: bool = False
+    # False while the call is only an operator's phone talking to the dialplan (a feature
+    # code such as *51, voicemail): such a call is not a contact and is never stored. It
+    # becomes one (for good) as soon as a channel of another party joins it.
+    contact: bool = True
 
     @property
     def key(self) -> CallKey:

@@ -12,7 +12,12 @@ Rules that real Asterisk traffic taught us (``shared/pbx-traces/README.md``):
 - ``HangupRequest`` marks the leg whose far end hung up; ``SoftHangupRequest``
   says nothing about who did;
 - a call is final when its last channel is gone (no CEL needed);
-- events may be duplicated, reordered, or seen from the middle of a call.
+- events may be duplicated, reordered, or seen from the middle of a call;
+- a call that an operator's phone places into the dialplan and that no other party
+  ever joins (the feature codes ``*51``..``*54``, a voicemail check) is not a contact:
+  it is never stored as a call record, makes no wrap-up, and its end names no operator
+  (``live/live_feature_codes``). What the feature code did is in the operator's state
+  history (cause ``feature_code``); Asterisk's own CDR keeps the dial if one needs it.
 """
 
 from __future__ import annotations
@@ -241,11 +246,20 @@ class Tracker:
             leg.answered_at = at
         call.legs[uniqueid] = leg
         self._by_uniqueid[(call.node, uniqueid)] = call.key
-        self.dirty_calls.add(call.key)
+        if not call.contact and leg.role != "local" and uniqueid != call.linkedid:
+            call.contact = True  # another party joined the operator's call
+        self._touch(call)
         return leg
 
     def _touch(self, call: CallState) -> None:
-        self.dirty_calls.add(call.key)
+        # A call that is not (yet) a contact is never handed to the writer.
+        if call.contact:
+            self.dirty_calls.add(call.key)
+
+    def _dials_in_from_phone(self, h: dict[str, str]) -> bool:
+        """True when a Newchannel is an operator's phone calling into the dialplan."""
+        role = self.classify(endpoint_of(h.get("Channel", "")))
+        return role == "operator" and h.get("ChannelStateDesc", "") == "Ring"
 
     # ------------------------------------------------------------ channels
 
@@ -265,6 +279,9 @@ class Tracker:
         call = self.calls.get(key)
         if call is None:
             call = CallState(node=node, linkedid=linkedid, started_at=at)
+            # The first channel of a call placed by an operator's phone: a contact only
+            # once somebody else joins (see the module's rules).
+            call.contact = uniqueid != linkedid or not self._dials_in_from_phone(h)
             self.calls[key] = call
             self._out.append(CallStarted(key))
         leg = self._new_leg(call, h, "", at)
@@ -509,6 +526,7 @@ class Tracker:
             return
         call.legs[uniqueid] = leg
         self._by_uniqueid[(node, uniqueid)] = call.key
+        call.contact = call.contact or leg.role != "local"
         attempt = old.attempt_for(uniqueid)
         if attempt is not None:
             old.attempts.remove(attempt)
@@ -605,11 +623,16 @@ class Tracker:
         self.calls.pop(key, None)
         for uniqueid in call.legs:
             self._by_uniqueid.pop((call.node, uniqueid), None)
-        self._finished[key] = call.ended_at or 0.0
-        self._finished_records[key] = call
+        self._finished[key] = call.ended_at or 0.0  # late events of it are ignored
         while len(self._finished) > self.finished_memory:
             old_key, _ = self._finished.popitem(last=False)
             self._finished_records.pop(old_key, None)
+        if not call.contact:
+            # A feature code or another dial that reached nobody: no record, and nobody
+            # talked (the dialplan answered the phone to play a prompt): no wrap-up.
+            self._out.append(CallEnded(key, ()))
+            return
+        self._finished_records[key] = call
         self.dirty_calls.add(key)
         talked = tuple(
             dict.fromkeys(
@@ -736,7 +759,7 @@ class Tracker:
         if call is not None and not call.originate:
             call.originate = info
             call.note(at, "originate_response", **info)
-            self.dirty_calls.add(call.key)
+            self._touch(call)
         self._out.append(
             OriginateResult(node, info["action_id"], info["response"], info["reason"], uniqueid)
         )
