@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     claim_timeout: float = Field(default=60.0, gt=0)
     repeat_caller_window_minutes: float = Field(default=0.0, ge=0)  # 0: off
     fallback_queue: str = Field(default="support", pattern=r"^[A-Za-z0-9_-]*$")  # "": no mirroring
+    # Read the fallback queue back (QueueStatus) and correct it this often, seconds, besides
+    # after every AMI login and FullyBooted; 0: only then.
+    queue_sync_interval: float = Field(default=60.0, ge=0)
 
     writer_batch_size: int = Field(default=500, ge=1)
     writer_flush_interval: float = Field(default=0.05, ge=0)

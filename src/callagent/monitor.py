@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,11 @@ class Monitor:
             flush_interval=settings.writer_flush_interval,
         )
         self.subscribers: list[Subscriber] = []
+        # Told at every login, before the resync (the fallback queue's sync starts then).
+        self.on_login: list[Callable[[AmiClient], None]] = []
+        # Awaited before the clients log off on a clean stop: the last actions callagent
+        # sends (the fallback queue left as it should be while callagent is away).
+        self.before_stop: list[Callable[[], Awaitable[None]]] = []
         self.resyncs = 0
         self.resync_closed = 0
         self.clients = [
@@ -74,6 +79,11 @@ class Monitor:
 
     async def resync(self, client: AmiClient) -> None:
         """After every login: list live channels, close what ended while we were away."""
+        for hook in self.on_login:
+            try:
+                hook(client)
+            except Exception:
+                log.exception("a login hook failed; the resync goes on")
         node = client.node.name
         asked_at = self.tracker.events_seen
         try:
@@ -143,6 +153,11 @@ class Monitor:
 
     async def stop(self) -> None:
         """Log off every node, store what is pending, stop the tasks."""
+        for before in self.before_stop:
+            try:
+                await asyncio.wait_for(before(), 10)
+            except Exception as exc:
+                log.warning("stopping: a last action did not finish: %s", exc)
         for client in self.clients:
             await client.stop()
         try:

@@ -46,6 +46,17 @@ class AmiLoginError(RuntimeError):
     """Asterisk refused the login."""
 
 
+def _response_headers(item: AmiMessage) -> dict[str, Any]:
+    """Headers of a frame answering an action, with every value of a repeated one
+    (``Status``'s ``Variable: NAME=VALUE`` lines) as a list, as panoramisk keeps them."""
+    headers: dict[str, Any] = dict(item.headers)
+    for key in ("Variable", "ChanVariable"):
+        values = item.getall(key)
+        if len(values) > 1:
+            headers[key] = values
+    return headers
+
+
 class CallagentAmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with callagent's parser and error isolation."""
 
@@ -66,7 +77,7 @@ class CallagentAmiProtocol(AMIProtocol):  # type: ignore[misc]
             action_id = item.headers.get("ActionID")
             if action_id and action_id in self.responses:
                 try:
-                    self.handle_message(Message(item.headers))
+                    self.handle_message(Message(_response_headers(item)))
                 except Exception:
                     log.exception("error while completing AMI action %s", action_id)
             if "Event" in item.headers:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,7 +50,7 @@ from callagent.monitor import Monitor
 from callagent.originate import Originator
 from callagent.routing.agi import FastAgiServer
 from callagent.routing.driver import StateDriver
-from callagent.routing.mirror import QueueMirror
+from callagent.routing.mirror import QueueMirror, operator_phones
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
@@ -181,7 +182,19 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(hub.run()),
         ]
         if settings.fallback_queue:
-            mirror = QueueMirror(book.changes, monitor.clients, settings.fallback_queue)
+            mirror = QueueMirror(
+                book.changes,
+                monitor.clients,
+                settings.fallback_queue,
+                operators=partial(operator_phones, sessions),
+                sync_interval=settings.queue_sync_interval,
+            )
+            # QueueStatus read back and corrected after every login and FullyBooted;
+            # on a clean stop, the queue is left as it should be without callagent.
+            monitor.on_login.append(mirror.request_sync)
+            monitor.subscribers.append(mirror.on_events)
+            monitor.before_stop.append(mirror.hand_over)
+            app.state.queue_mirror = mirror
             tasks.append(asyncio.create_task(mirror.run()))
         if settings.campaign_scheduler == "on":
             preview = live_preview(app.state)

@@ -77,6 +77,11 @@ class CallSummary(BaseModel):
     final: bool
     partial: bool
     closed_by_resync: bool
+    reconstructed: bool = Field(
+        default=False,
+        description="built after the fact from the PBX's CEL store: the call happened "
+        "while callagent was down or disconnected",
+    )
     variables: dict[str, Any]
     transfers: list[Any]
     originate: dict[str, Any]

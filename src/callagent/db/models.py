@@ -88,6 +88,8 @@ class Call(Base):
     final: Mapped[bool] = mapped_column(Boolean, default=False)
     partial: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_by_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Built from the PBX's CEL store after a gap (callagent down or disconnected).
+    reconstructed: Mapped[bool] = mapped_column(Boolean, default=False)
     variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     transfers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     originate: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

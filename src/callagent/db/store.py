@@ -57,6 +57,7 @@ def _call_row(record: CallRecord, now: datetime, state: dict[str, Any] | None) -
         "final": record.final,
         "partial": record.partial,
         "closed_by_resync": record.closed_by_resync,
+        "reconstructed": record.reconstructed,
         "variables": record.variables,
         "transfers": record.transfers,
         "originate": record.originate,

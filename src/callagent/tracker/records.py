@@ -85,6 +85,7 @@ class CallRecord:
     legs: list[LegRecord] = field(default_factory=list)
     attempts: list[AttemptRecord] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    reconstructed: bool = False  # built from the PBX's CEL store, not followed live
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with the field names of the HTTP API."""
@@ -280,6 +281,7 @@ def build_record(call: CallState) -> CallRecord:
         legs=record_legs,
         attempts=[_attempt_record(seq, a) for seq, a in enumerate(call.attempts, start=1)],
         timeline=[dict(entry) for entry in call.timeline],
+        reconstructed=call.reconstructed,
     )
 
 

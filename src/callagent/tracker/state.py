@@ -83,6 +83,9 @@ class CallState:
     # code such as *51, voicemail): such a call is not a contact and is never stored. It
     # becomes one (for good) as soon as a channel of another party joins it.
     contact: bool = True
+    # Built after the fact from the PBX's CEL store (callagent was away for all or
+    # part of the call), not followed live: callagent/reconcile.
+    reconstructed: bool = False
 
     @property
     def key(self) -> CallKey:

@@ -339,11 +339,7 @@ class Tracker:
         if found is None:
             return
         call, _ = found
-        value = m.headers.get("Value", "")
-        if name == "MIXMONITOR_FILENAME":
-            call.recording_file = value
-        else:
-            call.variables[name] = value
+        _keep_variable(call, name, m.headers.get("Value", ""))
         self._touch(call)
 
     # ---------------------------------------------------------------- dial
@@ -828,13 +824,72 @@ class Tracker:
     # -------------------------------------------------------------- resync
 
     def _on_coreshowchannel(self, node: str, m: AmiMessage, at: float) -> None:
-        # A channel listed by CoreShowChannels: attach to it if it is new to us.
+        # A channel listed by CoreShowChannels: attach to it if it is new to us, and
+        # take from the listing what the events we missed would have told.
+        h = m.headers
+        seen_before = (node, h.get("Uniqueid", "")) in self._by_uniqueid
         found = self._call_for(node, m, at, activity=False)
         if found is None:
             return
         call, leg = found
-        if leg.answered_at is None and m.headers.get("ChannelStateDesc") == "Up" and call.partial:
-            leg.answered_at = at
+        if seen_before or not call.partial:
+            return  # followed from its start (or restored): the listing adds nothing
+        self._attach_listed(call, leg, h, at)
+
+    def _attach_listed(self, call: CallState, leg: Leg, h: dict[str, str], at: float) -> None:
+        """A leg first met in a resync listing: its age, its answer, its operator.
+
+        ``Duration`` (whole seconds) dates the channel; a leg that is up was answered,
+        at a moment the listing does not give: its creation is taken (a ring of a
+        second or two counts as talk; the CEL store, when configured, has the real
+        moment: callagent/reconcile). An operator's leg dialled by ``Dial`` or
+        ``Queue`` is an attempt of the call, and that operator is on it now.
+        """
+        created = at - _duration(h.get("Duration", ""))
+        leg.created_at = created
+        call.started_at = min(call.started_at, created)
+        application = h.get("Application", "")
+        if application == "Queue" and not call.queue_name:
+            call.queue_name = h.get("ApplicationData", "").split(",", 1)[0]
+        up = h.get("ChannelStateDesc") == "Up"
+        if up:
+            leg.answered_at = created
+        if leg.role != "operator" or leg.uniqueid == call.linkedid:
+            return
+        attempt = call.attempt_for(leg.uniqueid)
+        if attempt is None:
+            attempt = Attempt(
+                endpoint=leg.endpoint,
+                uniqueid=leg.uniqueid,
+                channel=leg.channel,
+                rang_from=created,
+                via="queue" if application == "AppQueue" else "dial",
+            )
+            call.attempts.append(attempt)
+        if up:
+            attempt.outcome = "answered"
+            attempt.rang_to = created
+            call.note(at, "answered", endpoint=leg.endpoint, estimated=True)
+            self._out.append(CallAnswered(call.key, leg.endpoint))
+        elif h.get("ChannelStateDesc") == "Ringing":
+            call.note(at, "ringing", endpoint=leg.endpoint)
+            self._out.append(OperatorRinging(call.key, leg.endpoint, leg.uniqueid))
+        self._touch(call)
+
+    def listed_variables(self, key: CallKey, variables: dict[str, str]) -> bool:
+        """Variables of a call read back from its channel (AMI ``Status``) after a resync:
+        what its unseen ``VarSet`` events said. True when the call took any."""
+        call = self.calls.get(key)
+        if call is None:
+            return False
+        kept = [_keep_variable(call, name, value) for name, value in variables.items()]
+        if any(kept):
+            self._touch(call)
+        return any(kept)
+
+    def knows(self, key: CallKey) -> bool:
+        """True while the tracker follows the call, or saw it end not long ago."""
+        return key in self.calls or key in self._finished
 
     def resync(
         self,
@@ -881,3 +936,23 @@ class Tracker:
 
 def _known(value: str) -> str:
     return "" if value == "<unknown>" else value
+
+
+def _keep_variable(call: CallState, name: str, value: str) -> bool:
+    """Keep a channel variable callagent reads (``CALLAGENT_*``, the recording's file)."""
+    if name == "MIXMONITOR_FILENAME":
+        call.recording_file = value
+    elif name.startswith("CALLAGENT_"):
+        call.variables[name] = value
+    else:
+        return False
+    return True
+
+
+def _duration(value: str) -> float:
+    """CoreShowChannel's ``Duration`` (``HH:MM:SS``) in seconds; 0 when unreadable."""
+    try:
+        hours, minutes, seconds = (int(part) for part in value.split(":"))
+    except ValueError:
+        return 0.0
+    return float(hours * 3600 + minutes * 60 + seconds)
