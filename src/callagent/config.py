@@ -52,6 +52,8 @@ class AmiNode(BaseModel):
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = "callagent"
     secret: SecretStr = SecretStr("")
+    # This node's CEL store when it is not CALLAGENT_CEL_URL (one store per PBX)
+    cel_url: str = ""
 
     def __repr__(self) -> str:  # the secret never reaches a log line through repr()
         return f"AmiNode(name={self.name!r}, host={self.host!r}, port={self.port})"
@@ -104,6 +106,13 @@ class Settings(BaseSettings):
     # Read the fallback queue back (QueueStatus) and correct it this often, seconds, besides
     # after every AMI login and FullyBooted; 0: only then.
     queue_sync_interval: float = Field(default=60.0, ge=0)
+
+    # The PBX's CEL store (an SQLAlchemy URL, read-only: sqlite:////var/log/asterisk/cel.db,
+    # postgresql://...): calls missed while callagent was down are rebuilt from it after
+    # every (re)connect; "": not read (such calls are missing). dialplan/README.md.
+    cel_url: str = ""
+    cel_table: str = Field(default="cel", pattern=r"^[A-Za-z0-9_.]+$")
+    cel_lookback_hours: float = Field(default=24.0, gt=0)  # the longest gap rebuilt
 
     writer_batch_size: int = Field(default=500, ge=1)
     writer_flush_interval: float = Field(default=0.05, ge=0)

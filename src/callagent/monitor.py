@@ -18,6 +18,8 @@ from callagent.ami.parser import AmiMessage
 from callagent.config import Settings
 from callagent.db.store import CallStore
 from callagent.db.writer import CallWriter
+from callagent.reconcile.channel_vars import read_listed_variables
+from callagent.reconcile.service import Reconciler
 from callagent.tracker.events import DomainEvent
 from callagent.tracker.state import state_from_json
 from callagent.tracker.tracker import Tracker
@@ -56,6 +58,13 @@ class Monitor:
         self.before_stop: list[Callable[[], Awaitable[None]]] = []
         self.resyncs = 0
         self.resync_closed = 0
+        # Calls of the gaps (callagent down, AMI link lost), rebuilt from the CEL store
+        # after each resync; None without CALLAGENT_CEL_URL.
+        self.reconciler = Reconciler.from_settings(
+            settings, store, self.tracker, on_changed=self.writer.notify
+        )
+        self.reconciled = 0  # calls rebuilt and stored
+        self.reconciliations = 0  # reconciliations that ran to their end
         self.clients = [
             AmiClient.from_settings(
                 node, settings, on_event=self.on_event, on_connected=self.resync
@@ -71,11 +80,14 @@ class Monitor:
         if tracker.dirty_calls or tracker.dirty_devices:
             self.writer.notify()
         if events and self.subscribers:
-            for subscriber in self.subscribers:
-                try:
-                    subscriber(events)
-                except Exception:
-                    log.exception("a domain-event subscriber failed; the others go on")
+            self._publish(events)
+
+    def _publish(self, events: list[DomainEvent]) -> None:
+        for subscriber in self.subscribers:
+            try:
+                subscriber(events)
+            except Exception:
+                log.exception("a domain-event subscriber failed; the others go on")
 
     async def resync(self, client: AmiClient) -> None:
         """After every login: list live channels, close what ended while we were away."""
@@ -85,6 +97,7 @@ class Monitor:
             except Exception:
                 log.exception("a login hook failed; the resync goes on")
         node = client.node.name
+        connected_at = time.time()
         asked_at = self.tracker.events_seen
         try:
             listing = await client.send_action({"Action": "CoreShowChannels"}, as_list=True)
@@ -93,7 +106,9 @@ class Monitor:
             return
         items = listing if isinstance(listing, list) else [listing]
         live = [_plain(m) for m in items if m.get("Event") == "CoreShowChannel"]
-        self.tracker.resync(node, live, time.time(), asked_at_seq=asked_at)
+        # operators on a call attached here (it began while callagent was away) are on it
+        self._publish(self.tracker.resync(node, live, time.time(), asked_at_seq=asked_at))
+        await read_listed_variables(client, self.tracker, node)  # calls begun while away
         keep = {c.linkedid for c in self.tracker.active_calls(node)}
         closed = await asyncio.to_thread(
             self.store.close_stale_calls, node, keep, datetime.now(UTC)
@@ -108,12 +123,37 @@ class Monitor:
             len(live),
             closed,
         )
+        await self._reconcile(node, connected_at)
         for action in ({"Action": "DeviceStateList"}, {"Action": "PJSIPShowContacts"}):
             try:
                 # The listed items arrive as events and go through on_event.
                 await client.send_action(action)  # a list, or an Error when empty
             except Exception as exc:
                 log.info("resync of node %s: %s not available: %s", node, action["Action"], exc)
+
+    async def _reconcile(self, node: str, connected_at: float) -> None:
+        """Store the calls the CEL store has and callagent missed (callagent/reconcile)."""
+        if self.reconciler is None:
+            return
+        try:
+            done = await self.reconciler.run(node, connected_at)
+        except Exception as exc:
+            log.warning("reconciliation of node %s from its CEL store failed: %s", node, exc)
+            return
+        if done is None:
+            return
+        self.reconciliations += 1
+        self.reconciled += done.stored
+        log.info(
+            "reconciliation of node %s: %d call(s) in the CEL store since %s, %d rebuilt "
+            "and stored as reconstructed, %d live call(s) completed, in %.2f s",
+            node,
+            done.seen,
+            datetime.fromtimestamp(done.since, UTC).isoformat(timespec="seconds"),
+            done.stored,
+            done.restored,
+            done.seconds,
+        )
 
     async def restore(self) -> int:
         """Take up the calls an earlier run left unfinished; returns how many."""
@@ -164,6 +204,8 @@ class Monitor:
             await self.writer.drain(timeout=10)
         except Exception as exc:
             log.warning("stopping with unsaved changes: %s", exc)
+        if self.reconciler is not None:
+            self.reconciler.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
