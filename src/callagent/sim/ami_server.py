@@ -3,8 +3,9 @@
 It stands in for Asterisk where no Asterisk can run (tests, demos): banner,
 Login, Ping/Pong, Logoff, the resync listings (CoreShowChannels,
 DeviceStateList, PJSIPShowContacts) in the formats recorded from Asterisk 22
-(``shared/pbx-traces/coreshowchannels_midcall.ami``), and a byte stream to
-play to the client, such as a recorded trace, byte for byte.
+(``shared/pbx-traces/coreshowchannels_midcall.ami``), app_queue's QueueStatus and
+QueuePause for the queues in ``queues`` (``sim/queues.py``), an Asterisk restart, and
+a byte stream to play to the client, such as a recorded trace, byte for byte.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callagent.ami.parser import AmiMessage, AmiParser
+from callagent.sim.queues import SimQueue
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,8 @@ class AmiServer:
         self.connections: list[ServerConnection] = []
         self._actions: list[AmiMessage] = []  # every connection's, as they arrived
         self.live_channels: list[dict[str, str]] = []
+        self.queues: dict[str, SimQueue] = {}  # app_queue: QueueStatus, QueuePause
+        self.uptime_since = time.time()  # FullyBooted's Uptime counts from here
         self.silent_actions: set[str] = set()  # actions received but never answered
         # Originate -> response frames; set by sim/outbound.py's OutboundPbx.
         self.originate_handler: Callable[[ServerConnection, AmiMessage], list[bytes]] | None = None
@@ -95,6 +100,55 @@ class AmiServer:
                 conn.writer.write(data)
                 with contextlib.suppress(ConnectionError):
                     await conn.writer.drain()
+
+    def pause_member(
+        self, interface: str, paused: bool, reason: str, queue: str = ""
+    ) -> bytes | None:
+        """Pause or unpause ``interface`` in ``queue`` (every queue: ""), as the action
+        or the CLI's ``queue pause member`` does; the events, or None if no member."""
+        events = [
+            q.pause(interface, paused, reason)
+            for q in self.queues.values()
+            if not queue or q.name == queue
+        ]
+        found = [e for e in events if e is not None]
+        return b"".join(found) if found else None
+
+    async def restart(self) -> None:
+        """Asterisk restarts: every session is dropped, queue pauses are forgotten.
+
+        Clients reconnect and log in to a fresh Asterisk (FullyBooted, Uptime from 0).
+        Before closing, Asterisk says so (``asterisk_restart_midcall.ami``).
+        """
+        await self.broadcast(
+            frame(
+                ("Event", "Shutdown"),
+                ("Privilege", "system,all"),
+                ("Timestamp", f"{time.time():.6f}"),
+                ("Shutdown", "Cleanly"),
+                ("Restart", "True"),
+            )
+        )
+        for conn in list(self.connections):
+            conn.writer.close()
+        for queue in self.queues.values():
+            queue.restart()
+        self.uptime_since = time.time()
+
+    async def send_fully_booted(self) -> None:
+        """Send FullyBooted to every session (Asterisk finished booting after a login)."""
+        await self.broadcast(
+            frame(
+                ("Event", "FullyBooted"),
+                ("Privilege", "system,all"),
+                ("Uptime", str(self._uptime())),
+                ("LastReload", str(self._uptime())),
+                ("Status", "Fully Booted"),
+            )
+        )
+
+    def _uptime(self) -> int:
+        return int(time.time() - self.uptime_since)
 
     async def start(self) -> None:
         """Listen; ``self.port`` is the real port afterwards."""
@@ -158,8 +212,8 @@ class AmiServer:
                         frame(
                             ("Event", "FullyBooted"),
                             ("Privilege", "system,all"),
-                            ("Uptime", "1"),
-                            ("LastReload", "1"),
+                            ("Uptime", str(self._uptime())),
+                            ("LastReload", str(self._uptime())),
                             ("Status", "Fully Booted"),
                         )
                     )
@@ -210,6 +264,49 @@ class AmiServer:
                     ("ListItems", "0"),
                 )
             )
+        elif name == "queuestatus":
+            out.append(
+                frame(
+                    ("Response", "Success"),
+                    aid,
+                    ("EventList", "start"),
+                    ("Message", "Queue status will follow"),
+                )
+            )
+            wanted = action.get("Queue")
+            queues = [q for q in self.queues.values() if not wanted or q.name == wanted]
+            for queue in queues:
+                out.append(queue.status_frames(action.action_id, action.get("Member")))
+            listed = sum(
+                1 + sum(1 for m in q.members if action.get("Member") in ("", m.interface))
+                for q in queues
+            )
+            out.append(
+                frame(
+                    ("Event", "QueueStatusComplete"),
+                    aid,
+                    ("EventList", "Complete"),
+                    ("ListItems", str(listed)),
+                )
+            )
+        elif name == "queuepause":
+            paused = action.get("Paused").lower() in ("true", "1", "yes")
+            events = self.pause_member(
+                action.get("Interface"), paused, action.get("Reason"), action.get("Queue")
+            )
+            if events is None:
+                out.append(frame(("Response", "Error"), aid, ("Message", "Interface not found")))
+            else:
+                word = "paused" if paused else "unpaused"
+                out.append(
+                    frame(
+                        ("Response", "Success"), aid, ("Message", f"Interface {word} successfully")
+                    )
+                )
+                conn.writer.write(b"".join(out))
+                await conn.writer.drain()
+                await self.broadcast(events)  # every session with the agent class sees them
+                return
         elif name == "pjsipshowcontacts":
             out.append(frame(("Response", "Error"), aid, ("Message", "No Contacts found")))
         elif name == "originate" and self.originate_handler is not None:
