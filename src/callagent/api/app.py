@@ -207,6 +207,7 @@ def create_app(settings: Settings) -> FastAPI:
             if demo is not None:
                 await demo.stop()
             await agi.stop()
+            await router.close()  # after the held dialogues have ended
             await monitor.stop()
             for task in tasks:
                 task.cancel()

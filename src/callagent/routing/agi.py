@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,38 @@ class AgiSession:
         """``GET VARIABLE name``; None when unset."""
         result, value = await self.command(f"GET VARIABLE {name}")
         return value if result == 1 else None
+
+    async def idle(self, until: asyncio.Future[Any], timeout: float) -> bool:
+        """Send nothing until ``until`` is done (True) or ``timeout`` passes (False).
+
+        res_agi reads the channel meanwhile (music on hold plays) and writes ``HANGUP``
+        on the socket as soon as the caller hangs up: that line, or the connection
+        closing, raises AgiHangup at once.
+        """
+        if until.done():
+            return True
+        line = asyncio.ensure_future(self.reader.readline())
+        try:
+            await asyncio.wait({line, until}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            if not line.done():
+                line.cancel()
+                # the next command reads this stream: the read must be over first
+                with contextlib.suppress(asyncio.CancelledError):
+                    await line
+        if line.done() and not line.cancelled():
+            try:
+                raw = line.result()
+            except (ValueError, ConnectionError) as exc:
+                raise AgiHangup(str(exc)) from exc
+            if not raw:
+                raise AgiHangup("connection closed")
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if text == "HANGUP":
+                self.hung_up = True
+                raise AgiHangup("the caller hung up")
+            raise AgiProtocolError(f"unexpected line while idle {text[:80]!r}")
+        return until.done()
 
     async def _line(self) -> str:
         try:

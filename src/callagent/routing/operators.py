@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Table,
     bindparam,
+    event,
     func,
     insert,
     literal_column,
@@ -304,6 +305,13 @@ class OperatorBook:
         self.wrapup_hook: WrapupHook | None = None
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
         self.owners = EndpointOwners(sessions)
+        # Called after each commit that made an operator ready, in the thread that
+        # committed (not before: a claim must already see them). The router wakes the
+        # calls held waiting for an operator with it.
+        self.ready_listeners: list[Callable[[], None]] = []
+        self._made_ready = f"callagent.made_ready.{id(self)}"  # session.info key
+        event.listen(sessions, "after_commit", self._after_commit)
+        event.listen(sessions, "after_rollback", self._after_rollback)
 
     # ------------------------------------------------------------ transitions
 
@@ -347,7 +355,23 @@ class OperatorBook:
         else:
             batch.append(transition)
         self._mirror(transition, user.endpoints)
+        if new == OperatorState.READY:
+            session.info[self._made_ready] = True  # told after the commit
         return True
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(self._made_ready, False):
+            self._tell_ready()
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(self._made_ready, None)
+
+    def _tell_ready(self) -> None:
+        for listener in self.ready_listeners:
+            try:
+                listener()
+            except Exception:  # a listener's fault must not undo a committed change
+                log.exception("ready listener failed")
 
     def _mirror(self, transition: Transition, endpoints: Sequence[str] | None) -> None:
         """Tell those who mirror states (the fallback queue) about ``transition``."""
@@ -576,6 +600,8 @@ class OperatorBook:
                 transitions.append(transition)
                 self._mirror(transition, endpoints)
             record_changes(conn, transitions)
+        if new == OperatorState.READY and transitions:
+            self._tell_ready()
         return [t.user_id for t in transitions]
 
     # ------------------------------------------------------------------ sweep

@@ -5,12 +5,20 @@
 ``CALLAGENT_OPERATOR_ID``, ``CALLAGENT_CALL_ID``, ``CALLAGENT_DIAL_TIMEOUT`` and
 ``CALLAGENT_STATUS`` (``ok``, ``wait`` with ``CALLAGENT_QUEUE_POSITION``, or
 ``overflow`` after the longest wait).
+
+A dialplan that asks to be held (a sixth argument, ``hold``) never hears ``wait``:
+while nobody is free the dialogue stays open with music on hold (``SET MUSIC ON``)
+and answers the moment an operator is claimed for the call. The operator book
+tells the router after every commit that made an operator ready; the calls held
+are served first in line first, by one task (the dispatcher).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +32,20 @@ from callagent.tracker.tracker import endpoint_of
 log = logging.getLogger(__name__)
 _NOT_ANSWERED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
 _SILENT = 60.0  # a waiting call that has not asked again for this long has left
+_MUSIC_CLASS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_OVERFLOW = {"CALLAGENT_STATUS": "overflow"}
+_QUICK_RECHECK, _QUICK_RECHECKS = 0.1, 4  # after an operator became ready
+
+
+@dataclass
+class Held:
+    """A call whose FastAGI dialogue holds the caller: how to ask again, where to answer."""
+
+    linkedid: str
+    topic: str | None
+    caller: str
+    priority: int
+    answer: asyncio.Future[dict[str, str]]
 
 
 @dataclass
@@ -35,6 +57,7 @@ class Waiting:
     priority: int = 0  # CALLAGENT_PRIORITY: callbacks jump ahead
     last_ask: float = 0.0
     tried: set[int] = field(default_factory=set)
+    held: Held | None = None  # the dialogue waits on the line (not asking again)
 
     def rank_key(self) -> tuple[int, float]:
         return (-self.priority, self.since)
@@ -52,6 +75,8 @@ class Router:
         max_wait: float = 300.0,
         no_answer_policy: str = "skip",
         repeat_caller_window: float = 0.0,
+        recheck: float = 1.0,
+        keepalive: float = 5.0,
     ) -> None:
         self.book = book
         self.repeat_caller_window = repeat_caller_window  # minutes; 0: off
@@ -65,6 +90,20 @@ class Router:
         self._given: dict[str, int] = {}  # call -> the operator it is being offered to now
         self.decisions = 0
         self.no_operator = 0
+        # Held calls: asked again when an operator becomes ready (the book's hook), and
+        # every ``recheck`` s for what no commit here announces (another process's
+        # operators, a skip or a busy phone that ended); a NOOP every ``keepalive`` s
+        # finds a channel or socket that died without a word.
+        self.recheck = recheck
+        self.keepalive = keepalive
+        self._ready_seen = 0  # operators made ready so far (a held call's missed wake-up)
+        self._soon = 0  # quick rechecks left after a wake-up that served nobody
+        self._kicked = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):  # built outside the loop: set on first use
+            self._loop = asyncio.get_running_loop()
+        book.ready_listeners.append(self._operator_ready)
 
     def scripts(self) -> dict[str, Script]:
         """Script name -> handler, for the FastAGI server."""
@@ -81,10 +120,15 @@ class Router:
 
         Arguments: attempt, previous DIALSTATUS, then (dialplan/extensions.conf passes
         them, saving three round trips) the topic, the priority and the linkedid. An
-        older dialplan that passes only the first two is asked with GET VARIABLE.
+        older dialplan that passes only the first two is asked with GET VARIABLE. A
+        sixth, ``hold`` (or a music-on-hold class), holds the call on this dialogue
+        while nobody is free instead of answering ``wait``.
         """
         args = session.args
         previous = args[1] if len(args) > 1 else ""
+        hold = args[5] if len(args) > 5 else ""
+        self._loop = asyncio.get_running_loop()
+        seen = self._ready_seen
         if len(args) >= 5 and args[4]:
             topic, priority, linkedid = args[2], args[3], args[4]
         else:
@@ -94,15 +138,18 @@ class Router:
             topic = await session.get_variable("CALLAGENT_TOPIC") or ""
             priority = await session.get_variable("CALLAGENT_PRIORITY") or ""
         caller = session.env.get("agi_callerid", "")
+        rank = int(priority) if priority.lstrip("-").isdigit() else 0
         variables = await self.decide(
-            linkedid=linkedid,
-            previous=previous,
-            topic=topic or None,
-            caller=caller,
-            priority=int(priority) if priority.lstrip("-").isdigit() else 0,
+            linkedid=linkedid, previous=previous, topic=topic or None, caller=caller, priority=rank
         )
         call = f"{self.node}:{linkedid}"
         try:
+            if hold and variables.get("CALLAGENT_STATUS") == "wait":
+                music = hold if _MUSIC_CLASS.match(hold) and hold != "hold" else "default"
+                answer = asyncio.get_running_loop().create_future()
+                held = Held(linkedid, topic or None, caller, rank, answer)
+                position = variables.get("CALLAGENT_QUEUE_POSITION", "")
+                variables = await self._hold(session, call, held, music, position, seen)
             for name, value in variables.items():
                 await session.set_variable(name, value)
         except AgiHangup:
@@ -120,8 +167,12 @@ class Router:
         topic: str | None,
         caller: str = "",
         priority: int = 0,
+        again: bool = False,
     ) -> dict[str, str]:
-        """The channel variables that answer ``route`` for this call (FastAGI or HTTP)."""
+        """The channel variables that answer ``route`` for this call (FastAGI or HTTP).
+
+        ``again``: the router asks for a call it holds (not counted as a request).
+        """
         call = f"{self.node}:{linkedid}"
         now = time.monotonic()
         waiting = self.waiting.get(call)
@@ -131,7 +182,7 @@ class Router:
         ahead = self._ahead(call, priority, now)
         if ahead and await asyncio.to_thread(self.book.count_free) <= ahead:
             # Calls that waited longer (or callbacks) come first: this one keeps waiting.
-            return self._wait(call, priority, now)
+            return self._wait(call, priority, now, again)
         first_try = call not in self._tried
         tried = self._tried.setdefault(call, set())
         if previous in _NOT_ANSWERED:
@@ -146,7 +197,7 @@ class Router:
                 self.book.release, call, cause="route_retry", signal=signal, reason=reason
             )
         claimed = None
-        if first_try and caller and self.repeat_caller_window and not topic:
+        if first_try and caller and self.repeat_caller_window and not topic and not again:
             claimed = await asyncio.to_thread(
                 self.book.claim_last_operator,
                 call,
@@ -155,9 +206,10 @@ class Router:
             )
         if claimed is None:
             claimed = await self.claims.claim(ClaimRequest(call, topic or None, frozenset(tried)))
-        self.decisions += 1
+        if not again:
+            self.decisions += 1
         if claimed is None:
-            return self._wait(call, priority, now)
+            return self._wait(call, priority, now, again)
         tried.add(claimed.user_id)
         self._given[call] = claimed.user_id
         self.waiting.pop(call, None)
@@ -179,12 +231,13 @@ class Router:
             if other.call != call and now - other.last_ask < _SILENT and other.rank_key() < key
         )
 
-    def _wait(self, call: str, priority: int, now: float) -> dict[str, str]:
-        self.no_operator += 1
+    def _wait(self, call: str, priority: int, now: float, again: bool = False) -> dict[str, str]:
+        if not again:
+            self.no_operator += 1
         waiting = self.waiting.setdefault(call, Waiting(call, now, priority, now))
         if now - waiting.since >= self.max_wait:
             self.waiting.pop(call, None)
-            return {"CALLAGENT_STATUS": "overflow"}
+            return dict(_OVERFLOW)
         position = 1 + self._ahead(call, priority, now)
         return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
 
@@ -199,9 +252,141 @@ class Router:
 
     def forget(self, call: str) -> None:
         """The call ended: drop what the router kept about it."""
-        self.waiting.pop(call, None)
+        waiting = self.waiting.pop(call, None)
+        if waiting is not None and waiting.held is not None:
+            waiting.held.answer.cancel()  # its dialogue ends (the channel is gone)
         self._tried.pop(call, None)
         self._given.pop(call, None)
+
+    # ------------------------------------------------------------ held calls
+
+    async def _hold(
+        self, session: AgiSession, call: str, held: Held, music: str, position: str, seen: int
+    ) -> dict[str, str]:
+        """Keep the caller on this dialogue with music until an operator is claimed.
+
+        The answer is what ``route`` would have said once an operator was free (or
+        ``overflow`` after the longest wait). AgiHangup when the caller hangs up or
+        the connection closes; the call leaves the waiting list either way.
+        """
+        waiting = self.waiting.get(call)
+        if waiting is None:  # cannot happen: decide() answered wait and listed it
+            return dict(_OVERFLOW)
+        waiting.held = held
+        try:
+            if position:
+                await session.command(f'SAY NUMBER {position} ""')
+            await session.command(f"SET MUSIC ON {music}")
+            if session.hung_up:
+                raise AgiHangup("the caller hung up")
+            if self._ready_seen != seen:
+                self._kick()  # an operator became ready while this call asked
+            while True:
+                remaining = waiting.since + self.max_wait - time.monotonic()
+                if remaining <= 0:
+                    answer = dict(_OVERFLOW)
+                    break
+                if await session.idle(held.answer, min(self.keepalive, remaining)):
+                    if held.answer.cancelled():
+                        raise AgiHangup("the call ended while it waited")
+                    answer = held.answer.result()
+                    break
+                await session.command("NOOP")  # a dead socket or channel shows now
+                if session.hung_up:
+                    raise AgiHangup("the caller hung up")
+                waiting.last_ask = time.monotonic()
+            await session.command("SET MUSIC OFF")
+            return answer
+        finally:
+            if not held.answer.done():
+                held.answer.cancel()
+            if self.waiting.get(call) is waiting:
+                self.waiting.pop(call, None)
+                self._kick()  # who was behind this call may be served now
+
+    def _operator_ready(self) -> None:
+        """The book's hook, in the thread that committed: wake the held calls."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._on_ready)
+
+    def _on_ready(self) -> None:
+        self._ready_seen += 1
+        # The phone's state is stored a moment after the operator's (the call writer):
+        # until it is, the claim still sees it ringing. A few quick looks, not a second.
+        self._soon = _QUICK_RECHECKS
+        self._kick()
+
+    def _kick(self) -> None:
+        """Have the dispatcher ask again for the held calls (now, and then each recheck)."""
+        if not any(w.held is not None for w in self.waiting.values()):
+            return
+        self._kicked.set()
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def _dispatch(self) -> None:
+        """Serve the held calls until none is left."""
+        while True:
+            self._kicked.clear()
+            await self._serve()
+            if not any(w.held is not None for w in self.waiting.values()):
+                return
+            pause = self.recheck
+            if self._soon > 0:
+                self._soon -= 1
+                pause = min(pause, _QUICK_RECHECK)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause):
+                    await self._kicked.wait()
+
+    async def _serve(self) -> None:
+        """Ask again for the held calls in their order, until the first that must wait.
+
+        One at a time: each claim sees the previous one's, so the order (priority,
+        then the time they began to wait) is kept exactly.
+        """
+        while True:
+            held = [
+                w for w in self.waiting.values() if w.held is not None and not w.held.answer.done()
+            ]
+            if not held:
+                return
+            first = min(held, key=lambda w: w.rank_key())
+            ask = first.held
+            assert ask is not None
+            try:
+                variables = await self.decide(
+                    linkedid=ask.linkedid,
+                    previous="",
+                    topic=ask.topic,
+                    caller=ask.caller,
+                    priority=ask.priority,
+                    again=True,
+                )
+            except Exception as exc:  # the database may be away: the next recheck retries
+                log.warning("asking again for a held call failed: %s", type(exc).__name__)
+                return
+            if variables.get("CALLAGENT_STATUS") == "wait":
+                if ask.answer.done() and self.waiting.get(first.call) is not first:
+                    self.waiting.pop(first.call, None)  # it left while we asked
+                    continue
+                return
+            if not ask.answer.done():
+                ask.answer.set_result(variables)
+            elif variables.get("CALLAGENT_STATUS") == "ok":
+                # The caller left while we claimed: the operator goes back at once.
+                await asyncio.to_thread(self.book.release, first.call, cause="caller_gone")
+
+    async def close(self) -> None:
+        """Stop the dispatcher (the service stops; the held dialogues are ended by it)."""
+        task, self._dispatcher = self._dispatcher, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # ---------------------------------------------------------- feature codes
 

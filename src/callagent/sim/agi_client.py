@@ -5,13 +5,25 @@ command: ``SET VARIABLE`` with ``200 result=1``, ``GET VARIABLE`` with the
 channel's value. Used by the PBX simulator and the tests. ``replay_recorded`` plays
 one dialogue recorded from a real Asterisk (a connection of a ``.agi.jsonl`` file)
 byte for byte instead.
+
+``run_agi`` also answers ``SET MUSIC``, ``SAY NUMBER`` and ``NOOP`` with
+``200 result=0``. When the caller hangs up (``AgiCall.hangup`` is set) while the
+server sends nothing, it writes ``HANGUP`` at once, as res_agi does; afterwards the
+commands that need a live channel get res_agi's ``511``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+# Commands res_agi answers "200 result=0" (no digit pressed); of those, the ones it
+# refuses once the channel hung up ("Runs Dead: No" in `agi show`) get its 511.
+_ZERO = ("SET MUSIC", "SAY NUMBER", "NOOP")
+_NOT_DEAD = ("SET MUSIC", "SAY NUMBER")
+_DEAD = b"511 Command Not Permitted on a dead channel or intercepted channel\n"
 
 
 @dataclass
@@ -27,8 +39,13 @@ class AgiCall:
     args: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)  # the channel's, for GET VARIABLE
     hangup_after_commands: int | None = None  # the caller hangs up after this many commands
+    hangup: asyncio.Event | None = None  # set: the caller hangs up now
     commands: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each command came (loop time)
     set: dict[str, str] = field(default_factory=dict)
+    music: bool = False  # music on hold playing (SET MUSIC ON until SET MUSIC OFF)
+    hung_up: bool = False
+    ended_at: float | None = None  # when the server closed (loop time)
 
     def environment(self, port: int) -> bytes:
         """The 24-line environment block Asterisk 22 sends, in its order."""
@@ -68,25 +85,35 @@ def _unquote(value: str) -> str:
 
 async def run_agi(call: AgiCall, host: str, port: int, timeout: float = 10.0) -> AgiCall:
     """Play one FastAGI dialogue against a server; fill ``call.commands`` and ``call.set``."""
+    loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(call.environment(port))
         await writer.drain()
         while True:
             async with asyncio.timeout(timeout):
-                raw = await reader.readline()
+                raw = await _next_line(call, reader, writer)
             if not raw:
+                call.ended_at = loop.time()
                 return call  # the server closed: the dialogue is over
             command = raw.decode().rstrip("\n")
             call.commands.append(command)
-            hung_up = (
+            call.times.append(loop.time())
+            if (
                 call.hangup_after_commands is not None
                 and len(call.commands) > call.hangup_after_commands
-            )
-            if hung_up:
+                and not call.hung_up
+            ):
+                call.hung_up = True
                 writer.write(b"HANGUP\n")
             verb, _, rest = command.partition(" VARIABLE ")
-            if verb == "SET":
+            if call.hung_up and command.startswith(_NOT_DEAD):
+                writer.write(_DEAD)
+            elif command.startswith(_ZERO):
+                if command.startswith("SET MUSIC"):
+                    call.music = command.split()[2].lower() == "on"
+                writer.write(b"200 result=0\n")
+            elif verb == "SET":
                 name, _, value = rest.partition(" ")
                 call.set[name] = _unquote(value)
                 writer.write(b"200 result=1\n")
@@ -100,6 +127,32 @@ async def run_agi(call: AgiCall, host: str, port: int, timeout: float = 10.0) ->
             await writer.drain()
     finally:
         writer.close()
+
+
+async def _next_line(
+    call: AgiCall, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bytes:
+    """The server's next line; ``HANGUP`` goes out meanwhile if the caller hangs up."""
+    if call.hangup is None or call.hung_up:
+        return await reader.readline()
+    line = asyncio.ensure_future(reader.readline())
+    hangup = asyncio.ensure_future(call.hangup.wait())
+    try:
+        await asyncio.wait({line, hangup}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hangup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await hangup
+        if not line.done():
+            line.cancel()  # on a hangup (read again below) or the caller's timeout
+            with contextlib.suppress(asyncio.CancelledError):
+                await line
+    if line.cancelled():
+        call.hung_up = True
+        writer.write(b"HANGUP\n")
+        await writer.drain()
+        return await reader.readline()
+    return line.result()
 
 
 async def replay_recorded(

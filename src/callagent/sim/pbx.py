@@ -7,8 +7,12 @@ divided by ``speed``. Where the recorded dialplan asked FastAGI ``route``, the
 simulator asks callagent for real (as res_agi does, over TCP) and puts the
 operator it gets in the frames that follow; where app_queue picked a member, it
 picks the first free, unpaused phone (callagent's ``QueuePause`` actions say
-who is paused). People's times (an operator's answer delay, the talk, the hold,
-the caller's patience) come from ``Behaviour``; unset, they are the recording's.
+who is paused). While nobody is free, a call waits as the shipped dialplan makes
+it: held on its ``route`` dialogue (``hold``) until callagent names an operator or
+the caller hangs up; with ``hold=False``, as an older dialplan did, it asks again
+after each ``route_wait`` seconds of music. People's times (an operator's answer
+delay, the talk, the hold, the caller's patience) come from ``Behaviour``; unset,
+they are the recording's.
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ class Played:
     rang: list[str] = field(default_factory=list)  # endpoints rung, in order
     answered_by: str | None = None
     abandoned_early: bool = False  # the caller's patience ran out before the answer
+    dialled_at: list[float] = field(default_factory=list)  # each DialBegin (monotonic)
     times: dict[str, float] = field(default_factory=dict)  # stretch -> seconds played
 
 
@@ -139,6 +144,7 @@ class SimulatedPbx:
         route_wait: float = 2.0,
         max_route_tries: int = 30,
         behaviour: Behaviour | None = None,
+        hold: bool = True,
     ) -> None:
         self.ami = ami
         self.agi_host = agi_host
@@ -146,6 +152,7 @@ class SimulatedPbx:
         self.speed = speed
         self.route_wait = route_wait
         self.max_route_tries = max_route_tries
+        self.hold = hold  # wait on the route dialogue (the shipped dialplan) or ask again
         self.behaviour = behaviour or Behaviour()
         self.rng = random.Random(self.behaviour.seed)
         self.templates = load_templates(traces)
@@ -334,6 +341,7 @@ class SimulatedPbx:
                 previous_status = frame.get("DialStatus")
             if frame.event == "DialBegin":
                 self._ring_target(template, frame, targets, patience, clock, rewrite.dial_timeout)
+                played.dialled_at.append(time.monotonic())
             if frame.event == "Newexten" and frame.get("Application") == "AGI":
                 attempt += 1
                 chosen = await self._route(
@@ -436,7 +444,12 @@ class SimulatedPbx:
         patience: float | None,
         clock: _Clock,
     ) -> tuple[str, str | None, list[str]] | None:
-        """Ask callagent's FastAGI ``route`` as the dialplan does, waiting while it says so."""
+        """Ask callagent's FastAGI ``route`` as the dialplan does, waiting while it says so.
+
+        Held (``hold``): one dialogue, on which callagent plays music until it names an
+        operator; the caller hangs up on it when their patience ends (or after as
+        long as ``max_route_tries`` waits would have taken).
+        """
         tries = 0
         while True:
             tries += 1
@@ -449,11 +462,30 @@ class SimulatedPbx:
                 args=[str(attempt), previous],
                 variables={"CHANNEL(linkedid)": played.linkedid},
             )
+            gives_up: asyncio.TimerHandle | None = None
+            if self.hold:
+                call.args += ["", "", "", "hold"]  # linkedid not passed: asked as recorded
+                left = (
+                    patience - clock.elapsed
+                    if patience is not None
+                    else self.max_route_tries * self.route_wait
+                )
+                call.hangup = asyncio.Event()
+                gives_up = asyncio.get_running_loop().call_later(
+                    max(0.0, left) / self.speed, call.hangup.set
+                )
             try:
                 await run_agi(call, self.agi_host, self.agi_port)
             except OSError as exc:
                 log.warning("simulator: FastAGI unreachable (%s)", exc)
                 return None
+            finally:
+                if gives_up is not None:
+                    gives_up.cancel()
+            if any(c.startswith("SET MUSIC ON") for c in call.commands):
+                clock.catch_up()  # held: the wait took real time
+            if call.hung_up:
+                return None  # the caller gave up while held
             operator = call.set.get("CALLAGENT_OPERATOR", "")
             status = call.set.get("CALLAGENT_STATUS")
             timeout = call.set.get("CALLAGENT_DIAL_TIMEOUT")
@@ -690,6 +722,10 @@ class _Clock:
 
     def advance(self, seconds: float) -> None:
         self.elapsed += max(0.0, seconds)
+
+    def catch_up(self) -> None:
+        """Simulated time went on while the call waited for something real."""
+        self.elapsed = max(self.elapsed, (time.monotonic() - self.mono) * self.speed)
 
     def stamp(self) -> float:
         """The event's Timestamp: when it is due, not when the loop got to it."""
