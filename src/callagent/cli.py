@@ -18,6 +18,7 @@ from callagent.campaigns.cli import campaigns_app, registry_app
 from callagent.campaigns.run_cli import app as campaign_run_app
 from callagent.config import Settings, get_settings
 from callagent.logs import setup_logging
+from callagent.prompts.cli import app as prompts_app
 
 app = typer.Typer(
     help="callagent: call records, routing and campaigns for an Asterisk contact centre.",
@@ -192,6 +193,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(registry_app, name="registry")
 app.add_typer(campaign_run_app, name="campaign")
+app.add_typer(prompts_app, name="prompts")
 
 
 def _sessions() -> sessionmaker[Session]:

@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     campaign_poll_interval: float = Field(default=5.0, gt=0)  # scheduler: look for due entries
     tts_command: str = ""  # text on stdin -> {file} (a .wav); "": prompt files only
     tts_dir: str = "/var/lib/asterisk/sounds/callagent"  # where TTS files go (Asterisk reads)
+    # Asterisk's sounds folder as this process sees it (e.g. /var/lib/asterisk/sounds):
+    # when set, start-up warns about notification prompts Asterisk would not find there
+    # (`callagent prompts install` puts them in); "": not checked (PBX on another machine).
+    asterisk_sounds_dir: str = ""
 
     log_level: str = "INFO"
 

@@ -48,6 +48,7 @@ from callagent.logs import install_access_log_filter
 from callagent.metrics import RoutingCollector, make_registry
 from callagent.monitor import Monitor
 from callagent.originate import Originator
+from callagent.prompts import startup_check as prompts_startup_check
 from callagent.routing.agi import FastAgiServer
 from callagent.routing.driver import StateDriver
 from callagent.routing.mirror import QueueMirror, operator_phones
@@ -150,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
         hub.connect(sessions=sessions, subscribers=monitor.subscribers)
         app.state.live = hub
         notify = NotifyScript(sessions, tts_command=settings.tts_command, tts_dir=settings.tts_dir)
+        prompts_startup_check(settings.asterisk_sounds_dir)  # a WARNING names the missing
         agi = FastAgiServer(
             {**router.scripts(), **notify.scripts()},
             host=settings.agi_host,
