@@ -35,7 +35,7 @@ from callagent.ami.client import AmiClient, AmiConnectionLost
 from callagent.ami.parser import AmiMessage
 from callagent.campaigns.lease import CampaignPlan, Leased, lease_due, release_unsent, renew
 from callagent.campaigns.pacing import Pacer
-from callagent.campaigns.results import OutcomeBook, Watched, entry_update
+from callagent.campaigns.results import PROMPT_MISSING, OutcomeBook, Watched, entry_update
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import (
     Campaign,
@@ -648,14 +648,16 @@ class Dialer:
                     ).where(RegistryEntry.id.in_(entry_ids))
                 )
             }
-            digits = {
-                int(attempt_id): str(digit)
-                for attempt_id, digit in session.execute(
-                    select(NotificationAttempt.id, NotificationAttempt.digit).where(
-                        NotificationAttempt.id.in_([item.attempt_id for _, item, _, _ in batch])
-                    )
-                )
-            }
+            digits: dict[int, str] = {}
+            missing: dict[int, str] = {}  # the notify script's: the prompt the PBX lacks
+            for attempt_id, digit, prompt in session.execute(
+                select(
+                    NotificationAttempt.id,
+                    NotificationAttempt.digit,
+                    NotificationAttempt.missing_prompt,
+                ).where(NotificationAttempt.id.in_([item.attempt_id for _, item, _, _ in batch]))
+            ):
+                digits[int(attempt_id)], missing[int(attempt_id)] = str(digit), str(prompt)
             linked = [item.channel_id for _, item, _, _ in batch]
             calls = {
                 str(linkedid): int(call_id)
@@ -666,6 +668,7 @@ class Dialer:
                 )
             }
             events: list[Event] = []
+            stop_campaigns: dict[int, CampaignPlan] = {}
             attempt_rows: list[dict[str, Any]] = []
             entry_rows: list[dict[str, Any]] = []
             blocked: set[str] = set()
@@ -674,11 +677,16 @@ class Dialer:
                 if entry is None or item.attempt_id not in digits:
                     continue  # the campaign was deleted meanwhile
                 digit = digits[item.attempt_id] or watched.digit
+                if outcome == "answered" and missing[item.attempt_id]:
+                    outcome = PROMPT_MISSING  # stored by the notify script, seen before AMI's
+                if outcome == PROMPT_MISSING:
+                    stop_campaigns[plan.id] = plan
                 attempt = {
                     "id": item.attempt_id,
                     "result": outcome,
                     "cause": watched.cause,
                     "digit": digit,
+                    "missing_prompt": missing[item.attempt_id],
                     "ended_at": now,
                     "call_id": calls.get(item.channel_id),
                 }
@@ -702,8 +710,10 @@ class Dialer:
                     now=now,
                 )
                 waiting = change.status == "in_progress"  # operator mode: the wrap-up decides
+                attempts = entry.attempts if change.attempt_counted else max(0, entry.attempts - 1)
                 values = {
                     "id": entry.id,
+                    "attempts": attempts,
                     "status": change.status,
                     "last_result": change.last_result,
                     "next_attempt_at": change.next_attempt_at,
@@ -727,15 +737,38 @@ class Dialer:
                 events.append(
                     result_event(
                         plan,
-                        {**values, "attempts": entry.attempts, "case_number": entry.case_number},
+                        {**values, "case_number": entry.case_number},
                         attempt,
                     )
                 )
             enqueue_many(session, event_type="notification.result", events=events)
+            for stopped in stop_campaigns.values():
+                self._pause_for_prompts(session, stopped)
             if attempt_rows:
                 session.execute(update(NotificationAttempt), attempt_rows)
             if entry_rows:
                 session.execute(update(RegistryEntry), entry_rows)
+
+    @staticmethod
+    def _pause_for_prompts(session: Session, plan: CampaignPlan) -> None:
+        """A prompt is missing on the PBX: every further applicant would hear nothing.
+
+        The campaign is paused (its loop sees it within 2 s); its entries wait, their
+        attempts not counted, until the prompts are installed and it is started again.
+        """
+        paused = session.execute(
+            update(Campaign)
+            .where(Campaign.id == plan.id, Campaign.status == "running")
+            .values(status="paused")
+            .execution_options(synchronize_session=False)
+        )
+        if paused.rowcount:  # type: ignore[attr-defined]
+            log.error(
+                "campaign %s paused: the PBX could not play its message (prompt_missing); "
+                "install the prompts (callagent prompts install /var/lib/asterisk/sounds, "
+                "check with callagent prompts check) and start the campaign again",
+                plan.name,
+            )
 
 
 def _operator_outcome(watched: Watched, outcome: str) -> str:
@@ -781,6 +814,7 @@ def result_event(plan: CampaignPlan, entry: dict[str, Any], attempt: dict[str, A
             "result": attempt["result"],
             "cause": attempt["cause"],
             "digit": attempt["digit"],
+            "missing_prompt": attempt.get("missing_prompt", ""),
             "status": entry["status"],
             "attempts": entry["attempts"],
             "last_result": entry["last_result"],

@@ -17,6 +17,16 @@ The message comes from the campaign's ``message`` settings:
   a sound file by the TTS command (text on stdin, ``{file}`` in the command replaced
   by the output path without extension + ``.wav``), cached by content;
 - ``question`` (default ``callagent/notify-press-1-2-9``), ``hours``, ``timeout`` (ms).
+
+A digit counts at any moment of the message: ``STREAM FILE`` and ``SAY DIGITS`` run
+with the escape digits ``129``, so a 1 pressed during the case number ends the
+message and is the answer (Asterisk answers ``result=49``); ``GET DATA`` asks only
+when nothing was pressed. A prompt the PBX does not have ends the call at once with
+``CALLAGENT_NOTIFY_STATUS=prompt_missing`` and the file's name on the attempt
+(``missing_prompt``): Asterisk answers ``200 result=-1`` (``endpos=0`` for STREAM
+FILE) at once and, unlike a hang-up, sends no ``HANGUP`` line after it
+(``shared/pbx-traces/live/live_notify_missing_prompts``). The shipped prompts are
+installed with ``callagent prompts install``.
 """
 
 from __future__ import annotations
@@ -38,6 +48,15 @@ from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Scrip
 log = logging.getLogger(__name__)
 
 DIGITS = frozenset({"1", "2", "9"})
+ESCAPE = "".join(sorted(DIGITS))  # STREAM FILE / SAY DIGITS stop on these and return them
+PROMPT_MISSING = "prompt_missing"
+# After a playback answered -1: how long a HANGUP line may take to follow it. res_agi
+# sends it in the same loop turn as the answer when the channel is gone (AGISIGHUP=yes,
+# the default); no HANGUP within this time means the file could not be played.
+HANGUP_GRACE = 0.2
+# Longest playback of one command: a TTS message may be long (AgiSession's command
+# timeout is for quick answers).
+PLAYBACK_DEADLINE = 300.0
 DEFAULT_PROMPTS = ("callagent/notify-ready", "say:case_number")
 DEFAULT_QUESTION = "callagent/notify-press-1-2-9"
 CLOSING = {
@@ -124,36 +143,59 @@ class NotifyScript:
             return
         message = loaded
         digit = ""
+        missing = ""
         try:
             for _ in range(self.tries):
-                await self._play(session, message)
-                digit = await get_data(session, message.question, message.timeout_ms)
+                # a digit pressed during the message is the answer; else the question
+                digit = await self._play(session, message) or await get_data(
+                    session, message.question, message.timeout_ms
+                )
                 if digit in DIGITS:
                     break
                 digit = ""
+        except PromptMissing as exc:
+            missing = exc.prompt
         finally:
             # whatever happened, what was heard is kept
-            await asyncio.to_thread(self._record, attempt_id, entry_id, digit)
+            await asyncio.to_thread(self._record, attempt_id, entry_id, digit, missing)
+        if missing:
+            log.error(
+                "notify: the PBX has no sound file %s: attempt %s ends as %s (install the "
+                "prompts: callagent prompts install /var/lib/asterisk/sounds)",
+                missing,
+                attempt_id,
+                PROMPT_MISSING,
+            )
+            await session.set_variable("CALLAGENT_NOTIFY_DIGIT", "")
+            await session.set_variable("CALLAGENT_NOTIFY_STATUS", PROMPT_MISSING)
+            return
         await session.set_variable("CALLAGENT_NOTIFY_DIGIT", digit)
         await session.set_variable("CALLAGENT_NOTIFY_STATUS", "ok" if digit else "no_digit")
         if digit in CLOSING:
-            await session.command(f'STREAM FILE {CLOSING[digit]} ""')
+            try:
+                await stream_file(session, CLOSING[digit], "")
+            except PromptMissing as exc:  # the answer is stored; only the goodbye is lost
+                log.warning("notify: the PBX has no sound file %s (closing prompt)", exc.prompt)
 
-    async def _play(self, session: AgiSession, message: Message) -> None:
+    async def _play(self, session: AgiSession, message: Message) -> str:
+        """The message; the digit (1, 2 or 9) pressed while it played, '' when none."""
         sound = await self._tts(message.text) if message.text and self.tts_command else None
         if sound is not None:
-            await session.command(f'STREAM FILE {sound} "123456789*#"')
-            return
+            return await stream_file(session, sound, ESCAPE)
         for prompt in message.prompts:
+            digit = ""
             if prompt.startswith("say:"):
                 value = message.fields.get(prompt[4:], "")
                 digits = "".join(ch for ch in value if ch.isdigit())
                 if digits:
-                    await session.command(f'SAY DIGITS {digits} ""')
+                    digit = await say_digits(session, digits, ESCAPE)
             elif _SOUND_NAME.match(prompt):
-                await session.command(f'STREAM FILE {prompt} ""')
+                digit = await stream_file(session, prompt, ESCAPE)
             else:
                 log.warning("notify: %r is not a sound file name; skipped", prompt[:40])
+            if digit:
+                return digit
+        return ""
 
     async def _tts(self, text: str) -> str | None:
         """A sound file for ``text`` from the TTS command (cached); None when it fails."""
@@ -195,33 +237,89 @@ class NotifyScript:
             campaign = session.get(Campaign, entry.campaign_id)
             return None if campaign is None else build_message(campaign, entry)
 
-    def _record(self, attempt_id: int | None, entry_id: int | None, digit: str) -> None:
+    def _record(
+        self, attempt_id: int | None, entry_id: int | None, digit: str, missing: str = ""
+    ) -> None:
         with self.sessions.begin() as session:
             attempt = session.get(NotificationAttempt, attempt_id) if attempt_id else None
             if attempt is not None and attempt.entry_id == entry_id:
                 attempt.digit = digit
+                attempt.missing_prompt = missing[:200]
             entry = session.get(RegistryEntry, entry_id) if entry_id else None
             if entry is not None and digit:
                 entry.confirmation_digit = digit
 
 
+class PromptMissing(Exception):
+    """Asterisk could not play a sound file: the PBX does not have it."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__(prompt)
+        self.prompt = prompt
+
+
+async def stream_file(session: AgiSession, sound: str, escape: str) -> str:
+    """``STREAM FILE``: the escape digit pressed, '' when it played to its end.
+
+    ``200 result=-1 endpos=0`` without a HANGUP after it: the file is missing
+    (:class:`PromptMissing`); ``result=-1`` with a HANGUP: the applicant hung up.
+    """
+    answer = await _playback(session, f'STREAM FILE {sound} "{escape}"', PLAYBACK_DEADLINE)
+    result = _result(answer)
+    if result == "-1":
+        endpos = answer.partition("endpos=")[2].split(" ", 1)[0]
+        if endpos in ("", "0") and not await _hung_up(session):
+            raise PromptMissing(sound)
+        raise AgiHangup(f"STREAM FILE {sound} ended with -1")
+    return _digit(result)
+
+
+async def say_digits(session: AgiSession, digits: str, escape: str) -> str:
+    """``SAY DIGITS``: the escape digit pressed, '' when all were said.
+
+    ``result=-1`` without a HANGUP: a ``digits/N`` file is missing in the channel's
+    language and in ``en``.
+    """
+    result = _result(await _playback(session, f'SAY DIGITS {digits} "{escape}"', PLAYBACK_DEADLINE))
+    if result == "-1":
+        if not await _hung_up(session):
+            raise PromptMissing("digits/N (SAY DIGITS)")
+        raise AgiHangup("SAY DIGITS ended with -1")
+    return _digit(result)
+
+
 async def get_data(session: AgiSession, prompt: str, timeout_ms: int) -> str:
     """``GET DATA prompt timeout 1``: the digit pressed, '' on timeout.
 
-    Asterisk answers ``200 result=<digits>`` or ``200 result= (timeout)``, which
-    :meth:`AgiSession.command` (integers only) cannot read.
+    Asterisk answers ``200 result=<digits>`` or ``200 result= (timeout)``;
+    ``200 result=-1`` at once and no HANGUP after it: the prompt is missing.
     """
-    session.writer.write(f"GET DATA {prompt} {int(timeout_ms)} 1\n".encode())
+    deadline = timeout_ms / 1000 + session.command_timeout + 60  # the prompt plays first
+    answer = await _playback(session, f"GET DATA {prompt} {int(timeout_ms)} 1", deadline)
+    value = _result(answer)
+    if value == "-1":
+        if not await _hung_up(session):
+            raise PromptMissing(prompt)
+        raise AgiHangup("GET DATA ended with -1")
+    return value[:1]
+
+
+async def _playback(session: AgiSession, command: str, deadline: float) -> str:
+    """Send a command that plays sound; its ``200 ...`` answer line.
+
+    :meth:`AgiSession.command` reads integers only and gives each answer the
+    command timeout; a message plays for longer.
+    """
+    session.writer.write(command.encode() + b"\n")
     try:
         await session.writer.drain()
     except ConnectionError as exc:
         raise AgiHangup("connection closed") from exc
-    deadline = timeout_ms / 1000 + session.command_timeout + 60  # the prompt plays first
     while True:
         try:
             raw = await asyncio.wait_for(session.reader.readline(), deadline)
         except TimeoutError:
-            raise AgiHangup("no answer to GET DATA") from None
+            raise AgiHangup(f"no answer to {command.split(' ', 2)[:2]}") from None
         if not raw:
             raise AgiHangup("connection closed")
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -231,9 +329,36 @@ async def get_data(session: AgiSession, prompt: str, timeout_ms: int) -> str:
         if line.startswith("511"):
             raise AgiHangup("the channel is gone (511)")
         if not line.startswith("200 "):
-            raise AgiProtocolError(f"unexpected answer to GET DATA {line[:80]!r}")
-        value = line.partition("result=")[2].split(" ", 1)[0]
-        return value[:1] if value and value != "-1" else ""
+            raise AgiProtocolError(f"unexpected answer {line[:80]!r}")
+        return line
+
+
+async def _hung_up(session: AgiSession) -> bool:
+    """After a ``-1``: did the channel hang up (a HANGUP line follows at once)?"""
+    if session.hung_up:
+        return True
+    try:
+        raw = await asyncio.wait_for(session.reader.readline(), HANGUP_GRACE)
+    except TimeoutError:
+        return False
+    if not raw or raw.rstrip(b"\r\n") == b"HANGUP":
+        session.hung_up = True
+        return True
+    return False
+
+
+def _result(answer: str) -> str:
+    """``200 result=49 endpos=1234`` -> ``49``; ``200 result= (timeout)`` -> ``''``."""
+    return answer.partition("result=")[2].split(" ", 1)[0]
+
+
+def _digit(result: str) -> str:
+    """A playback's result: 0 (played to the end) or the ASCII code of the digit pressed."""
+    try:
+        code = int(result)
+    except ValueError:
+        return ""
+    return chr(code) if 0 < code < 128 and chr(code) in "0123456789*#" else ""
 
 
 def _timeout(value: Any) -> int:

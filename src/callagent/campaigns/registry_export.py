@@ -64,6 +64,7 @@ RESULT_TEXT: dict[str, dict[str, str]] = {
         "answered": "ответил",
         "answered_no_confirmation": "ответил, без подтверждения",
         "answering_machine": "автоответчик",
+        "prompt_missing": "не проиграно: на АТС нет звукового файла",
         "busy": "занято",
         "no_answer": "не отвечает",
         "failed": "ошибка вызова",

@@ -33,6 +33,9 @@ _REASONS = {"3": "no_answer", "5": "busy", "8": "congestion", "4": "answered"}
 DIGIT_VARIABLES = ("CALLAGENT_NOTIFY_DIGIT", "NOTIFY_DIGIT")
 # Set by Asterisk's AMD() (app_amd) in dialplan/extensions.conf's notify-out.
 AMD_VARIABLE = "AMDSTATUS"
+# Set by the notify script; "prompt_missing": the PBX lacks a sound file of the message.
+STATUS_VARIABLE = "CALLAGENT_NOTIFY_STATUS"
+PROMPT_MISSING = "prompt_missing"
 
 
 def result_of(*, response: str, reason: str, cause: int | None, answered: bool) -> str:
@@ -63,12 +66,15 @@ class Watched:
     operator_answered: bool = False  # digit 2: an operator took the call
     dial_status: str = ""  # the Dial this channel made (digit 2; operator mode: the applicant)
     machine: bool = False  # AMD() heard an answering machine: nothing was said to anyone
+    prompt_missing: bool = False  # the notify script could not play the message
 
     @property
     def result(self) -> str:
         """The result as far as known now."""
         if self.machine:
             return "answering_machine"
+        if self.prompt_missing and self.answered:
+            return PROMPT_MISSING
         return result_of(
             response=self.response, reason=self.reason, cause=self.cause, answered=self.answered
         )
@@ -135,9 +141,12 @@ class OutcomeBook:
             item.digit = h.get("Value", "")[:1]
         elif event == "VarSet" and h.get("Variable") == AMD_VARIABLE:
             item.machine = h.get("Value") == "MACHINE"
+        elif event == "VarSet" and h.get("Variable") == STATUS_VARIABLE:
+            item.prompt_missing = h.get("Value") == PROMPT_MISSING
         elif event == "UserEvent" and h.get("UserEvent") == "CallagentNotifyResult":
             item.digit = item.digit or h.get("Digit", "")[:1]
             item.machine = item.machine or h.get("Amd") == "MACHINE"
+            item.prompt_missing = item.prompt_missing or h.get("Status") == PROMPT_MISSING
         elif event == "Hangup":
             item.hung_up = True
             try:
@@ -175,6 +184,7 @@ class EntryUpdate:
     next_attempt_at: datetime | None
     confirmation_digit: str
     do_not_call: bool = False
+    attempt_counted: bool = True  # False: the entry's attempts go back by one
 
 
 def entry_update(
@@ -193,8 +203,13 @@ def entry_update(
     DTMF 1 -> notified; 9 -> do_not_call; 2 -> notified once an operator answered;
     answered without a digit -> retried as ``answered_no_confirmation``; attempts
     exhausted -> not_notified. Operator mode: an answered call waits for the
-    operator's wrap-up (status stays ``in_progress``).
+    operator's wrap-up (status stays ``in_progress``). ``prompt_missing`` (the PBX
+    could not play the message) is the PBX's fault, not the applicant's: the attempt
+    is not counted and the entry is due again at once; the dialer pauses the campaign
+    until the administrator installs the prompts and starts it again.
     """
+    if result == PROMPT_MISSING:
+        return EntryUpdate("pending", PROMPT_MISSING, now, "", attempt_counted=False)
     if result == "answered":
         if mode == "operator":
             return EntryUpdate("in_progress", "answered", None, "")

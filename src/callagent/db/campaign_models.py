@@ -178,6 +178,8 @@ class NotificationAttempt(Base):
     result: Mapped[str] = mapped_column(String(32), default="")  # '' while in flight
     cause: Mapped[int | None] = mapped_column(Integer)  # hangup cause
     digit: Mapped[str] = mapped_column(String(4), default="")
+    # the sound file Asterisk could not play (result prompt_missing), e.g. callagent/notify-ready
+    missing_prompt: Mapped[str] = mapped_column(String(200), default="")
     # calls.id of the tracker's record; no foreign key: the record may be written later.
     call_id: Mapped[int | None] = mapped_column(Integer)
 
