@@ -194,6 +194,10 @@ class User(Base):
     claimed_call: Mapped[str | None] = mapped_column(String(160))  # "node:linkedid"
     skip_until: Mapped[datetime | None]  # not offered calls before (after a missed call)
     wrapup_until: Mapped[datetime | None]
+    # While ``unavailable`` (phone unregistered): the state, and pause reason, the
+    # operator goes back to when the phone returns (routing.states.resume_after).
+    resume_state: Mapped[str | None] = mapped_column(String(16))
+    resume_reason: Mapped[str] = mapped_column(String(32), default="")
 
 
 class ApiToken(Base):

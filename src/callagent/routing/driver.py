@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
@@ -25,6 +26,20 @@ from callagent.tracker.tracker import Tracker
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class PhoneChanged:
+    """A phone became reachable or not: the tracker's word when the event came.
+
+    Queued instead of the tracker's ``DeviceChanged``, which says only *which* device
+    changed: by the time the queue is applied the phone may have come back already (a
+    re-registration a few seconds later, read in the same burst), and reading the
+    device then would turn its loss into a second return.
+    """
+
+    device: str
+    registered: bool
+
+
 class StateDriver:
     """Turns ringing / answered / ended / phone lost into operator state changes."""
 
@@ -35,7 +50,7 @@ class StateDriver:
         self.tracker = tracker
         self.router = router
         self.no_answer_policy = no_answer_policy
-        self.queue: asyncio.Queue[DomainEvent] = asyncio.Queue()
+        self.queue: asyncio.Queue[DomainEvent | PhoneChanged] = asyncio.Queue()
         self._registered: dict[tuple[str, str], bool] = {}
 
     def on_events(self, events: list[DomainEvent]) -> None:
@@ -49,6 +64,8 @@ class StateDriver:
                 if self._registered.get(key) == state.registered:
                     continue  # INUSE / NOT_INUSE flips: not a change of reachability
                 self._registered[key] = state.registered
+                self.queue.put_nowait(PhoneChanged(event.device, state.registered))
+                continue
             elif not isinstance(event, OperatorRinging | CallAnswered | AttemptEnded | CallEnded):
                 continue
             self.queue.put_nowait(event)
@@ -66,7 +83,7 @@ class StateDriver:
             finally:
                 self.queue.task_done()
 
-    def apply(self, event: DomainEvent) -> None:
+    def apply(self, event: DomainEvent | PhoneChanged) -> None:
         """One event's effect on operators' states."""
         if isinstance(event, OperatorRinging):
             call = ":".join(event.key)
@@ -101,8 +118,7 @@ class StateDriver:
                 self.book.signal_endpoint(endpoint, Signal.CALL_ENDED, cause="call", call=call)
             self.book.release(call, cause="call_ended", signal=Signal.NOT_ANSWERED)
             self.router.forget(call)
-        elif isinstance(event, DeviceChanged):
-            state = self.tracker.devices.get((event.node, event.device))
-            if state is not None:
-                signal = Signal.PHONE_BACK if state.registered else Signal.PHONE_LOST
-                self.book.signal_endpoint(event.device, signal, cause="device")
+        elif isinstance(event, PhoneChanged):
+            # Back: to the state chosen before the gap (OperatorBook.apply, back_from_gap).
+            signal = Signal.PHONE_BACK if event.registered else Signal.PHONE_LOST
+            self.book.signal_endpoint(event.device, signal, cause="device")

@@ -33,7 +33,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, Device, OperatorStateChange, User
 from callagent.db.queries import EndpointOwners
-from callagent.routing.states import OperatorState, Signal, next_state
+from callagent.routing.states import (
+    OperatorState,
+    Signal,
+    back_from_gap,
+    next_state,
+    resume_after,
+)
 from callagent.webhooks.outbox import Event, enqueue_many
 
 log = logging.getLogger(__name__)
@@ -158,17 +164,21 @@ def state_columns(
     reason: str,
     now: datetime,
     skip_seconds: float,
+    resume: tuple[OperatorState, str] | None = None,
 ) -> dict[str, Any]:
     """The operator's columns after a transition to ``new`` (pure).
 
     Shared by the ORM path (one operator, ``OperatorBook.apply``) and the batch path
     (one UPDATE for many operators, ``OperatorBook.release_many``). The wrap-up
-    deadline is not here: it comes from the wrap-up hook, in ``apply``.
+    deadline is not here: it comes from the wrap-up hook, in ``apply``. ``resume``:
+    what an operator going ``unavailable`` returns to when the phone is back.
     """
     values: dict[str, Any] = {
         "state": new.value,
         "state_reason": reason if new == OperatorState.PAUSED else "",
         "state_since": now,
+        "resume_state": resume[0].value if resume else None,
+        "resume_reason": resume[1] if resume else "",
     }
     if new == OperatorState.READY:
         values["idle_since"] = now
@@ -337,14 +347,27 @@ class OperatorBook:
         new = next_state(current, signal)
         if new is None:
             return False
+        resume = None
+        if signal == Signal.PHONE_BACK:  # what they had chosen before the phone went away
+            new, reason = back_from_gap(
+                user.resume_state, user.resume_reason, user.wrapup_until, now
+            )
+        elif new == OperatorState.UNAVAILABLE:
+            resume = resume_after(current, user.state_reason)
         if new == current and not (new == OperatorState.PAUSED and reason != user.state_reason):
             return False
         values = state_columns(
-            new, signal, cause=cause, reason=reason, now=now, skip_seconds=self.skip_seconds
+            new,
+            signal,
+            cause=cause,
+            reason=reason,
+            now=now,
+            skip_seconds=self.skip_seconds,
+            resume=resume,
         )
         for column, value in values.items():
             setattr(user, column, value)
-        if new == OperatorState.WRAP_UP:
+        if new == OperatorState.WRAP_UP and signal != Signal.PHONE_BACK:  # its form is open
             deadline = self.wrapup_hook(session, user, call, now) if self.wrapup_hook else None
             user.wrapup_until = deadline or now + timedelta(seconds=self.wrapup_seconds)
         transition = Transition(

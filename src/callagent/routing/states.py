@@ -4,11 +4,14 @@
     paused (with a reason) and unavailable (phone unregistered or unreachable)
 
 A signal that does not apply to the current state changes nothing (``None``),
-so repeated or late signals are harmless.
+so repeated or late signals are harmless. A phone that comes back after a gap
+(``unavailable``) returns the operator to what they had chosen before it:
+:func:`resume_after` says what to remember, :func:`back_from_gap` where to go.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -62,6 +65,7 @@ TRANSITIONS: dict[Signal, dict[OperatorState, OperatorState]] = {
         S.PAUSED: S.UNAVAILABLE,
         S.WRAP_UP: S.UNAVAILABLE,
     },
+    # Ready unless the operator had chosen otherwise before the gap: back_from_gap.
     Signal.PHONE_BACK: {S.UNAVAILABLE: S.READY},
 }
 
@@ -69,3 +73,31 @@ TRANSITIONS: dict[Signal, dict[OperatorState, OperatorState]] = {
 def next_state(current: OperatorState, signal: Signal) -> OperatorState | None:
     """The state after ``signal``, or None when the signal does not apply."""
     return TRANSITIONS[signal].get(current)
+
+
+def resume_after(current: OperatorState, reason: str) -> tuple[OperatorState, str]:
+    """What to remember when the phone is lost in ``current``: the state and pause reason.
+
+    A pause keeps its reason (an operator at lunch whose phone reboots is still at
+    lunch: ``live/live_reregister_while_paused``); after-call work stays after-call
+    work; ready and a ring that the lost phone can no longer take mean ready.
+    """
+    if current == S.PAUSED:
+        return S.PAUSED, reason
+    if current == S.WRAP_UP:
+        return S.WRAP_UP, ""
+    return S.READY, ""
+
+
+def back_from_gap(
+    resume_state: str | None, resume_reason: str, wrapup_until: datetime | None, now: datetime
+) -> tuple[OperatorState, str]:
+    """The state (and pause reason) when the phone comes back (pure).
+
+    What :func:`resume_after` remembered; nothing remembered (an older row) means
+    ready. After-call work whose deadline passed during the gap is over: ready.
+    """
+    state = OperatorState(resume_state) if resume_state else S.READY
+    if state == S.WRAP_UP and (wrapup_until is None or wrapup_until <= now):
+        return S.READY, ""
+    return state, resume_reason if state == S.PAUSED else ""
