@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -460,4 +464,58 @@ async def test_a_state_change_after_the_sync_is_still_mirrored(db_url: str) -> N
             # paused -> offline: the reason follows the state (before: no action at all).
             await wait_for(lambda: queue_of(pbx)[0] == ("PJSIP/op1001", True, "offline"))
     finally:
+        await pbx.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_sigterm_to_callagent_serve_hands_the_queue_over(db_url: str) -> None:
+    """The real process and signal: `callagent serve`, SIGTERM, the last QueuePause."""
+    pbx = await start_pbx(STARTUP.read_bytes())
+    seed_operators(db_url, [("wrap_up", ""), ("paused", "lunch"), ("offline", "")])
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CALLAGENT_DATABASE_URL": db_url,
+        "CALLAGENT_AMI_HOST": "127.0.0.1",
+        "CALLAGENT_AMI_PORT": str(pbx.port),
+        "CALLAGENT_AMI_SECRET": pbx.secret,
+        "CALLAGENT_HTTP_PORT": str(free_port()),
+        "CALLAGENT_AGI_PORT": "0",
+        "CALLAGENT_SIMULATOR": "off",
+        "CALLAGENT_CAMPAIGN_SCHEDULER": "off",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "callagent",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        paused_all = [
+            ("PJSIP/op1001", "true", "wrap_up"),
+            ("PJSIP/op1002", "true", "lunch"),
+            ("PJSIP/op1003", "true", "offline"),
+        ]
+        await wait_for(lambda: pauses(pbx) == paused_all, timeout=30)
+        mark = len(pbx.actions)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        # uvicorn shuts the application down, then re-raises the signal it caught
+        assert process.returncode in (0, -signal.SIGTERM), stderr.decode()[-2000:]
+        assert b"Application shutdown complete" in stderr
+        assert pauses(pbx, mark) == [("PJSIP/op1001", "false", "wrap_up")]
+        sent = [a.action for a in pbx.actions[mark:]]
+        assert sent.index("QueuePause") < sent.index("Logoff")
+        assert queue_of(pbx)[0] == ("PJSIP/op1001", False, "wrap_up")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
         await pbx.stop()
