@@ -46,6 +46,7 @@ from callagent.db.campaign_models import (
 )
 from callagent.db.models import Call
 from callagent.db.wrapup_models import Wrapup
+from callagent.prompts import DEFAULT_SOUNDS_DIR
 from callagent.routing.operators import OperatorBook
 from callagent.webhooks.outbox import Event, enqueue, enqueue_many
 from callagent.wrapup.service import call_by_key
@@ -765,9 +766,10 @@ class Dialer:
         if paused.rowcount:  # type: ignore[attr-defined]
             log.error(
                 "campaign %s paused: the PBX could not play its message (prompt_missing); "
-                "install the prompts (callagent prompts install /var/lib/asterisk/sounds, "
-                "check with callagent prompts check) and start the campaign again",
+                "install the prompts (callagent prompts install %s, check with callagent "
+                "prompts check) and start the campaign again",
                 plan.name,
+                DEFAULT_SOUNDS_DIR,
             )
 
 

@@ -42,14 +42,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from callagent.campaigns.results import PROMPT_MISSING
 from callagent.db.campaign_models import Campaign, NotificationAttempt, RegistryEntry
+from callagent.prompts import DEFAULT_SOUNDS_DIR
 from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 
 log = logging.getLogger(__name__)
 
 DIGITS = frozenset({"1", "2", "9"})
 ESCAPE = "".join(sorted(DIGITS))  # STREAM FILE / SAY DIGITS stop on these and return them
-PROMPT_MISSING = "prompt_missing"
 # After a playback answered -1: how long a HANGUP line may take to follow it. res_agi
 # sends it in the same loop turn as the answer when the channel is gone (AGISIGHUP=yes,
 # the default); no HANGUP within this time means the file could not be played.
@@ -161,10 +162,11 @@ class NotifyScript:
         if missing:
             log.error(
                 "notify: the PBX has no sound file %s: attempt %s ends as %s (install the "
-                "prompts: callagent prompts install /var/lib/asterisk/sounds)",
+                "prompts: callagent prompts install %s)",
                 missing,
                 attempt_id,
                 PROMPT_MISSING,
+                DEFAULT_SOUNDS_DIR,
             )
             await session.set_variable("CALLAGENT_NOTIFY_DIGIT", "")
             await session.set_variable("CALLAGENT_NOTIFY_STATUS", PROMPT_MISSING)
