@@ -123,13 +123,14 @@ class Monitor:
             len(live),
             closed,
         )
-        await self._reconcile(node, connected_at)
         for action in ({"Action": "DeviceStateList"}, {"Action": "PJSIPShowContacts"}):
             try:
                 # The listed items arrive as events and go through on_event.
                 await client.send_action(action)  # a list, or an Error when empty
             except Exception as exc:
                 log.info("resync of node %s: %s not available: %s", node, action["Action"], exc)
+        # last: the phones' states first (routing needs them); a long gap takes seconds
+        await self._reconcile(node, connected_at)
 
     async def _reconcile(self, node: str, connected_at: float) -> None:
         """Store the calls the CEL store has and callagent missed (callagent/reconcile)."""

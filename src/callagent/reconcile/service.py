@@ -155,17 +155,16 @@ class Reconciler:
         self, node: str, source: CelSource, connected_at: float, followed: set[str]
     ) -> tuple[float, int, list[CallRecord]]:
         since = self.window_start(node, connected_at)
-        linkedids = [lid for lid in source.linkedids_since(since) if lid not in followed]
-        stored = self._stored(node, linkedids)
-        missing = [lid for lid in linkedids if lid not in stored]
+        found = {k: v for k, v in source.rows_since(since).items() if k not in followed}
+        stored = self._stored(node, list(found))
         records: list[CallRecord] = []
-        for linkedid, rows in source.rows_for(missing).items():
-            if not is_complete(rows):
-                continue  # still going: the resync attached it, or the next one will
+        for linkedid, rows in found.items():
+            if linkedid in stored or not is_complete(rows):
+                continue  # seen by callagent; or still going (the resync attached it)
             state = interpret(node, linkedid, rows, self.tracker.classify)
             if state is not None and state.final:
                 records.append(build_record(state))
-        return since, len(linkedids), records
+        return since, len(found), records
 
     def window_start(self, node: str, connected_at: float) -> float:
         """Where the gap of ``node`` begins (epoch seconds): the last write before

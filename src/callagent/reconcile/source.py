@@ -125,32 +125,41 @@ class CelSource:
         # text such as "2026-12-03 19:02:19" (cel.conf dateformat = %F %T, UTC): it sorts
         return column >= datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
-    def linkedids_since(self, since: float) -> list[str]:
-        """Every linkedid with a CEL event at or after ``since`` (epoch seconds)."""
-        table = self._reflect()
+    def rows_since(self, since: float) -> dict[str, list[CelRow]]:
+        """The rows of every call with a CEL event at or after ``since`` (epoch seconds),
+        grouped by linkedid; a call that began before ``since`` comes with all its rows."""
         clause = self._since_clause(since)
         if clause is None:
-            return []
-        linkedid = self._columns["linkedid"]
-        with self.engine.connect() as conn:
-            found = conn.execute(select(linkedid).select_from(table).where(clause).distinct())
-            return sorted({str(v) for (v,) in found if v})
+            return {}
+        found = self._select(clause)
+        begun_before = [
+            linkedid
+            for linkedid, rows in found.items()
+            if not any(r.eventtype == "CHAN_START" and r.uniqueid == linkedid for r in rows)
+        ]
+        if begun_before:
+            found.update(self.rows_for(begun_before))
+        return found
 
     def rows_for(self, linkedids: Iterable[str]) -> dict[str, list[CelRow]]:
         """The CEL rows of each of ``linkedids`` (those with none are left out)."""
         self._reflect()
-        fields = list(self._columns)
-        selected = [self._columns[f] for f in fields]
-        out: dict[str, list[CelRow]] = defaultdict(list)
         wanted: Sequence[str] = sorted(set(linkedids))
+        out: dict[str, list[CelRow]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            out.update(self._select(self._columns["linkedid"].in_(chunk)))
+        return out
+
+    def _select(self, clause: Any) -> dict[str, list[CelRow]]:
+        fields = list(self._columns)
+        query = select(*(self._columns[f] for f in fields)).where(clause)
+        out: dict[str, list[CelRow]] = defaultdict(list)
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
-                query = select(*selected).where(self._columns["linkedid"].in_(chunk))
-                for values in conn.execute(query):
-                    row = _row(dict(zip(fields, values, strict=True)))
-                    if row is not None:
-                        out[row.linkedid].append(row)
+            for values in conn.execute(query):
+                row = _row(dict(zip(fields, values, strict=True)))
+                if row is not None:
+                    out[row.linkedid].append(row)
         return dict(out)
 
     def dispose(self) -> None:
