@@ -32,6 +32,7 @@ from callagent.tracker.state import Attempt, CallState, Leg
 from callagent.tracker.tracker import endpoint_of
 
 Classify = Callable[[str], str]
+MONITOR_DIR = "/var/spool/asterisk/monitor"  # Asterisk's default astspooldir + /monitor
 
 # Asterisk's ast_cause2str() for the Q.850 causes a contact centre sees; the live
 # tracker takes the same text from Hangup's Cause-txt.
@@ -223,7 +224,10 @@ def _app_start(fold: _Fold, row: CelRow) -> None:
             call.queue_entered_at = row.eventtime
             call.note(row.eventtime, "queued", queue=call.queue_name)
     elif app == "mixmonitor" and not call.recording_file:
-        call.recording_file = _first_arg(row.appdata)
+        name = _first_arg(row.appdata)
+        # MixMonitor puts a relative name in Asterisk's monitor folder; the live tracker
+        # stores MIXMONITOR_FILENAME, the full path: the same here
+        call.recording_file = name if name.startswith("/") else f"{MONITOR_DIR}/{name}"
         call.recording_started_at = row.eventtime
         call.note(row.eventtime, "recording_started", endpoint=endpoint_of(row.channel))
     elif app == "dial":
@@ -277,7 +281,9 @@ def _outcome(call: CallState, leg: Leg) -> str:
         return "rejected"
     if any(a.outcome == "answered" and a.uniqueid != leg.uniqueid for a in call.attempts):
         return "answered_elsewhere"
-    if any(x.role == "trunk" and x.ended_at is not None for x in call.legs.values()):
+    if call.hangup_by == "applicant" or any(
+        x.role == "trunk" and x.ended_at is not None for x in call.legs.values()
+    ):
         return "caller_gone"
     return "no_answer"
 
