@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Column, Engine, Float, MetaData, Table, cast, create_engine, select
 from sqlalchemy.engine import make_url
@@ -57,7 +58,8 @@ def _read_only_engine(url: str) -> Engine:
 
         def connect() -> sqlite3.Connection:
             # mode=ro: callagent never writes to Asterisk's file, nor creates it
-            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            uri = f"file:{quote(path)}?mode=ro"
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
         return create_engine("sqlite://", creator=connect)
     engine = create_engine(parsed, pool_pre_ping=True)
