@@ -13,12 +13,17 @@ store when there is one; the operator is on the call. ``live_restart_midcall`` a
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import update as sa_update
 
 from callagent.ami.parser import AmiMessage
+from callagent.db.models import Call
+from callagent.db.session import normalise_url
 from callagent.reconcile.cel import interpret, restore_from_cel
 from callagent.reconcile.channel_vars import parse_variables
 from callagent.reconcile.source import CelSource
@@ -56,8 +61,6 @@ def _recorded(name: str) -> dict[str, Any]:
 
 
 def _epoch(value: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(value).timestamp()
 
 
@@ -243,3 +246,37 @@ async def test_restart_while_a_call_started_while_down_is_going(
             ]
     finally:
         await pbx.stop()
+
+
+async def test_a_call_that_ended_while_callagent_was_away_gets_its_real_end(
+    db_url: str, tmp_path: Path
+) -> None:
+    """``live_restart_midcall`` with callagent back later than it was: stopped 5 s into
+    the talk (19:02:56.06), started again at 19:03:20, after the caller hung up at
+    19:03:10.50. The resync finds no channel and closes the call at the last moment
+    callagent had heard of it (the answer: talk ~0 s); the CEL store (its AMI CEL
+    events up to 19:03:20) has the real end."""
+    name, stopped, back = "live_restart_midcall", at("19:02:56.06"), at("19:03:20")
+    cel = cel_store_from_ami(name, back, tmp_path / "cel.db")
+    async with running_service(db_url, trunk_endpoints=list(TRUNKS)) as service:
+        await play(service, before(name, stopped))
+        await settle(service)
+        engine = create_engine(normalise_url(db_url))
+        with engine.begin() as conn:  # written when it happened, not when the test ran
+            conn.execute(sa_update(Call).values(updated_at=datetime.fromtimestamp(stopped, UTC)))
+        engine.dispose()
+    options = {"cel_url": f"sqlite:///{cel}", "trunk_endpoints": list(TRUNKS)}
+    async with running_service(db_url, **options) as service:
+        await wait_for(lambda: service.monitor.reconciliations >= 1)
+        (record,) = (await service.client.get("/api/v1/calls")).json()["items"]
+    want = _recorded(name)
+    for field in ("started_at", "first_ring_at", "answered_at"):
+        assert _epoch(record[field]) == pytest.approx(_epoch(want[field]), abs=0.001), field
+    # LINKEDID_END as its AMI CEL event was stamped, 19 ms after the Hangup (the CEL
+    # backend's own eventtime is the hang-up's: the recorded .cel.sqlite3)
+    assert _epoch(record["ended_at"]) == pytest.approx(_epoch(want["ended_at"]), abs=0.05)
+    assert record["talk_seconds"] == pytest.approx(want["talk_seconds"], abs=0.05)
+    assert record["hangup_by"] == "applicant" and record["hangup_cause"] == 16
+    assert record["recording_file"] == want["recording_file"]
+    assert record["variables"] == want["variables"]  # what callagent saw stays
+    assert record["closed_by_resync"] is True and record["reconstructed"] is True

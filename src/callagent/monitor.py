@@ -61,7 +61,11 @@ class Monitor:
         # Calls of the gaps (callagent down, AMI link lost), rebuilt from the CEL store
         # after each resync; None without CALLAGENT_CEL_URL.
         self.reconciler = Reconciler.from_settings(
-            settings, store, self.tracker, on_changed=self.writer.notify
+            settings,
+            store,
+            self.tracker,
+            on_changed=self.writer.notify,
+            stored_first=self.writer.drain,
         )
         self.reconciled = 0  # calls rebuilt and stored
         self.reconciliations = 0  # reconciliations that ran to their end
@@ -147,12 +151,14 @@ class Monitor:
         self.reconciled += done.stored
         log.info(
             "reconciliation of node %s: %d call(s) in the CEL store since %s, %d rebuilt "
-            "and stored as reconstructed, %d live call(s) completed, in %.2f s",
+            "and stored as reconstructed, %d live call(s) completed, %d ended while away "
+            "given their real end, in %.2f s",
             node,
             done.seen,
             datetime.fromtimestamp(done.since, UTC).isoformat(timespec="seconds"),
             done.stored,
             done.restored,
+            done.ended,
             done.seconds,
         )
 

@@ -11,6 +11,10 @@ Two jobs, both run by the monitor right after its ``CoreShowChannels`` resync:
 2. Calls still going that the resync attached mid-call: CEL says when they really
    started, when the operator answered, the queue and the recording
    (:func:`~callagent.reconcile.cel.restore_from_cel`).
+3. Calls callagent followed that ended while it was away: the resync closed them at
+   the last moment it had heard of them (``closed_by_resync``); CEL has their real end,
+   who hung up and the cause, and, when callagent left while the phone still rang,
+   the answer (:func:`end_from_cel`).
 
 The watermark of a node is the last moment callagent stored anything of it
 (``calls.updated_at``), less a margin for clock skew; it never reaches further
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,10 +34,11 @@ from sqlalchemy import func, select
 
 from callagent.config import Settings
 from callagent.db.models import Call
-from callagent.db.store import CallStore
-from callagent.reconcile.cel import interpret, is_complete, restore_from_cel
+from callagent.db.store import CallStore, to_datetime
+from callagent.reconcile.cel import CelRow, interpret, is_complete, restore_from_cel
 from callagent.reconcile.source import CelSource
 from callagent.tracker.records import CallRecord, build_record
+from callagent.tracker.state import CallState
 from callagent.tracker.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ class Reconciled:
     seen: int  # linkedids with CEL events in the window
     stored: int  # calls rebuilt and stored now (flagged reconstructed)
     restored: int  # live calls attached mid-call that CEL completed
+    ended: int  # calls closed by the resync whose real end CEL gave
     seconds: float
 
 
@@ -65,12 +71,15 @@ class Reconciler:
         *,
         lookback_seconds: float = 24 * 3600.0,
         on_changed: Callable[[], None] | None = None,
+        stored_first: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.tracker = tracker
         self.sources = sources
         self.lookback_seconds = lookback_seconds
         self.on_changed = on_changed
+        # waits until what the tracker changed is stored (the calls the resync closed)
+        self.stored_first = stored_first
 
     @classmethod
     def from_settings(
@@ -79,6 +88,7 @@ class Reconciler:
         store: CallStore,
         tracker: Tracker,
         on_changed: Callable[[], None] | None = None,
+        stored_first: Callable[[], Awaitable[None]] | None = None,
     ) -> Reconciler | None:
         """One source per node that has a CEL store (its own ``cel_url`` or the global)."""
         sources: dict[str, CelSource] = {}
@@ -99,6 +109,7 @@ class Reconciler:
             sources,
             lookback_seconds=settings.cel_lookback_hours * 3600.0,
             on_changed=on_changed,
+            stored_first=stored_first,
         )
 
     # ---------------------------------------------------------------- async
@@ -113,8 +124,10 @@ class Reconciler:
         if source is None:
             return None
         started = time.perf_counter()
+        if self.stored_first is not None:
+            await self.stored_first()
         followed = {key[1] for key in self.tracker.calls if key[0] == node}
-        since, seen, records = await asyncio.to_thread(
+        since, seen, records, ended = await asyncio.to_thread(
             self._missed, node, source, connected_at, followed
         )
         # the tracker may have met some of them meanwhile (events go on during the IO):
@@ -131,6 +144,7 @@ class Reconciler:
             seen=seen,
             stored=len(records),
             restored=restored,
+            ended=ended,
             seconds=time.perf_counter() - started,
         )
 
@@ -153,10 +167,11 @@ class Reconciler:
 
     def _missed(
         self, node: str, source: CelSource, connected_at: float, followed: set[str]
-    ) -> tuple[float, int, list[CallRecord]]:
+    ) -> tuple[float, int, list[CallRecord], int]:
         since = self.window_start(node, connected_at)
         found = {k: v for k, v in source.rows_since(since).items() if k not in followed}
         stored = self._stored(node, list(found))
+        ended = self._end_closed(node, {k: v for k, v in found.items() if k in stored})
         records: list[CallRecord] = []
         for linkedid, rows in found.items():
             if linkedid in stored or not is_complete(rows):
@@ -164,7 +179,7 @@ class Reconciler:
             state = interpret(node, linkedid, rows, self.tracker.classify)
             if state is not None and state.final:
                 records.append(build_record(state))
-        return since, len(found), records
+        return since, len(found), records, ended
 
     def window_start(self, node: str, connected_at: float) -> float:
         """Where the gap of ``node`` begins (epoch seconds): the last write before
@@ -178,6 +193,30 @@ class Reconciler:
         if last is None:
             return floor
         return max(_epoch(last) - SKEW_MARGIN, floor)
+
+    def _end_closed(self, node: str, found: dict[str, list[CelRow]]) -> int:
+        """Give the calls the resync closed the end CEL saw; returns how many."""
+        ended = 0
+        keys = sorted(found)
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            with self.store.sessions.begin() as session:
+                rows = session.scalars(
+                    select(Call).where(
+                        Call.node == node,
+                        Call.linkedid.in_(chunk),
+                        Call.closed_by_resync.is_(True),
+                        Call.reconstructed.is_(False),
+                    )
+                ).all()
+                for row in rows:
+                    cel = found[row.linkedid]
+                    if not is_complete(cel):
+                        continue
+                    state = interpret(node, row.linkedid, cel, self.tracker.classify)
+                    if state is not None and state.final and end_from_cel(row, state):
+                        ended += 1
+        return ended
 
     def _stored(self, node: str, linkedids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -195,6 +234,47 @@ class Reconciler:
         """Close every CEL store's connections."""
         for source in set(self.sources.values()):
             source.dispose()
+
+
+def end_from_cel(row: Call, cel: CallState) -> bool:
+    """Correct a stored call that the resync closed (callagent had lost sight of it)
+    with its end as CEL saw it; what callagent saw itself (the start, the variables,
+    the routing) stays. Returns True when the row changed."""
+    record = build_record(cel)
+    if record.ended_at is None:
+        return False
+    row.ended_at = to_datetime(record.ended_at)
+    row.hangup_by = record.hangup_by
+    row.hangup_cause = record.hangup_cause
+    row.hangup_cause_text = record.hangup_cause_text
+    if row.answered_at is None and record.answered_at is not None:
+        # callagent left while the phone rang: CEL saw the answer
+        row.answered_at = to_datetime(record.answered_at)
+        row.operator_endpoint = record.operator_endpoint
+        row.disposition = record.disposition
+        row.wait_seconds = record.wait_seconds
+        row.ring_seconds = record.ring_seconds
+    if row.answered_at is not None:
+        talk = record.ended_at - _epoch(row.answered_at) - row.hold_seconds
+        row.talk_seconds = round(max(talk, 0.0), 3)
+    legs = {leg.uniqueid: leg for leg in record.legs}
+    for leg in row.legs:
+        seen = legs.get(leg.uniqueid)
+        if leg.closed_by_resync and seen is not None and seen.ended_at is not None:
+            leg.ended_at = to_datetime(seen.ended_at)
+            leg.cause, leg.cause_text = seen.cause, seen.cause_text
+            leg.closed_by_resync = False
+            if leg.answered_at is None and seen.answered_at is not None:
+                leg.answered_at = to_datetime(seen.answered_at)
+    outcomes = {a.uniqueid: a for a in record.attempts}
+    for attempt in row.attempts:
+        seen_attempt = outcomes.get(attempt.uniqueid)
+        if attempt.outcome in (None, "unknown") and seen_attempt is not None:
+            attempt.outcome = seen_attempt.outcome
+            attempt.rang_to = to_datetime(seen_attempt.rang_to)
+    row.reconstructed = True
+    row.timeline = [*row.timeline, {"at": record.ended_at, "event": "ended_from_cel"}]
+    return True
 
 
 def _epoch(value: datetime) -> float:
