@@ -7,6 +7,7 @@ starts is waking the writer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -65,7 +66,7 @@ class Monitor:
             store,
             self.tracker,
             on_changed=self.writer.notify,
-            stored_first=self.writer.drain,
+            stored_first=functools.partial(self.writer.drain, timeout=5.0),
         )
         self.reconciled = 0  # calls rebuilt and stored
         self.reconciliations = 0  # reconciliations that ran to their end

@@ -125,7 +125,11 @@ class Reconciler:
             return None
         started = time.perf_counter()
         if self.stored_first is not None:
-            await self.stored_first()
+            try:
+                await self.stored_first()
+            except TimeoutError:
+                # a busy writer: go on; a closed call not yet stored keeps the resync's end
+                log.info("reconciliation of node %s: the writer is still busy", node)
         followed = {key[1] for key in self.tracker.calls if key[0] == node}
         since, seen, records, ended = await asyncio.to_thread(
             self._missed, node, source, connected_at, followed
