@@ -14,13 +14,15 @@ from sqlalchemy.exc import IntegrityError
 
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
+from callagent.api.wrapups import language
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.secrets import hash_password
 from callagent.auth.service import Principal, create_user, now
 from callagent.db.models import OperatorStateChange, User
-from callagent.routing.operators import OperatorBook
+from callagent.routing.operators import OperatorBook, phones_down
 from callagent.routing.router import Router
 from callagent.routing.states import Signal
+from callagent.web.i18n import strings
 
 router = APIRouter(prefix="/api/v1/operators", tags=["operators"])
 Reader = Annotated[Principal, Depends(Requires(Scope.OPERATORS_READ))]
@@ -200,7 +202,7 @@ def _own_or_forbidden(principal: Principal, user_id: int) -> None:
     responses={403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
 )
 def operators_set_state(
-    user_id: Id, body: StateIn, request: Request, principal: StateChanger
+    user_id: Id, body: StateIn, request: Request, db: Db, principal: StateChanger
 ) -> StateOut:
     _own_or_forbidden(principal, user_id)
     book: OperatorBook = request.app.state.book
@@ -212,6 +214,11 @@ def operators_set_state(
     after = book.signal(user_id, signal, cause="api", reason=reason)
     assert after is not None
     if after.state != body.state:
+        user = db.get(User, user_id)
+        down = phones_down(db, user.endpoints if user else []) if body.state == "ready" else []
+        if down:  # routing would skip them: say what to do about it, in their language
+            words = strings(language(request, db, principal))
+            raise HTTPException(409, words["phone_not_registered"].format(phones=", ".join(down)))
         raise HTTPException(
             409, f"an operator in state {before.state!r} cannot go to {body.state!r} now"
         )

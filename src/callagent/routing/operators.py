@@ -62,6 +62,9 @@ _PHONE_BUSY = or_(
     _DEVICES.state.in_([literal_column(f"'{state}'") for state in sorted(BUSY_DEVICE_STATES)]),
     _DEVICES.registered.is_(False),
 )
+# A phone the PBX says can take no call at all (unregistered, UNAVAILABLE): routing skips
+# its operator, so the operator may not choose to go ready on it.
+_PHONE_DOWN = or_(_DEVICES.state.in_(["UNAVAILABLE", "INVALID"]), _DEVICES.registered.is_(False))
 # The busy phones ride along on every candidate row (one round trip, not two): device
 # names hold no newline.
 _BUSY_LIST = (
@@ -264,6 +267,14 @@ def record_changes(db: Session | Connection, changes: list[Transition]) -> None:
     )
 
 
+def phones_down(db: Session | Connection, endpoints: Sequence[str] | None) -> list[str]:
+    """Which of ``endpoints`` the PBX last said are unregistered or unavailable."""
+    if not endpoints:
+        return []
+    query = select(_DEVICES.device).where(_DEVICES.device.in_(list(endpoints)), _PHONE_DOWN)
+    return sorted(set(db.execute(query).scalars()))
+
+
 def _busy_of(candidates: Sequence[Any]) -> set[str]:
     """The busy phones that came with the candidate rows (the same on every row)."""
     return set(candidates[0].busy.split("\n")) if candidates and candidates[0].busy else set()
@@ -347,6 +358,8 @@ class OperatorBook:
         new = next_state(current, signal)
         if new is None:
             return False
+        if signal in (Signal.LOGIN, Signal.READY) and phones_down(session, user.endpoints):
+            return False  # ready on a dead phone: shown ready, never rung (the API says why)
         resume = None
         if signal == Signal.PHONE_BACK:  # what they had chosen before the phone went away
             new, reason = back_from_gap(

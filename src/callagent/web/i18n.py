@@ -46,6 +46,11 @@ _RU: dict[str, str] = {
     "reason_other": "Другое",
     "reason_no_answer": "Не ответил на звонок",
     "state_refused": "Сейчас нельзя: {detail}",
+    "phone_not_registered": (
+        "телефон {phones} не зарегистрирован на АТС, звонки на него не доходят. Включите "
+        "телефон, проверьте его сеть и учётную запись SIP, дождитесь регистрации и снова "
+        "нажмите «Готов»."
+    ),
     "caller": "Заявитель",
     "phase_ringing": "звонит",
     "phase_answered": "разговор",
@@ -148,6 +153,11 @@ _EN: dict[str, str] = {
     "reason_other": "Other",
     "reason_no_answer": "Did not answer a call",
     "state_refused": "Not now: {detail}",
+    "phone_not_registered": (
+        "your phone {phones} is not registered with the PBX, so no call can reach it. "
+        "Switch the phone on, check its network and SIP account, wait until it registers, "
+        "then press Ready again."
+    ),
     "caller": "Applicant",
     "phase_ringing": "ringing",
     "phase_answered": "on the call",
