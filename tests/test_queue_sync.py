@@ -12,17 +12,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import signal
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 
+from callagent.ami.client import AmiClient
 from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
+from callagent.config import AmiNode
 from callagent.db.session import make_engine, make_sessionmaker
+from callagent.routing import mirror as mirror_module
+from callagent.routing.mirror import QueueMirror
+from callagent.routing.operators import StateChange
 from callagent.routing.queue_sync import (
     OperatorPhones,
     QueueMember,
@@ -518,4 +525,42 @@ async def test_sigterm_to_callagent_serve_hands_the_queue_over(db_url: str) -> N
         if process.returncode is None:
             process.kill()
             await process.wait()
+        await pbx.stop()
+
+
+async def test_a_sync_right_after_a_forwarded_change_leaves_that_phone_to_the_forward(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A change is queued inside its transaction: a sync may read the state before it.
+
+    op1001 goes offline -> ready (forwarded: unpaused); the database read of the sync that
+    follows still says offline. Without the guard the sync paused op1001 again, and it
+    stayed paused until the next sync although callagent had it ready.
+    """
+    monkeypatch.setattr(mirror_module, "FRESH", 0.3)
+    pbx = await start_pbx(STARTUP.read_bytes())
+    node = AmiNode(name="pbx1", port=pbx.port, secret=SecretStr(pbx.secret))
+    client = AmiClient(node, on_event=lambda *_: None, reconnect_min=0.05)
+    task = asyncio.create_task(client.run())
+    stale = [
+        OperatorPhones(1, "offline", "", ("PJSIP/op1001",)),  # not yet committed: ready
+        OperatorPhones(2, "offline", "", ("PJSIP/op1002",)),
+    ]
+    mirror = QueueMirror(queue.SimpleQueue(), [client], "support", operators=lambda: stale)
+    try:
+        await wait_for(lambda: client.connected)
+        await mirror.forward(StateChange(1, ("PJSIP/op1001",), "offline", "ready", ""))
+        mark = len(pbx.actions)
+        result = await mirror.sync(client)
+        assert pauses(pbx, mark) == [("PJSIP/op1002", "true", "offline")]
+        assert [a.interface for a in result.plan.actions] == ["PJSIP/op1001", "PJSIP/op1002"]
+        assert result.sent == 1
+        await asyncio.sleep(0.35)  # the guard is short: later syncs check that phone again
+        mark = len(pbx.actions)
+        await mirror.sync(client, trigger="periodic")
+        assert pauses(pbx, mark) == [("PJSIP/op1001", "true", "offline")]
+    finally:
+        await client.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await pbx.stop()

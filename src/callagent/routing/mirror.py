@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import queue
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,9 @@ from callagent.routing.queue_sync import (
 from callagent.tracker.events import DomainEvent, NodeRestarted
 
 log = logging.getLogger(__name__)
+
+# Seconds after a forwarded change during which a sync leaves that phone to the forward.
+FRESH = 1.0
 
 
 def operator_phones(sessions: sessionmaker[Session]) -> list[OperatorPhones]:
@@ -99,6 +103,9 @@ class QueueMirror:
         self._lock = asyncio.Lock()  # a sync and the forwarding never interleave
         self._unknown_logged: set[tuple[str, str]] = set()
         self._stopped = False
+        # (node, interface) -> when a change was last forwarded there: a change is queued
+        # inside its transaction, so a sync right after may read the state before it.
+        self._forwarded: dict[tuple[str, str], float] = {}
 
     # ------------------------------------------------------------ triggers
 
@@ -186,6 +193,7 @@ class QueueMirror:
                     with contextlib.suppress(Exception):  # not a member there: nothing to do
                         await client.send_action(action, timeout=2.0)
                         self.sent += 1
+                        self._forwarded[(client.node.name, endpoint)] = time.monotonic()
 
     # ---------------------------------------------------------------- sync
 
@@ -212,8 +220,16 @@ class QueueMirror:
             # Read after QueueStatus: a change committed since is forwarded after this.
             operators = await asyncio.to_thread(self.operators)
             plan = plan_sync(members, operators, queue=self.queue_name, rule=rule)
+            # A phone whose change was just forwarded is the forward's: the database read
+            # above may predate that change's commit (it would be "corrected" back).
+            now = time.monotonic()
+            fresh = [
+                a
+                for a in plan.actions
+                if now - self._forwarded.get((node, a.interface), -FRESH) >= FRESH
+            ]
             sent = 0
-            for action in plan.actions:
+            for action in fresh:
                 response = await client.send_action(
                     action.ami(self.queue_name), timeout=self.timeout
                 )
