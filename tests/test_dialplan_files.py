@@ -210,8 +210,9 @@ def test_every_sound_played_is_a_core_sound_or_shipped() -> None:
 
 def test_every_dialplan_file_is_in_the_readme_table_and_every_listed_file_exists() -> None:
     readme = (DIALPLAN / "README.md").read_text("utf-8")
-    listed = set(re.findall(r"^\| `([\w.-]+\.conf)` \|", readme, re.MULTILINE))
-    shipped = {path.name for path in DIALPLAN.glob("*.conf")}
+    first_column = re.findall(r"^\| ([^|]*`[\w.-]+\.(?:conf|sql)`[^|]*) \|", readme, re.M)
+    listed = {name for cell in first_column for name in re.findall(r"`([\w.-]+)`", cell)}
+    shipped = {path.name for path in DIALPLAN.iterdir() if path.name != "README.md"}
     assert listed == shipped
 
 
