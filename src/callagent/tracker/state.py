@@ -36,6 +36,8 @@ class Leg:
     hold_seconds: float = 0.0
     dial_string: str = ""
     dialled: bool = False  # a DialBegin created or rang this leg
+    dialled_from: str = ""  # the channel whose Dial rang this leg (finds who is behind a Local)
+    transferer: bool = False  # handed its call on (transfer): its hang-up does not end the call
     closed_by_resync: bool = False
 
 
@@ -67,6 +69,7 @@ class CallState:
     queue_left_at: float | None = None
     queue_abandoned: bool = False
     hangup_by: str | None = None
+    hangup_leg: str = ""  # the uniqueid whose HangupRequest set hangup_by
     recording_file: str = ""
     recording_started_at: float | None = None
     variables: dict[str, str] = field(default_factory=dict)

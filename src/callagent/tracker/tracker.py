@@ -354,6 +354,7 @@ class Tracker:
         dest.dialled = True
         dest.dial_string = m.headers.get("DialString", "")
         caller = m.headers.get("Channel")
+        dest.dialled_from = caller or ""
         via = "dial" if caller else "originate"
         if any(t.get("target_endpoint") is None for t in call.transfers):
             via = "transfer"  # the dial that follows a blind transfer
@@ -455,22 +456,25 @@ class Tracker:
             call.note(at, "transfer_failed", kind="blind", by_endpoint=leg.endpoint)
             self._touch(call)
             return
+        by_endpoint = self._endpoint_behind(node, leg.channel)
+        self._handed_on(call, [leg])
         call.transfers.append(
             {
                 "kind": "blind",
                 "at": at,
-                "by_endpoint": leg.endpoint,
+                "by_endpoint": by_endpoint,
                 "target": target,
-                "target_endpoint": None,
+                "target_endpoint": None,  # the phone the next Dial rings
             }
         )
-        call.note(at, "transfer", kind="blind", by_endpoint=leg.endpoint, target=target)
-        self._out.append(CallTransferred(call.key, "blind", leg.endpoint, target))
+        call.note(at, "transfer", kind="blind", by_endpoint=by_endpoint, target=target)
+        self._out.append(CallTransferred(call.key, "blind", by_endpoint, target))
         self._touch(call)
 
     def _on_attendedtransfer(self, node: str, m: AmiMessage, at: float) -> None:
         # The transferee (applicant) stays in the original call; the target leg was
-        # dialled in the consultation call (its own Linkedid) and is adopted here.
+        # dialled in the consultation call (its own Linkedid, or the same one when the
+        # PBX dialled a Local channel for AMI Atxfer) and is adopted here.
         found = self._call_for(node, m, at, prefix="Transferee")
         if found is None:
             found = self._call_for(node, m, at, prefix="OrigTransferer")
@@ -479,35 +483,119 @@ class Tracker:
         call, _ = found
         h = m.headers
         by_channel = h.get("OrigTransfererChannel", "")
-        target_channel = h.get("TransferTargetChannel", "") or h.get("DestTransfererChannel", "")
+        by_endpoint = self._endpoint_behind(node, by_channel) if by_channel else ""
         if h.get("Result", "Success") != "Success":
-            call.note(at, "transfer_failed", kind="attended", by_endpoint=endpoint_of(by_channel))
+            call.note(at, "transfer_failed", kind="attended", by_endpoint=by_endpoint)
             self._touch(call)
             return
+        target_channel = h.get("TransferTargetChannel", "") or h.get("DestTransfererChannel", "")
         target_uid = h.get("TransferTargetUniqueid", "")
-        target_endpoint = endpoint_of(target_channel) if target_channel else None
         if target_uid:
             self._adopt(node, target_uid, call, at)
+        target = self._transfer_target(node, h, target_channel)
+        if target is not None:
+            self._adopt(node, target.uniqueid, call, at)
+            attempt = call.attempt_for(target.uniqueid)
+            if attempt is not None:
+                attempt.via = "transfer"
+        transferers = [
+            leg
+            for uid in (h.get("OrigTransfererUniqueid", ""), h.get("SecondTransfererUniqueid", ""))
+            if (leg := self._leg(node, uid)) is not None
+        ]
+        self._handed_on(call, transferers)
         call.transfers.append(
             {
                 "kind": "attended",
                 "at": at,
-                "by_endpoint": endpoint_of(by_channel),
-                "target": target_channel,
-                "target_endpoint": target_endpoint,
+                "by_endpoint": by_endpoint,
+                "target": target_channel or (target.channel if target is not None else ""),
+                # The phone that took the call, not the Local channel the PBX dialled.
+                "target_endpoint": target.endpoint if target is not None else None,
             }
         )
-        call.note(
-            at,
-            "transfer",
-            kind="attended",
-            by_endpoint=endpoint_of(by_channel),
-            target=target_channel,
-        )
-        self._out.append(
-            CallTransferred(call.key, "attended", endpoint_of(by_channel), target_channel)
-        )
+        call.note(at, "transfer", kind="attended", by_endpoint=by_endpoint, target=target_channel)
+        self._out.append(CallTransferred(call.key, "attended", by_endpoint, target_channel))
         self._touch(call)
+
+    def _handed_on(self, call: CallState, transferers: list[Leg]) -> None:
+        """The transferring operator's hang-up completes a transfer: it does not end the call."""
+        for leg in transferers:
+            leg.transferer = True
+            if call.hangup_leg == leg.uniqueid:
+                call.hangup_by = None  # who ends the call is yet to come
+                call.hangup_leg = ""
+
+    def _leg(self, node: str, uniqueid: str) -> Leg | None:
+        key = self._by_uniqueid.get((node, uniqueid))
+        call = self.calls.get(key) if key is not None else None
+        return call.legs.get(uniqueid) if call is not None else None
+
+    def _transfer_target(self, node: str, h: dict[str, str], channel: str) -> Leg | None:
+        """The phone that takes an attended transfer.
+
+        Asterisk names a Local channel when it dialled one (AMI Atxfer dials
+        ``Local/1002@from-operators``): the phone is what its other half dialled. A
+        transfer done by the phone itself may name no target at all: it is then the
+        other party of the transferer's second (consultation) call.
+        """
+        if channel:
+            leg = self._leg(node, h.get("TransferTargetUniqueid", ""))
+            if channel.startswith("Local/"):
+                return self._behind_local(node, channel)
+            return leg
+        second = h.get("SecondTransfererUniqueid", "")
+        key = self._by_uniqueid.get((node, second))
+        consultation = self.calls.get(key) if key is not None else None
+        if consultation is None:
+            return None
+        others = [
+            leg
+            for leg in consultation.legs.values()
+            if leg.uniqueid != second and leg.role != "local" and leg.ended_at is None
+        ]
+        return max(others, key=lambda leg: leg.answered_at or 0.0) if others else None
+
+    def _endpoint_behind(self, node: str, channel: str) -> str:
+        """The device of ``channel``; for a Local channel, the phone behind it if known."""
+        if channel.startswith("Local/"):
+            leg = self._behind_local(node, channel)
+            if leg is not None:
+                return leg.endpoint
+        return endpoint_of(channel)
+
+    def _behind_local(self, node: str, channel: str) -> Leg | None:
+        """The real channel a Local channel leads to: ``;1`` -> its ``;2`` -> what that dialled.
+
+        Rarely needed (transfers), so the legs are searched rather than indexed; a
+        chain of Local channels is followed to its end.
+        """
+        seen: set[str] = set()
+        while channel.startswith("Local/") and channel not in seen:
+            seen.add(channel)
+            second_half = channel.rpartition(";")[0] + ";2"
+            dialled = [
+                leg
+                for call in self.calls.values()
+                if call.node == node
+                for leg in call.legs.values()
+                if leg.dialled_from == second_half
+            ]
+            if not dialled:
+                return None
+            # The one that answered and is still up, else the latest one rung.
+            best = max(
+                dialled,
+                key=lambda leg: (
+                    leg.answered_at is not None and leg.ended_at is None,
+                    leg.answered_at is not None,
+                    leg.created_at,
+                ),
+            )
+            if not best.channel.startswith("Local/"):
+                return best
+            channel = best.channel
+        return None
 
     def _adopt(self, node: str, uniqueid: str, call: CallState, at: float) -> None:
         """Move a leg (and its ring attempt) from another call into ``call``."""
@@ -553,7 +641,7 @@ class Tracker:
         call, leg = found
         if leg.hangup_requested_at is None:
             leg.hangup_requested_at = at
-        if call.hangup_by is None:
+        if call.hangup_by is None and not leg.transferer:
             if leg.role == "trunk":
                 call.hangup_by = "applicant"
             elif leg.role == "operator" and (
@@ -563,6 +651,8 @@ class Tracker:
                 attempt = call.attempt_for(leg.uniqueid)
                 if attempt is None or attempt.outcome in (None, "answered"):
                     call.hangup_by = "operator"
+            if call.hangup_by is not None:
+                call.hangup_leg = leg.uniqueid
         self._touch(call)
 
     def _on_hangup(self, node: str, m: AmiMessage, at: float) -> None:
