@@ -19,7 +19,8 @@ from callagent.db.models import User
 from callagent.routing.states import Signal
 from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import trace_body
-from tests.conftest import RunningService, running_service, trace_bytes, wait_for
+from callagent.sim.pbx import SimulatedPbx
+from tests.conftest import TRACES, RunningService, running_service, trace_bytes, wait_for
 from tests.test_dialplan_files import Step, agi_request, dialplan
 from tests.test_live_replay import play
 from tests.test_routing import add_operators, agi_port, route, set_ready
@@ -316,3 +317,25 @@ def after_route(variables: dict[str, str]) -> str:
         if (variables.get(name, "") == value) == (op == "="):
             return label
     raise AssertionError("no way out of route")
+
+
+async def test_in_the_simulator_the_waiting_caller_is_dialled_within_a_second(
+    db_url: str,
+) -> None:
+    """Operator ready -> the waiting caller's Dial, as the simulator plays the shipped
+    dialplan (held); the old dialplan's figures are in bench/held_wait.py."""
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)  # offline: the caller waits
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        sim = SimulatedPbx(service.pbx, TRACES, agi_port=agi_port(service), speed=20.0)
+        await sim.register_phones(["PJSIP/op1001"])
+        play = asyncio.create_task(sim.play("answered", "79161112233"))
+        await wait_for(lambda: waiting_calls(service))
+        await asyncio.sleep(0.3)
+        assert not sim.played[-1].dialled_at  # nobody to dial yet
+        ready = time.monotonic()
+        await set_ready(service, [op])
+        played = await asyncio.wait_for(play, 10)
+        assert played.routed and played.answered_by == "PJSIP/op1001"
+        delay = played.dialled_at[0] - ready
+        assert delay < BOUND, delay
