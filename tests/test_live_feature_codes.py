@@ -16,12 +16,16 @@ from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.routing.driver import StateDriver
 from callagent.sim.agi_client import replay_recorded
 from callagent.sim.ami_server import trace_body
+from callagent.sim.pbx import Played
+from callagent.sim.scenarios import Behaviour, Dist
 from callagent.tracker.events import CallEnded
 from callagent.tracker.records import build_record
 from callagent.tracker.tracker import Tracker
 from tests.conftest import LIVE_TRACES, RunningService, running_service, wait_for
 from tests.test_live_replay import play
 from tests.test_routing import add_operators, agi_port
+from tests.test_sim_scenarios import history, start
+from tests.test_simulator import NOT_COMPARED, channel_of, significant
 
 NAME = "live_feature_codes"
 
@@ -155,3 +159,77 @@ async def test_feature_codes_make_no_call_and_no_wrapup(db_url: str) -> None:
 
         want = [("false", "ready"), ("true", "break"), ("false", "ready"), ("true", "offline")]
         await wait_for(lambda: pauses() == want, timeout=5)
+
+
+# ------------------------------------------------------------------ the simulator
+
+
+async def test_the_simulated_star54_is_the_recorded_one(db_url: str) -> None:
+    """The simulator's *54 is the live recording's (ids, operator and times its own), and
+    after a call it frees the operator without a second wrap-up or a record of its own."""
+    people = Behaviour(wrapup=Dist.fixed(20.0))  # 1 s at the tests' speed
+    async with running_service(db_url, wrapup_seconds=60) as service:
+        ops, sim = await start(service, people, phones=1)
+        played = await sim.play("answered", "79161112233")
+        assert played.answered_by == "PJSIP/op1001"
+        sim.sent = b""  # what follows is the operator's *54
+
+        async def back() -> bool:
+            return (await history(service, ops[0]))[0] == ("ready", "feature_code")
+
+        await wait_for(back, timeout=5)
+        pressed = next(p for p in sim.played if p.scenario == "feature_code_ready")
+        real = _recorded_star54()
+
+        def ours_now() -> list[AmiMessage]:
+            return [
+                m
+                for m in significant(sim.sent)
+                if channel_of(m) in _sim_channels(pressed) and not m.event.startswith("Queue")
+            ]
+
+        await wait_for(lambda: len(ours_now()) >= len(real))  # the *54 ended, phone idle
+        await service.monitor.writer.drain()
+        await settle(service)
+
+        # AMI: the recorded *54 frames, channel by channel, in the same order.
+        ours = ours_now()
+        assert [m.event for m in ours] == [m.event for m in real]
+        for our, their in zip(ours, real, strict=True):
+            assert list(our.headers) == list(their.headers), our.event
+            for key, value in their.headers.items():
+                if key not in NOT_COMPARED:
+                    assert our.get(key) == pressed.rewrite(value), (our.event, key)
+
+        # callagent: one call, one wrap-up (submitted by *54), nothing after it.
+        states = await history(service, ops[0])
+        assert states[:3] == [("ready", "feature_code"), ("wrap_up", "call"), ("on_call", "call")]
+        calls = (await service.client.get("/api/v1/calls")).json()
+        assert calls["total"] == 1
+        pending = await service.client.get(
+            "/api/v1/wrapups/pending", params={"operator_id": ops[0]}
+        )
+        assert len(pending.json()) == 1  # the real call's form, still to fill in
+
+
+def _recorded_star54() -> list[AmiMessage]:
+    """The significant events of the *54 call of the recording, with its phone's states."""
+    events = significant(trace_body(trace()))
+    first = next(i for i, m in enumerate(events) if m.get("Exten") == "*54")
+    channel = events[first].get("Channel")
+    last = max(i for i, m in enumerate(events) if m.get("Channel") == channel)
+    idle = next(
+        i
+        for i in range(last, len(events))
+        if events[i].event == "DeviceStateChange" and events[i].get("Device") == "PJSIP/op1001"
+    )
+    return [
+        m
+        for m in events[first : idle + 1]
+        if m.get("Channel") == channel
+        or (m.event == "DeviceStateChange" and m.get("Device") == "PJSIP/op1001")
+    ]
+
+
+def _sim_channels(pressed: Played) -> set[str]:
+    return {pressed.rewrite("PJSIP/op1001-00000002"), pressed.rewrite("PJSIP/op1001")}

@@ -598,24 +598,61 @@ class SimulatedPbx:
             await self.send(self._render(frame, rewrite, clock, template, dates=dates))
 
     async def _press_ready(self, endpoint: str, delay: float, tries: int = 5) -> None:
-        """After-call work done: the operator dials *54 (FastAGI ``ready``).
+        """After-call work done: the operator dials *54 a while after the call.
 
         If callagent says nothing changed (its screen still shows the call), the
-        operator presses again a little later. Only the FastAGI dialogue is
-        played: there is no recording of the AMI events of a feature-code call,
-        and callagent reads the AGI alone.
+        operator presses again a little later.
         """
         await asyncio.sleep(delay / self.speed)
         for _ in range(tries):
-            channel = f"{endpoint}-{next(self._serials):08x}"
-            uniqueid = f"{int(time.time())}.{next(self._uniqueids)}"
-            call = AgiCall("ready", uniqueid, channel=channel, dnid="*54")
-            call.callerid = call.calleridname = endpoint.split("/")[-1].removeprefix("op")
             with contextlib.suppress(OSError, asyncio.TimeoutError):
-                await run_agi(call, self.agi_host, self.agi_port)
-            if call.set.get("CALLAGENT_STATUS") == "ok":
-                return
+                if await self.press_ready(endpoint) == "ok":
+                    return
             await asyncio.sleep(1.0 / self.speed)
+
+    async def press_ready(self, endpoint: str) -> str:
+        """The operator dials *54 (ready) from ``endpoint``; callagent's CALLAGENT_STATUS.
+
+        The call is the one a real Asterisk 22 made (``live/live_feature_codes``): the
+        phone calls in, the dialplan asks FastAGI ``ready`` (callagent, for real, over
+        TCP), answers the phone to play a beep and hangs up; with the status callagent
+        gave in its VarSet, and Asterisk's error prompt when it was not ``ok``.
+        """
+        template = self.templates["feature_code_ready"]
+        rewrite = Rewriter(lambda: next(self._serials))
+        base = int(time.time())
+        for value in template.uniqueids:
+            rewrite.add(value, f"{base}.{next(self._uniqueids)}")
+        for value in template.channels:
+            rewrite.channel(value)
+        rewrite.bind_operator(template.operators[0], endpoint)
+        played = Played(template.name, "", rewrite, routed=True)
+        played.linkedid = rewrite(template.linkedid or "")
+        self.played.append(played)
+        clock = _Clock(self.speed)
+        status = ""
+        previous = template.frames[0].offset if template.frames else 0.0
+        for frame in template.frames:
+            clock.advance(frame.offset - previous)
+            previous = frame.offset
+            await clock.wait()
+            if frame.event == "VarSet" and frame.get("Variable") == "CALLAGENT_STATUS":
+                if not status:
+                    continue  # FastAGI failed: the dialplan set nothing
+                frame = _literal(frame, "Value", status)
+            elif frame.get("Application") == "Playback" and status != "ok":
+                frame = _literal(frame, "AppData", "an-error-has-occurred")
+            await self.send(self._render(frame, rewrite, clock, template))
+            if frame.event == "Newexten" and frame.get("Application") == "AGI":
+                call = AgiCall(
+                    "ready", played.linkedid, channel=rewrite(frame.get("Channel")), dnid="*54"
+                )
+                call.callerid = call.calleridname = rewrite(frame.get("CallerIDNum"))
+                with contextlib.suppress(OSError, asyncio.TimeoutError):
+                    await run_agi(call, self.agi_host, self.agi_port)
+                status = call.set.get("CALLAGENT_STATUS", "")
+                clock.catch_up()
+        return status
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
@@ -707,6 +744,13 @@ class SimulatedPbx:
             caller = "79" + "".join(self.rng.choices("0123456789", k=9))
             self._spawn(self.call(self.rng.choices(names, chances)[0], caller))
             await asyncio.sleep(self.rng.expovariate(1 / interval))  # real seconds
+
+
+def _literal(frame: Frame, key: str, value: str) -> Frame:
+    """A copy of ``frame`` whose ``key`` is this call's value already (not rewritten)."""
+    made = Frame(list(frame.pairs), frame.offset, frame.recorded, frame.literal | {key})
+    made.set(key, value)
+    return made
 
 
 class _Clock:

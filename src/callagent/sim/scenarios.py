@@ -27,6 +27,7 @@ from callagent.sim.ami_server import trace_body
 #   queue:   DID 7800 goes to app_queue support, which rings a free member
 #   outbound: an operator dials out from the phone
 #   phone:   an operator's phone registers, unregisters, becomes unreachable
+#   feature: an operator dials a feature code (its FastAGI is callagent's real answer)
 SCENARIOS: dict[str, tuple[str, str]] = {
     "answered": ("inbound_answered_caller_hangs_up", "inbound"),
     "operator_hangs_up": ("inbound_answered_operator_hangs_up", "inbound"),
@@ -38,11 +39,16 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "operator_outbound_manual": ("operator_outbound_manual", "outbound"),
     "operator_register_unregister": ("operator_register_unregister", "phone"),
     "operator_phone_unreachable": ("operator_phone_unreachable", "phone"),
+    # *54 (ready) as a real Asterisk 22 plays it: the phone calls in, AGI ready, the dialplan
+    # answers to play a beep and hangs up (live/live_feature_codes, its third call).
+    "feature_code_ready": ("live/live_feature_codes", "feature"),
     # Derived, not recorded: see derive_busy().
     "busy_then_next": ("inbound_no_answer_then_next", "inbound"),
 }
 DERIVED = frozenset({"busy_then_next"})
-CALL_SCENARIOS = tuple(name for name, (_, kind) in SCENARIOS.items() if kind != "phone")
+CALL_SCENARIOS = tuple(
+    name for name, (_, kind) in SCENARIOS.items() if kind not in ("phone", "feature")
+)
 PHONE_SCENARIOS = tuple(name for name, (_, kind) in SCENARIOS.items() if kind == "phone")
 
 OPERATOR = re.compile(r"op(\d{4})")
@@ -298,6 +304,37 @@ def interpolate(xs: list[float], ys: list[float], x: float) -> float:
     return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
+def feature_code_call(source: Template, code: str) -> Template:
+    """The one call of a recording that dialled ``code``: its channel's frames, and its
+    phone's device states while it lasted, as recorded (app_queue's member events, which
+    followed callagent's QueuePause then, are left to the simulated queue)."""
+    first = next(f for f in source.frames if f.event == "Newchannel" and f.get("Exten") == code)
+    channel, device = first.get("Channel"), first.get("Channel").rpartition("-")[0]
+    own = [i for i, f in enumerate(source.frames) if f.get("Channel") == channel]
+    idle = _index(source.frames, own[-1], "DeviceStateChange", Device=device)  # phone free
+    frames = [
+        copy.deepcopy(f)
+        for f in source.frames[own[0] : (idle if idle is not None else own[-1]) + 1]
+        if f.get("Channel") == channel
+        or (f.event == "DeviceStateChange" and f.get("Device") == device)
+    ]
+    origin = frames[0].offset
+    for frame in frames:
+        frame.offset = frame.recorded = frame.offset - origin
+    template = Template(
+        source.name,
+        source.trace,
+        source.kind,
+        frames,
+        first.get("Linkedid"),
+        None,
+        [n for n in source.operators if f"op{n}" in channel],
+    )
+    template.start = source.start + origin
+    find_stretches(template)
+    return template
+
+
 def derive_busy(source: Template) -> Template:
     """``busy_then_next``: DERIVED from inbound_no_answer_then_next, NOT RECORDED.
 
@@ -383,6 +420,7 @@ def load_templates(traces: Path) -> dict[str, Template]:
         if name in DERIVED:
             continue
         templates[name] = load_template(traces / f"{trace}.ami", name, kind)
+    templates["feature_code_ready"] = feature_code_call(templates["feature_code_ready"], "*54")
     templates["busy_then_next"] = derive_busy(templates["no_answer_then_next"])
     return templates
 
