@@ -32,6 +32,8 @@ if not TRACES.is_dir():  # CI clones the repo with shared/ beside it
     TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "pbx-traces"
 ALL_TRACES = sorted(p.stem for p in TRACES.glob("*.ami"))
 LIVE_TRACES = TRACES / "live"  # recorded on a real Asterisk 22 (issue #11): live/README.md
+# Live recordings that trace_expectations describes whole (named by their path under TRACES).
+ALL_TRACES += ["live/live_feature_codes", "live/live_reregister_while_paused"]
 CALL_TRACES = [
     name
     for name in ALL_TRACES
