@@ -8,11 +8,13 @@ must restore what the operator had chosen, and the history must show the gap.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callagent.routing.states import OperatorState, back_from_gap, resume_after
+from callagent.db.models import User
+from callagent.routing.states import OperatorState, Signal, back_from_gap, next_state, resume_after
 from callagent.sim.ami_server import trace_body
 from tests.conftest import LIVE_TRACES, RunningService, running_service, wait_for
 from tests.test_live_feature_codes import settle
@@ -56,7 +58,7 @@ def pieces() -> list[bytes]:
     # The lunch pause's QueueMemberPause comes right after its queue device's change.
     lunch_device = body.rfind(b"Event: DeviceStateChange\r\n", 0, cuts[1])
     bounds = [0, cuts[0], lunch_device, len(body)]
-    return [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [body[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 async def set_state(service: RunningService, user_id: int, **body: str) -> None:
@@ -102,3 +104,33 @@ async def test_a_pause_survives_the_phone_registering_again(db_url: str) -> None
         sent = pauses()
         assert sent[:2] == [("false", "ready"), ("true", "lunch")]
         assert all(paused == "true" for paused, _ in sent[1:]), sent
+
+
+def test_offline_stays_offline_through_a_phone_gap() -> None:
+    assert next_state(S.OFFLINE, Signal.PHONE_LOST) is None
+    assert next_state(S.OFFLINE, Signal.PHONE_BACK) is None
+
+
+async def test_after_call_work_survives_a_phone_gap_without_a_second_form(db_url: str) -> None:
+    """wrap_up -> unavailable -> wrap_up: the same form and deadline, no new wrap-up."""
+    async with running_service(db_url, wrapup_seconds=60) as service:
+        (op,) = add_operators(service, 1)
+        book = service.app.state.book  # type: ignore[attr-defined]
+        for signal in (Signal.LOGIN, Signal.ANSWERED):
+            book.signal(op, signal, cause="test", call="pbx1:1.1")
+        book.signal(op, Signal.CALL_ENDED, cause="call", call="pbx1:1.1")
+
+        def deadline() -> datetime:
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                user = session.get(User, op)
+                assert user is not None and user.wrapup_until is not None
+                return user.wrapup_until
+
+        before = deadline()
+        book.signal_endpoint("PJSIP/op1001", Signal.PHONE_LOST, cause="device")
+        assert book.view(op).state == "unavailable"
+        book.signal_endpoint("PJSIP/op1001", Signal.PHONE_BACK, cause="device")
+        assert book.view(op).state == "wrap_up"
+        assert deadline() == before
+        pending = await service.client.get("/api/v1/wrapups/pending", params={"operator_id": op})
+        assert [w["call_key"] for w in pending.json()] == ["pbx1:1.1"]
