@@ -226,3 +226,23 @@ def test_the_transferers_hangup_after_the_transfer_does_not_end_the_call() -> No
         tracker.feed("pbx1", AmiMessage(headers), 1_795_360_000.0 + n)
     (record,) = records_of(tracker)
     assert record["final"] and record["hangup_by"] == "applicant"
+
+
+def test_a_target_phone_never_seen_is_still_named() -> None:
+    """Attached mid-call: the event's target channel is all there is to go by."""
+    events = events_of("inbound_answered_caller_hangs_up")
+    cut = next(i for i, e in enumerate(events) if e.event == "HangupRequest")
+    call = "1795353447.0"
+    tracker = Tracker()
+    for event in events[:cut]:
+        tracker.feed("pbx1", event, 0.0)
+    transfer = {
+        "Event": "AttendedTransfer",
+        "Result": "Success",
+        **_leg("OrigTransferer", "PJSIP/op1001-00000001", "1795353447.1", call),
+        **_leg("Transferee", "PJSIP/trunk-00000000", call, call),
+        **_leg("TransferTarget", "PJSIP/op1002-00000007", "1795353460.7", "1795353460.6"),
+    }
+    tracker.feed("pbx1", AmiMessage(transfer), 0.0)
+    (moved,) = tracker.calls[("pbx1", call)].transfers
+    assert moved["target_endpoint"] == "PJSIP/op1002"

@@ -498,6 +498,12 @@ class Tracker:
             attempt = call.attempt_for(target.uniqueid)
             if attempt is not None:
                 attempt.via = "transfer"
+        if target is not None:
+            target_endpoint: str | None = target.endpoint
+        elif target_channel and not target_channel.startswith("Local/"):
+            target_endpoint = endpoint_of(target_channel)  # a phone we never saw a leg of
+        else:
+            target_endpoint = None  # the next Dial names it (a Local that has not dialled yet)
         transferers = [
             leg
             for uid in (h.get("OrigTransfererUniqueid", ""), h.get("SecondTransfererUniqueid", ""))
@@ -511,7 +517,7 @@ class Tracker:
                 "by_endpoint": by_endpoint,
                 "target": target_channel or (target.channel if target is not None else ""),
                 # The phone that took the call, not the Local channel the PBX dialled.
-                "target_endpoint": target.endpoint if target is not None else None,
+                "target_endpoint": target_endpoint,
             }
         )
         call.note(at, "transfer", kind="attended", by_endpoint=by_endpoint, target=target_channel)
