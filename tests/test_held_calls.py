@@ -15,7 +15,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from callagent.db.models import User
+from callagent.db.session import make_engine
 from callagent.routing.states import Signal
 from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import trace_body
@@ -339,3 +342,33 @@ async def test_in_the_simulator_the_waiting_caller_is_dialled_within_a_second(
         assert played.routed and played.answered_by == "PJSIP/op1001"
         delay = played.dialled_at[0] - ready
         assert delay < BOUND, delay
+
+
+async def test_an_operator_claimed_for_a_held_call_is_freed_when_callagent_stops(
+    db_url: str,
+) -> None:
+    """Stopped between the claim and the answer: the dialplan falls back, so the
+    operator must not stay ringing for a call callagent will never hand them."""
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", agi_port(service))
+        asked = AgiCall("route", "1796330800.1", args=dialplan_args("1796330800.1"))
+        writer.write(asked.environment(agi_port(service)))
+        for _ in range(2):  # SAY NUMBER, SET MUSIC ON
+            await reader.readline()
+            writer.write(b"200 result=0\n")
+        await set_ready(service, [op])
+        assert (await reader.readline()) == b"SET MUSIC OFF\n"  # left unanswered
+        book = service.app.state.book  # type: ignore[attr-defined]
+        assert book.view(op).state == "ringing"
+    assert await reader.read() == b""
+    writer.close()
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            state, claimed = conn.execute(
+                select(User.state, User.claimed_call).where(User.id == op)
+            ).one()
+    finally:
+        engine.dispose()
+    assert (state, claimed) == ("ready", None)

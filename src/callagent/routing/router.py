@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from callagent.routing.agi import AgiHangup, AgiSession, Script
+from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 from callagent.routing.claims import ClaimBatcher
 from callagent.routing.operators import ClaimRequest, OperatorBook
 from callagent.routing.states import PAUSE_REASONS, Signal
@@ -152,8 +152,13 @@ class Router:
                 variables = await self._hold(session, call, held, music, position, seen)
             for name, value in variables.items():
                 await session.set_variable(name, value)
-        except AgiHangup:
+        except (AgiHangup, AgiProtocolError):
             # The caller left while we answered: the operator goes back at once.
+            await asyncio.to_thread(self.book.release, call, cause="agi_hangup")
+            raise
+        except asyncio.CancelledError:
+            # callagent stops: the dialplan falls back to the queue, so an operator
+            # claimed for this call meanwhile is never dialled by it.
             await asyncio.to_thread(self.book.release, call, cause="agi_hangup")
             raise
         if session.hung_up:
