@@ -372,3 +372,25 @@ async def test_an_operator_claimed_for_a_held_call_is_freed_when_callagent_stops
     finally:
         engine.dispose()
     assert (state, claimed) == ("ready", None)
+
+
+async def test_an_old_dialplan_still_waits_and_asks_again(db_url: str) -> None:
+    """Without ``hold`` route answers ``wait`` at once; the simulator's old dialplan
+    (``hold=False``) plays music itself and asks again until someone is free."""
+    async with running_service(db_url) as service:
+        (op,) = add_operators(service, 1)
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        sim = SimulatedPbx(
+            service.pbx, TRACES, agi_port=agi_port(service), speed=20.0, hold=False, route_wait=2
+        )
+        await sim.register_phones(["PJSIP/op1001"])
+        play = asyncio.create_task(sim.play("answered", "79161112233"))
+        await wait_for(lambda: waiting_calls(service))
+        router = service.app.state.router  # type: ignore[attr-defined]
+        assert not any(w.held for w in router.waiting.values())
+        await set_ready(service, [op])
+        played = await asyncio.wait_for(play, 10)
+        assert played.answered_by == "PJSIP/op1001"
+        metrics = (await service.client.get("/metrics")).text
+        heard_wait = re.search(r"^callagent_route_no_operator_total (\S+)$", metrics, re.M)
+        assert heard_wait and float(heard_wait.group(1)) >= 1  # wait, then asked again
