@@ -17,6 +17,7 @@ from pathlib import Path
 
 from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.sim.ami_server import trace_body
+from callagent.sim.pbx import CHANNEL_HEADERS
 from tests.conftest import LIVE_TRACES
 
 # The moments of live/README.md (UTC, 2026-12-03)
@@ -72,24 +73,6 @@ def messages(data: bytes) -> list[AmiMessage]:
     return [m for m in parser.feed(data) if isinstance(m, AmiMessage)]
 
 
-_CHANNEL_HEADERS = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
-
-
 def listing_at(name: str, cut: float) -> list[dict[str, str]]:
     """The ``CoreShowChannel`` items Asterisk would have listed at ``cut``.
 
@@ -117,7 +100,7 @@ def listing_at(name: str, cut: float) -> list[dict[str, str]]:
                 bridge = m.get("BridgeUniqueid")
             elif m.event == "BridgeLeave":
                 bridge = ""
-        item = {h: last.get(h) for h in _CHANNEL_HEADERS}
+        item = {h: last.get(h) for h in CHANNEL_HEADERS}
         if apps:
             item["Application"] = apps[-1].get("Application")
             item["ApplicationData"] = apps[-1].get("AppData")

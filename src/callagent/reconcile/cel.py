@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callagent.tracker.state import Attempt, CallState, Leg
-from callagent.tracker.tracker import endpoint_of
+from callagent.tracker.tracker import endpoint_of, outcome_from_cause
 
 Classify = Callable[[str], str]
 MONITOR_DIR = "/var/spool/asterisk/monitor"  # Asterisk's default astspooldir + /monitor
@@ -273,19 +273,13 @@ def _hangup(fold: _Fold, row: CelRow) -> None:
 
 
 def _outcome(call: CallState, leg: Leg) -> str:
-    if leg.answered_at is not None:
-        return "answered"
-    if leg.cause == 17:
-        return "busy"
-    if leg.cause == 21:
-        return "rejected"
-    if any(a.outcome == "answered" and a.uniqueid != leg.uniqueid for a in call.attempts):
-        return "answered_elsewhere"
-    if call.hangup_by == "applicant" or any(
-        x.role == "trunk" and x.ended_at is not None for x in call.legs.values()
+    # CEL has no DialEnd: a phone that stopped ringing because another answered is told here.
+    outcome = outcome_from_cause(call, leg)
+    if outcome in ("caller_gone", "no_answer") and any(
+        a.outcome == "answered" and a.uniqueid != leg.uniqueid for a in call.attempts
     ):
-        return "caller_gone"
-    return "no_answer"
+        return "answered_elsewhere"
+    return outcome
 
 
 def _chan_end(fold: _Fold, row: CelRow) -> None:

@@ -135,17 +135,18 @@ class AmiServer:
             queue.restart()
         self.uptime_since = time.time()
 
+    def _fully_booted(self) -> bytes:
+        return frame(
+            ("Event", "FullyBooted"),
+            ("Privilege", "system,all"),
+            ("Uptime", str(self._uptime())),
+            ("LastReload", str(self._uptime())),
+            ("Status", "Fully Booted"),
+        )
+
     async def send_fully_booted(self) -> None:
         """Send FullyBooted to every session (Asterisk finished booting after a login)."""
-        await self.broadcast(
-            frame(
-                ("Event", "FullyBooted"),
-                ("Privilege", "system,all"),
-                ("Uptime", str(self._uptime())),
-                ("LastReload", str(self._uptime())),
-                ("Status", "Fully Booted"),
-            )
-        )
+        await self.broadcast(self._fully_booted())
 
     def _uptime(self) -> int:
         return int(time.time() - self.uptime_since)
@@ -208,15 +209,7 @@ class AmiServer:
                     frame(("Response", "Success"), aid, ("Message", "Authentication accepted"))
                 )
                 if self.fully_booted:
-                    out.append(
-                        frame(
-                            ("Event", "FullyBooted"),
-                            ("Privilege", "system,all"),
-                            ("Uptime", str(self._uptime())),
-                            ("LastReload", str(self._uptime())),
-                            ("Status", "Fully Booted"),
-                        )
-                    )
+                    out.append(self._fully_booted())
                 conn.writer.write(b"".join(out))
                 await conn.writer.drain()
                 conn.logged_in = True

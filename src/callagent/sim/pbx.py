@@ -559,7 +559,7 @@ class SimulatedPbx:
             for f in reversed(frames[: index + 1])
             if f.get("Channel") == trunk and f.get("Uniqueid")
         )
-        channel_pairs = [(k, v) for k, v in last.pairs if k in _CHANNEL_HEADERS]
+        channel_pairs = [(k, v) for k, v in last.pairs if k in CHANNEL_HEADERS]
         out: list[Frame] = []
         for event, extra in (
             ("HangupRequest", [("Cause", "16")]),
@@ -784,7 +784,8 @@ class _Clock:
             self.elapsed = (time.monotonic() - self.mono) * self.speed
 
 
-_CHANNEL_HEADERS = (
+# The headers every channel event carries (a CoreShowChannel item is built from them).
+CHANNEL_HEADERS = (
     "Channel",
     "ChannelState",
     "ChannelStateDesc",

@@ -66,6 +66,22 @@ def endpoint_of(channel: str) -> str:
     return head if sep else channel
 
 
+def outcome_from_cause(call: CallState, leg: Leg) -> str:
+    """An ended attempt's outcome from its leg: answered, busy, rejected, caller gone, no answer."""
+    if leg.answered_at is not None:
+        return "answered"
+    if leg.cause == 17:
+        return "busy"
+    if leg.cause == 21:
+        return "rejected"
+    applicant_gone = any(
+        other.role == "trunk" and other.ended_at is not None for other in call.legs.values()
+    )
+    if applicant_gone or call.hangup_by == "applicant":
+        return "caller_gone"
+    return "no_answer"
+
+
 def _cause(value: str) -> int | None:
     try:
         return int(value)
@@ -675,27 +691,13 @@ class Tracker:
         attempt = call.attempt_for(leg.uniqueid)
         if attempt is not None and attempt.outcome is None:
             attempt.rang_to = at
-            attempt.outcome = self._outcome_from_cause(call, leg)
+            attempt.outcome = outcome_from_cause(call, leg)
             self._out.append(AttemptEnded(call.key, leg.endpoint, attempt.outcome))
         elif attempt is not None and attempt.outcome in ("busy", "failed") and leg.cause == 21:
             attempt.outcome = "rejected"
         call.note(at, "hangup", endpoint=leg.endpoint, cause=leg.cause, cause_text=leg.cause_text)
         self._touch(call)
         self._maybe_finish(call, at)
-
-    def _outcome_from_cause(self, call: CallState, leg: Leg) -> str:
-        if leg.answered_at is not None:
-            return "answered"
-        if leg.cause == 17:
-            return "busy"
-        if leg.cause == 21:
-            return "rejected"
-        applicant_gone = any(
-            other.role == "trunk" and other.ended_at is not None for other in call.legs.values()
-        )
-        if applicant_gone or call.hangup_by == "applicant":
-            return "caller_gone"
-        return "no_answer"
 
     def _maybe_finish(self, call: CallState, at: float) -> None:
         if call.final or any(leg.ended_at is None for leg in call.legs.values()):
