@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     agi_command_timeout: float = Field(default=10.0, gt=0)
     dial_timeout: int = Field(default=20, ge=5, le=300)
     max_wait: float = Field(default=300.0, ge=0)
+    # A call told `wait` that has not asked again for this long has left the waiting list
+    # (the dialplan asks every ~10 s); at most this many calls wait, then `overflow`.
+    waiting_silence_seconds: float = Field(default=30.0, gt=0)
+    max_waiting_calls: int = Field(default=1000, ge=1)
     wrapup_seconds: float = Field(default=60.0, ge=0)
     wrapup_forms: str = ""  # YAML file of wrap-up forms; "": the packaged default
     wrapup_extend_seconds: float = Field(default=60.0, ge=0)  # one extension of a wrap-up

@@ -132,6 +132,8 @@ def create_app(settings: Settings) -> FastAPI:
             max_wait=settings.max_wait,
             no_answer_policy=settings.no_answer_policy,
             repeat_caller_window=settings.repeat_caller_window_minutes,
+            silence=settings.waiting_silence_seconds,
+            max_waiting=settings.max_waiting_calls,
         )
         driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
         monitor.subscribers.append(driver.on_events)

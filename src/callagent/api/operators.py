@@ -256,7 +256,7 @@ routing_router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 def routing_waiting(request: Request, _: Reader) -> list[WaitingOut]:
     router_state: Router = request.app.state.router
     now = time.monotonic()
-    ordered = sorted(router_state.waiting.values(), key=lambda w: w.rank_key())
+    ordered = router_state.waiting_now()  # not the calls that stopped asking
     return [
         WaitingOut(
             call=w.call, waiting_seconds=round(now - w.since, 1), position=i, priority=w.priority

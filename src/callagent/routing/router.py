@@ -11,6 +11,12 @@ while nobody is free the dialogue stays open with music on hold (``SET MUSIC ON`
 and answers the moment an operator is claimed for the call. The operator book
 tells the router after every commit that made an operator ready; the calls held
 are served first in line first, by one task (the dispatcher).
+
+A call told ``wait`` asks again every ~10 s (the dialplan's ``MusicOnHold(default,10)``);
+one that has not asked for ``silence`` seconds has left (its channel never reached
+the PBX, or its hang-up never reached callagent) and leaves the list, as does one
+whose call the tracker saw end (``forget``). The list holds at most ``max_waiting``
+calls: beyond it a new call is answered ``overflow`` at once.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from callagent.tracker.tracker import endpoint_of
 
 log = logging.getLogger(__name__)
 _NOT_ANSWERED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
-_SILENT = 60.0  # a waiting call that has not asked again for this long has left
+_FULL_LOG_INTERVAL = 60.0  # one WARNING a minute while the waiting list stays full
 _MUSIC_CLASS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _OVERFLOW = {"CALLAGENT_STATUS": "overflow"}
 _QUICK_RECHECK, _QUICK_RECHECKS = 0.1, 4  # after an operator became ready
@@ -77,6 +83,8 @@ class Router:
         repeat_caller_window: float = 0.0,
         recheck: float = 1.0,
         keepalive: float = 5.0,
+        silence: float = 30.0,
+        max_waiting: int = 1000,
     ) -> None:
         self.book = book
         self.repeat_caller_window = repeat_caller_window  # minutes; 0: off
@@ -86,6 +94,15 @@ class Router:
         self.no_answer_policy = no_answer_policy
         self.claims = ClaimBatcher(book)
         self.waiting: dict[str, Waiting] = {}
+        # A waiting call not held that has not asked for ``silence`` s has left (the
+        # dialplan asks every ~10 s); at most ``max_waiting`` calls wait (then overflow).
+        self.silence = silence
+        self.max_waiting = max_waiting
+        self.expired = 0  # waiting calls dropped because they stopped asking
+        self.overflowed = 0  # new calls answered overflow because the list was full
+        self._full_since_log = 0  # overflowed since the last WARNING
+        self._full_logged = float("-inf")
+        self._expiry: asyncio.TimerHandle | None = None
         self._tried: dict[str, set[int]] = {}
         self._given: dict[str, int] = {}  # call -> the operator it is being offered to now
         self.decisions = 0
@@ -180,6 +197,7 @@ class Router:
         """
         call = f"{self.node}:{linkedid}"
         now = time.monotonic()
+        self.expire(now)  # a call that stopped asking never keeps this one waiting
         waiting = self.waiting.get(call)
         if waiting is not None:
             waiting.last_ask = now
@@ -233,18 +251,85 @@ class Router:
         return sum(
             1
             for other in self.waiting.values()
-            if other.call != call and now - other.last_ask < _SILENT and other.rank_key() < key
+            if other.call != call and self._asking(other, now) and other.rank_key() < key
         )
+
+    def _asking(self, waiting: Waiting, now: float) -> bool:
+        """Held on its dialogue, or asked again within ``silence`` seconds."""
+        return waiting.held is not None or now - waiting.last_ask < self.silence
+
+    def expire(self, now: float | None = None) -> int:
+        """Drop the waiting calls that stopped asking (not held); how many were dropped.
+
+        In the event loop only: the dialogues and the dispatcher change the list there.
+        """
+        now = time.monotonic() if now is None else now
+        gone = [w.call for w in self.waiting.values() if not self._asking(w, now)]
+        for call in gone:
+            del self.waiting[call]
+            self._tried.pop(call, None)
+            self._given.pop(call, None)
+        if gone:
+            self.expired += len(gone)
+            log.info(
+                "%d waiting call(s) did not ask again for %.0f s: no longer waiting",
+                len(gone),
+                self.silence,
+            )
+        return len(gone)
+
+    def waiting_now(self) -> list[Waiting]:
+        """The calls waiting now (not those gone silent), first in line first.
+
+        Safe from any thread: reads a copy of the list and changes nothing.
+        """
+        now = time.monotonic()
+        entries = [w for w in list(self.waiting.values()) if self._asking(w, now)]
+        return sorted(entries, key=lambda w: w.rank_key())
+
+    def _schedule_expiry(self) -> None:
+        """Expire silent calls even when no route comes to do it (the list, the gauge)."""
+        if self._expiry is not None:
+            return
+        asks = [w.last_ask for w in self.waiting.values() if w.held is None]
+        if not asks:
+            return
+        delay = max(0.0, min(asks) + self.silence - time.monotonic()) + 0.01
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._expire_due)
+
+    def _expire_due(self) -> None:
+        self._expiry = None
+        self.expire()
+        self._schedule_expiry()
 
     def _wait(self, call: str, priority: int, now: float, again: bool = False) -> dict[str, str]:
         if not again:
             self.no_operator += 1
-        waiting = self.waiting.setdefault(call, Waiting(call, now, priority, now))
+        waiting = self.waiting.get(call)
+        if waiting is None:
+            if len(self.waiting) >= self.max_waiting:
+                self._full(now)
+                return dict(_OVERFLOW)
+            waiting = self.waiting[call] = Waiting(call, now, priority, now)
+            self._schedule_expiry()
         if now - waiting.since >= self.max_wait:
             self.waiting.pop(call, None)
             return dict(_OVERFLOW)
         position = 1 + self._ahead(call, priority, now)
         return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
+
+    def _full(self, now: float) -> None:
+        """A new call found the waiting list full: count it, say so once a minute."""
+        self.overflowed += 1
+        self._full_since_log += 1
+        if now - self._full_logged >= _FULL_LOG_INTERVAL:
+            log.warning(
+                "the waiting list is full (%d calls, CALLAGENT_MAX_WAITING_CALLS): %d new "
+                "call(s) answered overflow",
+                len(self.waiting),
+                self._full_since_log,
+            )
+            self._full_logged, self._full_since_log = now, 0
 
     def passed_over(self, call: str, user_id: int) -> bool:
         """True when ``call`` was offered to this operator and route has moved on since.
@@ -256,7 +341,24 @@ class Router:
         return user_id in self._tried.get(call, ()) and self._given.get(call) != user_id
 
     def forget(self, call: str) -> None:
-        """The call ended: drop what the router kept about it."""
+        """The call ended: drop what the router kept about it (from any thread).
+
+        The state driver calls this from a worker thread: the change is made in the
+        event loop, where the list is read and changed (a dict changed while another
+        thread iterates it raises, and a future is cancelled only in its own loop).
+        """
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is not loop and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing left to drop
+                loop.call_soon_threadsafe(self._forget, call)
+            return
+        self._forget(call)
+
+    def _forget(self, call: str) -> None:
         waiting = self.waiting.pop(call, None)
         if waiting is not None and waiting.held is not None:
             waiting.held.answer.cancel()  # its dialogue ends (the channel is gone)
@@ -387,6 +489,9 @@ class Router:
 
     async def close(self) -> None:
         """Stop the dispatcher (the service stops; the held dialogues are ended by it)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         task, self._dispatcher = self._dispatcher, None
         if task is not None:
             task.cancel()
