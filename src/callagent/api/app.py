@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
@@ -35,6 +35,7 @@ from callagent.api import (
     wrapups,
 )
 from callagent.api.errors import service_error_response
+from callagent.api.input_check import checked_input
 from callagent.api.security import LoginLimiter
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
@@ -225,6 +226,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Call records, routing and campaigns for an Asterisk contact centre.",
         lifespan=lifespan,
+        # every route's query, path and JSON body: text fit to store (422 otherwise)
+        dependencies=[Depends(checked_input)],
     )
     app.state.settings = settings
     # Checked now: a broken forms file stops the start, naming the file and the line.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -138,6 +138,16 @@ def _with_zone(value: datetime) -> datetime:
             "a time needs its time zone: give the UTC offset, e.g. 2026-11-23T09:00:00+03:00 "
             "or 2026-11-23T06:00:00Z",
         )
+    try:
+        # Stored and compared in UTC: 9999-12-31T23:59:59-14:00 has no UTC year 9999
+        # (it would fail as an OverflowError in the query, a 500).
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "time_out_of_range",
+            "the time is outside the years 0001-9999 once converted to UTC: give a "
+            "time between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
+        ) from None
     return value
 
 

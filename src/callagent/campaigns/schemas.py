@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from itertools import pairwise
@@ -26,12 +27,26 @@ RETRY_RESULTS = (
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 _CONTEXT = re.compile(r"^[A-Za-z0-9_-]+$")
 Mode = Literal["message", "operator"]
+MAX_MESSAGE_BYTES = 65_536
 
 
 def check_text(value: str, what: str) -> str:
     """Text without control characters (a NUL cannot be stored, a newline breaks a header)."""
     if any(ord(ch) < 32 for ch in value):
         raise ValueError(f"{what} contains control characters")
+    return value
+
+
+def check_message(value: Any) -> Any:
+    """A campaign's message: an object of at most :data:`MAX_MESSAGE_BYTES` as JSON (its
+    prompts, question, text and timeout need a few hundred; 20 MB is not a message)."""
+    if isinstance(value, dict):
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if size > MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"the message is {size} bytes as JSON; at most {MAX_MESSAGE_BYTES}: keep "
+                "to prompts, question, text and timeout (a long text belongs in a recorded prompt)"
+            )
     return value
 
 
@@ -158,6 +173,11 @@ class _Settings(BaseModel):
     @classmethod
     def _context(cls, value: str | None) -> str | None:
         return None if value is None else check_context(value)
+
+    @field_validator("message", mode="before", check_fields=False)
+    @classmethod
+    def _message(cls, value: Any) -> Any:
+        return None if value is None else check_message(value)
 
     @field_validator("caller_id", check_fields=False)
     @classmethod

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from callagent.jsonsafe import load_stored_json
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
@@ -27,6 +29,9 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs (SQLite: WAL, FKs, busy wait)."""
     url = normalise_url(url)
+    # JSON columns are decoded by jsonsafe: a row stored before input was checked (a lone
+    # surrogate, a value nested too deep to serialise) is read repaired, not as a 500.
+    kwargs.setdefault("json_deserializer", load_stored_json)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
