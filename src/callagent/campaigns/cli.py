@@ -224,11 +224,12 @@ def registry_import(
         mapping = parse_map(map_ or [])
     except ValueError as exc:
         raise _fail(str(exc), 2) from exc
+    settings = _settings()
     try:
-        data = file.read_bytes()
+        with file.open("rb") as stream:  # one byte over the limit is enough to refuse it
+            data = stream.read(settings.registry_max_bytes + 1)
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
-    settings = _settings()
     with _sessions(settings)() as session:
         row = _campaign(session, campaign)
         try:

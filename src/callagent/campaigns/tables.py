@@ -6,21 +6,61 @@ wrong with the file and what to do about it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 
 DELIMITERS = (",", ";", "\t", "|")
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls (and .doc)
 _SNIFF_LINES = 30
+_SNIFF_CHARS = 65_536  # the head the delimiter is guessed from (not every line of the file)
+SUPPORTED_ENCODINGS = "UTF-8, UTF-16, Windows-1251"
+SAVE_AS = (
+    'open it in the spreadsheet and save it as "CSV UTF-8" (or as .xlsx), then import it again'
+)
+# Serbian and Macedonian letters of Windows-1251: a Russian or Ukrainian registry never has
+# them, while a file in another encoding (Shift-JIS, GBK...) read as Windows-1251 is full of
+# them (Shift-JIS "日本" reads as "“ъ–{").
+_NOT_CP1251_TEXT = frozenset("ЂЃѓЉЊЌЋЏђљњќћџЈјЅѕ\ufffd")
+MAX_CELL_CHARS = 32_767  # what a spreadsheet cell holds (Excel's limit)
+MAX_COLUMNS = 256  # a registry has a few dozen columns; a cell in column XFD is not one
+# An XLSX is a ZIP: what it unpacks to is checked before anything is read, so a small file
+# cannot expand into gigabytes of XML (a "zip bomb"); the sizes are the archive's own.
+XLSX_MAX_UNPACKED = 128 * 1024 * 1024  # all parts together
+XLSX_MAX_SHARED_STRINGS = 32 * 1024 * 1024  # read whole by openpyxl (the sheet is streamed)
+XLSX_MAX_RATIO = 100  # unpacked/packed of one part; real sheets compress 5-30 times
+_RATIO_FLOOR = 1024 * 1024  # parts smaller than this may compress as well as they like
+_BROKEN_XLSX = (
+    SyntaxError,  # xml.etree's ParseError
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+)
 
 
 class RegistryFileError(ValueError):
     """The file cannot be read as a registry: the message says why and what to do."""
+
+
+class EncodingProblem(RegistryFileError):
+    """The file is in none of the supported encodings: where the first undecodable byte is."""
+
+    def __init__(self, message: str, *, row: int, column: int, byte: int | None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.column = column
+        self.byte = byte
 
 
 @dataclass
@@ -56,31 +96,95 @@ def read_table(data: bytes, filename: str = "", *, max_rows: int | None = None) 
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1251."""
+    """(text, encoding): UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1251.
+
+    Strict: a byte that is no character in the file's encoding raises
+    :class:`EncodingProblem` naming its row and column (nothing is replaced silently).
+    """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+        return _strict(data, "utf-8-sig"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+        return _strict(data, "utf-16"), "utf-16"
     if b"\x00" in data[:4096]:
         raise RegistryFileError(
             "the file is binary, not a CSV or XLSX registry: upload the registry as CSV or XLSX"
         )
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        # Excel on a Russian Windows saves CSV in Windows-1251; it decodes any byte.
-        return data.decode("cp1251"), "cp1251"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc.start
+    # Excel on a Russian Windows saves CSV in Windows-1251. One byte per character: the
+    # first bad character's index is its byte's offset.
+    text = data.decode("cp1251", errors="replace")  # 0x98 is no character: U+FFFD
+    bad = next((i for i, char in enumerate(text) if char in _NOT_CP1251_TEXT), None)
+    if bad is None:
+        return text, "cp1251"
+    # Neither: the encoding that read further is the file's (a UTF-8 file with one broken
+    # byte, or a Windows-1251 file with a 0x98), and its problem is the one to show.
+    if utf8_error > bad:
+        raise _encoding_problem(data, utf8_error, "utf-8")
+    raise _encoding_problem(data, bad, "cp1251")
+
+
+_ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "utf-16": "UTF-16",
+    "cp1251": "Windows-1251",
+}
+
+
+def _strict(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise _encoding_problem(data, exc.start, encoding) from exc
+
+
+def _encoding_problem(data: bytes, offset: int, encoding: str) -> EncodingProblem:
+    """The error for the byte at ``offset``: its row (line) and column (cell) in the file."""
+    if encoding == "utf-16":
+        offset -= offset % 2
+    prefix = data[:offset].decode(encoding, errors="replace")
+    row = prefix.count("\n") + 1
+    line = prefix[prefix.rfind("\n") + 1 :]
+    delimiter = sniff_delimiter(prefix)
+    column = line.count(delimiter) + 1
+    if '"' in line:
+        with contextlib.suppress(csv.Error, StopIteration):  # the count of delimiters stays
+            column = len(next(csv.reader([line[:_SNIFF_CHARS]], delimiter=delimiter)))
+    name = _ENCODING_NAMES.get(encoding, encoding)
+    byte = data[offset] if offset < len(data) else None
+    letter = bytes([byte]).decode("cp1251", errors="ignore") if byte is not None else ""
+    if encoding == "cp1251" and letter:  # a character, but one of another alphabet
+        what = (
+            f"the byte 0x{byte:02X} ({letter!r} in {name}), which no Russian or Ukrainian text has"
+        )
+    elif byte is None or (encoding != "cp1251" and offset + 1 >= len(data)):
+        what = f"an incomplete {name} character at the end of the file"
+    else:
+        what = f"the byte 0x{byte:02X}, which is no character in {name}"
+    return EncodingProblem(
+        f"this file is not in a supported encoding ({SUPPORTED_ENCODINGS}): row {row}, "
+        f"column {column} has {what}. Save it in a supported encoding: {SAVE_AS}",
+        row=row,
+        column=column,
+        byte=byte,
+    )
 
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter among , ; tab | that splits the head of the file most consistently."""
-    head = text.splitlines()[:_SNIFF_LINES]
+    head = text[:_SNIFF_CHARS].splitlines()[:_SNIFF_LINES]
     lines = [line for line in head if line.strip()]
     if not lines:
         return ","
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:  # a cell longer than the csv module's limit: the reading says so
+            continue
         widest = max(counts)
         if widest < 2:
             continue
@@ -97,10 +201,14 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> Table:
     text, encoding = decode(data)
     text = text.replace("\x00", "")  # a stray NUL deep in a text file: not storable
     delimiter = sniff_delimiter(text)
+    # The module's own limit (131,072 characters) would stop at a long cell without saying
+    # where; cells are measured below, against what a spreadsheet cell holds.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = _Rows(max_rows)
     try:
         for number, cells in enumerate(reader, start=1):
+            _check_cells(number, cells)
             rows.add(number, [cell.strip() for cell in cells])
     except csv.Error as exc:
         raise RegistryFileError(
@@ -112,14 +220,59 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> Table:
     return Table("csv", rows.rows, encoding=encoding, delimiter=delimiter)
 
 
+def _check_cells(number: int, cells: list[str]) -> None:
+    for index, cell in enumerate(cells, start=1):
+        if len(cell) > MAX_CELL_CHARS:
+            raise RegistryFileError(
+                f"row {number}, column {index} has a cell of {len(cell)} characters, more "
+                f'than a spreadsheet cell holds ({MAX_CELL_CHARS}): usually a quote (") '
+                "that is never closed makes the rest of the file one cell; check the quotes "
+                "in that row, or shorten the cell"
+            )
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse an XLSX whose parts unpack to more than the limits, before reading any."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RegistryFileError(
+            "the file is a ZIP archive but not a readable XLSX workbook: "
+            "open it in the spreadsheet and save it as .xlsx or CSV"
+        ) from exc
+    total = sum(info.file_size for info in infos)
+    for info in infos:
+        packed = max(info.compress_size, 1)
+        too_dense = info.file_size > _RATIO_FLOOR and info.file_size > XLSX_MAX_RATIO * packed
+        strings = info.filename.lower().endswith("sharedstrings.xml")
+        if too_dense or (strings and info.file_size > XLSX_MAX_SHARED_STRINGS):
+            raise RegistryFileError(
+                f"the workbook's part {info.filename!r} unpacks to {info.file_size} bytes from "
+                f"{info.compress_size}, more than a registry holds: this is not a registry "
+                "sheet (or it has been padded); open it in the spreadsheet, copy the registry's "
+                "rows to a new workbook and save that as .xlsx or CSV"
+            )
+    if total > XLSX_MAX_UNPACKED:
+        raise RegistryFileError(
+            f"the workbook unpacks to {total} bytes, more than {XLSX_MAX_UNPACKED}: "
+            "split the registry into several files or save it as CSV"
+        )
+
+
 def read_xlsx(data: bytes, *, max_rows: int | None = None) -> Table:
-    """The first sheet (the active one) of an XLSX workbook, read-only."""
+    """The first sheet (the active one) of an XLSX workbook, read-only and streamed.
+
+    The archive's unpacked sizes are checked first (:func:`check_archive`); rows are read
+    at most :data:`MAX_COLUMNS` wide, and a value further right refuses the file.
+    """
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    check_archive(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
+    except (InvalidFileException, *_BROKEN_XLSX) as exc:
         raise RegistryFileError(
             "the file is a ZIP archive but not a readable XLSX workbook: "
             "open it in the spreadsheet and save it as .xlsx or CSV"
@@ -127,23 +280,58 @@ def read_xlsx(data: bytes, *, max_rows: int | None = None) -> Table:
     try:
         sheet = workbook.active if workbook.active is not None else workbook.worksheets[0]
         rows = _Rows(max_rows)
-        for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            rows.add(index, [cell_text(value) for value in values])
+        for number, cells in _sheet_rows(workbook, sheet):
+            rows.add(number, cells)
         notes = []
         if len(workbook.sheetnames) > 1:
             notes.append(
                 f"the workbook has {len(workbook.sheetnames)} sheets; "
                 f"only the active one, {sheet.title!r}, was read"
             )
-        return Table("xlsx", _trim(rows.rows), sheet=str(sheet.title), notes=notes)
+        return Table("xlsx", rows.rows, sheet=str(sheet.title), notes=notes)
+    except RegistryFileError:
+        raise
+    except _BROKEN_XLSX as exc:  # a damaged part deep in the workbook (XML, numbers, styles)
+        raise RegistryFileError(
+            f"the workbook cannot be read ({type(exc).__name__}): it is damaged or not made "
+            "by a spreadsheet; open it in the spreadsheet and save it again as .xlsx or CSV"
+        ) from exc
     finally:
         workbook.close()
 
 
-def _trim(rows: list[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
-    """Drop the empty cells right of the last filled column (read-only sheets pad rows)."""
-    width = max((_filled_width(cells) for _, cells in rows), default=0)
-    return [(number, cells[:width]) for number, cells in rows]
+def _sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cell texts up to the last filled one) of a read-only sheet.
+
+    openpyxl's own ``iter_rows`` pads every row to the sheet's width: one cell in column
+    XFD makes each row 16,384 cells. Its streaming parser gives the cells a row really has,
+    so a row costs what its XML holds; a value right of :data:`MAX_COLUMNS` refuses the
+    file (however wide the sheet's ``<dimension>`` claims to be, or not).
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    with sheet._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, parsed in parser.parse():
+            filled = {cell["column"]: text for cell in parsed if (text := cell_text(cell["value"]))}
+            if not filled:
+                yield number, []
+                continue
+            width = max(filled)
+            if width > MAX_COLUMNS:
+                raise RegistryFileError(
+                    f"row {number} has a value in column {width}; a registry has at most "
+                    f"{MAX_COLUMNS} columns: delete the columns right of the registry in the "
+                    "spreadsheet and save it again"
+                )
+            yield number, [filled.get(column, "") for column in range(1, width + 1)]
 
 
 def _filled_width(cells: list[str]) -> int:
@@ -154,29 +342,41 @@ def _filled_width(cells: list[str]) -> int:
 
 
 class _Rows:
-    """Rows as read, with a limit on filled rows; empty rows are kept only when a filled
-    row follows (a sheet's thousands of formatted blank rows at the end cost nothing)."""
+    """Rows as read, with a limit on rows; empty rows are kept only when a filled row
+    follows (a sheet's thousands of formatted blank rows at the end cost nothing), and
+    those count against the limit like filled ones: a file of blank lines is not free."""
 
     def __init__(self, max_rows: int | None) -> None:
         self.rows: list[tuple[int, list[str]]] = []
         self.max_rows = max_rows
-        self._filled = 0
-        self._blank: list[int] = []
+        self._counted = 0  # rows kept: filled ones and the blank ones between them
+        self._blank_from = 0  # first of the blank rows waiting for a filled one (0: none)
+        self._blanks = 0
+        self._last = 0  # number of the row added last
 
     def add(self, number: int, cells: list[str]) -> None:
+        """One row; rows missing between ``number`` and the one before are blank."""
+        if number > self._last + 1:
+            if not self._blanks:
+                self._blank_from = self._last + 1
+            self._blanks += number - self._last - 1
+        self._last = number
         if not any(cells):
-            self._blank.append(number)
+            if not self._blanks:
+                self._blank_from = number
+            self._blanks += 1
             return
-        self.rows.extend((blank, []) for blank in self._blank)
-        self._blank.clear()
-        self.rows.append((number, cells))
-        self._filled += 1
+        self._counted += self._blanks + 1
         # +1: the header row does not count against the limit of data rows.
-        if self.max_rows is not None and self._filled > self.max_rows + 1:
+        if self.max_rows is not None and self._counted > self.max_rows + 1:
             raise RegistryFileError(
-                f"the file has more than {self.max_rows} rows (CALLAGENT_REGISTRY_MAX_ROWS): "
-                "split it into several files"
+                f"the file has more than {self.max_rows} rows (CALLAGENT_REGISTRY_MAX_ROWS, "
+                "blank rows between them included): split it into several files"
             )
+        if self._blanks:
+            self.rows.extend((blank, []) for blank in range(self._blank_from, number))
+            self._blanks = 0
+        self.rows.append((number, cells))
 
 
 def cell_text(value: object) -> str:
