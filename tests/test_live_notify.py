@@ -291,7 +291,7 @@ async def test_the_recorded_call_is_stored_as_prompt_missing_and_pauses_the_camp
 ) -> None:
     sent: list[Event] = []  # the webhook events, as the dialer hands them to the outbox
     monkeypatch.setattr(
-        "callagent.campaigns.dialer.enqueue_many",
+        "callagent.campaigns.settle.enqueue_many",
         lambda session, *, event_type, events: sent.extend(events),
     )
     await speak_asterisk(MISSING, notify.server.port)

@@ -34,21 +34,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from callagent.ami.client import AmiClient, AmiConnectionLost
 from callagent.ami.parser import AmiMessage
 from callagent.campaigns.lease import CampaignPlan, Leased, lease_due, release_unsent, renew
+from callagent.campaigns.orphans import settle_orphans
 from callagent.campaigns.pacing import Pacer
-from callagent.campaigns.results import PROMPT_MISSING, OutcomeBook, Watched, entry_update
+from callagent.campaigns.results import OutcomeBook, Watched
+from callagent.campaigns.settle import WRAPUP_OWNER, Settled, store_results
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import (
     Campaign,
-    DoNotCall,
     NotificationAttempt,
     RegistryEntry,
     utcnow,
 )
 from callagent.db.models import Call
 from callagent.db.wrapup_models import Wrapup
-from callagent.prompts import DEFAULT_SOUNDS_DIR
 from callagent.routing.operators import OperatorBook
-from callagent.webhooks.outbox import Event, enqueue, enqueue_many
+from callagent.webhooks.outbox import enqueue
 from callagent.wrapup.service import call_by_key
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,6 @@ _DIAL_STATUS = {
     "CONGESTION": "congestion",
     "CHANUNAVAIL": "failed",
 }
-WRAPUP_OWNER = "wrapup"  # lease owner of an operator-mode entry waiting for its wrap-up
-WRAPUP_WAIT = timedelta(days=1)
 
 
 @dataclass
@@ -339,8 +337,8 @@ class Dialer:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         except asyncio.CancelledError:
-            # the process stops: calls in flight are left to their leases (they expire and
-            # the attempts end as timeout); nothing waits for them
+            # the process stops: calls in flight are left to their leases; once expired,
+            # the next pass settles them from what the PBX reported (campaigns.orphans)
             for task in tasks:
                 task.cancel()
             raise
@@ -530,15 +528,29 @@ class Dialer:
     # ------------------------------------------------------------- database
 
     def _lease(self, plan: CampaignPlan, want: int) -> list[Leased]:
+        config = self.config
         with self._write_lock, self.sessions.begin() as session:
+            now = self.clock()
+            # calls of runs that went away first: settled from what the PBX reported,
+            # and a call still going keeps its entry from being dialled again
+            going = settle_orphans(
+                session,
+                plan,
+                node=self.node,
+                now=now,
+                longest=timedelta(
+                    seconds=config.ring_timeout + config.answer_grace + config.max_call_seconds
+                ),
+            )
             return lease_due(
                 session,
                 plan,
                 owner=self.run_id,
                 run_id=self.run_id,
-                now=self.clock(),
+                now=now,
                 limit=want,
-                lease_seconds=self.config.lease_seconds,
+                lease_seconds=config.lease_seconds,
+                busy=going,
             )
 
     def _release(self, items: list[Leased]) -> None:
@@ -630,147 +642,10 @@ class Dialer:
         log.info("campaign attempt %s not placed: %s", item.attempt_id, reason or "refused")
 
     def _finish_many(self, batch: list[tuple[CampaignPlan, Leased, Watched, str]]) -> None:
-        """Results, entries' new states and webhooks of many attempts, in one transaction.
-
-        Plain rows and bulk UPDATEs by primary key: this runs for every call.
-        """
-        now = self.clock()
+        """Results, entries' new states and webhooks of many attempts, in one transaction."""
+        settled = [Settled(*result, owner=self.run_id) for result in batch]
         with self._write_lock, self.sessions.begin() as session:
-            entry_ids = [item.entry_id for _, item, _, _ in batch]
-            entries = {
-                row.id: row
-                for row in session.execute(
-                    select(
-                        RegistryEntry.id,
-                        RegistryEntry.attempts,
-                        RegistryEntry.lease_owner,
-                        RegistryEntry.confirmation_digit,
-                        RegistryEntry.case_number,
-                    ).where(RegistryEntry.id.in_(entry_ids))
-                )
-            }
-            digits: dict[int, str] = {}
-            missing: dict[int, str] = {}  # the notify script's: the prompt the PBX lacks
-            for attempt_id, digit, prompt in session.execute(
-                select(
-                    NotificationAttempt.id,
-                    NotificationAttempt.digit,
-                    NotificationAttempt.missing_prompt,
-                ).where(NotificationAttempt.id.in_([item.attempt_id for _, item, _, _ in batch]))
-            ):
-                digits[int(attempt_id)], missing[int(attempt_id)] = str(digit), str(prompt)
-            linked = [item.channel_id for _, item, _, _ in batch]
-            calls = {
-                str(linkedid): int(call_id)
-                for linkedid, call_id in session.execute(
-                    select(Call.linkedid, Call.id).where(
-                        Call.node == self.node, Call.linkedid.in_(linked)
-                    )
-                )
-            }
-            events: list[Event] = []
-            stop_campaigns: dict[int, CampaignPlan] = {}
-            attempt_rows: list[dict[str, Any]] = []
-            entry_rows: list[dict[str, Any]] = []
-            blocked: set[str] = set()
-            for plan, item, watched, outcome in batch:
-                entry = entries.get(item.entry_id)
-                if entry is None or item.attempt_id not in digits:
-                    continue  # the campaign was deleted meanwhile
-                digit = digits[item.attempt_id] or watched.digit
-                if outcome == "answered" and missing[item.attempt_id]:
-                    outcome = PROMPT_MISSING  # stored by the notify script, seen before AMI's
-                if outcome == PROMPT_MISSING:
-                    stop_campaigns[plan.id] = plan
-                attempt = {
-                    "id": item.attempt_id,
-                    "result": outcome,
-                    "cause": watched.cause,
-                    "digit": digit,
-                    "missing_prompt": missing[item.attempt_id],
-                    "ended_at": now,
-                    "call_id": calls.get(item.channel_id),
-                }
-                attempt_rows.append(attempt)
-                if entry.lease_owner != self.run_id:
-                    log.warning(
-                        "campaign %s: entry %s was taken by another run meanwhile (lease "
-                        "expired); only the attempt is stored",
-                        plan.name,
-                        entry.id,
-                    )
-                    continue
-                change = entry_update(
-                    result=outcome,
-                    digit=digit,
-                    operator_answered=watched.operator_answered,
-                    attempts=entry.attempts,
-                    max_attempts=plan.max_attempts,
-                    retry_delays=plan.retry_delays,
-                    mode=plan.mode,
-                    now=now,
-                )
-                waiting = change.status == "in_progress"  # operator mode: the wrap-up decides
-                attempts = entry.attempts if change.attempt_counted else max(0, entry.attempts - 1)
-                values = {
-                    "id": entry.id,
-                    "attempts": attempts,
-                    "status": change.status,
-                    "last_result": change.last_result,
-                    "next_attempt_at": change.next_attempt_at,
-                    "confirmation_digit": change.confirmation_digit or entry.confirmation_digit,
-                    "updated_at": now,
-                    "lease_owner": WRAPUP_OWNER if waiting else "",
-                    "lease_until": now + WRAPUP_WAIT if waiting else None,
-                }
-                entry_rows.append(values)
-                if change.do_not_call and item.phone not in blocked:
-                    blocked.add(item.phone)
-                    if session.get(DoNotCall, item.phone) is None:
-                        session.add(
-                            DoNotCall(
-                                phone=item.phone,
-                                reason="asked with DTMF 9 during a notification call",
-                                added_at=now,
-                                added_by=f"campaign:{plan.name}",
-                            )
-                        )
-                events.append(
-                    result_event(
-                        plan,
-                        {**values, "case_number": entry.case_number},
-                        attempt,
-                    )
-                )
-            enqueue_many(session, event_type="notification.result", events=events)
-            for stopped in stop_campaigns.values():
-                self._pause_for_prompts(session, stopped)
-            if attempt_rows:
-                session.execute(update(NotificationAttempt), attempt_rows)
-            if entry_rows:
-                session.execute(update(RegistryEntry), entry_rows)
-
-    @staticmethod
-    def _pause_for_prompts(session: Session, plan: CampaignPlan) -> None:
-        """A prompt is missing on the PBX: every further applicant would hear nothing.
-
-        The campaign is paused (its loop sees it within 2 s); its entries wait, their
-        attempts not counted, until the prompts are installed and it is started again.
-        """
-        paused = session.execute(
-            update(Campaign)
-            .where(Campaign.id == plan.id, Campaign.status == "running")
-            .values(status="paused")
-            .execution_options(synchronize_session=False)
-        )
-        if paused.rowcount:  # type: ignore[attr-defined]
-            log.error(
-                "campaign %s paused: the PBX could not play its message (prompt_missing); "
-                "install the prompts (callagent prompts install %s, check with callagent "
-                "prompts check) and start the campaign again",
-                plan.name,
-                DEFAULT_SOUNDS_DIR,
-            )
+            store_results(session, settled, node=self.node, now=self.clock())
 
 
 def _operator_outcome(watched: Watched, outcome: str) -> str:
@@ -799,32 +674,6 @@ def entry_preview(plan: CampaignPlan, entry: RegistryEntry, item: Leased) -> dic
         "attempt": item.attempt_number,
         "category_hint": "document_notification",
     }
-
-
-def result_event(plan: CampaignPlan, entry: dict[str, Any], attempt: dict[str, Any]) -> Event:
-    """The ``notification.result`` webhook of one attempt (no phone, no name)."""
-    following = entry["next_attempt_at"]
-    return Event(
-        subject=f"attempt:{attempt['id']}:{attempt['result']}",
-        ordering_key=f"entry:{entry['id']}",
-        data={
-            "campaign_id": plan.id,
-            "campaign": plan.name,
-            "entry_id": entry["id"],
-            "case_number": entry["case_number"],
-            "attempt_id": attempt["id"],
-            "result": attempt["result"],
-            "cause": attempt["cause"],
-            "digit": attempt["digit"],
-            "missing_prompt": attempt.get("missing_prompt", ""),
-            "status": entry["status"],
-            "attempts": entry["attempts"],
-            "last_result": entry["last_result"],
-            "next_attempt_at": following.isoformat() if following else None,
-            "call_id": attempt["call_id"],
-            "at": attempt["ended_at"].isoformat(),
-        },
-    )
 
 
 def wrapup_listener(session: Session, wrapup: Wrapup) -> None:

@@ -5,9 +5,10 @@ lease_until < now``), so of two runs racing for it only one wins; on PostgreSQL
 the rows to update are picked ``FOR UPDATE SKIP LOCKED``, so concurrent runs on
 several hosts skip the rows another run is taking instead of queueing on them,
 and read the next candidates. A
-run that is killed leaves leases that simply expire (``lease_until``); the next
-run takes the entries again and closes the killed run's unfinished attempts as
-``timeout`` (the call may have been placed: the attempt still counts).
+run that is killed leaves leases that simply expire (``lease_until``); its
+unfinished attempts are settled from what the PBX reported of their calls before
+the entries are leased again (:mod:`callagent.campaigns.orphans`, run by the
+dialer in the same transaction), not closed for the run's sake.
 
 The attempt row (with its unique ActionID and ChannelId) and the attempt count
 are written in the same transaction as the lease, BEFORE the Originate is sent.
@@ -101,6 +102,7 @@ def lease_due(
     now: datetime,
     limit: int,
     lease_seconds: float,
+    busy: frozenset[int] = frozenset(),
 ) -> list[Leased]:
     """Lease up to ``limit`` due entries of ``plan`` inside their window (in one transaction).
 
@@ -108,9 +110,10 @@ def lease_due(
     ``next_attempt_at`` passed, and the window open for the number to dial in that
     number's zone. Entries outside their window get ``next_attempt_at`` = their next
     opening, so they are not read again before. Entries another run leased between
-    our read and our UPDATE are skipped and the next ones read.
+    our read and our UPDATE are skipped and the next ones read. ``busy``: entries not to
+    lease now (a call of a run that went away is still going).
     """
-    lost: set[int] = set()
+    lost: set[int] = set(busy)
     for _ in range(8):
         leased, missed = _lease_once(
             session,
@@ -242,13 +245,6 @@ def _lease_once(
     )
     if not won:
         return [], set(chosen)
-    # A killed run's attempts of these entries never got a result: they timed out.
-    session.execute(
-        update(NotificationAttempt)
-        .where(NotificationAttempt.entry_id.in_(list(won)), NotificationAttempt.result == "")
-        .values(result="timeout", ended_at=now)
-        .execution_options(synchronize_session=False)
-    )
     rows: list[dict[str, Any]] = []
     for entry_id in sorted(won):
         token = uuid.uuid4().hex

@@ -175,6 +175,32 @@ class OutcomeBook:
         return bool(item.response) and item.response != "Success" and not item.channel_seen
 
 
+def reported(
+    action_id: str,
+    channel_id: str,
+    *,
+    digit: str,
+    missing_prompt: str,
+    answered: bool,
+    cause: int | None,
+    variables: dict[str, Any],
+    operator_answered: bool,
+) -> Watched:
+    """What the PBX reported of an attempt whose run is gone, as if its run had watched it.
+
+    From what the service stored while the call went on: the digit the FastAGI notify
+    script heard (on the attempt), the tracker's call record (answered, the hang-up
+    cause, the ``CALLAGENT_*`` variables the dialplan set). A stored digit means the
+    applicant answered: it is never a ``timeout``.
+    """
+    item = Watched(action_id, channel_id, hung_up=True, cause=cause)
+    item.digit = digit[:1] or str(variables.get("CALLAGENT_NOTIFY_DIGIT", ""))[:1]
+    item.answered = answered or bool(item.digit) or bool(missing_prompt)
+    item.prompt_missing = bool(missing_prompt) or (variables.get(STATUS_VARIABLE) == PROMPT_MISSING)
+    item.operator_answered = operator_answered
+    return item
+
+
 @dataclass(frozen=True)
 class EntryUpdate:
     """What an attempt's result does to its registry entry."""
