@@ -14,11 +14,12 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from callagent import __version__
 from callagent.api import (
@@ -36,12 +37,13 @@ from callagent.api import (
 )
 from callagent.api.errors import service_error_response
 from callagent.api.input_check import checked_input
+from callagent.api.limits import InFlightLimit, RouteClass
 from callagent.api.security import LoginLimiter
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
 from callagent.campaigns.scheduler import live_preview, run_scheduler
 from callagent.config import AmiNode, Settings
-from callagent.db.session import check_schema, make_engine, make_sessionmaker
+from callagent.db.session import check_schema, make_engine, make_sessionmaker, pool_options
 from callagent.db.store import CallStore
 from callagent.errors import ServiceError
 from callagent.heap import freeze_startup_objects, thaw_startup_objects
@@ -74,15 +76,34 @@ async def _sweep(book: OperatorBook, interval: float = 1.0) -> None:
             log.warning("operator sweep failed: %s", type(exc).__name__)
 
 
+def _select_one(engine: Engine) -> None:
+    """Raise unless the database answers a query (readiness)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``; nothing starts until the lifespan runs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_access_log_filter()
-        engine = make_engine(settings.database_url)
+        # Sync endpoints run on anyio's worker threads: as many as the API's pool holds
+        # connections, so a request thread never waits on the pool for one.
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        engine = make_engine(
+            settings.database_url,
+            **pool_options(settings.api_threads, 4, settings.db_pool_timeout),
+        )
         check_schema(engine)
         sessions = make_sessionmaker(engine)
+        # Routing, claims, the AMI-driven state changes, the call writer and readiness
+        # have a pool of their own: no burst of API reads can take their connections.
+        size = settings.routing_db_pool_size
+        core_engine = make_engine(
+            settings.database_url, **pool_options(size, size, settings.db_pool_timeout)
+        )
+        core = make_sessionmaker(core_engine, like=sessions)  # the live hub hears both
         demo: Demo | None = None
         config = settings
         if not settings.ami_nodes and settings.simulator == "auto":
@@ -95,8 +116,9 @@ def create_app(settings: Settings) -> FastAPI:
                 secret=SecretStr(demo.ami.secret),
             )
             config = settings.model_copy(update={"ami_nodes": [sim_node]})
-        monitor = Monitor(config, CallStore(sessions))
+        monitor = Monitor(config, CallStore(core))
         app.state.engine = engine
+        app.state.core_engine = core_engine
         app.state.sessions = sessions
         app.state.monitor = monitor
         app.state.registry = make_registry(monitor)
@@ -119,7 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.originator = originator
         monitor.writer.on_written = lambda records: webhooks_worker.notify()
         book = OperatorBook(
-            sessions,
+            core,
             wrapup_seconds=settings.wrapup_seconds,
             no_answer_policy=settings.no_answer_policy,
             skip_seconds=settings.no_answer_skip_seconds,
@@ -153,7 +175,7 @@ def create_app(settings: Settings) -> FastAPI:
         hub = live.LiveHub(monitor.tracker, owners=book.owners)  # the operator pages' live events
         hub.connect(sessions=sessions, subscribers=monitor.subscribers)
         app.state.live = hub
-        notify = NotifyScript(sessions, tts_command=settings.tts_command, tts_dir=settings.tts_dir)
+        notify = NotifyScript(core, tts_command=settings.tts_command, tts_dir=settings.tts_dir)
         prompts_startup_check(settings.asterisk_sounds_dir)  # a WARNING names the missing
         agi = FastAgiServer(
             {**router.scripts(), **notify.scripts()},
@@ -191,7 +213,7 @@ def create_app(settings: Settings) -> FastAPI:
                 book.changes,
                 monitor.clients,
                 settings.fallback_queue,
-                operators=partial(operator_phones, sessions),
+                operators=partial(operator_phones, core),
                 sync_interval=settings.queue_sync_interval,
             )
             # QueueStatus read back and corrected after every login and FullyBooted;
@@ -203,7 +225,7 @@ def create_app(settings: Settings) -> FastAPI:
             tasks.append(asyncio.create_task(mirror.run()))
         if settings.campaign_scheduler == "on":
             preview = live_preview(app.state)
-            scheduler = run_scheduler(config, sessions, book=book, preview=preview)
+            scheduler = run_scheduler(config, core, book=book, preview=preview)
             tasks.append(asyncio.create_task(scheduler))
         freeze_startup_objects()  # full collections would stall the AGI answers
         try:
@@ -219,6 +241,7 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             hub.disconnect(sessions)
             engine.dispose()
+            core_engine.dispose()
             thaw_startup_objects()
 
     app = FastAPI(
@@ -247,9 +270,22 @@ def create_app(settings: Settings) -> FastAPI:
     pages.install(app)
     # every service's refusal answers {"detail": ...} with its status, from any router
     app.add_exception_handler(ServiceError, service_error_response)
+    # A burst of requests beyond these bounds is answered 503 + Retry-After at once;
+    # health, readiness, metrics, the live event stream and static files are never held.
+    limit = settings.api_max_in_flight
+    app.add_middleware(
+        InFlightLimit,
+        classes=[
+            RouteClass("api", ("/api/",), limit, exempt=("/api/v1/live/",)),
+            RouteClass("web", ("/",), limit, exempt=("/healthz", "/readyz", "/metrics", "/static")),
+        ],
+        retry_after=settings.api_retry_after,
+    )
 
+    # Health, readiness and metrics are async: they never wait for an API worker thread
+    # (readiness and metrics run on the loop's own executor, on routing's pool).
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get(
@@ -258,13 +294,12 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Ready: the database answers and every AMI node is connected",
         responses={503: {"description": "not ready, with the reason per part"}},
     )
-    def readyz(request: Request) -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         monitor: Monitor = request.app.state.monitor
         nodes = monitor.status()
         database_ok = True
         try:
-            with request.app.state.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            await asyncio.to_thread(_select_one, request.app.state.core_engine)
         except Exception as exc:
             database_ok = False
             log.warning("readiness: database unreachable: %s", type(exc).__name__)
@@ -279,7 +314,8 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
-    def metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        payload = await asyncio.to_thread(generate_latest, request.app.state.registry)
+        return Response(payload, media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -26,12 +26,26 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def pool_options(size: int, overflow: int, timeout: float) -> dict[str, Any]:
+    """A connection pool of ``size`` kept connections, ``overflow`` more at busy times, and
+    ``timeout`` seconds a caller waits for one before the pool refuses (instead of the
+    default 5 + 10 and 30 s, which a burst of requests outgrows and then queues on)."""
+    return {"pool_size": size, "max_overflow": overflow, "pool_timeout": timeout}
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings each backend needs (SQLite: WAL, FKs, busy wait)."""
+    """An engine with the settings each backend needs (SQLite: WAL, FKs, busy wait).
+
+    ``kwargs`` go to :func:`sqlalchemy.create_engine` (e.g. :func:`pool_options`); an
+    in-memory SQLite database has a single connection, so pool sizes do not apply to it.
+    """
     url = normalise_url(url)
     # JSON columns are decoded by jsonsafe: a row stored before input was checked (a lone
     # surrogate, a value nested too deep to serialise) is read repaired, not as a 500.
     kwargs.setdefault("json_deserializer", load_stored_json)
+    if url.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
+        for name in ("pool_size", "max_overflow", "pool_timeout"):
+            kwargs.pop(name, None)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -49,9 +63,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: Engine, like: sessionmaker[Session] | None = None
+) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit.
+
+    With ``like``, the sessions are of its session class, so whatever listens to its
+    session events (the live hub) also hears these: the same database through another
+    engine (routing's own pool) is still the same stream of committed changes.
+    """
+    if like is None:
+        return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, class_=like.class_, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Any:

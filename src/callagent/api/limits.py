@@ -1,0 +1,111 @@
+"""Requests in flight, bounded per class of route: a full class answers 503 at once.
+
+Without a bound, a burst of API reads queued on the worker threads and the database
+pool until every request timed out, health checks included. Each class (the JSON API,
+the web pages) gets its own count; a request over its class's limit is answered
+``503`` with ``Retry-After`` and the app's error shape ``{"detail": ...}`` before it
+reaches a thread or a connection. Paths of no class (health, metrics, the live event
+stream, static files) are never limited.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+# How often a class that keeps refusing is logged (one WARNING with the count, not one a
+# request: a burst of thousands would otherwise flood the log it is meant to explain).
+LOG_EVERY = 10.0
+
+
+@dataclass(frozen=True)
+class RouteClass:
+    """Paths starting with one of ``prefixes`` (and none of ``exempt``), at most ``limit``
+    of them handled at once."""
+
+    name: str
+    prefixes: tuple[str, ...]
+    limit: int
+    exempt: tuple[str, ...] = ()
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` belongs to this class."""
+        return path.startswith(self.prefixes) and not path.startswith(self.exempt)
+
+
+class InFlightLimit:
+    """ASGI middleware counting the requests of each :class:`RouteClass` in flight.
+
+    The first class whose prefixes match a path is its class. A count, not a semaphore
+    to wait on: everything runs on the event loop, and a full class must answer now.
+    """
+
+    def __init__(self, app: ASGIApp, classes: Sequence[RouteClass], retry_after: int) -> None:
+        self.app = app
+        self.classes = tuple(classes)
+        self.retry_after = retry_after
+        self.in_flight: dict[str, int] = {c.name: 0 for c in self.classes}
+        self.refused: dict[str, int] = {c.name: 0 for c in self.classes}
+        self._logged: dict[str, tuple[float, int]] = {}
+
+    def class_of(self, path: str) -> RouteClass | None:
+        """The class ``path`` counts against, or ``None`` for an unlimited path."""
+        for route_class in self.classes:
+            if route_class.matches(path):
+                return route_class
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route_class = self.class_of(scope["path"]) if scope["type"] == "http" else None
+        if route_class is None:
+            await self.app(scope, receive, send)
+            return
+        name = route_class.name
+        if self.in_flight[name] >= route_class.limit:
+            self.refused[name] += 1
+            self._log_refusals(route_class)
+            await self._refuse(send)
+            return
+        self.in_flight[name] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight[name] -= 1
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"detail": f"the service is busy: try again in {self.retry_after} s"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(self.retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _log_refusals(self, route_class: RouteClass) -> None:
+        now = time.monotonic()
+        last, count = self._logged.get(route_class.name, (0.0, 0))
+        if now - last < LOG_EVERY:
+            return
+        refused = self.refused[route_class.name]
+        self._logged[route_class.name] = (now, refused)
+        log.warning(
+            "%s requests over the limit of %d in flight answered 503 (%d since the last report)",
+            route_class.name,
+            route_class.limit,
+            refused - count,
+        )
