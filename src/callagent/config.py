@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     phone_region: str = Field(default="RU", pattern=r"^[A-Z]{2}$")
     registry_max_bytes: int = Field(default=20_971_520, ge=1024)  # largest registry file
     registry_max_rows: int = Field(default=100_000, ge=1)  # most data rows in one file
+    # largest request body other than a registry upload (JSON, forms); logins: 16 KiB
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     # The campaign dialer: the service dials running campaigns itself unless "off".
     campaign_scheduler: str = Field(default="on", pattern=r"^(on|off)$")

@@ -16,6 +16,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
@@ -35,7 +36,8 @@ from callagent.api import (
     webhooks,
     wrapups,
 )
-from callagent.api.errors import service_error_response
+from callagent.api.body_limit import BodyCaps, BodyLimit
+from callagent.api.errors import service_error_response, validation_error_response
 from callagent.api.input_check import checked_input
 from callagent.api.limits import InFlightLimit, RouteClass
 from callagent.api.security import LoginLimiter
@@ -270,6 +272,12 @@ def create_app(settings: Settings) -> FastAPI:
     pages.install(app)
     # every service's refusal answers {"detail": ...} with its status, from any router
     app.add_exception_handler(ServiceError, service_error_response)
+    # a 422 names what is wrong without sending a big input back
+    app.add_exception_handler(RequestValidationError, validation_error_response)
+    # Outermost: a body over its route's cap is refused (413) as its bytes arrive, before
+    # it takes an in-flight place or is parsed.
+    caps = BodyCaps(json_bytes=settings.max_body_bytes, upload_bytes=settings.registry_max_bytes)
+    app.add_middleware(BodyLimit, caps=caps.for_route)
     # A burst of requests beyond these bounds is answered 503 + Retry-After at once;
     # health, readiness, metrics, the live event stream and static files are never held.
     limit = settings.api_max_in_flight
