@@ -19,6 +19,7 @@ LIST_FIELDS = sorted(
 # What each documented example means, per list setting.
 EXPECTED: dict[str, list[Any]] = {
     "trunk_endpoints": ["PJSIP/trunk", "PJSIP/trunk-dead"],
+    "trusted_proxies": ["10.0.0.5", "10.1.0.0/16"],
     "ami_nodes": [
         {"name": "pbx1", "host": "10.0.0.5", "port": 5038, "username": "callagent"},
     ],

@@ -70,6 +70,10 @@ def serve() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        # X-Forwarded-For names the client only when a trusted proxy sent it (uvicorn's
+        # default trusts 127.0.0.1: anyone on the host could pick their address)
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
         # open operator pages hold live-event streams: do not wait for them on Ctrl+C
         timeout_graceful_shutdown=5,
     )

@@ -6,6 +6,7 @@ file in the working folder); the README lists them all.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from typing import Annotated, Any
@@ -133,8 +134,18 @@ class Settings(BaseSettings):
 
     session_lifetime_minutes: int = Field(default=720, ge=1)
     cookie_secure: bool = True
+    # Failed logins: an account's first login_max_failures cost nothing, then each one
+    # doubles the wait before the next try (login_backoff_seconds, up to ..._max_seconds);
+    # one address (an office's NAT) is refused after login_address_max_failures. Failures
+    # are forgotten login_window_seconds after the last one.
     login_max_failures: int = Field(default=5, ge=1)
-    login_window_seconds: int = Field(default=300, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    login_address_max_failures: int = Field(default=50, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    # Proxies whose X-Forwarded-For names the client (addresses or CIDRs, a comma list);
+    # empty: the peer's own address, whatever a header says (127.0.0.1 included).
+    trusted_proxies: CommaList = Field(default_factory=list)
 
     originate_context: str = Field(default="from-operators", pattern=r"^[A-Za-z0-9_-]+$")
     originate_ring_timeout: int = Field(default=30, ge=5, le=300)
@@ -189,6 +200,19 @@ class Settings(BaseSettings):
                     '[{"name": "pbx1", "host": "10.0.0.5", "username": "callagent", '
                     f'"secret": "..."}}]: {exc.msg} at position {exc.pos}'
                 ) from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network: CALLAGENT_TRUSTED_PROXIES "
+                    "takes addresses or CIDRs such as 10.0.0.5,10.1.0.0/16"
+                ) from None
         return value
 
     @model_validator(mode="after")

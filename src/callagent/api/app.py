@@ -40,7 +40,7 @@ from callagent.api.body_limit import BodyCaps, BodyLimit
 from callagent.api.errors import service_error_response, validation_error_response
 from callagent.api.input_check import checked_input
 from callagent.api.limits import InFlightLimit, RouteClass
-from callagent.api.security import LoginLimiter
+from callagent.auth.throttle import LoginThrottle
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
 from callagent.campaigns.scheduler import live_preview, run_scheduler
@@ -257,8 +257,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     # Checked now: a broken forms file stops the start, naming the file and the line.
     app.state.wrapup_forms = load_forms(settings.wrapup_forms or None)
-    app.state.login_limiter = LoginLimiter(
-        settings.login_max_failures, float(settings.login_window_seconds)
+    app.state.login_throttle = LoginThrottle(
+        free_failures=settings.login_max_failures,
+        backoff_base=settings.login_backoff_seconds,
+        backoff_max=settings.login_backoff_max_seconds,
+        window=float(settings.login_window_seconds),
+        address_limit=settings.login_address_max_failures,
     )
     for module in (auth, originate, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)

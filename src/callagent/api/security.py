@@ -9,8 +9,6 @@ tokens with scopes) or the ``callagent_session`` cookie of a logged-in user
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -97,40 +95,3 @@ class Requires:
                 "this credential lacks the scope(s) " + ", ".join(sorted(missing)),
             )
         return principal
-
-
-class LoginLimiter:
-    """Failed logins per account and per address in a sliding window (per process)."""
-
-    def __init__(self, max_failures: int, window: float) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str, at: float) -> deque[float]:
-        stamps = self._failures[key]
-        while stamps and stamps[0] <= at - self.window:
-            stamps.popleft()
-        return stamps
-
-    def retry_after(self, keys: list[str]) -> int:
-        """Seconds to wait when any key is over the limit, else 0."""
-        at = time.monotonic()
-        waits = [
-            stamps[0] + self.window - at
-            for key in keys
-            if len(stamps := self._recent(key, at)) >= self.max_failures
-        ]
-        return int(max(waits)) + 1 if waits else 0
-
-    def failed(self, keys: list[str]) -> None:
-        """Count one failed attempt against every key."""
-        at = time.monotonic()
-        for key in keys:
-            self._recent(key, at).append(at)
-
-    def succeeded(self, keys: list[str]) -> None:
-        """A good login clears the account's count (not the address's)."""
-        for key in keys:
-            if key.startswith("login:"):
-                self._failures.pop(key, None)

@@ -93,6 +93,11 @@ def authenticate_password(session: Session, *, login: str, password: str) -> Use
     return user
 
 
+def login_exists(session: Session, *, login: str) -> bool:
+    """Whether a user has this login (to name it in a lock-out log line, or not)."""
+    return session.scalar(select(User.id).where(User.login == login)) is not None
+
+
 def create_session(
     session: Session, *, user: User, lifetime: timedelta, address: str
 ) -> tuple[str, AuthSession]:
