@@ -278,7 +278,10 @@ def users_list() -> None:
 def tokens_create(
     name: Annotated[str, typer.Argument(help="what the token is for, e.g. crm")],
     scope: Annotated[list[str], typer.Option(help="a scope such as calls:read; repeat")],
-    expires_days: Annotated[int | None, typer.Option(help="days until it expires")] = None,
+    expires_days: Annotated[
+        int | None,
+        typer.Option(help="days until it expires (1 or more); without it, it never expires"),
+    ] = None,
 ) -> None:
     """Create an API token; the secret is printed once and stored hashed."""
     from datetime import timedelta
@@ -291,7 +294,15 @@ def tokens_create(
     except ValueError as exc:
         typer.echo(f"callagent: {exc}", err=True)
         raise typer.Exit(2) from None
-    expires = now() + timedelta(days=expires_days) if expires_days else None
+    if expires_days is not None and not 1 <= expires_days <= 36_500:
+        # 0 used to mean "never expires" (a falsy number of days): refused, not guessed
+        typer.echo(
+            f"callagent: --expires-days {expires_days}: give 1 to 36500 days, or leave "
+            "--expires-days out for a token that never expires",
+            err=True,
+        )
+        raise typer.Exit(2)
+    expires = now() + timedelta(days=expires_days) if expires_days is not None else None
     with _sessions()() as session:
         secret, row = create_token(
             session, name=name, scopes=scopes, expires_at=expires, created_by=None
@@ -306,11 +317,13 @@ def tokens_list() -> None:
     """List tokens (never their secrets)."""
     from sqlalchemy import select
 
+    from callagent.auth.service import now, token_state
     from callagent.db.models import ApiToken
 
+    stamp = now()
     with _sessions()() as session:
         for row in session.scalars(select(ApiToken).order_by(ApiToken.id)):
-            state = "revoked" if row.revoked_at else "active"
+            state = token_state(row, stamp)
             typer.echo(
                 f"{row.id:>4} {row.name:<20} {row.prefix}… {state:<8} {','.join(row.scopes)}"
             )

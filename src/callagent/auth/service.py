@@ -172,13 +172,20 @@ def create_token(
     return secret, row
 
 
+def token_state(row: ApiToken, at: datetime) -> str:
+    """``revoked``, ``expired`` (its ``expires_at`` is ``at`` or earlier) or ``active``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= at:
+        return "expired"
+    return "active"
+
+
 def principal_from_token(session: Session, *, secret: str) -> Principal | None:
     """The integrator behind a bearer token, if the token is valid."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == secret_hash(secret)))
     stamp = now()
-    if row is None or row.revoked_at is not None:
-        return None
-    if row.expires_at is not None and row.expires_at <= stamp:
+    if row is None or token_state(row, stamp) != "active":
         return None
     if row.last_used_at is None or stamp - row.last_used_at > _LAST_USED_RESOLUTION:
         row.last_used_at = stamp
