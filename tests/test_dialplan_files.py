@@ -125,6 +125,16 @@ def shipped_prompts() -> set[str]:
     return set(importlib.import_module("callagent.prompts").PROMPTS)
 
 
+def test_every_application_closes_its_parenthesis() -> None:
+    """An unescaped ``;`` in an application's argument starts a comment: Asterisk 22.10.1
+    cut ``NoOp(Overflow: no operator answered; ...)`` there and logged "No closing
+    parenthesis found?" for it (tests/fixtures/live22/README.md)."""
+    for context, lines in sections(DIALPLAN / "extensions.conf").items():
+        for line in lines:
+            if context != "globals":
+                assert line.endswith(")"), f"[{context}] {line}"
+
+
 # ----------------------------------------------------------------- the overflow
 
 
