@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/dialer.py
+	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/hostile_files.py
 
 clean:

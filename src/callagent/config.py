@@ -89,11 +89,11 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     # Load bounds: API requests handled at once per class (JSON API, web pages), beyond
-    # which the answer is 503 with Retry-After; worker threads for the API (each with its
-    # own database connection: the API's pool is this size); routing, health and the
-    # AMI-driven state changes use a separate pool of their own, never the API's.
-    api_max_in_flight: int = Field(default=64, ge=1)
-    api_threads: int = Field(default=16, ge=1, le=256)
+    # which the answer is 503 with Retry-After; worker threads for the API (the API's pool
+    # keeps this many connections and opens up to 2 x the in-flight limit more); routing,
+    # readiness and the AMI-driven state changes use a pool of their own, never the API's.
+    api_max_in_flight: int = Field(default=16, ge=1, le=1000)
+    api_threads: int = Field(default=8, ge=1, le=256)
     api_retry_after: int = Field(default=1, ge=1, le=3600)
     routing_db_pool_size: int = Field(default=10, ge=2, le=256)
     db_pool_timeout: float = Field(default=10.0, gt=0)

@@ -90,12 +90,16 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_access_log_filter()
-        # Sync endpoints run on anyio's worker threads: as many as the API's pool holds
-        # connections, so a request thread never waits on the pool for one.
+        # Sync endpoints run on anyio's worker threads (CALLAGENT_API_THREADS). A request
+        # keeps its session's connection between its dependencies and its endpoint, also
+        # while it waits for a thread: the pool has room for every request the in-flight
+        # limit lets in (two classes), so threads and pool never wait on each other.
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         engine = make_engine(
             settings.database_url,
-            **pool_options(settings.api_threads, 4, settings.db_pool_timeout),
+            **pool_options(
+                settings.api_threads, 2 * settings.api_max_in_flight, settings.db_pool_timeout
+            ),
         )
         check_schema(engine)
         sessions = make_sessionmaker(engine)
