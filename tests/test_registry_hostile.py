@@ -148,11 +148,33 @@ async def test_the_api_answers_422_with_the_reason_for_every_unreadable_file(
         campaign = created.json()["id"]
         for name, data, says in files:
             response = await client.post(
-                f"/api/v1/campaigns/{campaign}/registry", files={"file": (name, data)}
+                f"/api/v1/campaigns/{campaign}/registry",
+                files={"file": (name, data)},
+                headers={"Accept-Language": "en-GB,en;q=0.9"},
             )
             assert response.status_code == 422, (name, response.text)
             assert response.json()["detail"].startswith(f"{name}: ")
             assert says in response.json()["detail"], response.text
+        # The encoding problem in the language asked for; Russian by default.
+        for query, says in [
+            (
+                "",
+                "файл не в поддерживаемой кодировке (UTF-8, UTF-16, Windows-1251): в строке 2, "
+                "столбце 2 стоит байт 0x98",
+            ),
+            (
+                "?lang=uk",
+                "файл не в підтримуваному кодуванні (UTF-8, UTF-16, Windows-1251): у "
+                "рядку 2, стовпці 2 стоїть байт 0x98",
+            ),
+        ]:
+            response = await client.post(
+                f"/api/v1/campaigns/{campaign}/registry{query}",
+                files={"file": ("cp1251.csv", CP1251_0x98)},
+            )
+            assert response.status_code == 422
+            assert response.json()["detail"].startswith(f"cp1251.csv: {says}"), response.text
+            assert "«CSV UTF-8»" in response.json()["detail"]
 
 
 @pytest.fixture

@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (addresses or CIDRs, a comma list);
     # empty: the peer's own address, whatever a header says (127.0.0.1 included).
     trusted_proxies: CommaList = Field(default_factory=list)
+    # Searches by an applicant's phone number (GET /calls?phone=, /callers/{n}/history,
+    # campaign entries ?phone=) per user or token in any minute; each is audited.
+    phone_search_per_minute: int = Field(default=30, ge=1)
 
     originate_context: str = Field(default="from-operators", pattern=r"^[A-Za-z0-9_-]+$")
     originate_ring_timeout: int = Field(default=30, ge=5, le=300)

@@ -40,6 +40,7 @@ from callagent.api.body_limit import BodyCaps, BodyLimit
 from callagent.api.errors import service_error_response, validation_error_response
 from callagent.api.input_check import checked_input
 from callagent.api.limits import InFlightLimit, RouteClass
+from callagent.api.pii_search import PhoneSearchLimiter
 from callagent.auth.throttle import LoginThrottle
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
@@ -268,6 +269,7 @@ def create_app(settings: Settings) -> FastAPI:
         window=float(settings.login_window_seconds),
         address_limit=settings.login_address_max_failures,
     )
+    app.state.phone_search_limiter = PhoneSearchLimiter(settings.phone_search_per_minute)
     for module in (auth, originate, calls, operators, tokens, audit, webhooks):
         app.include_router(module.router)
     app.include_router(operators.routing_router)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
+from callagent.api.pii_search import allow_phone_search, audit_phone_search
 from callagent.api.schemas import (
     CallDetail,
     CallPage,
@@ -79,9 +80,12 @@ def _visible(db: Session, principal: Principal) -> tuple[tuple[str, ...] | None,
     "/calls",
     response_model=CallPage,
     summary="List call records, newest first",
-    responses={422: {"model": Problem}},
+    description="Searching by `phone` needs `calls:read_pii`, is limited per user or token "
+    "(CALLAGENT_PHONE_SEARCH_PER_MINUTE) and is audited, whether it matched or not.",
+    responses={403: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem}},
 )
 def calls_list(
+    request: Request,
     db: Db,
     principal: CallReader,
     since: StartedSince = None,
@@ -96,6 +100,8 @@ def calls_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> CallPage:
+    if phone:  # a match or not would tell a masked number: PII scope, limited, audited
+        allow_phone_search(request, principal)
     total, rows = list_calls(
         db,
         CallFilter(
@@ -106,8 +112,20 @@ def calls_list(
     )
     owners = operators_by_endpoint(db)
     items = [present(_named(CallSummary.model_validate(row), owners), principal) for row in rows]
-    if Scope.CALLS_READ_PII in principal.scopes and items:
-        filters = {"since": since, "until": until, "operator": operator, "phone": bool(phone)}
+    if phone:
+        audit_phone_search(
+            db,
+            principal,
+            action="calls.list",
+            number=phone,
+            rows=len(items),
+            total=total,
+            since=since,
+            until=until,
+            operator=operator,
+        )
+    elif Scope.CALLS_READ_PII in principal.scopes and items:
+        filters = {"since": since, "until": until, "operator": operator}
         audit(
             db,
             principal=principal,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from callagent.api.input_check import message_language
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_phone
@@ -34,7 +35,7 @@ from callagent.campaigns.schemas import (
     ImportSummary,
     Progress,
 )
-from callagent.campaigns.tables import RegistryFileError
+from callagent.campaigns.tables import EncodingProblem, RegistryFileError
 from callagent.config import Settings
 from callagent.db.campaign_models import RegistryImport
 
@@ -213,6 +214,8 @@ def registry_upload(
             region=settings.phone_region,
             max_rows=settings.registry_max_rows,
         )
+    except EncodingProblem as exc:  # in ru, uk or en as asked (?lang=, Accept-Language)
+        raise HTTPException(422, f"{filename}: {exc.localised(message_language(request))}") from exc
     except RegistryFileError as exc:
         raise HTTPException(422, f"{filename}: {exc}") from exc
     return _import_out(

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from callagent.api.pii_search import allow_phone_search, audit_phone_search
 from callagent.api.questions import viewer as question_viewer
 from callagent.api.schemas import BodyId, Id, Problem, StartedSince, StartedUntil
 from callagent.api.security import Db, Requires
@@ -658,6 +659,8 @@ def caller_history(
     digits = "".join(ch for ch in number if ch.isdigit())
     if not 3 <= len(digits) <= 15:
         raise HTTPException(422, f"{number!r} is not a phone number")
+    # how many calls a number had tells it even masked: PII scope, limited, audited
+    allow_phone_search(request, principal)
     match = or_(Call.applicant_number == digits, Call.caller_number == digits)
     if principal.role == Role.OPERATOR and not _on_call_with(db, principal, match):
         raise HTTPException(403, "operators see the history of numbers they are talking to")
@@ -672,7 +675,6 @@ def caller_history(
     calls = db.scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)).all()
     owners = operators_by_endpoint(db)
     forms = _service(request).forms
-    pii = Scope.CALLS_READ_PII in principal.scopes
     by_call = _calls_wrapups(db, calls)
     changes = histories(db, {w.id for wrapups in by_call.values() for w in wrapups})
     out: list[HistoryCallOut] = []
@@ -691,7 +693,7 @@ def caller_history(
                 started_at=call.started_at,
                 direction=call.direction,
                 disposition=call.disposition,
-                applicant_number=call.applicant_number if pii else mask_phone(digits),
+                applicant_number=call.applicant_number,
                 operator_id=owner[0] if owner else None,
                 operator_login=owner[1] if owner else None,
                 talk_seconds=call.talk_seconds,
@@ -711,9 +713,8 @@ def caller_history(
         {"id": q.id, "status": q.status, "text": q.text, "due_at": q.due_at.isoformat()}
         for q in questions
     ]
-    return CallerHistoryOut(
-        number=digits if pii else mask_phone(digits), calls=out, open_questions=open_questions
-    )
+    audit_phone_search(db, principal, action="callers.history", number=digits, rows=len(out))
+    return CallerHistoryOut(number=digits, calls=out, open_questions=open_questions)
 
 
 def _on_call_with(db: Session, principal: Principal, match: Any) -> bool:

@@ -56,11 +56,24 @@ class RegistryFileError(ValueError):
 class EncodingProblem(RegistryFileError):
     """The file is in none of the supported encodings: where the first undecodable byte is."""
 
-    def __init__(self, message: str, *, row: int, column: int, byte: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        row: int,
+        column: int,
+        byte: int | None,
+        messages: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.row = row
         self.column = column
         self.byte = byte
+        self.messages = messages or {}  # language (ru, uk, en) -> the message
+
+    def localised(self, language: str) -> str:
+        """The message in ``language`` (ru, uk, en), else in English."""
+        return self.messages.get(language, str(self))
 
 
 @dataclass
@@ -157,20 +170,60 @@ def _encoding_problem(data: bytes, offset: int, encoding: str) -> EncodingProble
     byte = data[offset] if offset < len(data) else None
     letter = bytes([byte]).decode("cp1251", errors="ignore") if byte is not None else ""
     if encoding == "cp1251" and letter:  # a character, but one of another alphabet
-        what = (
-            f"the byte 0x{byte:02X} ({letter!r} in {name}), which no Russian or Ukrainian text has"
-        )
+        kind = "foreign"
     elif byte is None or (encoding != "cp1251" and offset + 1 >= len(data)):
-        what = f"an incomplete {name} character at the end of the file"
+        kind = "incomplete"
     else:
-        what = f"the byte 0x{byte:02X}, which is no character in {name}"
-    return EncodingProblem(
-        f"this file is not in a supported encoding ({SUPPORTED_ENCODINGS}): row {row}, "
-        f"column {column} has {what}. Save it in a supported encoding: {SAVE_AS}",
-        row=row,
-        column=column,
-        byte=byte,
-    )
+        kind = "no_character"
+    values = {"row": row, "column": column, "name": name, "byte": byte or 0, "letter": letter}
+    messages = {
+        language: _ENCODING_MESSAGE[language].format(
+            supported=SUPPORTED_ENCODINGS,
+            what=_ENCODING_WHAT[kind][language].format(**values),
+            **values,
+        )
+        for language in _ENCODING_MESSAGE
+    }
+    return EncodingProblem(messages["en"], row=row, column=column, byte=byte, messages=messages)
+
+
+# The encoding problem in the languages of the API's messages (ru, uk, en).
+_ENCODING_MESSAGE = {
+    "ru": (
+        "файл не в поддерживаемой кодировке ({supported}): в строке {row}, столбце {column} стоит "
+        "{what}. Сохраните его в поддерживаемой кодировке: откройте файл в редакторе таблиц, "
+        "сохраните как «CSV UTF-8» (или как .xlsx) и импортируйте снова"
+    ),
+    "uk": (
+        "файл не в підтримуваному кодуванні ({supported}): у рядку {row}, стовпці {column} стоїть "
+        "{what}. Збережіть його в підтримуваному кодуванні: відкрийте файл у редакторі "
+        "таблиць, збережіть як «CSV UTF-8» (або як .xlsx) та імпортуйте знову"
+    ),
+    "en": (
+        "this file is not in a supported encoding ({supported}): row {row}, column {column} "
+        "has {what}. Save it in a supported encoding: " + SAVE_AS
+    ),
+}
+_ENCODING_WHAT = {
+    "foreign": {
+        "ru": "байт 0x{byte:02X} («{letter}» в {name}), которого не бывает в русском или "
+        "украинском тексте",
+        "uk": "байт 0x{byte:02X} («{letter}» у {name}), якого не буває в російському чи "
+        "українському тексті",
+        "en": "the byte 0x{byte:02X} ('{letter}' in {name}), which no Russian or Ukrainian "
+        "text has",
+    },
+    "incomplete": {
+        "ru": "незавершённый символ {name} в конце файла",
+        "uk": "незавершений символ {name} наприкінці файлу",
+        "en": "an incomplete {name} character at the end of the file",
+    },
+    "no_character": {
+        "ru": "байт 0x{byte:02X}, который не является символом в {name}",
+        "uk": "байт 0x{byte:02X}, який не є символом у {name}",
+        "en": "the byte 0x{byte:02X}, which is no character in {name}",
+    },
+}
 
 
 def sniff_delimiter(text: str) -> str:
