@@ -218,6 +218,18 @@ def test_every_sound_played_is_a_core_sound_or_shipped() -> None:
                 assert name in CORE_SOUNDS, f"{step}: {name} is not a sound Asterisk ships"
 
 
+def test_the_cel_sqlite_file_is_the_one_asterisk_writes() -> None:
+    """Asterisk 22 names the file after the section plus ``.db`` (``[cel.sqlite3]`` wrote
+    ``cel.sqlite3.db``, not the ``cel.sqlite3`` callagent was told to read); Asterisk 20
+    reads only ``[master]`` (``master.db``). So ``[master]``, and every URL says master.db."""
+    assert list(sections(DIALPLAN / "cel_sqlite3_custom.conf")) == ["master"]
+    url = "CALLAGENT_CEL_URL=sqlite:////var/log/asterisk/master.db"
+    for name in ("cel_sqlite3_custom.conf", "README.md"):
+        text = (DIALPLAN / name).read_text("utf-8")
+        assert url in text, name
+        assert not re.search(r"asterisk/cel\.sqlite3\b(?!\.db)", text), name
+
+
 def test_every_dialplan_file_is_in_the_readme_table_and_every_listed_file_exists() -> None:
     readme = (DIALPLAN / "README.md").read_text("utf-8")
     first_column = re.findall(r"^\| ([^|]*`[\w.-]+\.(?:conf|sql)`[^|]*) \|", readme, re.M)
