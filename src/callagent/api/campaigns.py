@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from callagent.api.input_check import message_language
+from callagent.api.pii_search import allow_phone_search, audit_phone_search
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_phone
@@ -300,6 +301,7 @@ def registry_export(
 )
 def entries_list(
     campaign_id: Id,
+    request: Request,
     db: Db,
     principal: Reader,
     status: EntryStatus | None = None,
@@ -309,23 +311,37 @@ def entries_list(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> EntryPage:
     service.get_campaign(db, campaign_id=campaign_id)
+    number = (phone or "").replace("\x00", "") or None
+    if number:  # a match or not would tell a masked number: PII scope, limited, audited
+        allow_phone_search(request, principal)
     total, rows = service.list_entries(
         db,
         campaign_id=campaign_id,
         status=status,
         import_id=import_id,
-        phone=(phone or "").replace("\x00", "") or None,
+        phone=number,
         limit=limit,
         offset=offset,
     )
     items = [EntryOut.model_validate(row) for row in rows]
+    if number:
+        audit_phone_search(
+            db,
+            principal,
+            action="campaigns.entries",
+            number=number,
+            rows=len(items),
+            total=total,
+            campaign_id=campaign_id,
+            status=status,
+        )
     if _pii(principal):
-        if items:
+        if items and not number:
             audit(
                 db,
                 principal=principal,
                 action="campaigns.entries",
-                detail={"campaign_id": campaign_id, "status": status or "", "phone": bool(phone)},
+                detail={"campaign_id": campaign_id, "status": status or ""},
                 rows=len(items),
             )
             db.commit()
