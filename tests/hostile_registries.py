@@ -149,20 +149,22 @@ def blank_lines_csv(path: Path, size: int = 5_000_000) -> Path:
     return path
 
 
-def normal_csv(path: Path, size: int) -> Path:
-    """A real-looking registry (UTF-8, ';') of about ``size`` bytes."""
+def normal_csv(path: Path, size: int, max_rows: int = 100_000) -> Path:
+    """A real-looking registry (UTF-8, ';') of about ``size`` bytes, or of ``max_rows``
+    rows if that is less."""
     with path.open("wb") as out:
         written = out.write(";".join(HEADER).encode() + b"\n")
         number = 1
-        while written < size:
+        while written < size and number <= max_rows:
             written += out.write(";".join(_person(number)).encode() + b"\n")
             number += 1
     return path
 
 
-def normal_xlsx(path: Path, size: int) -> Path:
-    """A real-looking registry sheet (inline strings) of about ``size`` bytes zipped."""
-    rows = max(1, size // 27)  # ~27 bytes per row after compression (measured)
+def normal_xlsx(path: Path, size: int, max_rows: int = 100_000) -> Path:
+    """A real-looking registry sheet (inline strings) of about ``size`` bytes zipped, or of
+    ``max_rows`` rows if that is less (what the row limit lets in)."""
+    rows = max(1, min(max_rows, size // 27))  # ~27 bytes per row zipped (measured)
 
     def sheet() -> Iterator[str]:
         yield _header_row()
