@@ -20,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
 
 from callagent import __version__
 from callagent.api import (
@@ -46,6 +45,7 @@ from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
 from callagent.campaigns.scheduler import live_preview, run_scheduler
 from callagent.config import AmiNode, Settings
+from callagent.db.health import check_writable
 from callagent.db.session import check_schema, make_engine, make_sessionmaker, pool_options
 from callagent.db.store import CallStore
 from callagent.errors import ServiceError
@@ -77,12 +77,6 @@ async def _sweep(book: OperatorBook, interval: float = 1.0) -> None:
             await asyncio.to_thread(book.sweep)
         except Exception as exc:  # the database may be away for a while
             log.warning("operator sweep failed: %s", type(exc).__name__)
-
-
-def _select_one(engine: Engine) -> None:
-    """Raise unless the database answers a query (readiness)."""
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -167,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
         monitor.subscribers.append(driver.on_events)
+        app.state.driver = driver  # its queue: the state changes not stored yet
         app.state.book = book
         wrapup_service = WrapupService(
             sessions,
@@ -309,7 +304,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get(
         "/readyz",
         tags=["ops"],
-        summary="Ready: the database answers and every AMI node is connected",
+        summary="Ready: the database accepts writes and every AMI node is connected",
         responses={503: {"description": "not ready, with the reason per part"}},
     )
     async def readyz(request: Request) -> JSONResponse:
@@ -317,10 +312,11 @@ def create_app(settings: Settings) -> FastAPI:
         nodes = monitor.status()
         database_ok = True
         try:
-            await asyncio.to_thread(_select_one, request.app.state.core_engine)
+            # a write, not a read: a locked SQLite file still answers SELECT 1
+            await asyncio.to_thread(check_writable, request.app.state.core_engine)
         except Exception as exc:
             database_ok = False
-            log.warning("readiness: database unreachable: %s", type(exc).__name__)
+            log.warning("readiness: database refuses writes: %s", type(exc).__name__)
         ready = database_ok and bool(nodes) and all(n["connected"] for n in nodes.values())
         body: dict[str, Any] = {
             "ready": ready,

@@ -1,15 +1,22 @@
 """Drives operators' states from what the PBX does (the tracker's domain events).
 
 The AMI read path only puts events on a queue; one task applies them to the
-database, in order.
+database, in order. When the database refuses (down, restarting, locked by another
+process), the event at the head is retried with back-off until it is stored, and the
+ones behind it wait their turn: an operator whose call ended during an outage still
+goes to wrap-up, with its form, once the database is back. The queue is bounded
+(:data:`MAX_WAITING`); a WARNING says when an outage starts holding changes back
+(and how many), an INFO when they are all stored again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
+from callagent.db.health import transient
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.routing.states import Signal
@@ -24,6 +31,13 @@ from callagent.tracker.events import (
 from callagent.tracker.tracker import Tracker
 
 log = logging.getLogger(__name__)
+
+# Events waiting while the database is away: a busy call centre makes a few per call,
+# so this is hours of outage in a few tens of MB. Beyond it the newest are dropped
+# (and counted in the ERROR that says so) rather than the process growing without end.
+MAX_WAITING = 100_000
+RETRY_FIRST = 0.1  # s, then doubled up to RETRY_MAX
+RETRY_MAX = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +65,10 @@ class StateDriver:
         self.router = router
         self.no_answer_policy = no_answer_policy
         self.queue: asyncio.Queue[DomainEvent | PhoneChanged] = asyncio.Queue()
+        self.max_waiting = MAX_WAITING
+        self.dropped = 0  # events lost to a full queue (the ERROR log says so)
         self._registered: dict[tuple[str, str], bool] = {}
+        self._outage_since: float | None = None  # monotonic, while changes are held back
 
     def on_events(self, events: list[DomainEvent]) -> None:
         """The monitor's subscriber: cheap, never blocks."""
@@ -64,24 +81,70 @@ class StateDriver:
                 if self._registered.get(key) == state.registered:
                     continue  # INUSE / NOT_INUSE flips: not a change of reachability
                 self._registered[key] = state.registered
-                self.queue.put_nowait(PhoneChanged(event.device, state.registered))
+                self._put(PhoneChanged(event.device, state.registered))
                 continue
             elif not isinstance(event, OperatorRinging | CallAnswered | AttemptEnded | CallEnded):
                 continue
+            self._put(event)
+
+    def _put(self, event: DomainEvent | PhoneChanged) -> None:
+        if self.queue.qsize() < self.max_waiting:
             self.queue.put_nowait(event)
+            return
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 10_000 == 0:
+            log.error(
+                "operator state changes dropped: %d waiting for the database already, "
+                "%d dropped since the start (operators may show a wrong state until "
+                "their next call or change)",
+                self.queue.qsize(),
+                self.dropped,
+            )
 
     async def run(self) -> None:
-        """Apply queued events forever (until cancelled); ``queue.join()`` waits for them."""
+        """Apply queued events forever (until cancelled); ``queue.join()`` waits for them.
+
+        One at a time, in order: an event the database refuses is retried (back-off
+        from :data:`RETRY_FIRST` to :data:`RETRY_MAX` seconds) until stored, and those
+        behind it wait. An event that fails for another reason (it would fail again)
+        is logged and skipped.
+        """
         while True:
             event = await self.queue.get()
             try:
-                await asyncio.to_thread(self.apply, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("operator state update for %s failed", type(event).__name__)
+                await self._store(event)
             finally:
                 self.queue.task_done()
+            if self._outage_since is not None and self.queue.empty():
+                log.info(
+                    "operator state changes caught up: all stored after %.1f s of database trouble",
+                    time.monotonic() - self._outage_since,
+                )
+                self._outage_since = None
+
+    async def _store(self, event: DomainEvent | PhoneChanged) -> None:
+        delay = RETRY_FIRST
+        while True:
+            try:
+                await asyncio.to_thread(self.apply, event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not transient(exc):
+                    log.exception("operator state update for %s failed", type(event).__name__)
+                    return
+                if self._outage_since is None:  # once per outage
+                    self._outage_since = time.monotonic()
+                    log.warning(
+                        "operator state update for %s not stored (%s): the database "
+                        "refuses; %d change(s) waiting, retried in order until stored",
+                        type(event).__name__,
+                        type(exc).__name__,
+                        self.queue.qsize() + 1,
+                    )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
 
     def apply(self, event: DomainEvent | PhoneChanged) -> None:
         """One event's effect on operators' states."""
