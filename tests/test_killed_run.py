@@ -173,3 +173,44 @@ async def test_a_digit_stored_after_the_timeout_still_counts(db_url: str) -> Non
         assert (attempt.result, attempt.digit) == ("answered", "1")
         got = entries(service, campaign_id)[phone]
         assert (got.status, got.confirmation_digit) == ("notified", "1")
+
+
+def test_what_the_pbx_reported_decides_the_result() -> None:
+    """campaigns.results.reported: the stored facts of a call, as its run would have seen them."""
+    from callagent.campaigns.results import reported
+
+    def result(**facts: object) -> str:
+        values: dict[str, object] = {
+            "digit": "",
+            "missing_prompt": "",
+            "answered": False,
+            "cause": None,
+            "variables": {},
+            "operator_answered": False,
+        }
+        values.update(facts)
+        return reported("a", "c", **values).result  # type: ignore[arg-type]
+
+    assert result(cause=17) == "busy"
+    assert result(cause=19) == "no_answer"
+    assert result(cause=34) == "congestion"
+    assert result(answered=True, cause=16) == "answered"
+    # a digit means someone answered, whatever the record says (or if there is none)
+    assert result(digit="1") == "answered"
+    assert (
+        reported(
+            "a",
+            "c",
+            digit="",
+            missing_prompt="",
+            answered=True,
+            cause=16,
+            variables={"CALLAGENT_NOTIFY_DIGIT": "9"},
+            operator_answered=False,
+        ).digit
+        == "9"
+    )
+    assert result(answered=True, variables={"CALLAGENT_NOTIFY_STATUS": "prompt_missing"}) == (
+        "prompt_missing"
+    )
+    assert result(missing_prompt="callagent/notify-ready") == "prompt_missing"
