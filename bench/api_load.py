@@ -34,6 +34,7 @@ OPERATORS = 200
 CALLS_STORED = 2000
 ANSWER_WITHIN = 5.0
 READ = "/api/v1/calls?limit=50"
+ROUTE_ANSWERS: dict[str, int] = {}  # CALLAGENT_STATUS of each timed route: ok, wait
 
 
 def _serve(url: str, ready: Any) -> None:
@@ -82,12 +83,42 @@ def _serve(url: str, ready: Any) -> None:
                 session, name="bench", scopes=ALL_SCOPES, expires_at=None, created_by=None
             )
             session.commit()
+        _free_after_route(app)
         http_port = server.servers[0].sockets[0].getsockname()[1]
         ready.put((http_port, app.state.agi.port, token, ids))
         await task
         await pbx.stop()
 
     asyncio.run(main())
+
+
+def _free_after_route(app: Any) -> None:
+    """Each routed call "ends" right after its dialogue and its operator is freed in bulk
+    (as calls ending on AMI would), so operators stay available (as bench/routing.py)."""
+    from callagent.routing.states import Signal
+
+    book, router, agi = app.state.book, app.state.router, app.state.agi
+    route = agi.scripts["route"]
+    ended: list[str] = []
+
+    async def route_and_end(session: Any) -> None:
+        await route(session)
+        ended.append(f"pbx1:{session.env.get('agi_uniqueid', '')}")
+
+    async def free_operators() -> None:
+        while True:
+            await asyncio.sleep(0.02)
+            if ended:
+                calls = ended[:]
+                ended.clear()
+                await asyncio.to_thread(
+                    book.release_many, calls, cause="bench", signal=Signal.RELEASE
+                )
+                for call in calls:
+                    router.forget(call)
+
+    agi.scripts["route"] = route_and_end
+    app.state.bench_free = asyncio.create_task(free_operators())
 
 
 def _store_calls(url: str) -> None:
@@ -196,6 +227,8 @@ async def _probe(http_port: int, agi_port: int, load_start: float, load_end: flo
         try:
             await asyncio.wait_for(run_agi(call, "127.0.0.1", agi_port), 10)
             routes.append((sent, time.perf_counter() - began))
+            status = call.set.get("CALLAGENT_STATUS", "none")
+            ROUTE_ANSWERS[status] = ROUTE_ANSWERS.get(status, 0) + 1
         except (TimeoutError, OSError):
             routes.append((sent, 10.0))
 
@@ -333,6 +366,7 @@ def _measure(ctx: Any, http_port: int, agi_port: int, token: str, ids: list[int]
         "api_slowest_s": round(slowest, 3),
         "api_503_without_retry_after": sum(load["no_retry_after"] for load in loads),
         "route_rate_per_s": ROUTE_RATE,
+        "route_answers": ROUTE_ANSWERS,
         "route_baseline_p50_ms": pct(phase(routes, 0, load_start), 0.5),
         "route_baseline_p99_ms": pct(phase(routes, 0, load_start), 0.99),
         "route_load_p50_ms": pct(during_routes, 0.5),

@@ -38,7 +38,7 @@ from callagent.api import (
 from callagent.api.body_limit import BodyCaps, BodyLimit
 from callagent.api.errors import service_error_response, validation_error_response
 from callagent.api.input_check import checked_input
-from callagent.api.limits import InFlightLimit, RouteClass
+from callagent.api.limits import InFlightLimit, RouteClass, build_route_table
 from callagent.api.pii_search import PhoneSearchLimiter
 from callagent.auth.throttle import LoginThrottle
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
@@ -188,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.agi = agi
         app.state.registry.register(RoutingCollector(router, book, agi))
+        await build_route_table(app)  # before FastAGI takes its first call
         if settings.agi_enabled:
             await agi.start()
         await monitor.restore()
