@@ -125,3 +125,18 @@ async def test_a_held_call_is_not_taken_for_one_that_stopped_asking(db_url: str)
         await set_ready(service, [op])
         await asyncio.wait_for(task, 5)
         assert call.set["CALLAGENT_STATUS"] == "ok"
+
+
+async def test_calls_that_never_reach_ami_are_not_remembered_for_ever(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answered ``ok`` but never seen on AMI (no CallEnded): the oldest are pushed out."""
+    monkeypatch.setattr("callagent.routing.router._TRIED_MEMORY", 10)
+    async with running_service(db_url) as service:
+        ops = add_operators(service, 12)
+        await set_ready(service, ops)
+        for n in range(12):
+            call = await route(service, f"1796450000.{n:02}")
+            assert call.set["CALLAGENT_STATUS"] == "ok"
+        # past 10, the oldest tenth goes at once (the new one is always kept)
+        assert kept(service) == [f"pbx1:1796450000.{n:02}" for n in range(2, 12)]

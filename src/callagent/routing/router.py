@@ -38,6 +38,9 @@ from callagent.tracker.tracker import endpoint_of
 log = logging.getLogger(__name__)
 _NOT_ANSWERED = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
 _FULL_LOG_INTERVAL = 60.0  # one WARNING a minute while the waiting list stays full
+# Calls remembered for who was tried (passed_over): forgotten when the PBX ends them, but a
+# call whose channel never reached AMI has no end; this many newer calls push it out.
+_TRIED_MEMORY = 10_000
 _MUSIC_CLASS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _OVERFLOW = {"CALLAGENT_STATUS": "overflow"}
 _QUICK_RECHECK, _QUICK_RECHECKS = 0.1, 4  # after an operator became ready
@@ -208,6 +211,8 @@ class Router:
             return self._wait(call, priority, now, again)
         first_try = call not in self._tried
         tried = self._tried.setdefault(call, set())
+        if first_try and len(self._tried) > _TRIED_MEMORY:
+            self._forget_oldest()
         if previous in _NOT_ANSWERED:
             signal = (
                 Signal.NOT_ANSWERED_PAUSE
@@ -317,6 +322,20 @@ class Router:
             return dict(_OVERFLOW)
         position = 1 + self._ahead(call, priority, now)
         return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
+
+    def _forget_oldest(self) -> None:
+        """Drop the calls tried longest ago (not waiting): a tenth of ``_TRIED_MEMORY`` at
+        once, so the scan is paid once per that many new calls, not on each."""
+        excess = len(self._tried) - _TRIED_MEMORY + max(1, _TRIED_MEMORY // 10)
+        oldest: list[str] = []
+        for call in self._tried:  # in the order they first asked
+            if len(oldest) >= excess:
+                break
+            if call not in self.waiting:
+                oldest.append(call)
+        for call in oldest:
+            del self._tried[call]
+            self._given.pop(call, None)
 
     def _full(self, now: float) -> None:
         """A new call found the waiting list full: count it, say so once a minute."""
