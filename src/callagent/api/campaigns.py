@@ -297,7 +297,9 @@ def registry_export(
     "/{campaign_id}/entries",
     response_model=EntryPage,
     summary="The campaign's registry entries and their results (masked without PII scope)",
-    responses=_ERRORS,
+    description="Searching by `phone` needs `calls:read_pii`, is limited per user or token "
+    "(CALLAGENT_PHONE_SEARCH_PER_MINUTE) and is audited, whether it matched or not.",
+    responses={**_ERRORS, 403: {"model": Problem}, 429: {"model": Problem}},
 )
 def entries_list(
     campaign_id: Id,

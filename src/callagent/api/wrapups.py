@@ -647,7 +647,9 @@ def wrapups_list(
     "/callers/{number}/history",
     response_model=CallerHistoryOut,
     summary="Earlier calls with this number and their wrap-ups (the operator's pop-up)",
-    responses=_ERRORS,
+    description="A search by number: needs `calls:read_pii`, is limited per user or token "
+    "(CALLAGENT_PHONE_SEARCH_PER_MINUTE) and is audited.",
+    responses={**_ERRORS, 429: {"model": Problem}},
 )
 def caller_history(
     number: Annotated[str, Path(min_length=1, max_length=32)],
