@@ -41,6 +41,7 @@ _FULL_LOG_INTERVAL = 60.0  # one WARNING a minute while the waiting list stays f
 # Calls remembered for who was tried (passed_over): forgotten when the PBX ends them, but a
 # call whose channel never reached AMI has no end; this many newer calls push it out.
 _TRIED_MEMORY = 10_000
+_EXPIRE_EVERY = 1.0  # route drops silent calls at most this often (a scan of the list)
 _MUSIC_CLASS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _OVERFLOW = {"CALLAGENT_STATUS": "overflow"}
 _QUICK_RECHECK, _QUICK_RECHECKS = 0.1, 4  # after an operator became ready
@@ -106,6 +107,7 @@ class Router:
         self._full_since_log = 0  # overflowed since the last WARNING
         self._full_logged = float("-inf")
         self._expiry: asyncio.TimerHandle | None = None
+        self._expired_at = float("-inf")
         self._tried: dict[str, set[int]] = {}
         self._given: dict[str, int] = {}  # call -> the operator it is being offered to now
         self.decisions = 0
@@ -200,7 +202,8 @@ class Router:
         """
         call = f"{self.node}:{linkedid}"
         now = time.monotonic()
-        self.expire(now)  # a call that stopped asking never keeps this one waiting
+        if now - self._expired_at >= _EXPIRE_EVERY:  # _ahead skips silent calls meanwhile
+            self.expire(now)
         waiting = self.waiting.get(call)
         if waiting is not None:
             waiting.last_ask = now
@@ -269,6 +272,7 @@ class Router:
         In the event loop only: the dialogues and the dispatcher change the list there.
         """
         now = time.monotonic() if now is None else now
+        self._expired_at = now
         gone = [w.call for w in self.waiting.values() if not self._asking(w, now)]
         for call in gone:
             del self.waiting[call]
