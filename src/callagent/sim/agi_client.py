@@ -156,7 +156,11 @@ async def _next_line(
 
 
 async def replay_recorded(
-    chunks: Sequence[Mapping[str, object]], host: str, port: int, timeout: float = 10.0
+    chunks: Sequence[Mapping[str, object]],
+    host: str,
+    port: int,
+    timeout: float = 10.0,
+    gates: Mapping[int, asyncio.Event] | None = None,
 ) -> list[str]:
     """Play Asterisk's side of one recorded FastAGI dialogue; the lines the server sent.
 
@@ -164,13 +168,17 @@ async def replay_recorded(
     (``{"dir": "asterisk>" | ">asterisk" | "note", "data": ...}``), in order: what
     Asterisk sent is written as it was recorded, and where the server spoke, as many
     lines are read from it as it sent then (its answer is not checked here: the
-    caller compares the returned lines with the recording).
+    caller compares the returned lines with the recording). ``gates``: chunk index ->
+    an event awaited before that chunk is played (what Asterisk sent on its own later,
+    such as the ``HANGUP`` of a caller who left, at the moment the test chooses).
     """
     reader, writer = await asyncio.open_connection(host, port)
     sent: list[str] = []
     try:
-        for chunk in chunks:
+        for index, chunk in enumerate(chunks):
             data = str(chunk["data"])
+            if gates is not None and index in gates:
+                await gates[index].wait()
             if chunk["dir"] == "asterisk>":
                 writer.write(data.encode())
                 await writer.drain()
