@@ -179,6 +179,11 @@ def _chan_start(fold: _Fold, row: CelRow) -> None:
     if first:
         call.partial = False
         call.started_at = row.eventtime
+        # An operator's phone calling into the dialplan (a feature code such as *53):
+        # a contact only once another party joins, as the live tracker decides.
+        call.contact = leg.role != "operator"
+    elif leg.role != "local":
+        call.contact = True
     call.note(row.eventtime, "channel_created", channel=leg.channel, endpoint=leg.endpoint)
     if not first and leg.role == "trunk":
         leg.dial_string = fold.dial_string
@@ -258,7 +263,9 @@ def _hangup(fold: _Fold, row: CelRow) -> None:
     leg.cause = cause if isinstance(cause, int) else None
     leg.cause_text = CAUSE_TEXT.get(leg.cause, "") if leg.cause is not None else ""
     source = str(row.extra.get("hangupsource") or "")
-    if source and call.hangup_by is None:
+    # "dialplan/builtin": the dialplan's Hangup() ended it (an overflow message, a
+    # feature code): no party hung up, the call is left to end as "system"
+    if source and not source.startswith("dialplan/") and call.hangup_by is None:
         source_leg = next((x for x in call.legs.values() if x.channel == source), None)
         role = source_leg.role if source_leg is not None else fold.classify(endpoint_of(source))
         if role == "trunk":

@@ -181,7 +181,8 @@ class Reconciler:
             if linkedid in stored or not is_complete(rows):
                 continue  # seen by callagent; or still going (the resync attached it)
             state = interpret(node, linkedid, rows, self.tracker.classify)
-            if state is not None and state.final:
+            # not a contact (a feature code): never stored, as when followed live
+            if state is not None and state.final and state.contact:
                 records.append(build_record(state))
         return since, len(found), records, ended
 
@@ -261,6 +262,12 @@ def end_from_cel(row: Call, cel: CallState) -> bool:
     if row.answered_at is not None:
         talk = record.ended_at - _epoch(row.answered_at) - row.hold_seconds
         row.talk_seconds = round(max(talk, 0.0), 3)
+    else:  # nobody answered: the caller waited (and the phones rang) to the real end
+        if row.direction == "inbound":
+            row.wait_seconds = round(max(record.ended_at - _epoch(row.started_at), 0.0), 3)
+        if row.first_ring_at is not None:
+            ring = record.ended_at - _epoch(row.first_ring_at)
+            row.ring_seconds = round(max(ring, 0.0), 3)
     legs = {leg.uniqueid: leg for leg in record.legs}
     for leg in row.legs:
         seen = legs.get(leg.uniqueid)
