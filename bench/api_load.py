@@ -2,9 +2,9 @@
 
 The whole service (uvicorn on 127.0.0.1, SQLite, the PBX simulator's AMI) runs in its
 own process, as in production. Client processes keep 2,000 ``GET /api/v1/calls`` in
-flight for a fixed time (httpx, one client per 50 connections; a 503 is retried after
+flight for a fixed time (plain HTTP/1.1 from bench/http_burst.py; a 503 is retried after
 its Retry-After, as a client should), while this process times FastAGI ``route`` at an
-open-loop rate and ``/healthz``. The goal (issue #15):
+open-loop rate and ``/healthz`` (httpx). The goal (issue #15):
 
   route p99 under 50 ms and /healthz under 100 ms during the load, every API request
   answered (200 or 503) within 5 s, back to normal within 5 s after the load stops.
@@ -24,7 +24,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 2000
 CLIENT_PROCESSES = 4
-PER_CLIENT = 50  # connections per httpx client (its pool's bookkeeping grows with size)
 LOAD_SECONDS = 10.0
 BASELINE_SECONDS = 3.0
 AFTER_SECONDS = 6.0
@@ -162,47 +161,33 @@ def _store_calls(url: str) -> None:
 
 def _load(port: int, token: str, workers: int, seconds: float, start: Any, out: Any) -> None:
     """One client process: ``workers`` reads in flight for ``seconds`` from the time
-    ``start`` gives (after it said it is ready: imports and clients made)."""
-    import httpx
+    ``start`` gives (after it said it is ready). Each read on a connection of its own,
+    as plain HTTP/1.1 (bench/http_burst.py: a tenth of httpx's CPU a request, which on
+    this 2-core machine is taken from the service); a 503 is retried after its
+    Retry-After, as a client should."""
+    from http_burst import raw_get
 
     async def main() -> dict[str, Any]:
         statuses: dict[str, int] = {}
         slowest = 0.0
         no_retry_after = 0
-        clients = [
-            httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=ANSWER_WITHIN,
-                limits=httpx.Limits(max_connections=PER_CLIENT),
-            )
-            for _ in range((workers + PER_CLIENT - 1) // PER_CLIENT)
-        ]
         out.put("ready")
         start_at = await asyncio.to_thread(start.get)
         await asyncio.sleep(max(0.0, start_at - time.time()))
         deadline = time.monotonic() + seconds
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker() -> None:
             nonlocal slowest, no_retry_after
             while time.monotonic() < deadline:
-                began = time.monotonic()
-                try:
-                    response = await client.get(READ)
-                    key = str(response.status_code)
-                except httpx.HTTPError as exc:
-                    key = type(exc).__name__
-                    response = None
-                slowest = max(slowest, time.monotonic() - began)
+                answer = await raw_get(port, READ, f"Bearer {token}")
+                key = str(answer.get("status", answer.get("error")))
+                slowest = max(slowest, answer["seconds"])
                 statuses[key] = statuses.get(key, 0) + 1
-                if response is not None and response.status_code == 503:
-                    retry = response.headers.get("Retry-After")
-                    no_retry_after += retry is None
-                    await asyncio.sleep(float(retry or 1))
+                if answer.get("status") == 503:
+                    no_retry_after += answer["retry_after"] is None
+                    await asyncio.sleep(float(answer["retry_after"] or 1))
 
-        await asyncio.gather(*(worker(clients[n // PER_CLIENT]) for n in range(workers)))
-        for client in clients:
-            await client.aclose()
+        await asyncio.gather(*(worker() for _ in range(workers)))
         return {"statuses": statuses, "slowest_s": slowest, "no_retry_after": no_retry_after}
 
     out.put(asyncio.run(main()))

@@ -21,6 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
+# Retry-After spreads the refused over as many seconds as it takes to let about this many
+# retries a second per place in flight come back; never more than MAX_RETRY_AFTER. With one
+# fixed Retry-After, 2,000 refused clients came back together every second: the service
+# spent its loop answering 503 and FastAGI dialogues waited seconds behind them.
+RETRIES_PER_PLACE = 2
+MAX_RETRY_AFTER = 60
+
 # How often a class that keeps refusing is logged (one WARNING with the count, not one a
 # request: a burst of thousands would otherwise flood the log it is meant to explain).
 LOG_EVERY = 10.0
@@ -55,6 +62,9 @@ class InFlightLimit:
         self.in_flight: dict[str, int] = {c.name: 0 for c in self.classes}
         self.refused: dict[str, int] = {c.name: 0 for c in self.classes}
         self._logged: dict[str, tuple[float, int]] = {}
+        # per class: (this second, refusals in it, refusals in the second before), turn
+        self._rate: dict[str, tuple[int, int, int]] = {c.name: (0, 0, 0) for c in self.classes}
+        self._turn: dict[str, int] = {c.name: 0 for c in self.classes}
 
     def class_of(self, path: str) -> RouteClass | None:
         """The class ``path`` counts against, or ``None`` for an unlimited path."""
@@ -72,7 +82,7 @@ class InFlightLimit:
         if self.in_flight[name] >= route_class.limit:
             self.refused[name] += 1
             self._log_refusals(route_class)
-            await self._refuse(send)
+            await self._refuse(send, self.retry_after_for(route_class))
             return
         self.in_flight[name] += 1
         try:
@@ -80,10 +90,25 @@ class InFlightLimit:
         finally:
             self.in_flight[name] -= 1
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"the service is busy: try again in {self.retry_after} s"}
-        ).encode()
+    def retry_after_for(self, route_class: RouteClass) -> int:
+        """The Retry-After of one more refusal: the configured seconds when few are refused;
+        when many are, the refused are dealt out in turn over as many seconds as let about
+        ``RETRIES_PER_PLACE`` x limit of them back each second."""
+        name = route_class.name
+        now = int(time.monotonic())
+        second, count, before = self._rate[name]
+        if now != second:
+            before = count if now == second + 1 else 0
+            second, count = now, 0
+        count += 1
+        self._rate[name] = (second, count, before)
+        per_second = RETRIES_PER_PLACE * route_class.limit
+        spread = min(MAX_RETRY_AFTER, max(1, -(-max(count, before) // per_second)))
+        turn = self._turn[name] = (self._turn[name] + 1) % spread
+        return min(MAX_RETRY_AFTER, self.retry_after + turn)
+
+    async def _refuse(self, send: Send, retry_after: int) -> None:
+        body = json.dumps({"detail": f"the service is busy: try again in {retry_after} s"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -91,7 +116,7 @@ class InFlightLimit:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.retry_after).encode()),
+                    (b"retry-after", str(retry_after).encode()),
                 ],
             }
         )
