@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from callagent.sim.agi_client import replay_recorded
 from callagent.sim.ami_server import trace_body
@@ -164,3 +167,25 @@ async def test_a_caller_hanging_up_while_held_leaves_at_the_pbxs_hangup(db_url: 
         await set_ready(service, [op])
         await asyncio.sleep(0.3)
         assert service.app.state.book.view(op).state == "ready"  # type: ignore[attr-defined]
+
+
+async def test_stopping_with_a_held_call_logs_no_error(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``live22_held_callagent_stops``: SIGTERM while a caller was held. The dialplan fell
+    back to the queue 0.11 s later, as designed, but callagent logged ``ERROR asyncio:
+    Exception in callback StreamReaderProtocol.connection_made.<locals>.callback`` with a
+    CancelledError (Python 3.11's start_server asks the cancelled dialogue's task for its
+    exception)."""
+    name = "live22_held_callagent_stops"
+    chunks = dialogue(name)
+    async with running_service(db_url, trunk_endpoints=TRUNKS, dial_timeout=5) as service:
+        add_operators(service, 1)
+        task = asyncio.create_task(replay_recorded(chunks, "127.0.0.1", agi_port(service)))
+        await wait_for(lambda: held(service, "pbx1:1796334000.7"))
+        caplog.set_level(logging.ERROR)
+    # the service stopped: callagent closed the dialogue without a word, as on the PBX
+    assert await asyncio.wait_for(task, 5) == said(chunks)
+    await asyncio.sleep(0.1)  # the loop's callbacks of the closed connection ran
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -221,6 +221,12 @@ class FastAgiServer:
             self._tasks.add(task)
         try:
             await self._dialogue(reader, writer)
+        except asyncio.CancelledError:
+            # stop() ended the dialogue (a held call while callagent stops). Ending
+            # quietly: Python 3.11's start_server asks a cancelled handler's task for its
+            # exception and logs the CancelledError at ERROR. Nothing awaits this task
+            # but stop(), which gathers it anyway.
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)
