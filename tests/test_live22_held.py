@@ -189,3 +189,31 @@ async def test_stopping_with_a_held_call_logs_no_error(
     await asyncio.sleep(0.1)  # the loop's callbacks of the closed connection ran
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_a_held_caller_goes_to_the_fallback_after_the_longest_wait(db_url: str) -> None:
+    """``live22_held_max_wait_overflow`` (callagent with CALLAGENT_MAX_WAIT=4, nobody
+    free): music, a NOOP when the wait ran out, then ``overflow``; the dialplan went to
+    ``Queue(support)`` where the caller hung up."""
+    name = "live22_held_max_wait_overflow"
+    before, after = split_at_agi(trace_body((LIVE22 / f"{name}.ami").read_bytes()))
+    chunks = dialogue(name)
+    options: dict[str, Any] = {"trunk_endpoints": TRUNKS, "dial_timeout": 5, "max_wait": 4}
+    async with running_service(db_url, **options) as service:
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        add_operators(service, 1)
+        await play(service, before)
+        await settle(service)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = await asyncio.wait_for(replay_recorded(chunks, "127.0.0.1", agi_port(service)), 10)
+        assert 3.5 < loop.time() - started < 5.5  # the PBX: 4.0 s after the AGI began
+        assert answer == said(chunks)
+        assert answer[-1] == 'SET VARIABLE CALLAGENT_STATUS "overflow"\n'
+        assert not waiting(service)
+        await play(service, after)
+        await settle(service)
+        record = await record_of(service, "1796334689.8")
+        want = recorded(name, "record")
+        assert {k: record[k] for k in COMPARED} == {k: want[k] for k in COMPARED}
+        assert record["queue_name"] == "support" and record["disposition"] == "abandoned"
