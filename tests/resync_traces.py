@@ -17,7 +17,7 @@ from pathlib import Path
 
 from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.sim.ami_server import trace_body
-from callagent.sim.pbx import CHANNEL_HEADERS
+from callagent.sim.channels import ChannelTable
 from tests.conftest import LIVE_TRACES
 
 # The moments of live/README.md (UTC, 2026-12-03)
@@ -74,44 +74,14 @@ def messages(data: bytes) -> list[AmiMessage]:
 
 
 def listing_at(name: str, cut: float) -> list[dict[str, str]]:
-    """The ``CoreShowChannel`` items Asterisk would have listed at ``cut``.
-
-    Each channel created and not hung up before ``cut``: its channel headers as the
-    last event about it said them, ``Application``/``ApplicationData`` from its last
-    ``Newexten`` (a channel dialled by app_queue runs none: ``AppQueue`` and
-    ``(Outgoing Line)``, as a channel dialled by Dial shows ``AppDial`` in the recorded
-    listing), ``Duration`` since its ``Newchannel`` (whole seconds, as Asterisk
-    formats it) and the ``BridgeId`` of the bridge it entered and did not leave.
-    """
-    seen = messages(before(name, cut))
-    out: list[dict[str, str]] = []
-    order = [m.get("Uniqueid") for m in seen if m.event == "Newchannel"]
-    ended = {m.get("Uniqueid") for m in seen if m.event == "Hangup"}
-    for uniqueid in order:
-        if uniqueid in ended:
-            continue
-        about = [m for m in seen if m.get("Uniqueid") == uniqueid]
-        last = about[-1]
-        created = float(next(m for m in about if m.event == "Newchannel").get("Timestamp"))
-        apps = [m for m in about if m.event == "Newexten"]
-        bridge = ""
-        for m in about:
-            if m.event == "BridgeEnter":
-                bridge = m.get("BridgeUniqueid")
-            elif m.event == "BridgeLeave":
-                bridge = ""
-        item = {h: last.get(h) for h in CHANNEL_HEADERS}
-        if apps:
-            item["Application"] = apps[-1].get("Application")
-            item["ApplicationData"] = apps[-1].get("AppData")
-        else:
-            item["Application"] = "AppQueue"
-            item["ApplicationData"] = "(Outgoing Line)"
-        seconds = int(cut - created)
-        item["Duration"] = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-        item["BridgeId"] = bridge
-        out.append(item)
-    return out[::-1]  # Asterisk lists the newest channel first (the recorded listing)
+    """The ``CoreShowChannel`` items Asterisk would have listed at ``cut``: the recorded
+    events before ``cut`` followed by the simulator's :class:`ChannelTable` (each
+    channel created and not hung up, its headers as its last event said them, its
+    application, ``Duration`` since its ``Newchannel``, its bridge), newest first."""
+    table = ChannelTable()
+    for message in messages(before(name, cut)):
+        table.apply(message)
+    return table.listing(cut)
 
 
 _CEL_COLUMNS = {  # the recorded cel_sqlite3_custom columns <- the AMI CEL event's headers

@@ -3,7 +3,8 @@
 It stands in for Asterisk where no Asterisk can run (tests, demos): banner,
 Login, Ping/Pong, Logoff, the resync listings (CoreShowChannels,
 DeviceStateList, PJSIPShowContacts) in the formats recorded from Asterisk 22
-(``shared/pbx-traces/coreshowchannels_midcall.ami``), app_queue's QueueStatus and
+(``shared/pbx-traces/coreshowchannels_midcall.ami``; CoreShowChannels lists the
+channels that the events it sent left open, ``sim/channels.py``), app_queue's QueueStatus and
 QueuePause for the queues in ``queues`` (``sim/queues.py``), an Asterisk restart, and
 a byte stream to play to the client, such as a recorded trace, byte for byte.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callagent.ami.parser import AmiMessage, AmiParser
+from callagent.sim.channels import ChannelTable
 from callagent.sim.queues import SimQueue
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,11 @@ class AmiServer:
         self.fully_booted = fully_booted
         self.connections: list[ServerConnection] = []
         self._actions: list[AmiMessage] = []  # every connection's, as they arrived
-        self.live_channels: list[dict[str, str]] = []
+        # The simulated calls' channels, followed from every event broadcast (a call
+        # still going when callagent reconnects is listed, as Asterisk would).
+        self.channels = ChannelTable()
+        self._channel_parser = AmiParser(expect_banner=False)
+        self._listed: list[dict[str, str]] | None = None
         self.queues: dict[str, SimQueue] = {}  # app_queue: QueueStatus, QueuePause
         self.uptime_since = time.time()  # FullyBooted's Uptime counts from here
         self.silent_actions: set[str] = set()  # actions received but never answered
@@ -89,12 +95,27 @@ class AmiServer:
         self._new_connection = asyncio.Condition()
 
     @property
+    def live_channels(self) -> list[dict[str, str]]:
+        """What ``CoreShowChannels`` lists: the channels the broadcast events left open,
+        or the items a test set (a recorded trace played on one connection)."""
+        if self._listed is not None:
+            return self._listed
+        return self.channels.listing(time.time())
+
+    @live_channels.setter
+    def live_channels(self, items: list[dict[str, str]]) -> None:
+        self._listed = items
+
+    @property
     def actions(self) -> list[AmiMessage]:
         """Every action received, over all connections, in the order they arrived."""
         return self._actions
 
     async def broadcast(self, data: bytes) -> None:
         """Write events to every logged-in client (Asterisk sends events to all of them)."""
+        for item in self._channel_parser.feed(data):
+            if isinstance(item, AmiMessage):
+                self.channels.apply(item)
         for conn in list(self.connections):
             if conn.logged_in and not conn.writer.is_closing():
                 conn.writer.write(data)
@@ -133,6 +154,7 @@ class AmiServer:
             conn.writer.close()
         for queue in self.queues.values():
             queue.restart()
+        self.channels.clear()  # a restart hangs up every channel
         self.uptime_since = time.time()
 
     def _fully_booted(self) -> bytes:
@@ -230,14 +252,15 @@ class AmiServer:
                     ("Message", "Channels will follow"),
                 )
             )
-            for channel in self.live_channels:
+            open_channels = self.live_channels
+            for channel in open_channels:
                 out.append(frame(("Event", "CoreShowChannel"), aid, *channel.items()))
             out.append(
                 frame(
                     ("Event", "CoreShowChannelsComplete"),
                     aid,
                     ("EventList", "Complete"),
-                    ("ListItems", str(len(self.live_channels))),
+                    ("ListItems", str(len(open_channels))),
                 )
             )
         elif name == "devicestatelist":

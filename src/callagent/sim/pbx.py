@@ -34,6 +34,7 @@ from typing import Any
 
 from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import AmiServer
+from callagent.sim.channels import CHANNEL_HEADERS
 from callagent.sim.scenarios import (
     DEMO_WEIGHTS,
     OPERATOR,
@@ -322,6 +323,7 @@ class SimulatedPbx:
         previous_status = ""
         trunk = ""
         sent_since_start: list[Frame] = []
+        sent_early: set[int] = set()  # recorded frames sent before their turn
         queue_joined = False
         agi: tuple[tuple[int, int], list[str]] | None = None
         for index, frame in enumerate(template.frames):
@@ -344,6 +346,14 @@ class SimulatedPbx:
                 played.dialled_at.append(time.monotonic())
             if frame.event == "Newexten" and frame.get("Application") == "AGI":
                 attempt += 1
+                # A phone that stopped ringing is free again whatever the dialplan does
+                # next: Asterisk says so within a millisecond of its Hangup (recorded
+                # in inbound_no_answer_then_next), not after the next route's answer.
+                for early in settled_phones(template.frames, index, sent_early):
+                    made = Frame(list(template.frames[early].pairs), frame.offset, frame.recorded)
+                    await self.send(self._render(made, rewrite, clock, template, sent_since_start))
+                    sent_since_start.append(made)
+                    sent_early.add(early)
                 chosen = await self._route(
                     played, rewrite(trunk), attempt, previous_status, frame, patience, clock
                 )
@@ -375,6 +385,8 @@ class SimulatedPbx:
                 played.answered_by = member
             if frame.event == "QueueCallerJoin":
                 queue_joined = True
+            if index in sent_early:
+                continue
             await clock.wait()
             if agi is not None and agi[0][0] <= index <= agi[0][1]:
                 (first, last), commands = agi
@@ -784,23 +796,47 @@ class _Clock:
             self.elapsed = (time.monotonic() - self.mono) * self.speed
 
 
-# The headers every channel event carries (a CoreShowChannel item is built from them).
-CHANNEL_HEADERS = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
+def _device(channel: str) -> str:
+    """``PJSIP/op1001-00000005`` -> ``PJSIP/op1001`` (the device a channel belongs to)."""
+    return channel.rsplit("-", 1)[0]
+
+
+def settled_phones(
+    frames: list[Frame], index: int, done: set[int] | frozenset[int] = frozenset()
+) -> list[int]:
+    """The recorded frames after ``index`` that free a phone whose channel hung up by
+    ``index``: its ``DeviceStateChange`` NOT_INUSE and app_queue's ``QueueMemberStatus``
+    right after it (``done``: already sent). A later ``Newchannel`` on the phone starts
+    another ring, whose states are not these."""
+    last_state: dict[str, str] = {}
+    ended: set[str] = set()
+    for item in frames[: index + 1]:
+        if item.event == "DeviceStateChange":
+            last_state[item.get("Device")] = item.get("State")
+        elif item.event == "Hangup":
+            ended.add(_device(item.get("Channel")))
+    waiting = {d for d in ended if last_state.get(d, "NOT_INUSE") != "NOT_INUSE"}
+    out: list[int] = []
+    for later in range(index + 1, len(frames)):
+        if not waiting:
+            break
+        item = frames[later]
+        if item.event == "Newchannel":
+            waiting.discard(_device(item.get("Channel")))
+        elif item.event == "DeviceStateChange" and item.get("Device") in waiting:
+            device = item.get("Device")
+            waiting.discard(device)
+            if item.get("State") != "NOT_INUSE" or later in done:
+                continue
+            out.append(later)
+            after = frames[later + 1] if later + 1 < len(frames) else None
+            if (
+                after is not None
+                and after.event == "QueueMemberStatus"
+                and after.get("Interface") == device
+            ):
+                out.append(later + 1)
+    return out
 
 
 def _agi_frames(shapes: list[Frame], commands: list[str], rng: random.Random) -> list[Frame]:
