@@ -280,10 +280,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(ServiceError, service_error_response)
     # a 422 names what is wrong without sending a big input back
     app.add_exception_handler(RequestValidationError, validation_error_response)
-    # Outermost: a body over its route's cap is refused (413) as its bytes arrive, before
-    # it takes an in-flight place or is parsed.
-    caps = BodyCaps(json_bytes=settings.max_body_bytes, upload_bytes=settings.registry_max_bytes)
-    app.add_middleware(BodyLimit, caps=caps.for_route)
     # A burst of requests beyond these bounds is answered 503 + Retry-After at once;
     # health, readiness, metrics, the live event stream and static files are never held.
     limit = settings.api_max_in_flight
@@ -295,6 +291,10 @@ def create_app(settings: Settings) -> FastAPI:
         ],
         retry_after=settings.api_retry_after,
     )
+    # Outermost: a body over its route's cap is refused (413) as its bytes arrive, before
+    # it takes an in-flight place or is parsed.
+    caps = BodyCaps(json_bytes=settings.max_body_bytes, upload_bytes=settings.registry_max_bytes)
+    app.add_middleware(BodyLimit, caps=caps.for_route)
 
     # Health, readiness and metrics are async: they never wait for an API worker thread
     # (readiness and metrics run on the loop's own executor, on routing's pool).
