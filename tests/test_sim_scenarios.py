@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from callagent.ami.parser import AmiMessage, AmiParser
 from callagent.config import AmiNode
+from callagent.db.models import Device
+from callagent.routing.operators import phones_down
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.demo import TRACES as PACKAGED
 from callagent.sim.pbx import Rewriter, SimulatedPbx
@@ -159,18 +162,36 @@ async def test_the_same_seed_plays_the_same_day() -> None:
 # --------------------------------------------------------------- live parts
 
 
+def view_state(service: RunningService, user_id: int) -> str | None:
+    """The operator's state as callagent's book holds it now."""
+    view = service.app.state.book.view(user_id)  # type: ignore[attr-defined]
+    return None if view is None else str(view.state)
+
+
 async def start(
     service: RunningService, behaviour: Behaviour | None = None, phones: int = 2
 ) -> tuple[list[int], Recording]:
     ops = add_operators(service, phones)
-    await set_ready(service, ops)
     await wait_for(lambda: service.monitor.clients[0].connected)
     sim = Recording(
         service.pbx, TRACES, agi_port=agi_port(service), speed=SPEED, behaviour=behaviour
     )
-    await sim.register_phones([f"PJSIP/op{1001 + n}" for n in range(phones)])
+    endpoints = [f"PJSIP/op{1001 + n}" for n in range(phones)]
+    await sim.register_phones(endpoints)
+    # Ready only once callagent has read the registrations: before that the phones are
+    # unreachable and a late report of it would make the operators 'unavailable'.
+    await wait_for(lambda: up(service, endpoints))
+    await set_ready(service, ops)
+    await wait_for(lambda: all(view_state(service, op) == "ready" for op in ops))
     sim.sent = b""
     return ops, sim
+
+
+def up(service: RunningService, endpoints: list[str]) -> bool:
+    """callagent has heard every one of ``endpoints`` registered and reachable."""
+    with service.app.state.sessions() as db:  # type: ignore[attr-defined]
+        known = set(db.scalars(select(Device.device).where(Device.device.in_(endpoints))))
+        return known == set(endpoints) and not phones_down(db, endpoints)
 
 
 async def history(service: RunningService, user_id: int) -> list[tuple[str, str]]:
@@ -287,7 +308,7 @@ async def test_the_fallback_queue_skips_an_operator_callagent_paused(db_url: str
         response = await service.client.post(
             f"/api/v1/operators/{ops[0]}/state", json={"state": "paused", "reason": "lunch"}
         )
-        assert response.status_code == 200
+        assert response.status_code == 200, (response.text, await history(service, ops[0]))
 
         def paused() -> bool:
             return any(

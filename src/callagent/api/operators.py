@@ -220,7 +220,7 @@ def operators_set_state(
             words = strings(language(request, db, principal))
             raise HTTPException(409, words["phone_not_registered"].format(phones=", ".join(down)))
         raise HTTPException(
-            409, f"an operator in state {before.state!r} cannot go to {body.state!r} now"
+            409, f"an operator in state {after.state!r} cannot go to {body.state!r} now"
         )
     return StateOut(**after.__dict__)
 
