@@ -7,8 +7,9 @@
   was stored as an internal ``no_answer`` call to ``*53`` (the restart after it did so).
 - ``live22_held_callagent_stops``: a held caller whom callagent left (SIGTERM) went to the
   fallback queue, waited 60 s and heard the overflow message; the resync closed the call
-  at callagent's last event, and CEL gave the end but kept a wait of 2.5 s (not 64.3 s) and
-  made the dialplan's ``Hangup()`` (hangupsource ``dialplan/builtin``) an operator's.
+  at callagent's last event, and CEL gave the end but (before ``b103ae7``) kept the wait
+  up to that last event (2.5 s, not the 64 s the caller waited) and made the dialplan's
+  ``Hangup()`` (hangupsource ``dialplan/builtin``) an operator's.
 """
 
 from __future__ import annotations
@@ -108,9 +109,9 @@ async def test_a_held_caller_left_to_the_overflow_gets_the_real_wait_and_no_culp
     db_url: str, tmp_path: Path
 ) -> None:
     name = "live22_held_callagent_stops"
-    # callagent's AMI link closed at 21:40:02.823 (SIGTERM at 02.698): the queue entry
-    # (02.809) was the last event it saw
-    stopped = 1796334002.823
+    # callagent's AMI link closed at 04:36:48.814 (SIGTERM at 48.605): the queue entry
+    # (48.808) was the last event it saw
+    stopped = 1796359008.814
     cel = cel_copy(name, tmp_path)
     async with running_service(db_url, trunk_endpoints=TRUNKS) as service:
         await play(service, _before(name, stopped))
@@ -126,6 +127,10 @@ async def test_a_held_caller_left_to_the_overflow_gets_the_real_wait_and_no_culp
     assert record["ended_at"] == want["ended_at"]  # CEL's end, as on the PBX
     assert record["closed_by_resync"] is True and record["reconstructed"] is True
     assert record["disposition"] == "no_answer" and record["queue_name"] == "support"
-    # 21:40:00.274 to 21:41:04.567: music, 60 s in the queue, the overflow message
-    assert record["wait_seconds"] == pytest.approx(64.292, abs=0.001)  # PBX run: 2.536
-    assert record["hangup_by"] == "system"  # PBX run: operator (nobody ever answered)
+    # 04:36:46.122 to 04:37:50.559: music, 60 s in the queue, the overflow message
+    # (callagent before b103ae7: 2.5 s, up to the last event it saw, and `operator`
+    # although nobody ever answered)
+    assert record["wait_seconds"] == pytest.approx(64.437, abs=0.001)
+    assert record["hangup_by"] == "system"
+    # what callagent answered on the PBX after its restart
+    assert {k: record[k] for k in COMPARED} == {k: want[k] for k in COMPARED}

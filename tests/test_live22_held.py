@@ -182,7 +182,7 @@ async def test_stopping_with_a_held_call_logs_no_error(
     async with running_service(db_url, trunk_endpoints=TRUNKS, dial_timeout=5) as service:
         add_operators(service, 1)
         task = asyncio.create_task(replay_recorded(chunks, "127.0.0.1", agi_port(service)))
-        await wait_for(lambda: held(service, "pbx1:1796334000.7"))
+        await wait_for(lambda: held(service, "pbx1:1796359006.3"))
         caplog.set_level(logging.ERROR)
     # the service stopped: callagent closed the dialogue without a word, as on the PBX
     assert await asyncio.wait_for(task, 5) == said(chunks)
