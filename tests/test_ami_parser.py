@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callagent.ami.parser import AmiMessage, AmiParser, MalformedFrame
+from callagent.ami.parser import AmiMessage, AmiParser, MalformedFrame, _is_header
 from callagent.tracker.records import build_record
 from callagent.tracker.tracker import Tracker
 from tests.conftest import trace_bytes
@@ -120,6 +120,8 @@ _noise = st.text(
     min_size=1,
     max_size=40,
 ).filter(lambda s: "Event" not in s and "Response" not in s and "Action" not in s)
+# Noise is what is not a header: a 'Name: value' line before Event: belongs to the frame.
+_noise = _noise.filter(lambda s: not _is_header(s))
 
 
 @settings(max_examples=150, deadline=None)
@@ -155,3 +157,48 @@ def test_interleaved_garbage_never_loses_the_valid_events(
         build_record(c) for c in clean._finished_records.values()
     ]
     assert len(clean._finished_records) == 1
+
+
+_DIAL_BEGIN = [
+    ("Event", "DialBegin"),
+    ("Channel", "PJSIP/trunk-00000001"),
+    ("CallerIDNum", "79261112233"),
+    ("CallerIDName", "Иванова Мария"),
+    ("Uniqueid", "1.1"),
+    ("Linkedid", "1.1"),
+    ("DestChannel", "PJSIP/op1001-00000002"),
+    ("DestUniqueid", "1.2"),
+    ("DialString", "op1001"),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(order=st.permutations(_DIAL_BEGIN), crlf=st.booleans(), colon_space=st.booleans())
+def test_headers_in_any_order_are_all_kept(
+    order: list[tuple[str, str]], crlf: bool, colon_space: bool
+) -> None:
+    """cacofonisk's fixtures store headers alphabetically: Event: is not first."""
+    eol = "\r\n" if crlf else "\n"
+    sep = ": " if colon_space else ":"
+    frame = eol.join(f"{k}{sep}{v}" for k, v in order) + eol + eol
+    parser = AmiParser()
+    (message,) = parser.feed(frame.encode())
+    assert isinstance(message, AmiMessage)
+    assert message.headers == dict(_DIAL_BEGIN)
+    assert message.event == "DialBegin"
+    assert parser.frames == 1 and parser.malformed == 0
+
+
+def test_a_response_not_first_keeps_its_headers_and_repeats() -> None:
+    data = b"ActionID: 7\r\nMessage: ok\r\nOutput: a\r\nResponse: Success\r\nOutput: b\r\n\r\n"
+    (message,) = parse_all([data])
+    assert isinstance(message, AmiMessage)
+    assert message.response == "Success" and message.action_id == "7"
+    assert message["Message"] == "ok"
+    assert message.getall("Output") == ["a", "b"]
+
+
+def test_noise_before_headers_before_event_is_skipped_but_headers_kept() -> None:
+    (message,) = parse_all([b"%%%noise%%%\r\nUniqueid: 9.9\r\nEvent: Hangup\r\n\r\n"])
+    assert isinstance(message, AmiMessage)
+    assert message.headers == {"Uniqueid": "9.9", "Event": "Hangup"}

@@ -100,26 +100,43 @@ def parse_frame(text: str) -> ParsedItem:
         return _parse_frame_slow(lines)
     if len(headers) != len(lines):
         return _parse_frame_slow(lines)
-    first = lines[0]
-    if not first.startswith(("Event: ", "Response: ", "Action: ")):
+    if "Event" not in headers and "Response" not in headers and "Action" not in headers:
         return _parse_frame_slow(lines)
     return AmiMessage(headers)
 
 
+def _is_header(line: str) -> bool:
+    key, sep, _ = line.partition(":")
+    return bool(sep and key and " " not in key)
+
+
 def _parse_frame_slow(lines: list[str]) -> ParsedItem:
-    """The careful path: repeated headers, ``Key:`` with no space, garbage lines."""
-    start = 0
-    while start < len(lines) and lines[start].partition(":")[0] not in _KINDS:
-        start += 1
-    if start == len(lines):
+    """The careful path: repeated headers, ``Key:`` with no space, garbage lines.
+
+    A frame is a set of headers: ``Event:``/``Response:`` may stand anywhere in
+    it (Asterisk sends it first; recordings such as cacofonisk's fixtures store
+    headers in alphabetical order), and every header before it is kept. Only
+    lines that are not headers at all before the first header (noise a
+    reconnect left on the wire) are skipped as not part of the frame.
+    """
+    kind_at = next((i for i, line in enumerate(lines) if line.partition(":")[0] in _KINDS), None)
+    if kind_at is None:
         return MalformedFrame("no Event, Response or Action header", _excerpt("\n".join(lines)))
+    start = 0
+    while start < kind_at and not _is_header(lines[start]):
+        start += 1
+    kind_line = lines[kind_at]
+    follows = (
+        kind_line.partition(":")[0] == "Response"
+        and kind_line.partition(":")[2].strip() == "Follows"
+    )
     headers: dict[str, str] = {}
     repeated: dict[str, list[str]] | None = None
     bad_lines = 0
     for line in lines[start:]:
         key, sep, value = line.partition(":")
         if not sep or not key or " " in key:
-            if headers.get("Response") == "Follows":
+            if follows:
                 # Old-style command output: body lines without a header name.
                 repeated = repeated or {}
                 repeated.setdefault("Output", []).append(line)
@@ -135,7 +152,7 @@ def _parse_frame_slow(lines: list[str]) -> ParsedItem:
             headers[key] = value
     if bad_lines:
         return MalformedFrame(
-            f"{bad_lines} line(s) without 'Name: value' in a {lines[start]!r} frame",
+            f"{bad_lines} line(s) without 'Name: value' in a {kind_line!r} frame",
             _excerpt("\n".join(lines)),
         )
     return AmiMessage(headers, repeated)
