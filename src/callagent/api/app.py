@@ -61,7 +61,7 @@ from callagent.routing.mirror import QueueMirror, operator_phones
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
-from callagent.web import live, pages
+from callagent.web import api_docs, live, pages
 from callagent.webhooks.worker import WebhookWorker
 from callagent.wrapup.forms import load_forms
 from callagent.wrapup.service import WrapupService
@@ -252,6 +252,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Call records, routing and campaigns for an Asterisk contact centre.",
         lifespan=lifespan,
+        # /docs and /redoc are web/api_docs.py's: their assets from the package, not a CDN
+        docs_url=None,
+        redoc_url=None,
         # every route's query, path and JSON body: text fit to store (422 otherwise)
         dependencies=[Depends(checked_input)],
     )
@@ -275,6 +278,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(campaigns.dnc_router)
     app.include_router(campaign_pages.router)
     app.include_router(live.router)
+    api_docs.install(app)  # before pages mount /static, which would take its assets
     pages.install(app)
     # every service's refusal answers {"detail": ...} with its status, from any router
     app.add_exception_handler(ServiceError, service_error_response)
