@@ -11,7 +11,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.jsonsafe import load_stored_json
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+
+def migrations_dir() -> Path:
+    """Alembic's scripts: inside the installed package (a wheel carries them as
+    ``callagent/migrations``, see setup.py), else ``migrations/`` of the source checkout
+    (an editable install, the tests, ``alembic`` run by hand from the top)."""
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "migrations"
+    if (packaged / "env.py").is_file():
+        return packaged
+    return package.parents[1] / "migrations"
+
+
+MIGRATIONS_DIR = migrations_dir()
 
 
 class SchemaError(RuntimeError):
