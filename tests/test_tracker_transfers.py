@@ -9,7 +9,6 @@ operator, and the first operator's hang-up is what completes the transfer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,16 @@ FIXTURES = Path(__file__).parent / "fixtures" / "cacofonisk"
 TRUNK = "SIP/voipgrid-siproute-docker"
 
 
+_CATEGORY = {
+    "queue_attn_xfer": "queue",
+    "queue_blind_xfer": "queue",
+    "xfer_abbcac": "xfer_attended",
+}
+
+
 def cacofonisk_bytes(name: str) -> bytes:
-    """A cacofonisk fixture as the AMI bytes Asterisk sent (without its JSON ``content``)."""
-    events = json.loads((FIXTURES / f"{name}.json").read_text())
-    out = []
-    for event in events:
-        pairs = [("Event", event["Event"])] + [
-            (k, v) for k, v in event.items() if k not in ("Event", "content")
-        ]
-        out.append("".join(f"{k}: {v}\r\n" for k, v in pairs) + "\r\n")
-    return "".join(out).encode()
+    """A cacofonisk recording as AMI bytes (``convert.py`` beside the fixtures made them)."""
+    return (FIXTURES / _CATEGORY[name] / f"{name}.ami").read_bytes()
 
 
 def cacofonisk_records(name: str) -> dict[str, dict[str, Any]]:
