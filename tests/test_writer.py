@@ -34,12 +34,13 @@ class FlakyStore(CallStore):
         records: Sequence[CallRecord],
         devices: Sequence[DeviceState] = (),
         states: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+        joined: Sequence[tuple[str, str]] = (),
     ) -> None:
         if time.monotonic() < self.down_until:
             self.refused += 1
             raise OperationalError("INSERT", {}, Exception("connection refused"))
         time.sleep(self.delay)  # a slow database: runs in the writer's thread
-        super().write(records, devices, states)
+        super().write(records, devices, states, joined)
 
 
 async def test_a_database_outage_loses_nothing(db_url: str) -> None:

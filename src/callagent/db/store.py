@@ -77,12 +77,20 @@ class CallStore:
         records: Sequence[CallRecord],
         devices: Sequence[DeviceState] = (),
         states: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+        joined: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Store call records (with the tracker state of unfinished ones) and devices."""
-        if not records and not devices:
+        """Store call records (with the tracker state of unfinished ones) and devices.
+
+        ``joined``: calls that became part of another one (a consultation call after a
+        transfer, a picked-up phone's own call): a record stored while they were in
+        progress is deleted, the call they joined has their legs and attempts.
+        """
+        if not records and not devices and not joined:
             return
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
+            if joined:
+                self._delete_calls(session, joined)
             if records:
                 self._write_calls(session, records, now, states or {})
             if devices:
@@ -182,6 +190,16 @@ class CallStore:
                     data=data,
                     targets=targets,
                 )
+
+    @staticmethod
+    def _delete_calls(session: Session, keys: Sequence[tuple[str, str]]) -> None:
+        ids = list(
+            session.scalars(select(Call.id).where(tuple_(Call.node, Call.linkedid).in_(list(keys))))
+        )
+        if ids:  # children first: SQLite enforces no ON DELETE CASCADE without the pragma
+            session.execute(delete(CallLeg).where(CallLeg.call_id.in_(ids)))
+            session.execute(delete(CallAttempt).where(CallAttempt.call_id.in_(ids)))
+            session.execute(delete(Call).where(Call.id.in_(ids)))
 
     def _write_devices(self, session: Session, devices: Sequence[DeviceState]) -> None:
         for state in {(d.node, d.device): d for d in devices}.values():

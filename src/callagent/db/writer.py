@@ -60,7 +60,8 @@ class CallWriter:
     @property
     def pending(self) -> int:
         """Calls and devices changed but not yet stored."""
-        return len(self.tracker.dirty_calls) + len(self.tracker.dirty_devices)
+        tracker = self.tracker
+        return len(tracker.dirty_calls) + len(tracker.dirty_devices) + len(tracker.merged_calls)
 
     async def run(self) -> None:
         """Write forever (until cancelled)."""
@@ -93,7 +94,9 @@ class CallWriter:
     async def flush_once(self) -> int:
         """Store one batch; return how many call records it held."""
         call_keys, device_keys = self._take_batch()
-        if not call_keys and not device_keys:
+        joined = list(self.tracker.merged_calls)
+        self.tracker.merged_calls.clear()
+        if not call_keys and not device_keys and not joined:
             return 0
         records: list[CallRecord] = []
         states: dict[CallKey, dict[str, Any]] = {}
@@ -113,11 +116,12 @@ class CallWriter:
         ]
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(self.store.write, records, devices, states)
+            await asyncio.to_thread(self.store.write, records, devices, states, joined)
         except BaseException:
             # Put the marks back: the next batch writes the newest state of each.
             self.tracker.dirty_calls.update(call_keys)
             self.tracker.dirty_devices.update(device_keys)
+            self.tracker.merged_calls.update(joined)
             raise
         for key in finished:
             if key not in self.tracker.dirty_calls:

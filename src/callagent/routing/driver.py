@@ -168,7 +168,13 @@ class StateDriver:
                     reason="no_answer",
                     call=call,
                 )
-            elif event.outcome in ("caller_gone", "answered_elsewhere", "unknown"):
+            elif event.outcome in (
+                "caller_gone",
+                "answered_elsewhere",
+                "picked_up_elsewhere",
+                "forwarded",
+                "unknown",
+            ):
                 # not the operator's doing: back to ready with no penalty
                 self.book.signal_endpoint(event.endpoint, Signal.RELEASE, cause="call", call=call)
             else:

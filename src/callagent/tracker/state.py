@@ -89,6 +89,12 @@ class CallState:
     # Built after the fact from the PBX's CEL store (callagent was away for all or
     # part of the call), not followed live: callagent/reconcile.
     reconstructed: bool = False
+    # The transfer (index in ``transfers``) whose target has not answered yet: the
+    # phones rung next are its attempts, and the first of them to answer took it.
+    open_transfer: int = -1
+    # Set when this call was joined into another one (a consultation call after an
+    # attended or blonde transfer, a picked-up phone's own call): it has no record.
+    merged_into: str = ""
 
     @property
     def key(self) -> CallKey:

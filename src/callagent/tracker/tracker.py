@@ -108,6 +108,12 @@ class Tracker:
         self._by_uniqueid: dict[tuple[str, str], CallKey] = {}
         self._finished: OrderedDict[CallKey, float] = OrderedDict()
         self._finished_records: dict[CallKey, CallState] = {}
+        # A call joined into another (see _merge) -> the call it joined, for events
+        # that still carry its Linkedid; bounded like _finished.
+        self._merged: OrderedDict[CallKey, CallKey] = OrderedDict()
+        # Calls joined into another since the writer last looked: a record it may
+        # have stored while they were in progress is deleted.
+        self.merged_calls: set[CallKey] = set()
         self._out: list[DomainEvent] = []
         self._handlers: dict[str, Handler] = {
             "Newchannel": self._on_newchannel,
@@ -220,12 +226,14 @@ class Tracker:
             if call is not None:
                 leg = call.legs.get(uniqueid)
                 if leg is not None:
+                    if not prefix:  # a channel's own event, not a snapshot in another's
+                        call = self._follow_linkedid(call, leg, h.get("Linkedid", ""), at)
                     if activity:
                         call.last_event_at = max(call.last_event_at, at)
                         call.last_seq = self.events_seen
                     return call, leg
         linkedid = h.get(prefix + "Linkedid", "") or uniqueid
-        key = (node, linkedid)
+        key = self._resolve((node, linkedid))
         if key in self._finished:
             self.events_ignored_late += 1
             return None
@@ -233,7 +241,7 @@ class Tracker:
             return None
         call = self.calls.get(key)
         if call is None:
-            call = CallState(node=node, linkedid=linkedid, started_at=at, partial=True)
+            call = CallState(node=node, linkedid=key[1], started_at=at, partial=True)
             self.calls[key] = call
             call.note(at, "attached", channel=channel)
             self._out.append(CallStarted(key))
@@ -288,7 +296,7 @@ class Tracker:
         if (node, uniqueid) in self._by_uniqueid:
             return  # a duplicate Newchannel
         linkedid = h.get("Linkedid", "") or uniqueid
-        key = (node, linkedid)
+        key = self._resolve((node, linkedid))
         if key in self._finished:
             self.events_ignored_late += 1
             return
@@ -301,7 +309,7 @@ class Tracker:
             self.calls[key] = call
             self._out.append(CallStarted(key))
         leg = self._new_leg(call, h, "", at)
-        if uniqueid == linkedid:
+        if uniqueid == call.linkedid:
             call.partial = False
             call.started_at = min(call.started_at, at)
         call.last_event_at = max(call.last_event_at, at)
@@ -328,6 +336,7 @@ class Tracker:
         if attempt is not None and attempt.outcome is None:
             attempt.outcome = "answered"
             attempt.rang_to = at
+            self._settle_transfer(call, attempt)
         if leg.role == "operator" and attempt is not None:
             call.note(at, "answered", endpoint=leg.endpoint)
             self._out.append(CallAnswered(call.key, leg.endpoint))
@@ -372,8 +381,11 @@ class Tracker:
         caller = m.headers.get("Channel")
         dest.dialled_from = caller or ""
         via = "dial" if caller else "originate"
-        if any(t.get("target_endpoint") is None for t in call.transfers):
+        if call.open_transfer >= 0 or any(t.get("target_endpoint") is None for t in call.transfers):
             via = "transfer"  # the dial that follows a blind transfer
+        picked_up = self._picked_up(node, call, dest, m.headers.get("Uniqueid", ""), at)
+        if picked_up is not None:
+            call, via = picked_up, "pickup"
         if dest.role == "operator" and call.attempt_for(dest.uniqueid) is None:
             call.attempts.append(
                 Attempt(
@@ -402,7 +414,11 @@ class Tracker:
         attempt = call.attempt_for(dest.uniqueid)
         if attempt is not None and attempt.outcome is None:
             outcome = _DIAL_OUTCOMES.get(status, "failed")
-            if outcome == "caller_gone" and self._answered_elsewhere(call, dest):
+            if m.headers.get("Forward"):
+                outcome = "forwarded"  # the phone sent the call on (302): the next Dial follows
+            elif outcome == "caller_gone" and any(a.via == "pickup" for a in call.attempts):
+                outcome = "picked_up_elsewhere"
+            elif outcome == "caller_gone" and self._answered_elsewhere(call, dest):
                 outcome = "answered_elsewhere"
             attempt.outcome = outcome
             attempt.rang_to = at
@@ -411,6 +427,7 @@ class Tracker:
                     dest.answered_at = at
                 call.note(at, "answered", endpoint=dest.endpoint)
                 self._out.append(CallAnswered(call.key, dest.endpoint))
+                self._settle_transfer(call, attempt)
             else:
                 call.note(at, "not_answered", endpoint=dest.endpoint, outcome=outcome)
                 self._out.append(AttemptEnded(call.key, dest.endpoint, outcome))
@@ -422,6 +439,37 @@ class Tracker:
     @staticmethod
     def _answered_elsewhere(call: CallState, dest: Leg) -> bool:
         return any(a.outcome == "answered" and a.uniqueid != dest.uniqueid for a in call.attempts)
+
+    def _picked_up(
+        self, node: str, call: CallState, dest: Leg, caller_uid: str, at: float
+    ) -> CallState | None:
+        """Call pickup: the call the picking phone joins, or None for any other dial.
+
+        Asterisk publishes a pickup (``*8``, a directed pickup, SIP ``Replaces``) as a
+        dial from the ringing call's dialling channel to the picking phone, whose own
+        channel began a call of its own (``xfer_misc/sip_pickup`` in
+        tests/fixtures/cacofonisk). The phone's channel joins the ringing call there
+        and then (its later events carry that call's Linkedid), and the phones that
+        rang for that dialling channel were picked up elsewhere.
+        """
+        caller_key = self._by_uniqueid.get((node, caller_uid))
+        if caller_key is None or caller_key == call.key or dest.role != "operator":
+            return None
+        target = self.calls.get(caller_key)
+        if target is None or dest.uniqueid != call.linkedid:
+            return None
+        self._move_leg(call, target, dest, at)
+        self._after_move(call, target, at)
+        for attempt in target.attempts:
+            leg = target.legs.get(attempt.uniqueid)
+            if (
+                leg is not None
+                and leg.dialled_from == dest.dialled_from
+                and attempt.outcome in ("caller_gone", "answered_elsewhere")
+            ):
+                attempt.outcome = "picked_up_elsewhere"
+        target.note(at, "picked_up", endpoint=dest.endpoint)
+        return target
 
     def _on_bridgeenter(self, node: str, m: AmiMessage, at: float) -> None:
         found = self._call_for(node, m, at)
@@ -480,17 +528,20 @@ class Tracker:
                 "at": at,
                 "by_endpoint": by_endpoint,
                 "target": target,
-                "target_endpoint": None,  # the phone the next Dial rings
+                # The first phone the next Dial rings, until one of them answers.
+                "target_endpoint": None,
+                "target_answered": False,
             }
         )
+        call.open_transfer = len(call.transfers) - 1
         call.note(at, "transfer", kind="blind", by_endpoint=by_endpoint, target=target)
         self._out.append(CallTransferred(call.key, "blind", by_endpoint, target))
         self._touch(call)
 
     def _on_attendedtransfer(self, node: str, m: AmiMessage, at: float) -> None:
-        # The transferee (applicant) stays in the original call; the target leg was
-        # dialled in the consultation call (its own Linkedid, or the same one when the
-        # PBX dialled a Local channel for AMI Atxfer) and is adopted here.
+        # The transferee (applicant) stays in the original call; the consultation call
+        # (its own Linkedid, or the same one when the PBX dialled a Local channel for
+        # AMI Atxfer) is joined into it: one call, one record.
         found = self._call_for(node, m, at, prefix="Transferee")
         if found is None:
             found = self._call_for(node, m, at, prefix="OrigTransferer")
@@ -498,17 +549,28 @@ class Tracker:
             return
         call, _ = found
         h = m.headers
+        # DestType App: completed while the target still rang (a blonde transfer), the
+        # target's Dial goes on for the transferee; Bridge/Link: the target answered.
+        kind = "blonde" if h.get("DestType") == "App" else "attended"
         by_channel = h.get("OrigTransfererChannel", "")
         by_endpoint = self._endpoint_behind(node, by_channel) if by_channel else ""
         if h.get("Result", "Success") != "Success":
-            call.note(at, "transfer_failed", kind="attended", by_endpoint=by_endpoint)
+            call.note(at, "transfer_failed", kind=kind, by_endpoint=by_endpoint)
             self._touch(call)
             return
         target_channel = h.get("TransferTargetChannel", "") or h.get("DestTransfererChannel", "")
+        target = self._transfer_target(node, h, target_channel)
+        consultation = self._call_of(node, h.get("SecondTransfererUniqueid", ""))
+        rung = list(consultation.attempts) if consultation not in (None, call) else []
+        for prefix in ("SecondTransferer", "TransferTarget", "OrigTransferer"):
+            other = self._call_of(node, h.get(prefix + "Uniqueid", ""))
+            if other is not None and other is not call:
+                self._merge(other, call, at)
+        for rang in rung:
+            rang.via = "transfer"  # the phones the consultation rang
         target_uid = h.get("TransferTargetUniqueid", "")
         if target_uid:
             self._adopt(node, target_uid, call, at)
-        target = self._transfer_target(node, h, target_channel)
         if target is not None:
             self._adopt(node, target.uniqueid, call, at)
             attempt = call.attempt_for(target.uniqueid)
@@ -516,10 +578,20 @@ class Tracker:
                 attempt.via = "transfer"
         if target is not None:
             target_endpoint: str | None = target.endpoint
+            answered = target.answered_at is not None
         elif target_channel and not target_channel.startswith("Local/"):
             target_endpoint = endpoint_of(target_channel)  # a phone we never saw a leg of
+            answered = kind == "attended"
         else:
             target_endpoint = None  # the next Dial names it (a Local that has not dialled yet)
+            answered = False
+        if kind == "blonde":
+            took = next((a for a in rung if a.outcome == "answered"), None)
+            ringing = next((a for a in rung if a.outcome is None), None)
+            named = took or ringing
+            if named is not None:
+                target_endpoint = named.endpoint
+            answered = took is not None
         transferers = [
             leg
             for uid in (h.get("OrigTransfererUniqueid", ""), h.get("SecondTransfererUniqueid", ""))
@@ -528,17 +600,33 @@ class Tracker:
         self._handed_on(call, transferers)
         call.transfers.append(
             {
-                "kind": "attended",
+                "kind": kind,
                 "at": at,
                 "by_endpoint": by_endpoint,
                 "target": target_channel or (target.channel if target is not None else ""),
                 # The phone that took the call, not the Local channel the PBX dialled.
                 "target_endpoint": target_endpoint,
+                "target_answered": answered,
             }
         )
-        call.note(at, "transfer", kind="attended", by_endpoint=by_endpoint, target=target_channel)
-        self._out.append(CallTransferred(call.key, "attended", by_endpoint, target_channel))
+        if not answered:
+            call.open_transfer = len(call.transfers) - 1
+        call.note(at, "transfer", kind=kind, by_endpoint=by_endpoint, target=target_channel)
+        self._out.append(CallTransferred(call.key, kind, by_endpoint, target_channel))
         self._touch(call)
+
+    def _settle_transfer(self, call: CallState, attempt: Attempt) -> None:
+        """A phone rung for an open transfer answered: it is the one who took the call."""
+        index = call.open_transfer
+        if not 0 <= index < len(call.transfers):
+            return
+        transfer = call.transfers[index]
+        if attempt.via == "transfer" or (
+            attempt.via == "queue" and attempt.rang_from >= transfer.get("at", 0.0)
+        ):
+            transfer["target_endpoint"] = attempt.endpoint
+            transfer["target_answered"] = True
+            call.open_transfer = -1
 
     def _handed_on(self, call: CallState, transferers: list[Leg]) -> None:
         """The transferring operator's hang-up completes a transfer: it does not end the call."""
@@ -621,23 +709,14 @@ class Tracker:
 
     def _adopt(self, node: str, uniqueid: str, call: CallState, at: float) -> None:
         """Move a leg (and its ring attempt) from another call into ``call``."""
-        old_key = self._by_uniqueid.get((node, uniqueid))
-        if old_key is None or old_key == call.key:
+        old = self._call_of(node, uniqueid)
+        if old is None or old is call:
             return
-        old = self.calls.get(old_key)
-        if old is None:
-            return
-        leg = old.legs.pop(uniqueid, None)
-        if leg is None:
-            return
-        call.legs[uniqueid] = leg
-        self._by_uniqueid[(node, uniqueid)] = call.key
-        call.contact = call.contact or leg.role != "local"
-        attempt = old.attempt_for(uniqueid)
+        leg = old.legs[uniqueid]
+        self._move_leg(old, call, leg, at)
+        attempt = call.attempt_for(uniqueid)
         if attempt is not None:
-            old.attempts.remove(attempt)
             attempt.via = "transfer"
-            call.attempts.append(attempt)
         elif leg.role == "operator":
             call.attempts.append(
                 Attempt(
@@ -650,9 +729,84 @@ class Tracker:
                     outcome="answered" if leg.answered_at is not None else None,
                 )
             )
+        self._after_move(old, call, at)
+
+    def _call_of(self, node: str, uniqueid: str) -> CallState | None:
+        """The followed call a channel is part of, if any."""
+        key = self._by_uniqueid.get((node, uniqueid)) if uniqueid else None
+        call = self.calls.get(key) if key is not None else None
+        return call if call is not None and uniqueid in call.legs else None
+
+    def _resolve(self, key: CallKey) -> CallKey:
+        """The call a Linkedid stands for now: the one it was joined into, if any."""
+        for _ in range(32):  # a chain of joins; bounded in case of a cycle
+            joined = self._merged.get(key)
+            if joined is None:
+                break
+            key = joined
+        return key
+
+    def _follow_linkedid(self, call: CallState, leg: Leg, linkedid: str, at: float) -> CallState:
+        """A channel whose events carry another call's Linkedid has joined that call.
+
+        Asterisk gives every channel in a bridge the Linkedid of the oldest call in it:
+        the picking phone after a pickup (``xfer_misc/sip_pickup``), the parties an
+        attended transfer joins. A Linkedid callagent follows no call of changes nothing.
+        """
+        if not linkedid or linkedid == call.linkedid:
+            return call
+        target = self.calls.get(self._resolve((call.node, linkedid)))
+        if target is None or target is call:
+            return call
+        self._move_leg(call, target, leg, at)
+        self._after_move(call, target, at)
+        return target
+
+    def _move_leg(self, old: CallState, call: CallState, leg: Leg, at: float) -> None:
+        """Move one leg, with the attempt that rang it, from ``old`` into ``call``."""
+        old.legs.pop(leg.uniqueid, None)
+        call.legs[leg.uniqueid] = leg
+        self._by_uniqueid[(call.node, leg.uniqueid)] = call.key
+        call.contact = call.contact or leg.role != "local"
+        attempt = old.attempt_for(leg.uniqueid)
+        if attempt is not None:
+            old.attempts.remove(attempt)
+            call.attempts.append(attempt)
         old.note(at, "leg_transferred", channel=leg.channel, to_call=call.linkedid)
+        call.note(at, "leg_joined", channel=leg.channel, from_call=old.linkedid)
         self._touch(old)
-        self._maybe_finish(old, at)
+        self._touch(call)
+
+    def _after_move(self, old: CallState, call: CallState, at: float) -> None:
+        """``old`` lost a leg to ``call``: with no party of its own left, it joins ``call``."""
+        if any(leg.role != "local" for leg in old.legs.values()):
+            self._maybe_finish(old, at)
+        else:
+            self._merge(old, call, at)
+
+    def _merge(self, old: CallState, call: CallState, at: float) -> None:
+        """Join every leg and attempt of ``old`` into ``call``; ``old`` has no record.
+
+        A consultation call after an attended or blonde transfer, a picked-up phone's
+        own call: the same conversation goes on in ``call``. The writer deletes a
+        record of ``old`` stored while it was in progress (``merged_calls``).
+        """
+        for leg in list(old.legs.values()):
+            self._move_leg(old, call, leg, at)
+        call.attempts.extend(old.attempts)
+        old.attempts = []
+        call.recording_file = call.recording_file or old.recording_file
+        old.merged_into = call.linkedid
+        call.note(at, "call_joined", from_call=old.linkedid)
+        self.calls.pop(old.key, None)
+        self._merged[old.key] = call.key
+        while len(self._merged) > self.finished_memory:
+            self._merged.popitem(last=False)
+        self.dirty_calls.discard(old.key)
+        if old.contact:
+            self.merged_calls.add(old.key)
+        self._out.append(CallEnded(old.key, ()))  # nothing of its own to wrap up
+        self._touch(call)
 
     # -------------------------------------------------------------- hangup
 
