@@ -10,8 +10,9 @@ import contextlib
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import openpyxl
@@ -30,6 +31,7 @@ HAVE_CHROMIUM = CHROMIUM.exists()
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "campaign-page"
 SAMPLE = Path(registry_import.__file__).parent / "samples" / "registry_sample.csv"
 PASSWORD = "supervisor-password"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _add_user(service: RunningService, login: str, role: Role) -> None:
@@ -176,6 +178,7 @@ async def test_upload_start_watch_and_download_in_chromium(db_url: str) -> None:
                         phone=entry.phones[0],
                         action_id="page-test-1",
                         started_at=datetime.now(UTC),
+                        originated_at=datetime.now(UTC),
                         result="",
                     )
                 )
@@ -200,3 +203,64 @@ async def test_upload_start_watch_and_download_in_chromium(db_url: str) -> None:
             assert sum(1 for r in rows if r[8] == "уведомлён") == 1
             await page.click("#pause")
             await expect(page.locator("#status")).to_have_attribute("data-status", "paused")
+
+
+async def test_the_page_says_why_nothing_is_dialled_in_the_offices_time(db_url: str) -> None:
+    """Issue #17 items 4 and 9: the reason and its time, in the office's zone, not UTC."""
+    backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
+    async with (
+        _browser() as browser,
+        running_service(db_url, campaign_scheduler="off") as service,
+    ):
+        _add_user(service, "orlova", Role.SUPERVISOR)
+        cid = await _campaign(service, "Владивосток")
+        patched = await service.client.patch(
+            f"/api/v1/campaigns/{cid}", json={"office_timezone": "Asia/Vladivostok"}
+        )
+        assert patched.status_code == 200, patched.text
+        uploaded = await service.client.post(
+            f"/api/v1/campaigns/{cid}/registry",
+            files={"file": ("registry_sample.csv", SAMPLE.read_bytes(), "text/csv")},
+        )
+        assert uploaded.status_code in (200, 201), uploaded.text
+        async with _page(browser, service, f"idle-{backend}") as page:
+            await page.context.add_cookies(
+                [
+                    {
+                        "name": "callagent_session",
+                        "value": await _cookie(service, "orlova"),
+                        "url": service.base_url,
+                    }
+                ]
+            )
+            await page.goto(f"{service.base_url}/supervisor/campaigns/{cid}")
+            idle = page.locator("#idle")
+            await expect(idle).to_have_attribute("data-reason", "draft")
+            await expect(idle).to_contain_text("Кампания не запущена")
+            # the import's time as Vladivostok's clock shows it (UTC+10)
+            imported = await service.client.get(f"/api/v1/campaigns/{cid}/registry/imports")
+            at = datetime.fromisoformat(imported.json()[0]["created_at"])
+            local = at.astimezone(ZoneInfo("Asia/Vladivostok"))
+            await expect(page.locator("#imports thead")).to_contain_text("Asia/Vladivostok")
+            await expect(page.locator("#imports tbody")).to_contain_text(f"{local:%H:%M}")
+            # running, every entry deferred (as the dialer's lease does) to the window's
+            # opening tomorrow in Vladivostok; the window is one minute, not open now
+            here = ZoneInfo("Asia/Vladivostok")
+            hour = 10 if datetime.now(here).hour == 9 else 9
+            window = {d: [[f"{hour:02d}:00", f"{hour:02d}:01"]] for d in DAYS}
+            changed = await service.client.patch(
+                f"/api/v1/campaigns/{cid}", json={"window": window}
+            )
+            assert changed.status_code == 200, changed.text
+            assert (await service.client.post(f"/api/v1/campaigns/{cid}/start")).status_code == 200
+            tomorrow = datetime.now(here).date() + timedelta(days=1)
+            opens = datetime.combine(tomorrow, time(hour, 0), tzinfo=here)
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                for entry in session.scalars(
+                    select(RegistryEntry).where(RegistryEntry.status == "pending")
+                ):
+                    entry.next_attempt_at = opens
+                session.commit()
+            await expect(idle).to_have_attribute("data-reason", "outside_window", timeout=8000)
+            await expect(idle).to_contain_text("вне окна звонков до")
+            await expect(idle).to_contain_text(f"{hour:02d}:00 (Asia/Vladivostok)")

@@ -183,6 +183,7 @@ async def test_progress_start_pause(db_url: str) -> None:
                         phone=entry.phones[0],
                         action_id=f"test-{n}",
                         started_at=now,
+                        originated_at=now,
                         result=result,
                     )
                 )

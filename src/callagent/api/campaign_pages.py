@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -22,11 +24,24 @@ from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal
 from callagent.campaigns import service
 from callagent.campaigns.schemas import CampaignOut
+from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import ENTRY_STATUSES
 from callagent.web.pages import PageRequires  # a browser without a session goes to log in
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
+
+
+def office_time(at: datetime, office_timezone: str) -> str:
+    """``at`` as the office's clock shows it (a page never shows UTC to a supervisor)."""
+    try:
+        where = zone(office_timezone)
+    except WindowError:
+        where = ZoneInfo("UTC")
+    return at.astimezone(where).strftime("%d.%m.%Y %H:%M")
+
+
+templates.env.filters["office_time"] = office_time
 router = APIRouter(prefix="/supervisor", tags=["pages"])
 REFRESH_SECONDS = 3
 

@@ -140,6 +140,8 @@ class Dialer:
         self._futures: dict[str, asyncio.Future[str]] = {}
         self._results: list[tuple[CampaignPlan, Leased, Watched, str, asyncio.Future[None]]] = []
         self._results_ready = asyncio.Event()
+        # (attempt id, entry id, when): Originates sent, stamped by the writer's next batch
+        self._sent: list[tuple[int, int, datetime]] = []
         self._stopping = False
         bind = sessions.kw.get("bind")
         sqlite = bind is not None and bind.dialect.name == "sqlite"
@@ -270,11 +272,19 @@ class Dialer:
                     break
                 if loop.time() - checked > 2.0:
                     checked = loop.time()
-                    status = await asyncio.to_thread(self._status, plan.id)
+                    fresh = await asyncio.to_thread(self._fresh_plan, plan.id)
+                    status = fresh.status if fresh is not None else "gone"
                     if status != "running":  # paused (or finished) meanwhile
                         log.info("campaign %s is %s: no more calls", plan.name, status)
                         self.summary.stopped = self.summary.stopped or "paused"
                         break
+                    if fresh is not None and fresh != plan:
+                        # settings changed (window, limits, ...): they apply from the next
+                        # lease; the entries they made due are read at once
+                        log.info("campaign %s: settings changed, applied now", plan.name)
+                        plan = state.plan = fresh
+                        state.pacer.resize(fresh.max_concurrent, fresh.calls_per_second)
+                        dry_until = 0.0
                 if self.client is not None and not self.client.connected:
                     # nothing is dialled while the PBX is away (no attempt is burnt); a cron
                     # run gives up after a while, the scheduler waits
@@ -425,6 +435,8 @@ class Dialer:
                     self.summary.refused += 1
                     return
             assert self.client is not None
+            self._sent.append((item.attempt_id, item.entry_id, self.clock()))
+            self._results_ready.set()
             try:
                 response = await self.client.send_action(
                     self.originate_action(plan, item, endpoint),
@@ -497,6 +509,10 @@ class Dialer:
             await self._results_ready.wait()
             await asyncio.sleep(self.config.store_interval)  # coalesce: one transaction
             self._results_ready.clear()
+            sent, self._sent = self._sent, []
+            if sent:
+                with contextlib.suppress(Exception):  # a stamp lost: the lease time stays
+                    await asyncio.to_thread(self._stamp_sent, sent)
             batch, self._results = self._results, []
             if not batch:
                 continue
@@ -583,9 +599,17 @@ class Dialer:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _status(self, campaign_id: int) -> str:
+    def _fresh_plan(self, campaign_id: int) -> CampaignPlan | None:
+        """The campaign as it is now; None when it is gone or its window cannot be read."""
         with self.sessions() as session:
-            return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) or ""
+            row = session.get(Campaign, campaign_id)
+            if row is None:
+                return None
+            try:
+                return CampaignPlan.of(row)
+            except WindowError as exc:
+                log.error("campaign %s is not dialled: %s", row.name, exc)
+                return None
 
     def _renew_leases(self, entries: list[int]) -> None:
         with self._write_lock, self.sessions.begin() as session:
@@ -640,6 +664,21 @@ class Dialer:
                 entry.lease_until = None
                 entry.next_attempt_at = now + timedelta(seconds=pause)
         log.info("campaign attempt %s not placed: %s", item.attempt_id, reason or "refused")
+
+    def _stamp_sent(self, sent: list[tuple[int, int, datetime]]) -> None:
+        """The attempts' and entries' call times become the moments their Originates went out."""
+        with self._write_lock, self.sessions.begin() as session:
+            session.execute(
+                update(NotificationAttempt).execution_options(synchronize_session=None),
+                [
+                    {"id": attempt_id, "originated_at": when, "started_at": when}
+                    for attempt_id, _, when in sent
+                ],
+            )
+            session.execute(
+                update(RegistryEntry).execution_options(synchronize_session=None),
+                [{"id": entry_id, "last_call_at": when} for _, entry_id, when in sent],
+            )
 
     def _finish_many(self, batch: list[tuple[CampaignPlan, Leased, Watched, str]]) -> None:
         """Results, entries' new states and webhooks of many attempts, in one transaction."""

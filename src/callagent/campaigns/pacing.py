@@ -62,6 +62,13 @@ class Pacer:
         burst = max(1.0, min(self.calls_per_second, float(self.max_concurrent)))
         self._bucket = TokenBucket(self.calls_per_second, burst, burst)
 
+    def resize(self, max_concurrent: int, calls_per_second: float) -> None:
+        """New limits (the campaign's settings changed); calls in flight are kept."""
+        if (max_concurrent, calls_per_second) != (self.max_concurrent, self.calls_per_second):
+            self.max_concurrent = max_concurrent
+            self.calls_per_second = calls_per_second
+            self.__post_init__()
+
     @property
     def bucket(self) -> TokenBucket:
         assert self._bucket is not None

@@ -10,6 +10,7 @@ a short grace after a failed OriginateResponse when no channel was ever made.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,8 +251,15 @@ def entry_update(
         last = result
     if attempts >= max_attempts:
         return EntryUpdate("not_notified", last, None, digit)
-    delay = retry_delays.get(last, retry_delays.get(_DELAY_FALLBACK.get(last, last), 1800))
-    return EntryUpdate("pending", last, now + timedelta(seconds=float(delay)), digit)
+    return EntryUpdate(
+        "pending", last, now + timedelta(seconds=retry_delay(retry_delays, last)), digit
+    )
+
+
+def retry_delay(retry_delays: Mapping[str, Any], last_result: str) -> float:
+    """Seconds before an entry whose last attempt gave ``last_result`` is dialled again."""
+    fallback = retry_delays.get(_DELAY_FALLBACK.get(last_result, last_result), 1800)
+    return float(retry_delays.get(last_result, fallback))
 
 
 _DELAY_FALLBACK = {

@@ -333,6 +333,17 @@ class EntryPage(BaseModel):
     items: list[EntryOut]
 
 
+class IdleOut(BaseModel):
+    """Why a campaign dials nobody now."""
+
+    reason: Literal[
+        "draft", "paused", "finished", "no_entries", "all_done", "outside_window", "not_due"
+    ]
+    until: datetime | None = None  # in the office's time zone
+    timezone: str = ""
+    message: str  # in English; pages say it in their language
+
+
 class Progress(BaseModel):
     """Where a campaign stands."""
 
@@ -342,9 +353,11 @@ class Progress(BaseModel):
     entries_by_status: dict[str, int]
     attempts_total: int
     attempts_by_result: dict[str, int]
-    calls_in_flight: int
+    calls_in_flight: int  # Originates sent, result not known yet
+    calls_queued: int = 0  # leased by a dialer, Originate not sent yet
     done: int  # entries that will not be called again
     done_ratio: float
+    idle: IdleOut | None = None  # why nothing is dialled now; None: calls are due
 
 
 class DoNotCallIn(BaseModel):

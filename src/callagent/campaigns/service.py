@@ -14,8 +14,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callagent.auth.masking import mask_name, mask_phone
+from callagent.campaigns.idle import Idle, idle_reasons
 from callagent.campaigns.phones import normalise
-from callagent.campaigns.schemas import CampaignCreate, CampaignUpdate, EntryOut, Progress
+from callagent.campaigns.reschedule import SCHEDULE_FIELDS, reschedule_pending
+from callagent.campaigns.schemas import (
+    CampaignCreate,
+    CampaignUpdate,
+    EntryOut,
+    IdleOut,
+    Progress,
+)
 from callagent.db.campaign_models import (
     ENTRY_STATUSES,
     Campaign,
@@ -91,12 +99,17 @@ def find_campaign(session: Session, *, ref: str) -> Campaign:
 
 
 def update_campaign(session: Session, *, campaign: Campaign, change: CampaignUpdate) -> Campaign:
-    """Change the given settings and commit."""
-    for key, value in change.model_dump(exclude_unset=True).items():
+    """Change the given settings and commit; a new window, holidays, zone, retry delays or
+    attempts reschedule the pending entries at once (:mod:`callagent.campaigns.reschedule`)."""
+    changed = change.model_dump(exclude_unset=True)
+    for key, value in changed.items():
         if value is None:
             raise Conflict(f"{key} cannot be null: leave it out to keep it")
         setattr(campaign, key, value)
     campaign.updated_at = utcnow()
+    if SCHEDULE_FIELDS & changed.keys():
+        session.flush()
+        reschedule_pending(session, campaign=campaign, now=campaign.updated_at)
     try:
         session.commit()
     except IntegrityError as exc:
@@ -118,6 +131,7 @@ def set_status(session: Session, *, campaign: Campaign, action: str) -> Campaign
                 f"campaign {campaign.name!r} has no registry entries: import a registry first"
             )
         campaign.status = "running"
+        reschedule_pending(session, campaign=campaign, now=utcnow())
     elif action == "pause":
         if campaign.status == "paused":
             return campaign
@@ -149,23 +163,43 @@ def progress_of_many(session: Session, *, campaigns: Sequence[Campaign]) -> dict
     ):
         by_status[cid][status] = int(count)
     by_result: dict[int, dict[str, int]] = {cid: {} for cid in ids}
-    for cid, result, count in session.execute(
+    queued = dict.fromkeys(ids, 0)
+    sent = NotificationAttempt.originated_at.is_not(None)
+    for cid, result, was_sent, count in session.execute(
         select(
             NotificationAttempt.campaign_id,
             NotificationAttempt.result,
+            sent,
             func.count(NotificationAttempt.id),
         )
         .where(NotificationAttempt.campaign_id.in_(ids))
-        .group_by(NotificationAttempt.campaign_id, NotificationAttempt.result)
+        .group_by(NotificationAttempt.campaign_id, NotificationAttempt.result, sent)
     ):
-        by_result[cid][result or IN_FLIGHT] = int(count)
+        if not result and not was_sent:  # leased, not dialled yet: not an attempt so far
+            queued[cid] += int(count)
+            continue
+        key = result or IN_FLIGHT
+        by_result[cid][key] = by_result[cid].get(key, 0) + int(count)
+    idle = idle_reasons(session, campaigns=campaigns, now=utcnow())
     return {
-        campaign.id: _progress(campaign, by_status[campaign.id], by_result[campaign.id])
+        campaign.id: _progress(
+            campaign,
+            by_status[campaign.id],
+            by_result[campaign.id],
+            queued[campaign.id],
+            idle[campaign.id],
+        )
         for campaign in campaigns
     }
 
 
-def _progress(campaign: Campaign, by_status: dict[str, int], by_result: dict[str, int]) -> Progress:
+def _progress(
+    campaign: Campaign,
+    by_status: dict[str, int],
+    by_result: dict[str, int],
+    queued: int,
+    idle: Idle | None,
+) -> Progress:
     total = sum(by_status.values())
     done = sum(count for status, count in by_status.items() if status in DONE_STATUSES)
     return Progress(
@@ -176,8 +210,14 @@ def _progress(campaign: Campaign, by_status: dict[str, int], by_result: dict[str
         attempts_total=sum(by_result.values()),
         attempts_by_result=dict(sorted(by_result.items())),
         calls_in_flight=by_result.get(IN_FLIGHT, 0),
+        calls_queued=queued,
         done=done,
         done_ratio=round(done / total, 4) if total else 0.0,
+        idle=None
+        if idle is None
+        else IdleOut(
+            reason=idle.reason, until=idle.until, timezone=idle.timezone, message=idle.message
+        ),
     )
 
 

@@ -173,7 +173,9 @@ class NotificationAttempt(Base):
     action_id: Mapped[str] = mapped_column(String(64), unique=True)
     channel_id: Mapped[str] = mapped_column(String(64), default="")  # Originate ChannelId
     run_id: Mapped[str] = mapped_column(String(64), default="")
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)  # leased; then sent
+    # when the Originate was sent; None: leased, not dialled yet
+    originated_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     result: Mapped[str] = mapped_column(String(32), default="")  # '' while in flight
     cause: Mapped[int | None] = mapped_column(Integer)  # hangup cause
