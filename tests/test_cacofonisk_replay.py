@@ -352,3 +352,38 @@ async def test_a_consultation_stored_in_progress_is_deleted_when_it_joins(db_url
         (after,) = await fetch_records(service)
     assert outcome(after) == EXPECTED["xfer_attended/xfer_abbcac_anon"]
     assert after["linkedid"] in {r["linkedid"] for r in before}
+
+
+def with_pickup_event(recorded: list[AmiMessage], *, keep_dial: bool) -> list[AmiMessage]:
+    """sip_pickup with the ``Pickup`` event Asterisk 12+ sends (main/pickup.c).
+
+    Its ``Channel`` is the picking phone as it was before the pickup, ``Target*`` the
+    ringing channel; it is placed where the ringing phone's Dial is cancelled. Without
+    ``keep_dial`` the dial Asterisk 13 published to the picking phone is left out, so only
+    ``Pickup`` and the Linkedid change tell what happened.
+    """
+    picker = next(e for e in recorded if e.event == "Newchannel" and e["Channel"].startswith(P3))
+    ringing = next(e for e in recorded if e.event == "Newchannel" and e["Channel"].startswith(P2))
+    pickup = AmiMessage(
+        {
+            **{k: v for k, v in picker.headers.items() if k != "Event"},
+            "Event": "Pickup",
+            **{f"Target{k}": v for k, v in ringing.headers.items() if k != "Event"},
+        }
+    )
+    out: list[AmiMessage] = []
+    for event in recorded:
+        dest = event.get("DestChannel")
+        if event.event == "DialEnd" and dest == ringing["Channel"]:
+            out.append(pickup)
+        if not keep_dial and event.event in ("DialBegin", "DialEnd") and dest.startswith(P3):
+            continue
+        out.append(event)
+    return out
+
+
+@pytest.mark.parametrize("keep_dial", [False, True])
+def test_the_pickup_event_names_who_picked_up(keep_dial: bool) -> None:
+    recorded = with_pickup_event(events("xfer_misc/sip_pickup"), keep_dial=keep_dial)
+    (record,) = replay(recorded)
+    assert outcome(record) == EXPECTED["xfer_misc/sip_pickup"]

@@ -129,6 +129,7 @@ class Tracker:
             "Unhold": self._on_unhold,
             "BlindTransfer": self._on_blindtransfer,
             "AttendedTransfer": self._on_attendedtransfer,
+            "Pickup": self._on_pickup,
             "HangupRequest": self._on_hanguprequest,
             "Hangup": self._on_hangup,
             "Cdr": self._on_cdr,
@@ -627,6 +628,44 @@ class Tracker:
             transfer["target_endpoint"] = attempt.endpoint
             transfer["target_answered"] = True
             call.open_transfer = -1
+
+    def _on_pickup(self, node: str, m: AmiMessage, at: float) -> None:
+        # Asterisk's Pickup event (main/pickup.c): Channel is the picking phone (as it
+        # was before it took the ringing channel's place), Target* the ringing channel.
+        found = self._call_for(node, m, at)
+        target = self._call_for(node, m, at, prefix="Target", create=False)
+        if found is None or target is None:
+            return
+        own, picker = found
+        call, ringing = target
+        if own is not call:
+            self._move_leg(own, call, picker, at)
+            self._after_move(own, call, at)
+        attempt = call.attempt_for(picker.uniqueid)
+        if attempt is not None:
+            attempt.via = "pickup"
+        elif picker.role == "operator":
+            picker.answered_at = picker.answered_at or at
+            call.attempts.append(
+                Attempt(
+                    endpoint=picker.endpoint,
+                    uniqueid=picker.uniqueid,
+                    channel=picker.channel,
+                    rang_from=at,
+                    via="pickup",
+                    rang_to=at,
+                    outcome="answered",
+                )
+            )
+            self._out.append(CallAnswered(call.key, picker.endpoint))
+        rung = call.attempt_for(ringing.uniqueid)
+        if rung is not None and rung.outcome in (None, "caller_gone", "answered_elsewhere"):
+            if rung.outcome is None:
+                rung.rang_to = at
+                self._out.append(AttemptEnded(call.key, rung.endpoint, "picked_up_elsewhere"))
+            rung.outcome = "picked_up_elsewhere"
+        call.note(at, "picked_up", endpoint=picker.endpoint)
+        self._touch(call)
 
     def _handed_on(self, call: CallState, transferers: list[Leg]) -> None:
         """The transferring operator's hang-up completes a transfer: it does not end the call."""
