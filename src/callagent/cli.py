@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -196,7 +197,8 @@ app.add_typer(users_app, name="operators", help="The same as `users`: operators 
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(registry_app, name="registry")
-app.add_typer(campaign_run_app, name="campaign")
+# The old spelling of `campaigns run`, one letter apart: kept for crontabs, not listed.
+app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
 
 
@@ -277,7 +279,10 @@ def users_list() -> None:
 @tokens_app.command("create")
 def tokens_create(
     name: Annotated[str, typer.Argument(help="what the token is for, e.g. crm")],
-    scope: Annotated[list[str], typer.Option(help="a scope such as calls:read; repeat")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="a scope such as calls:read; repeat for more (at least one)"),
+    ] = None,
     expires_days: Annotated[
         int | None,
         typer.Option(help="days until it expires (1 or more); without it, it never expires"),
@@ -286,9 +291,18 @@ def tokens_create(
     """Create an API token; the secret is printed once and stored hashed."""
     from datetime import timedelta
 
-    from callagent.auth.scopes import parse_scopes
+    from callagent.auth.scopes import Scope, parse_scopes
     from callagent.auth.service import create_token, now
 
+    if not scope:  # Typer's own "Missing option" said neither why nor which
+        typer.echo(
+            "callagent: a token needs at least one --scope (repeat it for more), e.g.\n"
+            f"  callagent tokens create {shlex.quote(name)} --scope calls:read --scope "
+            "calls:read_pii\n"
+            "the scopes: " + ", ".join(sorted(s.value for s in Scope)),
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         scopes = parse_scopes(scope)
     except ValueError as exc:

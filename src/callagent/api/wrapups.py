@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -48,6 +48,9 @@ from callagent.wrapup.service import (
     submit,
     wrapup_payload,
 )
+
+if TYPE_CHECKING:
+    from callagent.web.live import LiveHub
 
 router = APIRouter(prefix="/api/v1", tags=["wrap-ups"])
 Writer = Annotated[Principal, Depends(Requires(Scope.WRAPUPS_WRITE))]
@@ -664,7 +667,9 @@ def caller_history(
     # how many calls a number had tells it even masked: PII scope, limited, audited
     allow_phone_search(request, principal)
     match = or_(Call.applicant_number == digits, Call.caller_number == digits)
-    if principal.role == Role.OPERATOR and not _on_call_with(db, principal, match):
+    if principal.role == Role.OPERATOR and not (
+        _rings_at_them(request, principal, digits) or _on_call_with(db, principal, match)
+    ):
         raise HTTPException(403, "operators see the history of numbers they are talking to")
     query = select(Call).where(match)
     group = principal.sees_only_group_calls
@@ -717,6 +722,13 @@ def caller_history(
     ]
     audit_phone_search(db, principal, action="callers.history", number=digits, rows=len(out))
     return CallerHistoryOut(number=digits, calls=out, open_questions=open_questions)
+
+
+def _rings_at_them(request: Request, principal: Principal, digits: str) -> bool:
+    """The call ringing at (or answered on) the operator's phone now: its pop-up asks for
+    the history at the first ring, before the writer has stored the call."""
+    hub: LiveHub | None = getattr(request.app.state, "live", None)
+    return hub is not None and hub.rings_at(digits, principal.endpoints)
 
 
 def _on_call_with(db: Session, principal: Principal, match: Any) -> bool:

@@ -1,5 +1,6 @@
 """``callagent campaigns ...`` and ``callagent registry ...``: campaigns and their registries
-from the command line (the same services as the HTTP API)."""
+from the command line (the same services as the HTTP API); ``campaigns run`` dials them
+(:mod:`callagent.campaigns.run_cli`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callagent.campaigns.run_cli import run as run_campaigns
 from callagent.config import Settings, get_settings
 
-campaigns_app = typer.Typer(help="Notification campaigns: add, list, show.", no_args_is_help=True)
+campaigns_app = typer.Typer(
+    help="Notification campaigns: add, list, show, and run (dial what is due, for cron).",
+    no_args_is_help=True,
+)
 registry_app = typer.Typer(
     help="Registries of ready documents: import (CSV/XLSX), export with results.",
     no_args_is_help=True,
@@ -317,3 +322,7 @@ def registry_export(
         )
         session.commit()
         typer.echo(f"{output}: {rows} rows of campaign {row.name!r} with results")
+
+
+# `callagent campaigns run`: the dialer for cron, listed after the commands above
+campaigns_app.command("run")(run_campaigns)

@@ -1,4 +1,6 @@
-"""``callagent campaign run``: dial what is due, then exit (made for cron).
+"""``callagent campaigns run``: dial what is due, then exit (made for cron).
+
+``callagent campaign run``, the old spelling, still works (a hidden group of this ``app``).
 
 Exit codes:
   0  done: nothing (more) is due, the window closed, --until passed, --max-calls

@@ -28,7 +28,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -241,6 +241,21 @@ class LiveHub:
         else:
             info.number, info.name, info.direction = number, name, direction
         return info
+
+    def rings_at(self, number: str, endpoints: Iterable[str]) -> bool:
+        """Whether a call in progress with ``number`` has rung one of ``endpoints``.
+
+        The operator's page learns of a ringing call from here, before the writer has
+        stored it; the caller's history may be read from that first ring. Called from
+        worker threads: the calls are copied in one step (the loop thread adds to them).
+        """
+        phones = set(endpoints)
+        if not number or not phones:
+            return False
+        return any(
+            info.number == number and not info.endpoints.isdisjoint(phones)
+            for info in list(self._calls.values())
+        )
 
     def live_call(self, call_key: str) -> dict[str, Any] | None:
         """The applicant of a call in progress (``node:linkedid``), for a page opened mid-call."""
