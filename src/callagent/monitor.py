@@ -21,11 +21,15 @@ from callagent.db.store import CallStore
 from callagent.db.writer import CallWriter
 from callagent.reconcile.channel_vars import read_listed_variables
 from callagent.reconcile.service import Reconciler
+from callagent.stale_devices import watch_devices
 from callagent.tracker.events import DomainEvent
 from callagent.tracker.state import state_from_json
 from callagent.tracker.tracker import Tracker
 
 log = logging.getLogger(__name__)
+
+# seconds past the dial timeout before a RINGING phone is checked with the PBX
+STALE_RINGING_MARGIN = 5.0
 
 Subscriber = Callable[[list[DomainEvent]], None]
 
@@ -187,6 +191,10 @@ class Monitor:
         self._spawn(self.writer.run())
         for client in self.clients:
             self._spawn(client.run())
+        if self.clients:
+            # a phone cannot ring for a routed call longer than the dial timeout
+            threshold = self.settings.dial_timeout + STALE_RINGING_MARGIN
+            self._spawn(watch_devices(self, threshold=threshold))
         if not self.clients:
             log.warning(
                 "no AMI node configured: callagent is waiting. Set CALLAGENT_AMI_HOST "

@@ -84,6 +84,8 @@ class AmiServer:
         # The simulated calls' channels, followed from every event broadcast (a call
         # still going when callagent reconnects is listed, as Asterisk would).
         self.channels = ChannelTable()
+        # Every device's last broadcast state: what DeviceStateList lists.
+        self.device_states: dict[str, str] = {}
         self._channel_parser = AmiParser(expect_banner=False)
         self._listed: list[dict[str, str]] | None = None
         self.queues: dict[str, SimQueue] = {}  # app_queue: QueueStatus, QueuePause
@@ -116,6 +118,8 @@ class AmiServer:
         for item in self._channel_parser.feed(data):
             if isinstance(item, AmiMessage):
                 self.channels.apply(item)
+                if item.event == "DeviceStateChange" and not item.get("ActionID"):
+                    self.device_states[item.get("Device")] = item.get("State")
         for conn in list(self.connections):
             if conn.logged_in and not conn.writer.is_closing():
                 conn.writer.write(data)
@@ -272,12 +276,17 @@ class AmiServer:
                     ("Message", "Device State Changes will follow"),
                 )
             )
+            # as coreshowchannels_midcall.ami records them
+            for device, state in self.device_states.items():
+                out.append(
+                    frame(("Event", "DeviceStateChange"), aid, ("Device", device), ("State", state))
+                )
             out.append(
                 frame(
                     ("Event", "DeviceStateListComplete"),
                     aid,
                     ("EventList", "Complete"),
-                    ("ListItems", "0"),
+                    ("ListItems", str(len(self.device_states))),
                 )
             )
         elif name == "queuestatus":
