@@ -61,6 +61,7 @@ from callagent.routing.mirror import QueueMirror, operator_phones
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
+from callagent.sim.demo_people import DemoPeople
 from callagent.web import api_docs, live, pages
 from callagent.webhooks.worker import WebhookWorker
 from callagent.wrapup.forms import load_forms
@@ -197,11 +198,14 @@ def create_app(settings: Settings) -> FastAPI:
             endpoints = await asyncio.to_thread(
                 demo_operators, sessions, book, settings.simulator_operators
             )
+            # the demo's operators submit their wrap-ups; a signed-in person's are theirs
+            app.state.demo_people = DemoPeople(sessions, wrapup_service)
             await demo.start_calls(
                 agi_port=agi.port,
                 endpoints=endpoints,
                 interval=settings.simulator_call_interval,
                 speed=settings.simulator_speed,
+                after_call=app.state.demo_people.after_call,
             )
             demo.announce(interval=settings.simulator_call_interval, endpoints=endpoints)
         tasks = [

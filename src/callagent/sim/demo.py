@@ -17,7 +17,7 @@ from callagent.routing.operators import OperatorBook
 from callagent.routing.states import Signal
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.outbound import OutboundPbx, demo_outcome
-from callagent.sim.pbx import SimulatedPbx
+from callagent.sim.pbx import AfterCall, SimulatedPbx
 from callagent.sim.scenarios import DEMO_BEHAVIOUR, DEMO_WEIGHTS
 
 log = logging.getLogger(__name__)
@@ -91,17 +91,26 @@ class Demo:
         interval: float,
         speed: float = 1.0,
         login_timeout: float = 30.0,
+        after_call: AfterCall | None = None,
     ) -> None:
         """Register the demo phones and start generating calls.
 
         The calls mix the recorded scenarios as a small office's day does (mostly
         answered; some not answered then the next operator, held, abandoned, sent
         to the fallback queue, dialled out by an operator; now and then a busy
-        phone), with people's times drawn from ``DEMO_BEHAVIOUR``.
+        phone), with people's times drawn from ``DEMO_BEHAVIOUR``. ``after_call``: how the
+        operators finish their after-call work (:class:`~callagent.sim.demo_people.DemoPeople`
+        submits the wrap-up); None: they press *54.
         """
         host, people = self.agi_host, self.behaviour
         self.pbx = SimulatedPbx(
-            self.ami, TRACES, agi_host=host, agi_port=agi_port, speed=speed, behaviour=people
+            self.ami,
+            TRACES,
+            agi_host=host,
+            agi_port=agi_port,
+            speed=speed,
+            behaviour=people,
+            after_call=after_call,
         )
         # campaigns' Originates: applicants answer (1/2/9/nothing), are busy, don't answer
         self.outbound = OutboundPbx(

@@ -27,7 +27,7 @@ import re
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,9 @@ from callagent.sim.scenarios import (
 )
 
 log = logging.getLogger(__name__)
+
+# an operator's after-call work, given their phone (PJSIP/op1001)
+AfterCall = Callable[[str], Awaitable[None]]
 
 __all__ = ["SCENARIOS", "Behaviour", "Played", "SimulatedPbx"]
 
@@ -146,8 +149,12 @@ class SimulatedPbx:
         max_route_tries: int = 30,
         behaviour: Behaviour | None = None,
         hold: bool = True,
+        after_call: AfterCall | None = None,
     ) -> None:
         self.ami = ami
+        # The operator's after-call work, done ``behaviour.wrapup`` after the call: None
+        # presses *54 (ready) on the phone; make run's demo submits the wrap-up instead.
+        self.after_call = after_call
         self.agi_host = agi_host
         self.agi_port = agi_port
         self.speed = speed
@@ -257,7 +264,10 @@ class SimulatedPbx:
             self.calls_unrouted += 1
         elif played.answered_by and behaviour.wrapup:
             delay = behaviour.wrapup.sample(self.rng)
-            self._spawn(self._press_ready(played.answered_by, delay))
+            if self.after_call is not None:
+                self._spawn(self._after_call_later(self.after_call, played.answered_by, delay))
+            else:
+                self._spawn(self._press_ready(played.answered_by, delay))
         return played
 
     def plan(self, scenario: str) -> tuple[float | None, dict[str, float | None]]:
@@ -608,6 +618,13 @@ class SimulatedPbx:
         dates = {"StartTime": clock.wall, "AnswerTime": clock.wall, "EndTime": clock.stamp()}
         for frame in out:
             await self.send(self._render(frame, rewrite, clock, template, dates=dates))
+
+    async def _after_call_later(self, after_call: AfterCall, endpoint: str, delay: float) -> None:
+        await asyncio.sleep(delay / self.speed)
+        try:
+            await after_call(endpoint)
+        except Exception:  # the demo's people never stop the simulator
+            log.exception("the simulated after-call work of %s failed", endpoint)
 
     async def _press_ready(self, endpoint: str, delay: float, tries: int = 5) -> None:
         """After-call work done: the operator dials *54 a while after the call.
