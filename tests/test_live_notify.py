@@ -308,7 +308,7 @@ async def test_the_recorded_call_is_stored_as_prompt_missing_and_pauses_the_camp
         assert campaign is not None and campaign.status == "paused"
         sheet = build_sheet(session, campaign=campaign, lang="ru")
     (event,) = sent
-    row = dict(zip(sheet.headers, sheet.rows[0], strict=True))
+    row = dict(zip(sheet.headers, sheet.rows[sheet.header_index + 1], strict=True))
     assert row["Последний результат"] == "не проиграно: на АТС нет звукового файла"
     assert row["Попыток"] == 0
     assert event.data["result"] == "prompt_missing"

@@ -129,7 +129,9 @@ async def test_xlsx_export_reads_back_with_openpyxl(db_url: str) -> None:
         assert audit[0]["detail"]["format"] == "xlsx" and audit[0]["rows"] == 3
 
 
-async def test_the_export_of_two_imports_joins_their_columns(db_url: str) -> None:
+async def test_the_export_of_two_imports_gives_each_back_in_its_layout(db_url: str) -> None:
+    """Each upload row for row in its own columns (issue #17 item 6): CSV one after the
+    other, XLSX one sheet each."""
     async with running_service(db_url) as service:
         cid = await _campaign_with_results(service)
         second = "ФИО;Телефон;Дата готовности\r\nОрлов Олег;8 495 100-00-01;25.11.2026\r\n"
@@ -139,9 +141,10 @@ async def test_the_export_of_two_imports_joins_their_columns(db_url: str) -> Non
         )
         response = await service.client.get(f"/api/v1/campaigns/{cid}/registry/export?format=csv")
         rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter="\t"))
-        assert rows[0] == [*COLUMNS, "Дата готовности", *RESULTS_RU]
-        assert rows[4][:7] == ["", "Орлов Олег", "8 495 100-00-01", "", "", "", "25.11.2026"]
-        assert rows[4][7] == "ожидает звонка"
+        assert rows[0] == [*COLUMNS, *RESULTS_RU]
+        assert rows[4] == ["ФИО", "Телефон", "Дата готовности", *RESULTS_RU]
+        assert rows[5][:4] == ["Орлов Олег", "8 495 100-00-01", "25.11.2026", "ожидает звонка"]
+        assert len(rows) == 6
 
 
 def test_cells_that_a_spreadsheet_would_run_are_defused() -> None:

@@ -465,13 +465,17 @@ def test_cli_add_import_show_export(cli_env: CliRunner, tmp_path: Path) -> None:
     )
     assert exported.exit_code == 0, exported.output
     rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig")), delimiter=";"))
-    assert rows[0][:3] == ["№ п/п", "ФИО заявителя", "Телефон"] and rows[0][8] == "Статус"
-    assert len(rows) == 1 + 19
+    # row for row (issue #17 item 6): the title row, the header on row 2, a blank row
+    assert rows[1][:3] == ["№ п/п", "ФИО заявителя", "Телефон"] and rows[1][8] == "Статус"
+    assert rows[10][8] == "пустая строка"  # row 11
+    # then the XLSX upload, row for row: all its rows are in the campaign already
+    assert len(rows) == 2 * 23 and rows[23 + 1] == rows[1]
+    assert rows[23 + 2][8] == "уже в кампании (загрузка 1, строка 3), не звоним"
     engine = make_engine(get_settings().database_url)
     with make_sessionmaker(engine)() as session:
         (entry,) = session.scalars(select(AuditEntry)).all()
     engine.dispose()
-    assert entry.action == "campaigns.registry_export" and entry.rows == 19
+    assert entry.action == "campaigns.registry_export" and entry.rows == 2 * 20  # with duplicates
     assert entry.actor.startswith("cli") and entry.detail["format"] == "csv"
     missing = run(["registry", "import", str(tmp_path / "nope.csv"), "--campaign", "Паспорта"])
     assert missing.exit_code == 2 and "cannot read" in missing.output
@@ -515,10 +519,10 @@ def test_cli_export_takes_the_format_from_the_file_name(cli_env: CliRunner, tmp_
     code, output, out = export("out.csv")  # was an XLSX file named .csv
     assert code == 0, output
     rows = list(csv.reader(io.StringIO(out.read_text("utf-8-sig")), delimiter=";"))
-    assert rows[0][1] == "ФИО заявителя" and len(rows) == 1 + 19
+    assert rows[1][1] == "ФИО заявителя" and len(rows) == 23
     code, output, out = export("out.XLSX")
     assert code == 0, output
-    assert openpyxl.load_workbook(out).active.max_row == 1 + 19
+    assert openpyxl.load_workbook(out).active.max_row == 23
     # --format says otherwise: it wins over the name.
     code, output, out = export("report.csv", "--format", "xlsx")
     assert code == 0 and out.read_bytes()[:2] == b"PK"
@@ -527,4 +531,4 @@ def test_cli_export_takes_the_format_from_the_file_name(cli_env: CliRunner, tmp_
         assert code == 2 and "name it .csv or .xlsx, or say --format" in output, output
         assert not out.exists()
     code, output, out = export("out.txt", "--format", "csv")
-    assert code == 0 and out.read_text("utf-8-sig").startswith("№ п/п;")
+    assert code == 0 and out.read_text("utf-8-sig").startswith("Реестр")

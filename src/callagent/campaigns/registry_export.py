@@ -1,7 +1,10 @@
-"""Registry export: the registry as imported (same columns, raw cells) plus the results.
+"""Registry export: the registry as uploaded, row for row, plus the result columns.
 
-This is the file that goes back to the operations department. :func:`build_sheet`
-reads the database; :func:`to_csv` and :func:`to_xlsx` are pure writers.
+This is the file that goes back to the operations department: row n of the export is
+row n of the upload (title rows, the header, blank rows, duplicates and invalid rows
+included, each row not dialled with a status saying why), its cells as they were.
+:func:`build_sheets` reads the database; :func:`to_csv` and :func:`to_xlsx` are pure
+writers.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -17,8 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callagent.campaigns.tables import column_keys
-from callagent.db.campaign_models import Campaign, RegistryEntry, RegistryImport
+from callagent.campaigns.tables import column_keys, row_cells
+from callagent.db.campaign_models import Campaign, RegistryEntry, RegistryImport, RegistryRow
 
 Lang = Literal["ru", "en"]
 Cell = str | int | datetime | None
@@ -74,6 +78,25 @@ RESULT_TEXT: dict[str, dict[str, str]] = {
     },
     "en": {},  # the result codes are English already
 }
+# Rows that are no entry, and entries whose status says too little, in the export's
+# language: every row of the upload comes back, and one not dialled says why.
+ROW_TEXT: dict[str, dict[str, str]] = {
+    "ru": {
+        "blank": "пустая строка",
+        "title": "над шапкой реестра, не запись",
+        "no_phone": "нет номера телефона",
+        "duplicate_in_file": "повтор строки {row}, не звоним",
+        "duplicate": "уже в кампании (загрузка {import_id}, строка {row}), не звоним",
+    },
+    "en": {
+        "blank": "blank row",
+        "title": "above the header, not an entry",
+        "no_phone": "no phone number",
+        "duplicate_in_file": "duplicate of row {row}, not called",
+        "duplicate": "already in the campaign (import {import_id}, row {row}), not called",
+    },
+}
+SHEET_TITLE = {"ru": ("Реестр", "Загрузка {id}"), "en": ("Registry", "Import {id}")}
 _TIME_FORMAT = {"ru": "%d.%m.%Y %H:%M", "en": "%Y-%m-%d %H:%M"}
 _XLSX_TIME_FORMAT = {"ru": "DD.MM.YYYY HH:MM", "en": "YYYY-MM-DD HH:MM"}
 _PHONE_LIKE = re.compile(r"^[+\-\d\s().]+$")
@@ -81,61 +104,114 @@ _PHONE_LIKE = re.compile(r"^[+\-\d\s().]+$")
 
 @dataclass
 class Sheet:
-    """Headers and rows of an export, cells typed (times in the office's zone, naive)."""
+    """One upload given back: ``rows[n - 1]`` is row n of the file, its cells as they were
+    and the result columns to their right (times in the office's zone, naive)."""
 
-    headers: list[str]
     rows: list[list[Cell]]
+    header_index: int  # the header row's index in ``rows`` (bold in XLSX)
     lang: str = "ru"
     delimiter: str = ";"
+    title: str = "Реестр"
+    applicants: int = 0  # rows of applicants (entries and duplicates): the audit's count
+
+    @property
+    def headers(self) -> list[Cell]:
+        """The header row with the result headers."""
+        return self.rows[self.header_index]
+
+
+def build_sheets(
+    session: Session, *, campaign: Campaign, lang: Lang = "ru", import_id: int | None = None
+) -> list[Sheet]:
+    """The campaign's uploads with results, one sheet per upload (oldest first), each the
+    file row for row; ``import_id``: that upload alone."""
+    query = select(RegistryImport).where(RegistryImport.campaign_id == campaign.id)
+    if import_id is not None:
+        query = query.where(RegistryImport.id == import_id)
+    imports = session.scalars(query.order_by(RegistryImport.id)).all()
+    zone = ZoneInfo(campaign.office_timezone)
+    sheets: list[Sheet] = []
+    for record in imports:
+        entries = session.scalars(
+            select(RegistryEntry)
+            .where(RegistryEntry.import_id == record.id)
+            .order_by(RegistryEntry.row_number, RegistryEntry.id)
+        ).all()
+        others = session.scalars(
+            select(RegistryRow).where(RegistryRow.import_id == record.id)
+        ).all()
+        sheet = _sheet(record, entries, others, zone, lang)
+        many = len(imports) > 1 or import_id is not None
+        sheet.title = SHEET_TITLE[lang][1 if many else 0].format(id=record.id)
+        sheets.append(sheet)
+    if not sheets:  # nothing imported yet: the result headers alone
+        sheets.append(Sheet([list(RESULT_HEADERS[lang])], 0, lang=lang))
+    return sheets
 
 
 def build_sheet(session: Session, *, campaign: Campaign, lang: Lang = "ru") -> Sheet:
-    """The campaign's registry with results, in the imported files' column layout."""
-    imports = session.scalars(
-        select(RegistryImport)
-        .where(RegistryImport.campaign_id == campaign.id)
-        .order_by(RegistryImport.id)
-    ).all()
-    keys: list[str] = []
-    headers: list[str] = []
-    for record in imports:
-        for key, header in zip(column_keys(record.columns), record.columns, strict=True):
-            if key not in keys:
-                keys.append(key)
-                headers.append(header)
-    entries = session.scalars(
-        select(RegistryEntry)
-        .where(RegistryEntry.campaign_id == campaign.id)
-        .order_by(RegistryEntry.import_id, RegistryEntry.row_number, RegistryEntry.id)
-    ).all()
-    for entry in entries:  # cells right of an import's header row
-        for key in entry.raw:
-            if key not in keys:
-                keys.append(key)
-                headers.append(key)
-    zone = ZoneInfo(campaign.office_timezone)
-    statuses, results = STATUS_TEXT[lang], RESULT_TEXT[lang]
-    rows: list[list[Cell]] = []
+    """The first upload of the campaign with results (see :func:`build_sheets`)."""
+    return build_sheets(session, campaign=campaign, lang=lang)[0]
+
+
+def _sheet(
+    record: RegistryImport,
+    entries: Sequence[RegistryEntry],
+    others: Sequence[RegistryRow],
+    zone: ZoneInfo,
+    lang: Lang,
+) -> Sheet:
+    keys = column_keys(record.columns)
+    texts = ROW_TEXT[lang]
+    no_phone = {item["row"] for item in record.report if item.get("code") == "no_phone"}
+    rows: dict[int, tuple[list[str], list[Cell]]] = {}
     for entry in entries:
-        last_call = (
-            entry.last_call_at.astimezone(zone).replace(tzinfo=None)
-            if entry.last_call_at is not None
-            else None
+        results = _results(entry, zone, lang)
+        if entry.status == "invalid" and entry.row_number in no_phone:
+            results[0] = texts["no_phone"]
+        rows[entry.row_number] = (row_cells(entry.raw, keys), results)
+    for other in others:
+        status = texts.get(other.code, other.code).format(
+            row=other.of_row, import_id=other.of_import
         )
-        cells: list[Cell] = [str(entry.raw.get(key, "")) for key in keys]
-        rows.append(
-            [
-                *cells,
-                statuses.get(entry.status, entry.status),
-                entry.attempts,
-                results.get(entry.last_result, entry.last_result),
-                last_call,
-                entry.confirmation_digit,
-                entry.operator_comment,
-            ]
-        )
-    delimiter = next((r.delimiter for r in imports if r.file_format == "csv" and r.delimiter), ";")
-    return Sheet(headers + RESULT_HEADERS[lang], rows, lang=lang, delimiter=delimiter)
+        rows[other.row_number] = ([str(c) for c in other.cells], [status, *[None] * 5])
+    applicants = len(rows) - sum(1 for other in others if other.code == "title")
+    header: list[Cell] = list(RESULT_HEADERS[lang])
+    if record.header_row is None:
+        # Imported before the rows around the entries were kept (migration 0013): the
+        # header, then the entries in their order.
+        ordered = [(list(record.columns), header)] + [rows[n] for n in sorted(rows)]
+        header_index = 0
+    else:
+        rows[record.header_row] = (list(record.columns), header)
+        blank: list[Cell] = [texts["blank"], *[None] * 5]
+        ordered = [rows.get(n, ([], blank)) for n in range(1, max(rows) + 1)]
+        header_index = record.header_row - 1
+    width = max(len(cells) for cells, _ in ordered)
+    delimiter = record.delimiter if record.file_format == "csv" and record.delimiter else ";"
+    return Sheet(
+        [[*cells, *[""] * (width - len(cells)), *results] for cells, results in ordered],
+        header_index,
+        lang=lang,
+        delimiter=delimiter,
+        applicants=applicants,
+    )
+
+
+def _results(entry: RegistryEntry, zone: ZoneInfo, lang: Lang) -> list[Cell]:
+    last_call = (
+        entry.last_call_at.astimezone(zone).replace(tzinfo=None)
+        if entry.last_call_at is not None
+        else None
+    )
+    return [
+        STATUS_TEXT[lang].get(entry.status, entry.status),
+        entry.attempts,
+        RESULT_TEXT[lang].get(entry.last_result, entry.last_result),
+        last_call,
+        entry.confirmation_digit,
+        entry.operator_comment,
+    ]
 
 
 def safe_text(value: str) -> str:
@@ -147,56 +223,53 @@ def safe_text(value: str) -> str:
     return value
 
 
-def to_csv(sheet: Sheet) -> bytes:
-    """UTF-8 with a BOM (Excel opens it as such), the imported file's delimiter."""
+def to_csv(sheets: list[Sheet]) -> bytes:
+    """UTF-8 with a BOM (Excel opens it as such), the imported file's delimiter; several
+    uploads one after another, each row for row."""
     out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=sheet.delimiter, lineterminator="\r\n")
-    writer.writerow([safe_text(h) for h in sheet.headers])
-    fmt = _TIME_FORMAT[sheet.lang]
-    for row in sheet.rows:
-        writer.writerow(
-            [
-                cell.strftime(fmt)
-                if isinstance(cell, datetime)
-                else ""
-                if cell is None
-                else safe_text(cell)
-                if isinstance(cell, str)
-                else cell
-                for cell in row
-            ]
-        )
+    writer = csv.writer(out, delimiter=sheets[0].delimiter, lineterminator="\r\n")
+    for sheet in sheets:
+        fmt = _TIME_FORMAT[sheet.lang]
+        for row in sheet.rows:
+            writer.writerow(
+                [
+                    cell.strftime(fmt)
+                    if isinstance(cell, datetime)
+                    else ""
+                    if cell is None
+                    else safe_text(cell)
+                    if isinstance(cell, str)
+                    else cell
+                    for cell in row
+                ]
+            )
     return out.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(sheet: Sheet, title: str = "Реестр") -> bytes:
-    """One sheet, text cells kept as text (numbers with leading zeros or + stay intact)."""
+def to_xlsx(sheets: list[Sheet]) -> bytes:
+    """One worksheet per upload, text cells kept as text (numbers with leading zeros or +
+    stay intact), the header row bold."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(title=title[:31] or "Registry")
     bold = Font(bold=True)
-    header: list[WriteOnlyCell] = []
-    for text in sheet.headers:
-        cell = WriteOnlyCell(worksheet, value=text)
-        cell.font = bold
-        if text.startswith("="):
-            cell.data_type = "s"
-        header.append(cell)
-    worksheet.append(header)
-    time_format = _XLSX_TIME_FORMAT[sheet.lang]
-    for row in sheet.rows:
-        cells: list[WriteOnlyCell] = []
-        for value in row:
-            cell = WriteOnlyCell(worksheet, value=value)
-            if isinstance(value, datetime):
-                cell.number_format = time_format
-            elif isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"  # text, never a formula
-            cells.append(cell)
-        worksheet.append(cells)
+    for sheet in sheets:
+        worksheet = workbook.create_sheet(title=sheet.title[:31] or "Registry")
+        time_format = _XLSX_TIME_FORMAT[sheet.lang]
+        for index, row in enumerate(sheet.rows):
+            cells: list[WriteOnlyCell] = []
+            for value in row:
+                cell = WriteOnlyCell(worksheet, value=value)
+                if index == sheet.header_index:
+                    cell.font = bold
+                if isinstance(value, datetime):
+                    cell.number_format = time_format
+                elif isinstance(value, str) and value.startswith("="):
+                    cell.data_type = "s"  # text, never a formula
+                cells.append(cell)
+            worksheet.append(cells)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -209,12 +282,17 @@ MEDIA_TYPES = {
 
 
 def export_file(
-    session: Session, *, campaign: Campaign, fmt: Literal["csv", "xlsx"], lang: Lang = "ru"
+    session: Session,
+    *,
+    campaign: Campaign,
+    fmt: Literal["csv", "xlsx"],
+    lang: Lang = "ru",
+    import_id: int | None = None,
 ) -> tuple[bytes, int]:
-    """(file bytes, number of rows) of the campaign's registry with results."""
-    sheet = build_sheet(session, campaign=campaign, lang=lang)
-    data = to_csv(sheet) if fmt == "csv" else to_xlsx(sheet)
-    return data, len(sheet.rows)
+    """(file bytes, rows of applicants in it) of the campaign's registry with results."""
+    sheets = build_sheets(session, campaign=campaign, lang=lang, import_id=import_id)
+    data = to_csv(sheets) if fmt == "csv" else to_xlsx(sheets)
+    return data, sum(sheet.applicants for sheet in sheets)
 
 
 def export_filename(campaign: Campaign, fmt: str) -> str:

@@ -9,6 +9,7 @@ Every row that is not called goes into the import report with its row number and
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -20,13 +21,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callagent.campaigns.phones import Phone, parse_phone, split_cell
-from callagent.campaigns.tables import RegistryFileError, Table, column_keys, read_table
-from callagent.db.campaign_models import DoNotCall, RegistryEntry, RegistryImport, utcnow
+from callagent.campaigns.tables import (
+    RegistryFileError,
+    Table,
+    column_keys,
+    read_table,
+    row_cells,
+    row_values,
+)
+from callagent.db.campaign_models import (
+    DoNotCall,
+    RegistryEntry,
+    RegistryImport,
+    RegistryRow,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("name", "phones", "case_number", "service", "office", "ready_date", "note")
-MULTI_COLUMN_FIELDS = frozenset({"name", "phones"})  # name: surname + first name + ...
+IGNORE = "ignore"  # in a mapping: columns that are no field, whatever their header says
+MULTI_COLUMN_FIELDS = frozenset({"name", "phones", IGNORE})  # name: surname + first name...
 FIELD_ALIASES = {
     "phone": "phones",
     "telephone": "phones",
@@ -74,6 +89,8 @@ class RowIssue:
     reason: str
     values: dict[str, str]
     imported: bool = False  # True: the row is called anyway (e.g. on its other numbers)
+    of_import: int | None = None  # a duplicate: the import (None: this file) ...
+    of_row: int | None = None  # ... and row it repeats
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form stored in ``registry_imports.report``."""
@@ -115,6 +132,8 @@ class Prepared:
     rows_total: int
     candidates: list[Candidate] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
+    # filled rows above the header (a title, the date of the list): given back as they were
+    title_rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -157,14 +176,25 @@ def _field_of(header: str) -> str | None:
 
 
 def canonical_field(name: str) -> str:
-    """A mapping key as one of :data:`FIELDS` (accepting a few aliases), else MappingError."""
+    """A mapping key as one of :data:`FIELDS` or ``ignore`` (accepting a few aliases),
+    else MappingError."""
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     key = FIELD_ALIASES.get(key, key)
-    if key not in FIELDS:
+    if key not in FIELDS and key != IGNORE:
         raise MappingError(
-            f"unknown field {name!r} in the column mapping; fields: {', '.join(FIELDS)}"
+            f"unknown field {name!r} in the column mapping; fields: {', '.join(FIELDS)} "
+            f"(and {IGNORE} for columns to leave out)"
         )
     return key
+
+
+def layout_key(columns: list[str]) -> str:
+    """The SHA-256 of a header row (empty cells at its right end left out): registries of
+    the same layout have the same key, whatever their rows."""
+    cells = list(columns)
+    while cells and not cells[-1]:
+        cells.pop()
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
 
 
 def parse_mapping(items: Mapping[str, str | list[str]] | None) -> dict[str, list[str]]:
@@ -200,7 +230,8 @@ def map_columns(columns: list[str], explicit: Mapping[str, list[str]]) -> dict[s
                     f"the mapping names column {header!r} for {name!r}, but the file has no "
                     f"such column; its columns: {', '.join(repr(c) for c in columns)}"
                 )
-            result.setdefault(name, []).append(found)
+            if name != IGNORE:
+                result.setdefault(name, []).append(found)
             taken.add(found)
     for index, column in enumerate(columns):
         if index in taken or not column:
@@ -280,15 +311,11 @@ def prepare(
             "export the registry again with its rows"
         )
     prepared = Prepared(table, header_row, columns, keys, mapping, rows_total=len(data))
+    prepared.title_rows = [(n, cells) for n, cells in table.rows[:header_index] if any(cells)]
     seen: dict[str, int] = {}
     for number, cells in data:
         cells = cells + [""] * (len(keys) - len(cells))
-        values = {key: cell for key, cell in zip(keys, cells, strict=False) if cell}
-        extra = cells[len(keys) :]
-        if any(extra):  # cells right of the header: keep them, under numbered keys
-            for offset, cell in enumerate(extra, start=len(keys) + 1):
-                if cell:
-                    values[f"Column {offset}"] = cell
+        values = row_values(cells, keys)  # cells right of the header under numbered keys
         if not values:
             prepared.issues.append(RowIssue(number, "empty_row", "empty row", {}))
             continue
@@ -306,6 +333,7 @@ def prepare(
                     "duplicate_in_file",
                     f"duplicate of row {first} (same {what}); row {first} is imported",
                     values,
+                    of_row=first,
                 )
             )
             continue
@@ -393,6 +421,8 @@ def classify(
                     f"already in the campaign (same {what}) from import {earlier[0]}, "
                     f"row {earlier[1]}",
                     candidate.raw,
+                    of_import=earlier[0],
+                    of_row=earlier[1],
                 )
             )
             continue
@@ -566,6 +596,8 @@ def _write(
         columns=prepared.columns,
         mapping=prepared.mapping,
         report=[issue.as_dict() for issue in result.issues],
+        header_row=prepared.header_row,
+        layout_key=layout_key(prepared.columns),
     )
     try:
         session.add(record)
@@ -579,11 +611,43 @@ def _write(
                     for c in result.entries[start : start + FLUSH_EVERY]
                 ],
             )
+        others = _other_rows(record.id, prepared, result)
+        for start in range(0, len(others), FLUSH_EVERY):
+            session.execute(insert(RegistryRow), others[start : start + FLUSH_EVERY])
         session.commit()
     except Exception:
         session.rollback()
         raise
     return record
+
+
+def _other_rows(import_id: int, prepared: Prepared, result: Classified) -> list[dict[str, Any]]:
+    """The filled rows that are no entry (title rows, duplicates), cells in their columns:
+    with the entries they make the whole file (blank rows are the numbers in between)."""
+    rows = [
+        {
+            "import_id": import_id,
+            "row_number": n,
+            "code": "title",
+            "cells": cells,
+            "of_import": None,
+            "of_row": None,
+        }
+        for n, cells in prepared.title_rows
+    ]
+    for issue in result.issues:
+        if issue.code in ("duplicate_in_file", "duplicate"):
+            rows.append(
+                {
+                    "import_id": import_id,
+                    "row_number": issue.row,
+                    "code": issue.code,
+                    "cells": row_cells(issue.values, prepared.keys),
+                    "of_import": issue.of_import,
+                    "of_row": issue.of_row,
+                }
+            )
+    return rows
 
 
 def _entry(campaign_id: int, import_id: int, candidate: Candidate) -> dict[str, Any]:

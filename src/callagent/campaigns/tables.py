@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -467,3 +468,33 @@ def column_keys(columns: Iterable[str]) -> list[str]:
         seen.add(key)
         keys.append(key)
     return keys
+
+
+_EXTRA_KEY = re.compile(r"^Column (\d+)$")
+
+
+def row_values(cells: list[str], keys: list[str]) -> dict[str, str]:
+    """A data row's filled cells by header key; cells right of the header under
+    ``Column N`` (N the column's number), so that :func:`row_cells` puts them back."""
+    values = {key: cell for key, cell in zip(keys, cells, strict=False) if cell}
+    for number, cell in enumerate(cells[len(keys) :], start=len(keys) + 1):
+        if cell:
+            values.setdefault(f"Column {number}", cell)
+    return values
+
+
+def row_cells(values: Mapping[str, object], keys: list[str]) -> list[str]:
+    """The inverse of :func:`row_values`: the cells in their columns (empty ones as '')."""
+    where = {key: index for index, key in enumerate(keys)}
+    placed: dict[int, str] = {}
+    unplaced: list[str] = []
+    for key, value in values.items():
+        index = where.get(key)
+        if index is None and (extra := _EXTRA_KEY.match(key)) is not None:
+            index = int(extra.group(1)) - 1
+        if index is None or index in placed:
+            unplaced.append(str(value))  # not stored by this version: kept, at the right
+        else:
+            placed[index] = str(value)
+    width = max(placed, default=-1) + 1
+    return [placed.get(index, "") for index in range(width)] + unplaced

@@ -115,6 +115,11 @@ class RegistryImport(Base):
     # [{"row": n, "reason": str, "values": {header: cell}}]: stored as given, masked in
     # API answers for readers without calls:read_pii.
     report: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The header's row number in the file (None: imported before it was kept, migration
+    # 0013); rows above it and the rows that are no entry are in registry_rows.
+    header_row: Mapped[int | None] = mapped_column(Integer)
+    # SHA-256 of the header row: a registry of the same layout finds this import's mapping.
+    layout_key: Mapped[str] = mapped_column(String(64), default="", index=True)
 
 
 class RegistryEntry(Base):
@@ -153,6 +158,23 @@ class RegistryEntry(Base):
     lease_owner: Mapped[str] = mapped_column(String(128), default="")
     lease_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RegistryRow(Base):
+    """A row of an uploaded file that is no entry (a title row above the header, a
+    duplicate), its cells as they were, so the export gives the file back row for row."""
+
+    __tablename__ = "registry_rows"
+    __table_args__ = (UniqueConstraint("import_id", "row_number", name="uq_registry_rows_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("registry_imports.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    # title (above the header), duplicate_in_file, duplicate (already in the campaign)
+    code: Mapped[str] = mapped_column(String(32))
+    cells: Mapped[list[Any]] = mapped_column(JSON, default=list)  # texts, column by column
+    of_import: Mapped[int | None] = mapped_column(Integer)  # the row it repeats: import ...
+    of_row: Mapped[int | None] = mapped_column(Integer)  # ... and row number
 
 
 class NotificationAttempt(Base):
