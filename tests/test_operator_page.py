@@ -517,3 +517,55 @@ async def test_a_preview_suggests_the_category_of_its_calls_wrapup(
             assert pending.category_hint is None  # the page's own suggestion, then
             await expect(page.locator("#category-document_notification")).to_be_checked()
             await expect(page.locator("#field-result")).to_be_visible()
+
+
+async def test_ready_before_submitting_then_two_pending_wrapups(
+    db_url: str, browser: Browser
+) -> None:
+    """Issue #17 item 2: the form says which call it tags; after going ready with a form
+    unsubmitted, the next call's form opens, and the operator switches between the two
+    (each keeps its draft)."""
+    second_caller = "79037654321"
+    async with running_service(db_url) as service:
+        user_id = add_operator(service)
+        sim = await simulator(service)
+        name = f"two-pending-{backend(db_url)}"
+        async with operator_page(browser, service, name) as page:
+            state = page.locator("#state")
+            await page.keyboard.press("Alt+R")
+            await expect(state).to_have_attribute("data-state", "ready")
+            assert await sim.call("answered", CALLER)
+            await expect(page.locator("#wrapup")).to_be_visible()
+            await expect(page.locator("#wrapup-call")).to_contain_text(CALLER)
+            await expect(page.locator("#pending-nav")).to_be_hidden()  # only one
+            await page.keyboard.press("1")  # consultation, not submitted
+            await page.select_option("#field-service", "snils")
+            await page.keyboard.press("Alt+R")  # ready before submitting
+            await expect(state).to_have_attribute("data-state", "ready")
+
+            assert await sim.call("answered", second_caller)
+            await expect(page.locator("#caller-number")).to_have_text(second_caller)
+            # the form of the call that just ended, not the older one
+            await expect(page.locator("#wrapup-call")).to_contain_text(second_caller)
+            tabs = page.locator("#pending-list button")
+            await expect(tabs).to_have_count(2)
+            await expect(tabs.first).to_contain_text(second_caller)
+            await expect(tabs.first).to_have_attribute("aria-current", "true")
+            await expect(page.locator("#category-consultation")).not_to_be_checked()
+            await page.screenshot(path=str(ARTIFACTS / f"{name}-switch.png"), full_page=True)
+
+            await tabs.nth(1).click()  # back to the first call: its draft is there
+            await expect(page.locator("#wrapup-call")).to_contain_text(CALLER)
+            await expect(page.locator("#category-consultation")).to_be_checked()
+            await expect(page.locator("#field-service")).to_have_value("snils")
+            await page.select_option("#field-result", "answered")
+            await page.locator("#field-result").press("Control+Enter")
+            # submitted: the other one opens, alone now
+            await expect(page.locator("#wrapup-call")).to_contain_text(second_caller)
+            await expect(page.locator("#pending-nav")).to_be_hidden()
+            wrapups = {w.call_key: w for w in row(service, Wrapup, operator_id=user_id)}
+            assert len(wrapups) == 2
+            submitted = [w for w in wrapups.values() if w.status == "submitted"]
+            (first,) = submitted
+            assert first.fields == {"service": "snils", "result": "answered"}
+            assert [w.status for w in wrapups.values() if w is not first] == ["pending"]

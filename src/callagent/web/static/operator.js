@@ -93,6 +93,7 @@
     let historyFor = null;
     let submitting = false; // one submission at a time
     let pendingTries = 0;
+    let pendingNow = []; // pending wrap-ups, newest first
     let preview = null; // the campaign entry offered to us (campaign_preview) until its call ends
     const previewHints = []; // {callKey, digits, hint} of recent previews, newest last
 
@@ -488,12 +489,17 @@
       const waiting = items
         .filter((w) => w.status === "pending")
         .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+      pendingNow = waiting;
+      renderPending();
       if (current) {
         const fresh = items.find((w) => w.id === current.id);
         if (fresh) updateDeadline(fresh);
         const newer = waiting.find((w) => w.id !== current.id);
-        if (openNewest && current.status === "missed" && newer) {
-          saveDraft(); // the missed one waits in its list, with its draft
+        const later = newer && String(newer.started_at) > String(current.started_at);
+        if (openNewest && newer && (current.status === "missed" || later)) {
+          // a call just ended: its form opens; the one being filled keeps its draft and
+          // waits in the list above the form
+          saveDraft();
           openForm(newer);
         }
         return;
@@ -506,6 +512,31 @@
       } else if (!waiting.length && state === "wrap_up" && pendingTries < 10) {
         pendingTries += 1; // the call's record may still be on its way
         setTimeout(() => refreshPending(true), 300);
+      }
+    }
+
+    // The pending wrap-ups, newest first, when there is more than one: the operator
+    // switches between them (each keeps its draft).
+    function renderPending() {
+      const nav = $("#pending-nav");
+      const list = $("#pending-list");
+      list.replaceChildren();
+      nav.hidden = pendingNow.length < 2;
+      for (const wrapup of pendingNow) {
+        const chosen = Boolean(current) && current.id === wrapup.id;
+        const button = el("button", {
+          type: "button",
+          class: chosen ? "tab chosen" : "tab secondary",
+          text: `${wrapup.caller_number || T.unknown_number} · ${clock(wrapup.started_at)}`,
+          dataset: { wrapupId: wrapup.id },
+        });
+        if (chosen) button.setAttribute("aria-current", "true");
+        button.addEventListener("click", () => {
+          if (chosen) return;
+          saveDraft();
+          openForm(wrapup);
+        });
+        list.append(el("li", {}, button));
       }
     }
 
@@ -558,6 +589,7 @@
       else $("#fields").replaceChildren(el("p", { class: "muted", text: T.choose_category }));
       updateDeadline(wrapup);
       tick();
+      renderPending();
       $("#wrapup-title").focus();
     }
 
@@ -814,7 +846,7 @@
           dropDraft(wrapup.id);
           closeForm();
           toast(T.saved);
-          refreshPending(false);
+          refreshPending(pendingNow.length > 1); // the next one waiting opens
           refreshRecent();
           setTimeout(checkStateAfterSubmit, 1500);
         } else if (response.status === 422 && body && Array.isArray(body.detail)) {
