@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LOGIN_BODY_BYTES = 16 * 1024  # a login and a password; anything bigger is not a login
 MULTIPART_SLACK = 64 * 1024  # the multipart framing and the form's other fields (mapping)
 _LOGIN = re.compile(r"^/(api/v1/auth/login|operator/login)/?$")
-_UPLOAD = re.compile(r"^/api/v1/campaigns/[^/]+/registry/?$")
+_UPLOAD = re.compile(r"^/api/v1/campaigns/[^/]+/registry(/preview)?/?$")  # a file: upload, preview
 
 
 @dataclass(frozen=True)

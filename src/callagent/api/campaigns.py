@@ -24,6 +24,7 @@ from callagent.campaigns.registry_export import (
     export_filename,
 )
 from callagent.campaigns.registry_import import import_registry
+from callagent.campaigns.registry_preview import as_json, preview_file
 from callagent.campaigns.schemas import (
     CampaignCreate,
     CampaignOut,
@@ -35,8 +36,9 @@ from callagent.campaigns.schemas import (
     ImportOut,
     ImportSummary,
     Progress,
+    RegistryPreviewOut,
 )
-from callagent.campaigns.tables import EncodingProblem, RegistryFileError
+from callagent.campaigns.tables import EncodingProblem, RegistryFileError, read_table
 from callagent.config import Settings
 from callagent.db.campaign_models import RegistryImport
 
@@ -163,7 +165,9 @@ router.add_api_route(
         "Multipart form: `file` (CSV in UTF-8, UTF-8 with BOM or Windows-1251 with any of "
         "`, ; tab |` as delimiter, or XLSX) and optionally `mapping`, a JSON object "
         'field -> header, e.g. `{"phones": ["Телефон", "Телефон 2"], "name": "ФИО"}` '
-        "(fields: name, phones, case_number, service, office, ready_date, note). "
+        "(fields: name, phones, case_number, service, office, ready_date, note; `ignore` "
+        "for columns to leave out whatever their header says). Columns the mapping does not "
+        "name are detected by their headers; `/registry/preview` shows what would be. "
         "Uploading the same file again returns the earlier report (`repeated`: true)."
     ),
     responses={**_ERRORS, 413: {"model": Problem}},
@@ -196,14 +200,7 @@ def registry_upload(
             raise HTTPException(
                 422, 'mapping must be an object field -> header, e.g. {"phones": "Телефон"}'
             )
-    data = file.file.read(settings.registry_max_bytes + 1)
-    if len(data) > settings.registry_max_bytes:
-        raise HTTPException(
-            413,
-            f"the file is larger than {settings.registry_max_bytes} bytes "
-            "(CALLAGENT_REGISTRY_MAX_BYTES): split it into several files",
-        )
-    filename = (file.filename or "registry").replace("\x00", "")
+    data, filename = _read_upload(file, settings)
     try:
         outcome = import_registry(
             db,
@@ -227,6 +224,61 @@ def registry_upload(
         notes=outcome.notes,
         read=outcome.repeated,
     )
+
+
+def _read_upload(file: UploadFile, settings: Settings) -> tuple[bytes, str]:
+    """The uploaded file's bytes (413 past CALLAGENT_REGISTRY_MAX_BYTES) and its name."""
+    data = file.file.read(settings.registry_max_bytes + 1)
+    if len(data) > settings.registry_max_bytes:
+        raise HTTPException(
+            413,
+            f"the file is larger than {settings.registry_max_bytes} bytes "
+            "(CALLAGENT_REGISTRY_MAX_BYTES): split it into several files",
+        )
+    return data, (file.filename or "registry").replace("\x00", "")
+
+
+@router.post(
+    "/{campaign_id}/registry/preview",
+    response_model=RegistryPreviewOut,
+    summary="Preview a registry (CSV or XLSX) without importing it: header, columns, rows",
+    description=(
+        "Multipart form: `file`, as for the upload. The answer names the header row, each "
+        "column's meaning (name, phones, case_number, service, office, ready_date, note or "
+        "ignore) and the first rows below the header. When an earlier import had the same "
+        "header row (this campaign's newest, else any campaign's), its mapping is shown "
+        "(`remembered`). Send `mapping` back with the upload to import with it. Nothing is "
+        "stored; cells are masked without `calls:read_pii`."
+    ),
+    responses={**_ERRORS, 413: {"model": Problem}},
+)
+def registry_preview(
+    request: Request,
+    campaign_id: Id,
+    db: Db,
+    principal: Writer,
+    file: Annotated[UploadFile, File(description="the registry, CSV or XLSX")],
+) -> RegistryPreviewOut:
+    settings = _settings(request)
+    campaign = service.get_campaign(db, campaign_id=campaign_id)
+    data, filename = _read_upload(file, settings)
+    try:
+        table = read_table(data, filename, max_rows=settings.registry_max_rows)
+    except EncodingProblem as exc:
+        raise HTTPException(422, f"{filename}: {exc.localised(message_language(request))}") from exc
+    except RegistryFileError as exc:
+        raise HTTPException(422, f"{filename}: {exc}") from exc
+    out = RegistryPreviewOut.model_validate(
+        as_json(preview_file(db, campaign_id=campaign.id, table=table))
+    )
+    if not _pii(principal):
+        names = frozenset(c.key for c in out.columns if c.field == "name")
+        for row in out.rows:
+            values = service.mask_values(
+                {c.key: cell for c, cell in zip(out.columns, row.cells, strict=True)}, names
+            )
+            row.cells = [str(values[c.key]) for c in out.columns]
+    return out
 
 
 @router.get(

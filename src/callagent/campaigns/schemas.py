@@ -280,6 +280,51 @@ class ImportOut(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class PreviewColumn(BaseModel):
+    """One column of a previewed registry."""
+
+    index: int = Field(description="0-based column index")
+    header: str = Field(description="the header cell as written")
+    key: str = Field(description="the name to use in `mapping` (repeated headers numbered)")
+    field: str = Field(description="its meaning: the remembered one, else the detected one")
+    detected: str = Field(description="what its header names by itself (`ignore`: nothing)")
+    in_header: bool = Field(description="false: cells right of the header row, not mappable")
+
+
+class PreviewRow(BaseModel):
+    """A row of the file as a spreadsheet numbers it, cells column by column."""
+
+    row: int
+    cells: list[str]
+
+
+class RememberedImport(BaseModel):
+    """The earlier import of the same layout whose mapping the preview shows."""
+
+    import_id: int
+    campaign_id: int
+    filename: str
+
+
+class RegistryPreviewOut(BaseModel):
+    """A registry file before it is imported: header, columns' meanings, first rows."""
+
+    header_row: int = Field(description="the header's row number (0: none found)")
+    columns: list[PreviewColumn]
+    rows: list[PreviewRow] = Field(description="the first filled rows below the header")
+    rows_total: int = Field(description="rows below the header")
+    choices: list[str] = Field(description="the meanings a column may have")
+    mapping: dict[str, list[str]] = Field(
+        description="the columns' meanings as the upload's `mapping` takes them"
+    )
+    problem: str = Field(description="why no header was detected ('' when one was)")
+    remembered: RememberedImport | None = Field(
+        description="the import of the same header row whose mapping is shown: this "
+        "campaign's newest, else any campaign's"
+    )
+    notes: list[str]
+
+
 class ImportSummary(BaseModel):
     """An import without its report rows (for lists)."""
 
