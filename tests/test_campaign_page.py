@@ -30,6 +30,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "campaign-page"
 SAMPLE = Path(registry_import.__file__).parent / "samples" / "registry_sample.csv"
+SAMPLE_XLSX = SAMPLE.with_suffix(".xlsx")  # the same layout, another file
 PASSWORD = "supervisor-password"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -198,8 +199,9 @@ async def test_upload_start_watch_and_download_in_chromium(db_url: str) -> None:
             sheet = workbook.active
             assert sheet is not None
             rows = list(sheet.iter_rows(values_only=True))
-            assert rows[0][1] == "ФИО заявителя" and rows[0][8] == "Статус"
-            assert len(rows) == 1 + 19
+            # the registry row for row: its title on row 1, the header on row 2
+            assert rows[1][1] == "ФИО заявителя" and rows[1][8] == "Статус"
+            assert len(rows) == 23
             assert sum(1 for r in rows if r[8] == "уведомлён") == 1
             await page.click("#pause")
             await expect(page.locator("#status")).to_have_attribute("data-status", "paused")
@@ -264,3 +266,91 @@ async def test_the_page_says_why_nothing_is_dialled_in_the_offices_time(db_url: 
             await expect(idle).to_have_attribute("data-reason", "outside_window", timeout=8000)
             await expect(idle).to_contain_text("вне окна звонков до")
             await expect(idle).to_contain_text(f"{hour:02d}:00 (Asia/Vladivostok)")
+
+
+async def test_columns_are_mapped_with_drop_downs_and_remembered(db_url: str) -> None:
+    """Issue #17 item 9: no JSON. The file's first rows with each column's meaning in a
+    drop-down; a changed meaning is what the import uses; the next registry of the same
+    layout comes with that mapping chosen."""
+    backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
+    async with (
+        _browser() as browser,
+        running_service(db_url, campaign_scheduler="off") as service,
+    ):
+        _add_user(service, "orlova", Role.SUPERVISOR)
+        cid = await _campaign(service, "Сопоставление")
+        async with _page(browser, service, f"mapping-{backend}") as page:
+            await page.context.add_cookies(
+                [
+                    {
+                        "name": "callagent_session",
+                        "value": await _cookie(service, "orlova"),
+                        "url": service.base_url,
+                    }
+                ]
+            )
+            await page.goto(f"{service.base_url}/supervisor/campaigns/{cid}")
+            await expect(page.locator("#mapping")).to_have_count(0)  # the JSON field is gone
+            await expect(page.locator("#import")).to_be_disabled()
+            await page.set_input_files("#file", str(SAMPLE))
+            await expect(page.locator("#preview-summary")).to_contain_text(
+                "Шапка таблицы — строка 2, строк под ней: 21"
+            )
+            meanings = page.locator("#preview-table select.meaning")
+            await expect(meanings).to_have_count(8)
+            detected = [await m.input_value() for m in await meanings.all()]
+            assert detected == [
+                "ignore",
+                "name",
+                "phones",
+                "case_number",
+                "service",
+                "office",
+                "ready_date",
+                "note",
+            ]
+            await expect(page.locator("#preview-table thead")).to_contain_text("Примечание")
+            rows = page.locator("#preview-table tbody tr")
+            await expect(rows).to_have_count(5)
+            await expect(rows.first).to_contain_text("Иванова Мария Петровна")
+            await expect(page.locator("#meaning-7 option")).to_have_count(8)
+            await page.locator("#upload").screenshot(
+                path=str(ARTIFACTS / f"mapping-preview-{backend}.png")
+            )
+            # the notes are not for the applicants: leave them out
+            await page.select_option("#meaning-7", "ignore")
+            await expect(page.locator("#meaning-7")).to_have_class(re.compile("changed"))
+            # one case number column only: said on the page, nothing sent
+            await page.select_option("#meaning-0", "case_number")
+            await page.click("#import")
+            await expect(page.locator("#mapping-error")).to_contain_text("«Номер дела»")
+            await page.select_option("#meaning-0", "ignore")
+            await page.locator("#upload").screenshot(
+                path=str(ARTIFACTS / f"mapping-changed-{backend}.png")
+            )
+            await page.click("#import")
+            await expect(page.locator("#report-summary")).to_contain_text(
+                "Строк: 21, к обзвону: 16, не звоним: 5"
+            )
+            await expect(page.locator("#preview")).to_be_hidden()
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                entries = session.scalars(
+                    select(RegistryEntry).where(RegistryEntry.campaign_id == cid)
+                ).all()
+            assert len(entries) == 19
+            assert {e.note for e in entries} == {""}  # the sample has notes: left out
+            assert all(e.office and e.case_number for e in entries)  # the rest as detected
+            imported = await service.client.get(f"/api/v1/campaigns/{cid}/registry/imports")
+            import_id = imported.json()[0]["id"]
+
+            # the next registry of the same layout (the XLSX): the mapping comes chosen
+            await page.set_input_files("#file", str(SAMPLE_XLSX))
+            await expect(page.locator("#preview-summary")).to_contain_text(
+                f"как при загрузке №{import_id} («registry_sample.csv») с той же шапкой"
+            )
+            assert await page.locator("#meaning-7").input_value() == "ignore"
+            assert await page.locator("#meaning-1").input_value() == "name"
+            await expect(page.locator("#meaning-7")).to_have_class(re.compile("changed"))
+            await page.locator("#upload").screenshot(
+                path=str(ARTIFACTS / f"mapping-remembered-{backend}.png")
+            )

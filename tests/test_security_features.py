@@ -566,6 +566,7 @@ PAGE_ROUTES = {
     ("POST", "/api/v1/campaigns/{campaign_id}/start"),
     ("POST", "/api/v1/campaigns/{campaign_id}/pause"),
     ("POST", "/api/v1/campaigns/{campaign_id}/registry"),
+    ("POST", "/api/v1/campaigns/{campaign_id}/registry/preview"),
     ("POST", "/api/v1/auth/logout"),
 }
 
