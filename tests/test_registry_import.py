@@ -477,6 +477,13 @@ def test_cli_add_import_show_export(cli_env: CliRunner, tmp_path: Path) -> None:
     engine.dispose()
     assert entry.action == "campaigns.registry_export" and entry.rows == 2 * 20  # with duplicates
     assert entry.actor.startswith("cli") and entry.detail["format"] == "csv"
+    one = tmp_path / "second.csv"  # the XLSX upload alone
+    alone = run(["registry", "export", "--campaign", "Паспорта", "--import", "2", "-o", str(one)])
+    assert alone.exit_code == 0, alone.output
+    rows = list(csv.reader(io.StringIO(one.read_text("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 23 and rows[2][8] == "уже в кампании (загрузка 1, строка 3), не звоним"
+    nine = run(["registry", "export", "--campaign", "Паспорта", "--import", "9", "-o", str(one)])
+    assert nine.exit_code == 2 and "no registry import 9" in nine.output
     missing = run(["registry", "import", str(tmp_path / "nope.csv"), "--campaign", "Паспорта"])
     assert missing.exit_code == 2 and "cannot read" in missing.output
     empty = tmp_path / "empty.csv"

@@ -217,7 +217,8 @@ def registry_import(
         typer.Option(
             "--map",
             help="field=Header (fields: name, phones, case_number, service, office, "
-            "ready_date, note); repeat, e.g. --map phones=Телефон --map 'phones=Телефон 2'",
+            "ready_date, note; ignore=Header leaves a column out); repeat, e.g. "
+            "--map phones=Телефон --map 'phones=Телефон 2'",
         ),
     ] = None,
 ) -> None:
@@ -294,11 +295,15 @@ def registry_export(
         str | None,
         typer.Option("--format", help="csv or xlsx (default: the output file's extension)"),
     ] = None,
-    lang: Annotated[str, typer.Option(help="result headers: ru or en")] = "ru",
+    lang: Annotated[str, typer.Option(help="result headers and statuses: ru or en")] = "ru",
+    import_id: Annotated[
+        int | None, typer.Option("--import", help="one upload alone (default: every upload)")
+    ] = None,
 ) -> None:
-    """Write the registry with results (the imported columns plus the result columns)."""
+    """Write the registry with results: each upload row for row, the result columns added."""
     from callagent.auth.scopes import ALL_SCOPES
     from callagent.auth.service import Principal, audit
+    from callagent.campaigns import service
     from callagent.campaigns.registry_export import export_file
 
     fmt = fmt if fmt is not None else export_format_of(output)
@@ -308,7 +313,18 @@ def registry_export(
         raise _fail(f"--lang {lang!r}: use ru or en", 2)
     with _sessions(_settings())() as session:
         row = _campaign(session, campaign)
-        data, rows = export_file(session, campaign=row, fmt=fmt, lang=lang)  # type: ignore[arg-type]
+        if import_id is not None:
+            try:
+                service.get_import(session, campaign_id=row.id, import_id=import_id)
+            except service.NotFound as exc:
+                raise _fail(str(exc), 2) from exc
+        data, rows = export_file(
+            session,
+            campaign=row,
+            fmt=fmt,  # type: ignore[arg-type]
+            lang=lang,  # type: ignore[arg-type]
+            import_id=import_id,
+        )
         try:
             output.write_bytes(data)
         except OSError as exc:
