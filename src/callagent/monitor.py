@@ -17,6 +17,7 @@ from typing import Any
 from callagent.ami.client import AmiClient
 from callagent.ami.parser import AmiMessage
 from callagent.config import Settings
+from callagent.db.queries import operators_by_endpoint
 from callagent.db.store import CallStore
 from callagent.db.writer import CallWriter
 from callagent.reconcile.channel_vars import read_listed_variables
@@ -48,6 +49,8 @@ class Monitor:
         self.tracker = Tracker(
             trunk_endpoints=settings.trunk_endpoints,
             finished_memory=settings.finished_calls_memory,
+            # A list set by the administrator overrides telling trunks by the phones.
+            trunks_override="trunk_endpoints" in settings.model_fields_set,
         )
         self.writer = CallWriter(
             self.tracker,
@@ -167,8 +170,28 @@ class Monitor:
             done.seconds,
         )
 
+    async def read_operator_phones(self) -> None:
+        """Tell the tracker which endpoints are operators' phones (see Tracker.classify)."""
+        try:
+            phones = await asyncio.to_thread(self._operator_phones)
+        except Exception as exc:
+            log.warning("could not read the operators' phones (%s); kept the last ones", exc)
+            return
+        self.tracker.operator_endpoints = phones
+
+    def _operator_phones(self) -> frozenset[str]:
+        with self.store.sessions() as session:
+            return frozenset(operators_by_endpoint(session))
+
+    async def _follow_operator_phones(self, interval: float = 5.0) -> None:
+        # A phone given to an operator counts as theirs within this many seconds.
+        while True:
+            await asyncio.sleep(interval)
+            await self.read_operator_phones()
+
     async def restore(self) -> int:
         """Take up the calls an earlier run left unfinished; returns how many."""
+        await self.read_operator_phones()  # before any event is classified
         nodes = [client.node.name for client in self.clients]
         if not nodes:
             return 0
@@ -189,6 +212,7 @@ class Monitor:
     def start(self) -> None:
         """Start the writer and one task per AMI node."""
         self._spawn(self.writer.run())
+        self._spawn(self._follow_operator_phones())
         for client in self.clients:
             self._spawn(client.run())
         if self.clients:

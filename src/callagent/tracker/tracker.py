@@ -9,6 +9,10 @@ for the writer to drain.
 
 Rules that real Asterisk traffic taught us (``shared/pbx-traces/README.md``):
 - every leg of a call, retries and transfer targets included, shares the Linkedid;
+  a channel bridged with another call takes that call's Linkedid (the oldest wins)
+  and so joins it, and an attended or blonde transfer joins the consultation call into
+  the transferred one: one call, one record (cacofonisk's recordings,
+  ``tests/fixtures/cacofonisk``);
 - ``HangupRequest`` marks the leg whose far end hung up; ``SoftHangupRequest``
   says nothing about who did;
 - a call is final when its last channel is gone (no CEL needed);
@@ -96,8 +100,15 @@ class Tracker:
         self,
         trunk_endpoints: Iterable[str] = ("PJSIP/trunk",),
         finished_memory: int = 20_000,
+        *,
+        trunks_override: bool = True,
     ) -> None:
         self.trunk_endpoints = tuple(trunk_endpoints)
+        # False when CALLAGENT_TRUNK_ENDPOINTS is left at its default: then a phone that
+        # belongs to no operator is the applicant's side too (see classify).
+        self.trunks_override = trunks_override
+        # Every operator's phone, as the service last read them (empty: not known).
+        self.operator_endpoints: frozenset[str] = frozenset()
         self.finished_memory = finished_memory
         self.calls: dict[CallKey, CallState] = {}
         self.devices: dict[tuple[str, str], DeviceState] = {}
@@ -171,12 +182,21 @@ class Tracker:
         return self._out
 
     def classify(self, endpoint: str) -> str:
-        """The role of a device in a call: trunk (applicant side), operator, local."""
+        """The role of a device in a call: trunk (applicant side), operator, local.
+
+        The configured trunks are the applicant's side. With the setting left at its
+        default and the operators' phones known, so is every other endpoint that is no
+        operator's phone (a second trunk such as ``PJSIP/trunk-dead`` needs no setting);
+        a configured list is an override: every endpoint not on it is an operator's.
+        """
         if endpoint.startswith("Local/"):
             return "local"
         for trunk in self.trunk_endpoints:
             if endpoint == trunk or endpoint.startswith(trunk + "/"):
                 return "trunk"
+        phones = self.operator_endpoints
+        if phones and not self.trunks_override and endpoint not in phones:
+            return "trunk"
         return "operator"
 
     def restore(self, call: CallState) -> None:
@@ -1046,6 +1066,12 @@ class Tracker:
         if call is not None and not call.originate:
             call.originate = info
             call.note(at, "originate_response", **info)
+            leg = call.legs.get(uniqueid)
+            channel = h.get("Channel", "")
+            if leg is not None and not leg.dial_string and "@" in channel:
+                # The Originate's own dial string (PJSIP/79161234567@trunk-dead): the
+                # number when no DialBegin named it.
+                leg.dial_string = channel
             self._touch(call)
         self._out.append(
             OriginateResult(node, info["action_id"], info["response"], info["reason"], uniqueid)
