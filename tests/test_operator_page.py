@@ -34,6 +34,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "operator-page"
 PASSWORD = "operator-password"
 CALLER = "79161112233"
+CALLER_SHOWN = "+7 916 111-22-33"  # as the pages show it (libphonenumber's format for RU)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -248,7 +249,8 @@ async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
 
             # The first call: the applicant's number pops up, then the form opens by itself.
             assert await sim.call("answered", CALLER)
-            await expect(page.locator("#caller-number")).to_have_text(CALLER)
+            await expect(page.locator("#caller-number")).to_have_text(CALLER_SHOWN)
+            await expect(page.locator("#caller-number")).to_have_attribute("data-number", CALLER)
             form = page.locator("#wrapup")
             await expect(form).to_be_visible()
             await expect(page.locator("#wrapup-title")).to_be_focused()
@@ -287,7 +289,7 @@ async def test_a_call_pops_up_and_its_wrapup_is_done_from_the_keyboard(
             (user,) = row(service, User, id=user_id)
             assert user.state == "ready"
             recent = page.locator("#recent-table tbody tr").first
-            await expect(recent).to_contain_text(CALLER)
+            await expect(recent).to_contain_text(CALLER_SHOWN)
             await expect(recent).to_contain_text("Консультация")
 
             # The same applicant calls again: the pop-up shows the first call's wrap-up.
@@ -380,7 +382,7 @@ async def test_a_missed_wrapup_is_completed_and_the_applicant_called_back(
             await expect(state).to_have_attribute("data-state", "ready")
             await expect(page.locator("#countdown")).to_contain_text("Срок вышел")
             await expect(page.locator("#wrapup-extend")).to_be_hidden()
-            await expect(page.locator("#missed-list")).to_contain_text(CALLER)
+            await expect(page.locator("#missed-list")).to_contain_text(CALLER_SHOWN)
             await page.fill("#field-applicant_name", "Сидоров Пётр")
             await page.select_option("#field-answer_channel", "call_back")
             await page.fill("#field-contact_phone", "8 916 123-45-67")
@@ -461,10 +463,10 @@ async def test_an_operator_mode_campaign_entry_is_previewed_before_the_call(
                     dial(service, Clock(), preview=live_preview(service.app.state))  # type: ignore[attr-defined]
                 )
                 # shown before the applicant's leg, and kept while the call goes on
-                await expect_preview(page, shown_entry("+79161110001", 1, campaign))
+                await expect_preview(page, shown_entry("+7 916 111-00-01", 1, campaign))
                 await expect(page.locator("#caller-phase")).to_have_text("разговор")
                 # our phone rang first: the applicant shown is the preview's
-                await expect(page.locator("#caller-number")).to_have_text(re.compile("79161110001"))
+                await expect(page.locator("#caller-number")).to_have_text("+7 916 111-00-01")
                 await expect(panel).to_be_visible()
                 await page.screenshot(path=str(ARTIFACTS / f"preview-{backend(db_url)}-call.png"))
                 summary, _ = await asyncio.wait_for(run, 30)
@@ -507,7 +509,10 @@ async def test_a_preview_suggests_the_category_of_its_calls_wrapup(
             hub = service.app.state.live  # type: ignore[attr-defined]
             await asyncio.to_thread(hub.publish_threadsafe, user_id, "campaign_preview", data)
             await expect(page.locator("#preview-title")).to_have_text("Ready-document notification")
-            await expect_preview(page, shown_entry("+" + CALLER, 2, "Passports, November"))
+            await expect_preview(page, shown_entry(CALLER_SHOWN, 2, "Passports, November"))
+            await expect(page.locator("#preview-phone")).to_have_attribute(
+                "data-number", "+" + CALLER
+            )
             await expect(page.locator("#preview")).to_have_attribute("data-entry-id", "42")
             # the call it announced: an inbound trace here, whose wrap-up suggests nothing
             assert await sim.call("answered", CALLER)
@@ -526,6 +531,7 @@ async def test_ready_before_submitting_then_two_pending_wrapups(
     unsubmitted, the next call's form opens, and the operator switches between the two
     (each keeps its draft)."""
     second_caller = "79037654321"
+    second_shown = "+7 903 765-43-21"
     async with running_service(db_url) as service:
         user_id = add_operator(service)
         sim = await simulator(service)
@@ -536,7 +542,7 @@ async def test_ready_before_submitting_then_two_pending_wrapups(
             await expect(state).to_have_attribute("data-state", "ready")
             assert await sim.call("answered", CALLER)
             await expect(page.locator("#wrapup")).to_be_visible()
-            await expect(page.locator("#wrapup-call")).to_contain_text(CALLER)
+            await expect(page.locator("#wrapup-call")).to_contain_text(CALLER_SHOWN)
             await expect(page.locator("#pending-nav")).to_be_hidden()  # only one
             await page.keyboard.press("1")  # consultation, not submitted
             await page.select_option("#field-service", "snils")
@@ -544,24 +550,24 @@ async def test_ready_before_submitting_then_two_pending_wrapups(
             await expect(state).to_have_attribute("data-state", "ready")
 
             assert await sim.call("answered", second_caller)
-            await expect(page.locator("#caller-number")).to_have_text(second_caller)
+            await expect(page.locator("#caller-number")).to_have_text(second_shown)
             # the form of the call that just ended, not the older one
-            await expect(page.locator("#wrapup-call")).to_contain_text(second_caller)
+            await expect(page.locator("#wrapup-call")).to_contain_text(second_shown)
             tabs = page.locator("#pending-list button")
             await expect(tabs).to_have_count(2)
-            await expect(tabs.first).to_contain_text(second_caller)
+            await expect(tabs.first).to_contain_text(second_shown)
             await expect(tabs.first).to_have_attribute("aria-current", "true")
             await expect(page.locator("#category-consultation")).not_to_be_checked()
             await page.screenshot(path=str(ARTIFACTS / f"{name}-switch.png"), full_page=True)
 
             await tabs.nth(1).click()  # back to the first call: its draft is there
-            await expect(page.locator("#wrapup-call")).to_contain_text(CALLER)
+            await expect(page.locator("#wrapup-call")).to_contain_text(CALLER_SHOWN)
             await expect(page.locator("#category-consultation")).to_be_checked()
             await expect(page.locator("#field-service")).to_have_value("snils")
             await page.select_option("#field-result", "answered")
             await page.locator("#field-result").press("Control+Enter")
             # submitted: the other one opens, alone now
-            await expect(page.locator("#wrapup-call")).to_contain_text(second_caller)
+            await expect(page.locator("#wrapup-call")).to_contain_text(second_shown)
             await expect(page.locator("#pending-nav")).to_be_hidden()
             wrapups = {w.call_key: w for w in row(service, Wrapup, operator_id=user_id)}
             assert len(wrapups) == 2

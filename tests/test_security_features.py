@@ -562,6 +562,7 @@ PAGE_ROUTES = {
     ("POST", "/api/v1/questions/{question_id}/callback"),
     ("POST", "/api/v1/operators/{user_id}/state"),
     ("POST", "/operator/language"),
+    ("POST", "/operator/phones"),
     ("POST", "/api/v1/campaigns"),
     ("POST", "/api/v1/campaigns/{campaign_id}/start"),
     ("POST", "/api/v1/campaigns/{campaign_id}/pause"),

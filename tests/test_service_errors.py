@@ -1,5 +1,6 @@
 """Every service's refusal answers alike over real HTTP: its own status and
-``{"detail": "..."}`` (one handler in the app for any ServiceError), on SQLite and PostgreSQL."""
+``{"detail": "..."}`` (one handler in the app for any ServiceError), with ``code`` and
+``params`` when the error has a code for pages to translate; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from tests.test_wrapups_api import add_user, browser, call_ends_with
 
 
 def _problem(response: httpx.Response, status: int) -> str:
-    """The detail of a JSON error with ``status`` and nothing but ``detail`` in it."""
+    """The detail of a JSON error with ``status`` and nothing but ``detail`` in it (and a
+    code with its params)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert list(body) == ["detail"] and isinstance(body["detail"], str), body
+    assert list(body) in (["detail"], ["detail", "code", "params"]), body
+    assert isinstance(body["detail"], str), body
     detail: str = body["detail"]
     return detail
 
@@ -94,4 +97,6 @@ async def test_each_service_error_answers_its_status_and_detail(db_url: str) -> 
         assert (await ivanova.post(f"{wrapup_url}/extend")).status_code == 200
         again = await ivanova.post(f"{wrapup_url}/extend")
         assert _problem(again, 409) == f"wrap-up {pending['id']} was already extended once"
+        assert again.json()["code"] == "wrapup_extended_once"  # the page says it in its words
+        assert again.json()["params"] == {"wrapup": pending["id"]}
         await ivanova.aclose()

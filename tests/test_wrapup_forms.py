@@ -89,7 +89,11 @@ def test_the_default_forms_load_and_cover_the_centre() -> None:
     as_json = default.to_json()["categories"][0]
     assert as_json["fields"][0]["options"][0] == {
         "value": "passport",
-        "label": {"ru": "Паспорт гражданина РФ", "en": "Russian internal passport"},
+        "label": {
+            "ru": "Паспорт гражданина РФ",
+            "uk": "Паспорт громадянина РФ",
+            "en": "Russian internal passport",
+        },
     }
     assert load_forms(Settings(_env_file=None).wrapup_forms or None) == default  # type: ignore[call-arg]
 

@@ -15,9 +15,14 @@ from callagent.errors import ServiceError
 
 
 def service_error_response(request: Request, exc: Exception) -> JSONResponse:
-    """``{"detail": ...}`` with the error's status and headers, as ``HTTPException`` gives."""
+    """``{"detail": ...}`` with the error's status and headers, as ``HTTPException`` gives;
+    with ``code`` and ``params`` when the error has a code (pages translate it)."""
     error = cast(ServiceError, exc)  # registered for ServiceError (and its subclasses) only
-    return JSONResponse({"detail": error.detail}, status_code=error.status, headers=error.headers)
+    body: dict[str, Any] = {"detail": error.detail}
+    if error.code:
+        body["code"] = error.code
+        body["params"] = jsonable_encoder(error.params)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 MAX_ECHO_CHARS = 200  # of an invalid value repeated in a 422 answer

@@ -19,6 +19,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.secrets import hash_password
 from callagent.auth.service import Principal, create_user, now
 from callagent.db.models import OperatorStateChange, User
+from callagent.errors import ServiceError
 from callagent.routing.operators import OperatorBook, phones_down
 from callagent.routing.router import Router
 from callagent.routing.states import Signal
@@ -44,7 +45,7 @@ class OperatorIn(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=256)
     endpoints: list[str] = Field(default_factory=list)
     skills: dict[str, int] = Field(default_factory=dict)
-    language: str = Field(default="ru", pattern=r"^(ru|en)$")
+    language: str = Field(default="ru", pattern=r"^(ru|uk|en)$")
     group: str = Field(default="", max_length=64)
 
     _endpoints = field_validator("endpoints")(_check_endpoints)
@@ -56,7 +57,7 @@ class OperatorPatch(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=256)
     endpoints: list[str] | None = None
     skills: dict[str, int] | None = None
-    language: str | None = Field(default=None, pattern=r"^(ru|en)$")
+    language: str | None = Field(default=None, pattern=r"^(ru|uk|en)$")
     group: str | None = Field(default=None, max_length=64)
     active: bool | None = None
 
@@ -218,9 +219,18 @@ def operators_set_state(
         down = phones_down(db, user.endpoints if user else []) if body.state == "ready" else []
         if down:  # routing would skip them: say what to do about it, in their language
             words = strings(language(request, db, principal))
-            raise HTTPException(409, words["phone_not_registered"].format(phones=", ".join(down)))
-        raise HTTPException(
-            409, f"an operator in state {after.state!r} cannot go to {body.state!r} now"
+            phones = ", ".join(down)
+            raise ServiceError(
+                409,
+                words["error_phone_not_registered"].format(phones=phones),
+                code="phone_not_registered",
+                params={"phones": phones},
+            )
+        raise ServiceError(  # states are values: the page names them in its language
+            409,
+            f"an operator in state {after.state!r} cannot go to {body.state!r} now",
+            code="state_refused",
+            params={"state": after.state, "target": body.state},
         )
     return StateOut(**after.__dict__)
 

@@ -27,6 +27,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
 from callagent.db.models import Call, User
 from callagent.db.wrapup_models import Question
+from callagent.errors import ServiceError
 from callagent.originate import normalise_number
 from callagent.questions.service import (
     KNOWLEDGE_STATUSES,
@@ -390,11 +391,21 @@ async def questions_callback(
     who = viewer(db, principal)
     question = _get(db, who, question_id)
     if question.status == "closed":
-        raise HTTPException(409, f"question {question_id} is closed")
+        raise ServiceError(
+            409,
+            f"question {question_id} is closed",
+            code="question_closed",
+            params={"question": question_id},
+        )
     number = question.contact if question.answer_channel != "email" else ""
     number = number or question.applicant_phone
     if not number:
-        raise HTTPException(422, f"question {question_id} has no phone number to call back")
+        raise ServiceError(
+            422,
+            f"question {question_id} has no phone number to call back",
+            code="question_no_phone",
+            params={"question": question_id},
+        )
     operator_id = body.operator_id if body.operator_id is not None else principal.user_id
     placed = await place_from_operator(
         request,

@@ -124,6 +124,10 @@ class Problem(BaseModel):
     """An error: what was wrong and what to do (a list of field errors for invalid input)."""
 
     detail: str | list[dict[str, Any]]
+    code: str | None = Field(
+        default=None, description="a stable code of the refusal, for pages to translate"
+    )
+    params: dict[str, Any] | None = Field(default=None, description="the code's values")
 
 
 # Database ids in paths and bodies: bounded, so that a huge number is a 422, not a crash.

@@ -4,7 +4,7 @@
 Who may touch a wrap-up: operators their own; supervisors those of their group (all
 when they have no group); admins and API tokens all. Form errors come back as 422
 ``{"detail": [{"field": name | null, "message": text, "code": ...}]}``, every error at
-once, in the user's language (``users.language``); ``?lang=ru|en`` overrides it, and
+once, in the user's language (``users.language``); ``?lang=ru|uk|en`` overrides it, and
 API tokens get the ``Accept-Language`` header's language (Russian by default).
 """
 
@@ -69,7 +69,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class Labels(BaseModel):
+    """A label in every language (a forms file without ``uk`` gives its ``ru`` there)."""
+
     ru: str
+    uk: str
     en: str
 
 

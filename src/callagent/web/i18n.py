@@ -1,16 +1,33 @@
-"""The operator page's words in Russian (the default) and English.
+"""The operator page's and the login page's words in Russian (the default), Ukrainian
+and English.
 
 Templates get them as ``t`` and the page's script as JSON; call categories and
-form fields bring their own labels (from the wrap-up forms file).
+form fields bring their own labels (from the wrap-up forms file). Values the page
+shows (states, dispositions, directions, wrap-up statuses) have a key each
+(``state_<value>``, ``disposition_<value>``, ...), and API errors that carry a
+``code`` have ``error_<code>`` (their ``params`` filled in), so nothing reaches the
+page in another language. ``tests/test_i18n_keys.py`` checks the three have the same
+keys and placeholders.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from callagent.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, language_of
 
-Language = Literal["ru", "en"]
-LANGUAGES: tuple[Language, ...] = ("ru", "en")
-DEFAULT_LANGUAGE: Language = "ru"
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "LANGUAGE_LABELS",
+    "LANGUAGE_NAMES",
+    "STRINGS",
+    "Language",
+    "language_of",
+    "strings",
+]
+
+# The language switch: a short label and the language's own name (its tooltip).
+LANGUAGE_LABELS: dict[Language, str] = {"ru": "RU", "uk": "УКР", "en": "EN"}
+LANGUAGE_NAMES: dict[Language, str] = {"ru": "Русский", "uk": "Українська", "en": "English"}
 
 _RU: dict[str, str] = {
     "app": "callagent",
@@ -46,7 +63,7 @@ _RU: dict[str, str] = {
     "reason_other": "Другое",
     "reason_no_answer": "Не ответил на звонок",
     "state_refused": "Сейчас нельзя: {detail}",
-    "phone_not_registered": (
+    "error_phone_not_registered": (
         "телефон {phones} не зарегистрирован на АТС, звонки на него не доходят. Включите "
         "телефон, проверьте его сеть и учётную запись SIP, дождитесь регистрации и снова "
         "нажмите «Готов»."
@@ -118,6 +135,168 @@ _RU: dict[str, str] = {
         "Клавиши: 1–9 или Alt+цифра — категория, Ctrl+Enter — сохранить, "
         "Alt+E — продлить, Alt+R — готов, Alt+P — пауза."
     ),
+    "disposition_answered": "отвечен",
+    "disposition_abandoned": "заявитель не дождался",
+    "disposition_no_answer": "без ответа",
+    "disposition_busy": "занято",
+    "disposition_rejected": "отклонён",
+    "disposition_congestion": "сеть перегружена",
+    "disposition_failed": "не соединился",
+    "disposition_in_progress": "идёт",
+    "wrapup_status_pending": "ждёт обработки",
+    "wrapup_status_missed": "пропущена",
+    "wrapup_status_submitted": "сохранена",
+    "error_state_refused": "из состояния «{state}» нельзя перейти в «{target}»",
+    "error_wrapup_submitted_differently": (
+        "эта обработка уже сохранена с другими значениями; исправить её может супервизор"
+    ),
+    "error_wrapup_not_pending": "обработка {status}: продлить можно только ожидающую",
+    "error_wrapup_extended_once": "срок этой обработки уже продлевали",
+    "error_question_closed": "вопрос закрыт",
+    "error_question_no_phone": "у вопроса нет номера, на который можно перезвонить",
+    "error_status_403": "нет прав на это действие",
+    "error_status_404": "не найдено (возможно, уже удалено)",
+    "error_status_409": "это уже изменилось, обновите страницу",
+    "error_status_422": "сервер не принял данные",
+    "error_status_429": "слишком много запросов, повторите через минуту",
+    "error_status_502": "АТС не ответила, повторите позже",
+    "error_status_503": "АТС недоступна, повторите позже",
+    "error_status_other": "сервер ответил кодом {status}",
+}
+
+_UK: dict[str, str] = {
+    "app": "callagent",
+    "operator_title": "Робоче місце оператора",
+    "login_title": "Вхід для операторів",
+    "login_field": "Логін",
+    "password_field": "Пароль",
+    "login_button": "Увійти",
+    "login_failed": "Неправильний логін або пароль.",
+    "login_throttled": "Забагато невдалих спроб. Повторіть через {seconds} с.",
+    "login_incomplete": "Введіть логін і пароль.",
+    "login_error": "Не вдалося увійти: {detail}",
+    "session_ended": "Сеанс завершено або він закінчився. Увійдіть знову.",
+    "logout": "Вийти з системи",
+    "language": "Мова",
+    "state": "Стан",
+    "state_ready": "Готовий",
+    "state_ringing": "Дзвінок",
+    "state_on_call": "Розмова",
+    "state_wrap_up": "Обробка після дзвінка",
+    "state_paused": "Пауза",
+    "state_offline": "Не на лінії",
+    "state_unavailable": "Телефон недоступний",
+    "since": "з {time}",
+    "go_ready": "Готовий",
+    "go_pause": "Пауза",
+    "go_offline": "Піти з лінії",
+    "pause_reason": "Причина паузи",
+    "reason_break": "Перерва",
+    "reason_lunch": "Обід",
+    "reason_training": "Навчання",
+    "reason_meeting": "Нарада",
+    "reason_other": "Інше",
+    "reason_no_answer": "Не відповів на дзвінок",
+    "state_refused": "Зараз не можна: {detail}",
+    "error_phone_not_registered": (
+        "телефон {phones} не зареєстрований на АТС, дзвінки на нього не надходять. Увімкніть "
+        "телефон, перевірте його мережу та обліковий запис SIP, дочекайтеся реєстрації й знову "
+        "натисніть «Готовий»."
+    ),
+    "caller": "Заявник",
+    "phase_ringing": "дзвонить",
+    "phase_answered": "розмова",
+    "phase_ended": "дзвінок завершено",
+    "unknown_number": "номер не визначено",
+    "history": "Попередні звернення з цього номера",
+    "history_empty": "З цього номера раніше не дзвонили.",
+    "history_failed": "Не вдалося отримати історію звернень.",
+    "preview_title": "Повідомлення про готовність документів",
+    "preview_hint": "Обдзвін за реєстром: дайте відповідь на дзвінок, потім буде набрано заявника.",
+    "preview_campaign": "Кампанія",
+    "preview_applicant": "Заявник",
+    "preview_phone": "Телефон",
+    "preview_case": "Номер справи",
+    "preview_service": "Послуга",
+    "preview_office": "Офіс",
+    "preview_ready_date": "Готово з",
+    "preview_note": "Примітка",
+    "preview_attempt": "Спроба",
+    "wrapup": "Обробка після дзвінка",
+    "wrapup_of": "Дзвінок {number}, {time}",
+    "pending_wrapups": "Чекають на обробку",
+    "category": "Категорія дзвінка",
+    "choose_category": "Виберіть категорію (клавіші 1–9).",
+    "left": "Залишилося {time}",
+    "deadline_passed": "Час вийшов: обробку пропущено, але її ще можна заповнити.",
+    "extend": "Продовжити",
+    "extended": "Термін продовжено.",
+    "submit": "Зберегти",
+    "saved": "Обробку збережено.",
+    "fix_fields": "Виправте позначені поля.",
+    "required": "обов'язково",
+    "yes": "Так",
+    "no": "Ні",
+    "not_chosen": "— не вибрано —",
+    "missed": "Пропущені обробки",
+    "missed_empty": "Пропущених обробок немає.",
+    "complete": "Заповнити",
+    "recent": "Мої останні дзвінки",
+    "recent_empty": "Дзвінків поки не було.",
+    "col_time": "Час",
+    "col_number": "Номер",
+    "col_direction": "Тип",
+    "col_result": "Підсумок",
+    "col_talk": "Розмова, с",
+    "col_wrapup": "Обробка",
+    "direction_inbound": "вхідний",
+    "direction_outbound": "вихідний",
+    "direction_internal": "внутрішній",
+    "no_wrapup": "немає",
+    "questions": "Відповіді отримано — передзвоніть заявнику",
+    "questions_empty": "Передзвонювати нікому.",
+    "callback": "Передзвонити",
+    "callback_started": "Телефонуємо: спершу ваш телефон, потім заявник.",
+    "called_back": "передзвонювали {time}",
+    "callback_failed": "Не вдалося передзвонити: {detail}",
+    "session_expired": (
+        "Сеанс закінчився. Увійдіть знову — чернетка обробки збережена в цьому браузері "
+        "й повернеться у форму."
+    ),
+    "login_again": "Увійти знову",
+    "live_lost": "Немає зв'язку із сервером, перепідключаємося…",
+    "error": "Помилка: {detail}",
+    "shortcuts": (
+        "Клавіші: 1–9 або Alt+цифра — категорія, Ctrl+Enter — зберегти, "
+        "Alt+E — продовжити, Alt+R — готовий, Alt+P — пауза."
+    ),
+    "disposition_answered": "прийнятий",
+    "disposition_abandoned": "заявник не дочекався",
+    "disposition_no_answer": "без відповіді",
+    "disposition_busy": "зайнято",
+    "disposition_rejected": "відхилений",
+    "disposition_congestion": "мережа перевантажена",
+    "disposition_failed": "не з'єднався",
+    "disposition_in_progress": "триває",
+    "wrapup_status_pending": "чекає на обробку",
+    "wrapup_status_missed": "пропущена",
+    "wrapup_status_submitted": "збережена",
+    "error_state_refused": "зі стану «{state}» не можна перейти в «{target}»",
+    "error_wrapup_submitted_differently": (
+        "цю обробку вже збережено з іншими значеннями; виправити її може супервізор"
+    ),
+    "error_wrapup_not_pending": "обробка {status}: продовжити можна лише ту, що чекає",
+    "error_wrapup_extended_once": "термін цієї обробки вже продовжували",
+    "error_question_closed": "питання закрите",
+    "error_question_no_phone": "у питання немає номера, на який можна передзвонити",
+    "error_status_403": "немає прав на цю дію",
+    "error_status_404": "не знайдено (можливо, вже видалено)",
+    "error_status_409": "це вже змінилося, оновіть сторінку",
+    "error_status_422": "сервер не прийняв дані",
+    "error_status_429": "забагато запитів, повторіть за хвилину",
+    "error_status_502": "АТС не відповіла, повторіть пізніше",
+    "error_status_503": "АТС недоступна, повторіть пізніше",
+    "error_status_other": "сервер відповів кодом {status}",
 }
 
 _EN: dict[str, str] = {
@@ -154,7 +333,7 @@ _EN: dict[str, str] = {
     "reason_other": "Other",
     "reason_no_answer": "Did not answer a call",
     "state_refused": "Not now: {detail}",
-    "phone_not_registered": (
+    "error_phone_not_registered": (
         "your phone {phones} is not registered with the PBX, so no call can reach it. "
         "Switch the phone on, check its network and SIP account, wait until it registers, "
         "then press Ready again."
@@ -226,17 +405,36 @@ _EN: dict[str, str] = {
         "Keys: 1–9 or Alt+digit — category, Ctrl+Enter — save, Alt+E — extend, "
         "Alt+R — ready, Alt+P — pause."
     ),
+    "disposition_answered": "answered",
+    "disposition_abandoned": "caller hung up",
+    "disposition_no_answer": "no answer",
+    "disposition_busy": "busy",
+    "disposition_rejected": "rejected",
+    "disposition_congestion": "network congestion",
+    "disposition_failed": "failed",
+    "disposition_in_progress": "in progress",
+    "wrapup_status_pending": "waiting",
+    "wrapup_status_missed": "missed",
+    "wrapup_status_submitted": "saved",
+    "error_state_refused": "from '{state}' you cannot go to '{target}'",
+    "error_wrapup_submitted_differently": (
+        "this wrap-up was already saved with other values; a supervisor can correct it"
+    ),
+    "error_wrapup_not_pending": "the wrap-up is {status}: only a waiting one can be extended",
+    "error_wrapup_extended_once": "this wrap-up was already extended",
+    "error_question_closed": "the question is closed",
+    "error_question_no_phone": "the question has no number to call back",
+    "error_status_403": "you may not do this",
+    "error_status_404": "not found (perhaps deleted already)",
+    "error_status_409": "this has changed meanwhile: reload the page",
+    "error_status_422": "the server did not accept the data",
+    "error_status_429": "too many requests: try again in a minute",
+    "error_status_502": "the PBX did not answer: try again later",
+    "error_status_503": "the PBX is unavailable: try again later",
+    "error_status_other": "the server answered {status}",
 }
 
-STRINGS: dict[Language, dict[str, str]] = {"ru": _RU, "en": _EN}
-
-
-def language_of(value: str | None) -> Language:
-    """``value`` if it is a language the page speaks, else Russian."""
-    for language in LANGUAGES:
-        if value == language:
-            return language
-    return DEFAULT_LANGUAGE
+STRINGS: dict[Language, dict[str, str]] = {"ru": _RU, "uk": _UK, "en": _EN}
 
 
 def strings(language: str | None) -> dict[str, str]:

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from callagent.api.schemas import Problem
 from callagent.api.security import (
@@ -33,8 +33,16 @@ from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, now
 from callagent.db.models import User
 from callagent.routing.states import PAUSE_REASONS
-from callagent.web.i18n import LANGUAGES, Language, language_of, strings
+from callagent.web.i18n import (
+    LANGUAGE_LABELS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    Language,
+    language_of,
+    strings,
+)
 from callagent.web.live import LiveHub
+from callagent.web.phones import MAX_LENGTH, display_phone
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -60,6 +68,11 @@ def _safe_next(value: str | None) -> str:
     if value and value.startswith(_PAGES) and "//" not in value and "\\" not in value:
         return value
     return "/operator"
+
+
+def _switch() -> dict[str, Any]:
+    """The language switch of every page: codes, short labels, each language's own name."""
+    return {"languages": LANGUAGES, "labels": LANGUAGE_LABELS, "names": LANGUAGE_NAMES}
 
 
 class PageRequires(Requires):
@@ -96,7 +109,7 @@ class PageRequires(Requires):
 )
 def login_page(
     request: Request,
-    lang: Annotated[Language | None, Query(description="page language: ru or en")] = None,
+    lang: Annotated[Language | None, Query(description="page language: ru, uk or en")] = None,
     next: Annotated[str | None, Query(max_length=200, description="page after login")] = None,
     expired: Annotated[bool, Query(description="the session had expired")] = False,
 ) -> HTMLResponse:
@@ -107,7 +120,7 @@ def login_page(
         {
             "lang": language,
             "t": strings(language),
-            "languages": LANGUAGES,
+            **_switch(),
             "next": _safe_next(next),
             "expired": expired,
         },
@@ -170,7 +183,7 @@ def operator_page(
         {
             "lang": language,
             "t": strings(language),
-            "languages": LANGUAGES,
+            **_switch(),
             "user": user,
             "boot": boot,
             "pause_reasons": _PAGE_REASONS,
@@ -205,6 +218,31 @@ def set_language(
     user.updated_at = now()
     db.commit()
     return LanguageOut(language=body.language)
+
+
+class PhonesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[Annotated[str, Field(max_length=MAX_LENGTH)]] = Field(max_length=100)
+
+
+class PhonesOut(BaseModel):
+    numbers: dict[str, str] = Field(description="each number as given -> as pages show it")
+
+
+@router.post(
+    "/operator/phones",
+    response_model=PhonesOut,
+    summary="Phone numbers as the pages show them (+7 993 619-64-92)",
+    description="The international format of each number's country (libphonenumber); "
+    "numbers without a country code are read in CALLAGENT_PHONE_REGION; masked numbers "
+    "and extensions come back unchanged. A POST, so that numbers stay out of access logs.",
+)
+def format_phones(
+    body: PhonesIn, request: Request, _: Annotated[Principal, Depends(Requires())]
+) -> PhonesOut:
+    region: str = request.app.state.settings.phone_region
+    return PhonesOut(numbers={n: display_phone(n, region) for n in dict.fromkeys(body.numbers)})
 
 
 def install(app: FastAPI) -> None:

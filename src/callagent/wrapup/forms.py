@@ -6,7 +6,7 @@ A forms file::
     timezone: Europe/Moscow          # naive date-times in submissions are in this zone
     lists:                           # option lists shared by several fields
       services:
-        - {value: passport, label: {ru: Паспорт, en: Passport}}
+        - {value: passport, label: {ru: Паспорт, uk: Паспорт, en: Passport}}
     categories:
       - id: consultation
         title: {ru: Консультация, en: Consultation}
@@ -16,7 +16,7 @@ A forms file::
         fields:
           - name: service
             type: choice             # choice multi_choice text date time datetime phone boolean
-            label: {ru: Услуга, en: Service}
+            label: {ru: Услуга, uk: Послуга, en: Service}   # ru and en required; uk: else ru
             required: true
             options: services        # a list name, or a list of {value, label}
           - name: where
@@ -41,8 +41,9 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from callagent.web.i18n import LANGUAGES, language_of
+from callagent.languages import LANGUAGES, language_of, pick
 
+REQUIRED_LABELS = ("ru", "en")  # uk is optional: it falls back to ru
 FIELD_TYPES = ("choice", "multi_choice", "text", "date", "time", "datetime", "phone", "boolean")
 ANSWER_CHANNELS = ("call_back", "sms", "email")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -261,7 +262,9 @@ class _Checker:
         return value
 
     def label(self, node: Node, what: str) -> Label | None:
-        items = self.mapping(node, what, LANGUAGES, LANGUAGES)
+        """A label in every language: ``ru`` and ``en`` are required; a missing ``uk`` is
+        read in Russian (a forms file written before Ukrainian keeps working)."""
+        items = self.mapping(node, what, LANGUAGES, REQUIRED_LABELS)
         if items is None:
             return None
         label: Label = {}
@@ -269,7 +272,9 @@ class _Checker:
             text = self.text(value_node, f"{what}.{lang}")
             if text is not None:
                 label[lang] = text
-        return label if len(label) == len(LANGUAGES) else None
+        if any(lang not in label for lang in REQUIRED_LABELS):
+            return None
+        return {lang: pick(label, lang) for lang in LANGUAGES}
 
     # ------------------------------------------------------------------- the tree
 
@@ -582,48 +587,67 @@ class _AnyKey(tuple[str, ...]):
 MESSAGES: dict[str, Label] = {
     "unknown_category": {
         "ru": "Неизвестная категория «{category}». Выберите одну из: {known}.",
+        "uk": "Невідома категорія «{category}». Виберіть одну з: {known}.",
         "en": "Unknown category '{category}'. Choose one of: {known}.",
     },
     "fields_not_object": {
         "ru": "Поля формы должны быть объектом {{имя: значение}}.",
+        "uk": "Поля форми мають бути об'єктом {{назва: значення}}.",
         "en": "The form's fields must be an object {{name: value}}.",
     },
     "unknown_field": {
         "ru": "Поля «{name}» нет в форме «{category}».",
+        "uk": "Поля «{name}» немає у формі «{category}».",
         "en": "There is no field '{name}' in the '{category}' form.",
     },
-    "required": {"ru": "Заполните поле «{label}».", "en": "'{label}' is required."},
-    "not_text": {"ru": "«{label}»: нужен текст.", "en": "'{label}': text is expected."},
+    "required": {
+        "ru": "Заполните поле «{label}».",
+        "uk": "Заповніть поле «{label}».",
+        "en": "'{label}' is required.",
+    },
+    "not_text": {
+        "ru": "«{label}»: нужен текст.",
+        "uk": "«{label}»: потрібен текст.",
+        "en": "'{label}': text is expected.",
+    },
     "too_long": {
         "ru": "«{label}»: не больше {max} символов.",
+        "uk": "«{label}»: не більше {max} символів.",
         "en": "'{label}': at most {max} characters.",
     },
     "bad_choice": {
         "ru": "«{label}»: выберите один из вариантов: {options}.",
+        "uk": "«{label}»: виберіть один із варіантів: {options}.",
         "en": "'{label}': choose one of: {options}.",
     },
     "not_list": {
         "ru": "«{label}»: нужен список вариантов из: {options}.",
+        "uk": "«{label}»: потрібен список варіантів із: {options}.",
         "en": "'{label}': a list of options from: {options} is expected.",
     },
     "bad_date": {
         "ru": "«{label}»: дата в виде ГГГГ-ММ-ДД, например 2026-11-23.",
+        "uk": "«{label}»: дата у вигляді РРРР-ММ-ДД, наприклад 2026-11-23.",
         "en": "'{label}': a date as YYYY-MM-DD, e.g. 2026-11-23.",
     },
     "bad_time": {
         "ru": "«{label}»: время в виде ЧЧ:ММ, например 14:30.",
+        "uk": "«{label}»: час у вигляді ГГ:ХХ, наприклад 14:30.",
         "en": "'{label}': a time as HH:MM, e.g. 14:30.",
     },
     "bad_datetime": {
         "ru": "«{label}»: дата и время, например 2026-11-23T14:30.",
+        "uk": "«{label}»: дата й час, наприклад 2026-11-23T14:30.",
         "en": "'{label}': a date and time, e.g. 2026-11-23T14:30.",
     },
     "bad_phone": {
         "ru": "«{label}»: номер телефона из 5–15 цифр, можно с «+» в начале.",
+        "uk": "«{label}»: номер телефону з 5–15 цифр, можна з «+» на початку.",
         "en": "'{label}': a phone number of 5 to 15 digits, optionally with a leading +.",
     },
     "bad_boolean": {
         "ru": "«{label}»: ответ «да» или «нет» (true/false).",
+        "uk": "«{label}»: відповідь «так» або «ні» (true/false).",
         "en": "'{label}': yes or no (true/false).",
     },
 }
@@ -640,11 +664,8 @@ class FieldError:
     def message(self, lang: str) -> str:
         """The message in ``lang`` (ru when unknown); labels are taken in the same language."""
         lang = language_of(lang)
-        params = {
-            k: (v.get(lang, v.get("ru", "")) if isinstance(v, dict) else v)
-            for k, v in self.params.items()
-        }
-        return MESSAGES[self.code][lang].format(**params)
+        params = {k: (pick(v, lang) if isinstance(v, dict) else v) for k, v in self.params.items()}
+        return pick(MESSAGES[self.code], lang).format(**params)
 
     def to_json(self, lang: str) -> dict[str, Any]:
         return {"field": self.field, "message": self.message(lang), "code": self.code}
@@ -655,7 +676,7 @@ def _empty(value: Any) -> bool:
 
 
 def _options_text(spec: FormField) -> dict[str, str]:
-    return {lang: ", ".join(o.label[lang] for o in spec.options) for lang in LANGUAGES}
+    return {lang: ", ".join(pick(o.label, lang) for o in spec.options) for lang in LANGUAGES}
 
 
 def _clean(spec: FormField, raw: Any, zone: ZoneInfo) -> tuple[Any, FieldError | None]:

@@ -479,6 +479,8 @@ def submit(
             409,
             f"wrap-up {wrapup.id} was already submitted with other values; "
             "correct it with PATCH instead",
+            code="wrapup_submitted_differently",
+            params={"wrapup": wrapup.id},
         )
     resolve_calls(session, [wrapup])
     if wrapup.missed_at is None and wrapup.deadline <= now:
@@ -547,10 +549,18 @@ def extend(
     status = open_status(wrapup, now)
     if status != "pending":
         raise WrapupError(
-            409, f"wrap-up {wrapup.id} is {status}: only a pending one can be extended"
+            409,
+            f"wrap-up {wrapup.id} is {status}: only a pending one can be extended",
+            code="wrapup_not_pending",
+            params={"wrapup": wrapup.id, "status": status},
         )
     if wrapup.extended:
-        raise WrapupError(409, f"wrap-up {wrapup.id} was already extended once")
+        raise WrapupError(
+            409,
+            f"wrap-up {wrapup.id} was already extended once",
+            code="wrapup_extended_once",
+            params={"wrapup": wrapup.id},
+        )
     wrapup.deadline = wrapup.deadline + timedelta(seconds=seconds)
     wrapup.extended = True
     wrapup.updated_at = now

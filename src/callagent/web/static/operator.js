@@ -110,9 +110,10 @@
     function serverNow() {
       return Date.now() + skew;
     }
+    const LOCALES = { ru: "ru-RU", uk: "uk-UA", en: "en-GB" };
     function clock(iso) {
       if (!iso) return "";
-      return new Date(iso).toLocaleString(LANG === "ru" ? "ru-RU" : "en-GB", {
+      return new Date(iso).toLocaleString(LOCALES[LANG] || "ru-RU", {
         day: "2-digit",
         month: "2-digit",
         hour: "2-digit",
@@ -126,9 +127,52 @@
       clearTimeout(toast.timer);
       toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
     }
-    function detailText(body, fallback) {
-      if (body && typeof body.detail === "string") return body.detail;
-      return fallback;
+    // A refusal in the page's language: by its code (states and statuses it names are
+    // values, translated too), else the English detail on an English page, else what
+    // the HTTP status means.
+    function errorText(body, status) {
+      const code = body && body.code;
+      if (code && T[`error_${code}`]) {
+        const params = { ...(body.params || {}) };
+        for (const key of ["state", "target"]) {
+          if (params[key]) params[key] = T[`state_${params[key]}`] || params[key];
+        }
+        if (params.status) params.status = T[`wrapup_status_${params.status}`] || params.status;
+        return fill(T[`error_${code}`], params);
+      }
+      if (LANG === "en" && body && typeof body.detail === "string") return body.detail;
+      return T[`error_status_${status}`] || fill(T.error_status_other, { status });
+    }
+
+    /* Phone numbers as +7 993 619-64-92: the service formats them (libphonenumber, the
+     * number's own country); the raw number stays in the element's data-number. */
+    const phones = new Map(); // raw -> shown
+    const formattable = (raw) =>
+      typeof raw === "string" && !raw.includes("*") && raw.replace(/\D/g, "").length >= 7;
+    function phone(raw) {
+      return phones.get(raw) || raw || "";
+    }
+    async function knowPhones(list) {
+      const wanted = [...new Set(list.filter((raw) => formattable(raw) && !phones.has(raw)))];
+      for (let i = 0; i < wanted.length; i += 100) {
+        try {
+          const response = await api("POST", "/operator/phones", { numbers: wanted.slice(i, i + 100) });
+          const body = response.ok ? await json(response) : null;
+          for (const [raw, shown] of Object.entries((body && body.numbers) || {})) phones.set(raw, shown);
+        } catch {
+          return; // shown as they are
+        }
+      }
+    }
+    // ``node`` shows the number ``raw`` (or ``empty``); formatted as soon as it is known.
+    function showPhone(node, raw, empty = "") {
+      node.dataset.number = raw || "";
+      node.textContent = raw ? phone(raw) : empty;
+      if (raw && !phones.has(raw) && formattable(raw)) {
+        knowPhones([raw]).then(() => {
+          if (node.dataset.number === raw) node.textContent = phone(raw);
+        });
+      }
     }
 
     async function api(method, url, body) {
@@ -189,7 +233,7 @@
         const response = await api("POST", `/api/v1/operators/${me.id}/state`, body);
         const data = await json(response);
         if (response.ok) renderState(data.state, data.reason, data.since);
-        else error.textContent = fill(T.state_refused, { detail: detailText(data, response.status) });
+        else error.textContent = fill(T.state_refused, { detail: errorText(data, response.status) });
       } catch (exc) {
         if (!(exc instanceof SessionLost)) error.textContent = fill(T.error, { detail: exc });
       }
@@ -269,7 +313,8 @@
         const value = data[key];
         const shown = value !== null && value !== undefined && value !== "";
         const node = $(`#preview-${key.replaceAll("_", "-")}`);
-        node.textContent = shown ? String(value) : "";
+        if (key === "phone") showPhone(node, shown ? String(value) : "");
+        else node.textContent = shown ? String(value) : "";
         node.closest(".preview-field").hidden = !shown;
       }
       box.hidden = false;
@@ -325,7 +370,7 @@
       box.hidden = false;
       box.dataset.callKey = data.call_key;
       box.dataset.phase = data.phase;
-      $("#caller-number").textContent = data.caller_number || T.unknown_number;
+      showPhone($("#caller-number"), data.caller_number, T.unknown_number);
       $("#caller-name").textContent =
         data.caller_name && data.caller_name !== data.caller_number ? data.caller_name : "";
       $("#caller-phase").textContent = T[`phase_${data.phase}`] || data.phase;
@@ -428,7 +473,7 @@
     function wrapupSummary(wrapup) {
       if (!wrapup) return T.no_wrapup;
       if (wrapup.status && wrapup.status !== "submitted" && !wrapup.category) {
-        return wrapup.status === "missed" ? T.missed : T.no_wrapup;
+        return T[`wrapup_status_${wrapup.status}`] || T.no_wrapup; // a status, not a card's title
       }
       const parts = [categoryTitle(wrapup.category)];
       const fields = wrapup.fields || {};
@@ -483,6 +528,7 @@
       } catch {
         return;
       }
+      await knowPhones(items.map((w) => w.caller_number));
       if (!newest()) return;
       renderMissed(items.filter((w) => w.status === "missed"));
       if (current && !items.some((w) => w.id === current.id)) closeForm(); // done elsewhere
@@ -527,8 +573,8 @@
         const button = el("button", {
           type: "button",
           class: chosen ? "tab chosen" : "tab secondary",
-          text: `${wrapup.caller_number || T.unknown_number} · ${clock(wrapup.started_at)}`,
-          dataset: { wrapupId: wrapup.id },
+          text: `${phone(wrapup.caller_number) || T.unknown_number} · ${clock(wrapup.started_at)}`,
+          dataset: { wrapupId: wrapup.id, number: wrapup.caller_number || "" },
         });
         if (chosen) button.setAttribute("aria-current", "true");
         button.addEventListener("click", () => {
@@ -555,7 +601,8 @@
             "li",
             { dataset: { wrapupId: wrapup.id } },
             el("span", {
-              text: `${wrapup.caller_number || T.unknown_number} · ${clock(wrapup.started_at)} `,
+              text: `${phone(wrapup.caller_number) || T.unknown_number} · ${clock(wrapup.started_at)} `,
+              dataset: { number: wrapup.caller_number || "" },
             }),
             button,
           ),
@@ -579,9 +626,10 @@
       $("#wrapup-error").textContent = "";
       $("#err-category").textContent = "";
       $("#wrapup-call").textContent = fill(T.wrapup_of, {
-        number: wrapup.caller_number || T.unknown_number,
+        number: phone(wrapup.caller_number) || T.unknown_number,
         time: clock(wrapup.started_at),
       });
+      $("#wrapup-call").dataset.number = wrapup.caller_number || "";
       renderCategories();
       const draft = loadDraft(wrapup.id);
       const chosen = (draft && draft.category) || wrapup.category_hint || previewHint(wrapup);
@@ -852,7 +900,7 @@
         } else if (response.status === 422 && body && Array.isArray(body.detail)) {
           showErrors(body.detail);
         } else {
-          $("#wrapup-error").textContent = fill(T.error, { detail: detailText(body, response.status) });
+          $("#wrapup-error").textContent = fill(T.error, { detail: errorText(body, response.status) });
         }
       } catch (exc) {
         if (!(exc instanceof SessionLost)) {
@@ -885,7 +933,7 @@
           updateDeadline({ ...current, ...(body || {}), extended: true });
           toast(T.extended);
         } else {
-          $("#wrapup-error").textContent = fill(T.error, { detail: detailText(body, response.status) });
+          $("#wrapup-error").textContent = fill(T.error, { detail: errorText(body, response.status) });
         }
       } catch (exc) {
         if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: exc.message || exc }));
@@ -941,6 +989,7 @@
       } catch {
         /* summaries show category ids */
       }
+      await knowPhones(page.items.map((call) => call.applicant_number));
       if (!newest()) return;
       const body = $("#recent-table tbody");
       body.replaceChildren();
@@ -957,9 +1006,12 @@
             "tr",
             { dataset: { callId: call.id } },
             el("td", {}, el("time", { datetime: call.started_at, text: clock(call.started_at) })),
-            el("td", { text: call.applicant_number || "—" }),
-            el("td", { text: T[`direction_${call.direction}`] || call.direction }),
-            el("td", { text: call.disposition }),
+            el("td", { text: phone(call.applicant_number) || "—", dataset: { number: call.applicant_number || "" } }),
+            el("td", { text: T[`direction_${call.direction}`] || call.direction, dataset: { direction: call.direction } }),
+            el("td", {
+              text: T[`disposition_${call.disposition}`] || call.disposition,
+              dataset: { disposition: call.disposition },
+            }),
             el("td", { text: call.talk_seconds === null ? "—" : Math.round(call.talk_seconds) }),
             el("td", { class: "wrapup-summary", text: wrapupSummary(wrapup) }),
           ),
@@ -982,6 +1034,7 @@
       } catch {
         return;
       }
+      await knowPhones(items.flatMap((q) => [q.contact, q.applicant_phone]));
       if (!newest()) return;
       const section = $("#questions");
       const list = $("#questions-list");
@@ -994,7 +1047,7 @@
       for (const question of items) {
         const button = el("button", { type: "button", text: T.callback });
         button.addEventListener("click", () => callBack(question, button));
-        const who = [question.applicant_name, question.contact || question.applicant_phone]
+        const who = [question.applicant_name, phone(question.contact || question.applicant_phone)]
           .filter(Boolean)
           .join(", ");
         list.append(
@@ -1022,7 +1075,7 @@
           toast(T.callback_started);
           refreshQuestions();
         }
-        else toast(fill(T.callback_failed, { detail: detailText(body, response.status) }));
+        else toast(fill(T.callback_failed, { detail: errorText(body, response.status) }));
       } catch (exc) {
         if (!(exc instanceof SessionLost)) toast(fill(T.callback_failed, { detail: exc.message || exc }));
       } finally {
