@@ -41,6 +41,8 @@ bench: install
 	$(BIN)/python bench/dialer.py
 	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/hostile_files.py
+	$(BIN)/python bench/held_wait.py
+	$(BIN)/python bench/reconcile.py 100 1000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts

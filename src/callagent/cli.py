@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.campaigns.cli import campaigns_app, registry_app
 from callagent.campaigns.run_cli import app as campaign_run_app
-from callagent.config import Settings, get_settings
+from callagent.cli_support import sessions_or_exit, settings_or_exit
+from callagent.config import Settings
 from callagent.logs import setup_logging
 from callagent.prompts.cli import app as prompts_app
+from callagent.reports.cli import app as report_app
 
 app = typer.Typer(
     help="callagent: call records, routing and campaigns for an Asterisk contact centre.",
@@ -29,11 +31,7 @@ app = typer.Typer(
 
 
 def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # pydantic's message names the variable and the problem
-        typer.echo(f"callagent: configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    return settings_or_exit()
 
 
 @app.command()
@@ -200,19 +198,11 @@ app.add_typer(registry_app, name="registry")
 # The old spelling of `campaigns run`, one letter apart: kept for crontabs, not listed.
 app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(report_app, name="report")
 
 
 def _sessions() -> sessionmaker[Session]:
-    from callagent.db.session import SchemaError, check_schema, make_engine, make_sessionmaker
-
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-    except SchemaError as exc:
-        typer.echo(f"callagent: {exc}", err=True)
-        raise typer.Exit(3) from exc
-    return make_sessionmaker(engine)
+    return sessions_or_exit(_settings())
 
 
 @users_app.command("add")

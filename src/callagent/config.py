@@ -10,6 +10,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -116,6 +117,12 @@ class Settings(BaseSettings):
     no_answer_skip_seconds: float = Field(default=30.0, ge=0)
     claim_timeout: float = Field(default=60.0, gt=0)
     repeat_caller_window_minutes: float = Field(default=0.0, ge=0)  # 0: off
+    # Reports: the centre's time zone (days and intervals), the service-level threshold,
+    # abandons shorter than this are "short" (left out of SL and abandon rate, or not).
+    timezone: str = "Europe/Moscow"
+    sl_threshold_seconds: float = Field(default=20.0, gt=0)
+    short_abandon_seconds: float = Field(default=5.0, ge=0)
+    exclude_short_abandons: bool = True
     fallback_queue: str = Field(default="support", pattern=r"^[A-Za-z0-9_-]*$")  # "": no mirroring
     # Read the fallback queue back (QueueStatus) and correct it this often, seconds, besides
     # after every AMI login and FullyBooted; 0: only then.
@@ -216,6 +223,18 @@ class Settings(BaseSettings):
                     f"{item!r} is not an IP address or network: CALLAGENT_TRUSTED_PROXIES "
                     "takes addresses or CIDRs such as 10.0.0.5,10.1.0.0/16"
                 ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone: CALLAGENT_TIMEZONE takes a name such "
+                "as Europe/Moscow or Europe/Kyiv"
+            ) from None
         return value
 
     @model_validator(mode="after")

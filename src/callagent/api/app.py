@@ -31,6 +31,7 @@ from callagent.api import (
     operators,
     originate,
     questions,
+    reports,
     tokens,
     webhooks,
     wrapups,
@@ -273,7 +274,7 @@ def create_app(settings: Settings) -> FastAPI:
         address_limit=settings.login_address_max_failures,
     )
     app.state.phone_search_limiter = PhoneSearchLimiter(settings.phone_search_per_minute)
-    for module in (auth, originate, calls, operators, tokens, audit, webhooks):
+    for module in (auth, originate, calls, operators, tokens, audit, webhooks, reports):
         app.include_router(module.router)
     app.include_router(operators.routing_router)
     app.include_router(wrapups.router)

@@ -25,6 +25,7 @@ class Scope(StrEnum):
     TOKENS_ADMIN = "tokens:admin"
     WEBHOOKS_ADMIN = "webhooks:admin"
     AUDIT_READ = "audit:read"
+    REPORTS_READ = "reports:read"  # KPIs and reports (supervisors with a group: their team)
     ROUTING_AGI = "routing:agi"  # the process-AGI bridge (callagent-agi) on the PBX
 
 
@@ -66,6 +67,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.DEVICES_READ,
             Scope.OPERATORS_READ,
             Scope.OPERATORS_STATE,
+            Scope.REPORTS_READ,
         }
     ),
     Role.ADMIN: frozenset(Scope),

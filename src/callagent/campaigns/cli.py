@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.campaigns.run_cli import run as run_campaigns
-from callagent.config import Settings, get_settings
+from callagent.cli_support import sessions_or_exit, settings_or_exit
+from callagent.config import Settings
 
 campaigns_app = typer.Typer(
     help="Notification campaigns: add, list, show, and run (dial what is due, for cron).",
@@ -32,21 +33,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # pydantic's message names the variable and the problem
-        raise _fail(f"configuration error: {exc}", 2) from exc
+    return settings_or_exit()
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
-    from callagent.db.session import SchemaError, check_schema, make_engine, make_sessionmaker
-
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-    except SchemaError as exc:
-        raise _fail(str(exc), 3) from exc
-    return make_sessionmaker(engine)
+    return sessions_or_exit(settings)
 
 
 def _actor() -> str:

@@ -1,0 +1,55 @@
+"""``/api/v1/reports``: the KPI engine's figures (the same code path as the CLI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AwareDatetime
+
+from callagent.api.schemas import Problem
+from callagent.api.security import Db, Requires
+from callagent.auth.scopes import Scope
+from callagent.auth.service import Principal, group_endpoints
+from callagent.reports.kpi import MODULE_DOC
+from callagent.reports.service import kpi_report
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+ReportReader = Annotated[Principal, Depends(Requires(Scope.REPORTS_READ))]
+
+
+@router.get(
+    "/kpi",
+    summary="KPIs of the inbound calls offered in a period, in total and per group",
+    description=MODULE_DOC,
+    responses={403: {"model": Problem}, 422: {"model": Problem}},
+)
+def reports_kpi(
+    request: Request,
+    db: Db,
+    principal: ReportReader,
+    since: Annotated[AwareDatetime, Query(description="from, inclusive (with a zone)")],
+    until: Annotated[AwareDatetime, Query(description="to, exclusive (with a zone)")],
+    by: Annotated[
+        Literal["interval", "day", "operator", "topic", "did"] | None,
+        Query(description="group by; times in CALLAGENT_TIMEZONE"),
+    ] = None,
+    interval: Annotated[int, Query(description="minutes, with by=interval: 15, 30 or 60")] = 30,
+) -> dict[str, object]:
+    # a supervisor with a group sees their operators' calls and the unanswered ones
+    endpoints = (
+        group_endpoints(db, group=principal.group) if principal.sees_only_group_calls else None
+    )
+    try:
+        kpi = kpi_report(
+            db,
+            request.app.state.settings,
+            since=since,
+            until=until,
+            by=by,
+            interval_minutes=interval,
+            endpoints=endpoints,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return kpi.to_json()

@@ -1,0 +1,1 @@
+"""Reports: the KPI engine (formulas), the facts it reads from the database."""

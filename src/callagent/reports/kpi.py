@@ -1,0 +1,154 @@
+"""The KPI engine: every contact-centre figure defined once, as a fold over call facts.
+
+Pure: :class:`CallFact` in, :class:`Kpi` out; nothing here reads a database or a clock.
+The formulas (also in the README and the API's descriptions), for the inbound calls
+*offered* in a period (counted where they were offered: by their start):
+
+- ``offered``: inbound calls that reached callagent (answered, abandoned or not answered).
+- ``answered``; ``abandoned``: the caller hung up before anyone answered;
+  ``short_abandoned``: abandoned within ``short_abandon_seconds`` (default 5 s).
+- ``answered_within_threshold``: answered with a wait ≤ ``sl_threshold_seconds`` (20 s).
+- ``service_level`` (app_queue's SL): answered within the threshold / the base;
+  ``service_level_2`` (app_queue's SL2): (answered within + abandoned within the
+  threshold) / the base. The base is offered, minus the short abandons when
+  ``exclude_short_abandons`` (the default).
+- ``abandon_rate``: abandoned (minus short ones when excluded) / the base.
+- ``asa_seconds``: mean wait of the answered calls; ``longest_wait_seconds``: the
+  longest wait of any offered call (answered or not).
+- ``talk_seconds``, ``hold_seconds``: sums over the answered calls; ``acw_seconds``: mean
+  after-call work per answered call: the time its operator spent in ``wrap_up`` for it
+  (from the operators' state history, not a fixed timer);
+  ``aht_seconds``: (talk + hold + after-call work) / answered.
+
+A figure whose denominator is 0 is 0 (a period with no calls gives zeros, not errors).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+# the formulas above, for the API's description
+MODULE_DOC = (sys.modules[__name__].__doc__ or "").split("\n\n", 1)[-1]
+
+
+@dataclass(frozen=True)
+class KpiOptions:
+    """The centre's choices (``CALLAGENT_SL_THRESHOLD_SECONDS``, ...)."""
+
+    sl_threshold_seconds: float = 20.0
+    short_abandon_seconds: float = 5.0
+    exclude_short_abandons: bool = True
+
+
+@dataclass(frozen=True)
+class CallFact:
+    """What one inbound call contributes to the figures."""
+
+    call_id: int
+    offered_at: datetime  # aware: when the call reached callagent
+    disposition: str  # answered, abandoned, no_answer
+    wait_seconds: float  # until answered, or until the caller left
+    talk_seconds: float = 0.0
+    hold_seconds: float = 0.0
+    acw_seconds: float = 0.0  # the operator's time in wrap_up for this call
+    operator: str = ""  # login, or the endpoint of a phone without an operator
+    topic: str = ""  # the routing topic (CALLAGENT_TOPIC)
+    did: str = ""  # the dialled number
+    transferred: bool = False
+
+
+@dataclass
+class Kpi:
+    """The figures of one group of calls (or of the whole period)."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    unanswered: int = 0  # neither answered nor abandoned: overflow, fallback, no operator
+    answered_within_threshold: int = 0
+    abandoned_within_threshold: int = 0
+    service_level: float = 0.0
+    service_level_2: float = 0.0
+    abandon_rate: float = 0.0
+    asa_seconds: float = 0.0
+    longest_wait_seconds: float = 0.0
+    talk_seconds: float = 0.0
+    hold_seconds: float = 0.0
+    acw_seconds: float = 0.0
+    aht_seconds: float = 0.0
+    transferred: int = 0
+    key: str | None = None
+    groups: list[Kpi] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as the API and ``callagent report kpi --json`` print them."""
+        data = asdict(self)
+        data["groups"] = [group.to_json() for group in self.groups]
+        if self.key is None:
+            del data["key"]
+        else:
+            del data["groups"]
+        return data
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
+def compute(facts: Iterable[CallFact], options: KpiOptions, key: str | None = None) -> Kpi:
+    """The figures of ``facts`` (see the module's formulas)."""
+    kpi = Kpi(key=key)
+    waits: list[float] = []
+    answered_wait = 0.0
+    acw = 0.0
+    for fact in facts:
+        kpi.offered += 1
+        kpi.transferred += fact.transferred
+        waits.append(fact.wait_seconds)
+        within = fact.wait_seconds <= options.sl_threshold_seconds
+        if fact.disposition == "answered":
+            kpi.answered += 1
+            kpi.answered_within_threshold += within
+            answered_wait += fact.wait_seconds
+            kpi.talk_seconds += fact.talk_seconds
+            kpi.hold_seconds += fact.hold_seconds
+            acw += fact.acw_seconds
+        elif fact.disposition == "abandoned":
+            kpi.abandoned += 1
+            short = fact.wait_seconds < options.short_abandon_seconds
+            kpi.short_abandoned += short
+            if within and not (short and options.exclude_short_abandons):
+                kpi.abandoned_within_threshold += 1
+        else:
+            kpi.unanswered += 1
+    excluded = kpi.short_abandoned if options.exclude_short_abandons else 0
+    base = kpi.offered - excluded
+    kpi.service_level = _ratio(kpi.answered_within_threshold, base)
+    kpi.service_level_2 = _ratio(
+        kpi.answered_within_threshold + kpi.abandoned_within_threshold, base
+    )
+    kpi.abandon_rate = _ratio(kpi.abandoned - excluded, base)
+    kpi.asa_seconds = _ratio(answered_wait, kpi.answered)
+    kpi.longest_wait_seconds = max(waits, default=0.0)
+    kpi.acw_seconds = _ratio(acw, kpi.answered)
+    kpi.aht_seconds = _ratio(kpi.talk_seconds + kpi.hold_seconds + acw, kpi.answered)
+    return kpi
+
+
+def grouped(
+    facts: list[CallFact],
+    options: KpiOptions,
+    key_of: Callable[[CallFact], str],
+) -> Kpi:
+    """The period's totals, with one :class:`Kpi` per key (in key order) in ``groups``."""
+    total = compute(facts, options)
+    buckets: dict[str, list[CallFact]] = {}
+    for fact in facts:
+        buckets.setdefault(key_of(fact), []).append(fact)
+    total.groups = [compute(buckets[key], options, key=key) for key in sorted(buckets)]
+    return total
