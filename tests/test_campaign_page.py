@@ -109,7 +109,11 @@ async def _browser() -> AsyncIterator[Browser]:
 
 @contextlib.asynccontextmanager
 async def _page(browser: Browser, service: RunningService, name: str) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 1000}, locale="ru-RU")
+    # UTC, whatever the machine's zone: a time shown in the browser's zone would not pass
+    # for the office's (Europe/Moscow and further east in these tests)
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 1000}, locale="ru-RU", timezone_id="UTC"
+    )
     context.set_default_timeout(8000)
     page = await context.new_page()
     errors: list[str] = []
@@ -289,8 +293,15 @@ async def test_columns_are_mapped_with_drop_downs_and_remembered(db_url: str) ->
                     }
                 ]
             )
+            before = datetime.now(ZoneInfo("Europe/Moscow"))
             await page.goto(f"{service.base_url}/supervisor/campaigns/{cid}")
             await expect(page.locator("#mapping")).to_have_count(0)  # the JSON field is gone
+            # the refresh stamp in the office's zone too (the browser runs in UTC)
+            refreshed = page.locator("#refreshed")
+            await expect(refreshed).to_contain_text("(Europe/Moscow)", timeout=8000)
+            after = datetime.now(ZoneInfo("Europe/Moscow"))
+            shown = await refreshed.text_content() or ""
+            assert f"{before:%H:%M}" in shown or f"{after:%H:%M}" in shown, shown
             await expect(page.locator("#import")).to_be_disabled()
             await page.set_input_files("#file", str(SAMPLE))
             await expect(page.locator("#preview-summary")).to_contain_text(
