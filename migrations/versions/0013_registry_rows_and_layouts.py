@@ -4,14 +4,18 @@ The export gives the operations department's file back row for row: the rows tha
 no entry (title rows above the header, duplicates) are kept in registry_rows with their
 cells, and the import remembers its header's row number. layout_key (the header row's
 SHA-256) lets the next registry of the same layout find the mapping a supervisor chose.
-Imports made before keep their old export layout (header_row NULL) and are not found
-by layout.
+Imports made before keep their old export layout (header_row NULL); their layout_key is
+computed here from the header they stored, so their mappings are remembered too.
 
 Revision ID: 0013
 Revises: 0012
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,6 +24,15 @@ revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
+
+
+def _layout_key(columns: list[Any]) -> str:
+    """As callagent.campaigns.registry_import.layout_key computes it (kept here, so that
+    this migration does the same whatever that module becomes)."""
+    cells = [str(c) for c in columns]
+    while cells and not cells[-1]:
+        cells.pop()
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
 
 
 def upgrade() -> None:
@@ -44,6 +57,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("import_id", "row_number", name="uq_registry_rows_row"),
     )
+    imports = sa.table(
+        "registry_imports",
+        sa.column("id", sa.Integer()),
+        sa.column("columns", sa.JSON()),
+        sa.column("layout_key", sa.String()),
+    )
+    bind = op.get_bind()
+    for import_id, columns in bind.execute(sa.select(imports.c.id, imports.c.columns)).all():
+        bind.execute(
+            imports.update()
+            .where(imports.c.id == import_id)
+            .values(layout_key=_layout_key(columns or []))
+        )
 
 
 def downgrade() -> None:
