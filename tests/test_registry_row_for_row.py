@@ -14,9 +14,11 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from callagent.campaigns.tables import cell_text
+from callagent.campaigns.tables import cell_text, column_keys, row_cells, row_values
 from callagent.db.campaign_models import RegistryEntry
 from tests.conftest import RunningService, running_service
 
@@ -185,3 +187,20 @@ async def test_each_upload_comes_back_row_for_row(db_url: str) -> None:
         assert len(both) == len(ROWS) + len(second)  # the uploads one after another
         missing = await service.client.get(url, params={"import_id": 999})
         assert missing.status_code == 404
+
+
+_CELL = st.text(alphabet="аб ;1", max_size=3).map(str.strip)
+# a header cell that is not itself "Column N" (the key of a cell right of the header)
+_HEADER = _CELL.filter(lambda text: not text.startswith("Column"))
+
+
+@given(header=st.lists(_HEADER, max_size=6), cells=st.lists(_CELL, max_size=10))
+def test_cells_come_back_in_their_columns(header: list[str], cells: list[str]) -> None:
+    """What an entry stores (cells by header key, those right of the header numbered) puts
+    every cell back in its column: the export's entry rows rest on it."""
+    keys = column_keys(header)
+    back = row_cells(row_values(cells, keys), keys)
+    trimmed = list(cells)
+    while trimmed and not trimmed[-1]:
+        trimmed.pop()
+    assert back == trimmed
