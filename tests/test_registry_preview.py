@@ -132,11 +132,19 @@ async def test_preview_masks_cells_for_a_token_without_pii(db_url: str) -> None:
 async def test_a_file_without_a_phone_header_is_mapped_by_hand(db_url: str) -> None:
     async with running_service(db_url) as service:
         cid = await _campaign(service, "Контакты")
-        data = "ФИО;Связь\r\nОрлов Олег;+7 916 100-00-01\r\nБелова Нина;8 916 100 00 03\r\n"
+        data = (
+            "ФИО;Связь\r\nОрлов Олег;+7 916 100-00-01\r\n"
+            "Белова Нина;8 916 100 00 03;после обеда\r\n"  # a cell right of the header
+        )
         shown = await _preview(service, cid, "c.csv", data.encode())
         assert shown["header_row"] == 1 and "no column of phone numbers" in shown["problem"]
-        assert _fields(shown) == {"ФИО": "name", "Связь": "ignore"}
-        assert [r["cells"] for r in shown["rows"]][1] == ["Белова Нина", "8 916 100 00 03"]
+        assert _fields(shown) == {"ФИО": "name", "Связь": "ignore", "": "ignore"}
+        assert [c["in_header"] for c in shown["columns"]] == [True, True, False]
+        assert shown["mapping"] == {"name": ["ФИО"], "ignore": ["Связь"]}  # no Column 3
+        assert [r["cells"] for r in shown["rows"]] == [
+            ["Орлов Олег", "+7 916 100-00-01", ""],
+            ["Белова Нина", "8 916 100 00 03", "после обеда"],
+        ]
         uploaded = await service.client.post(
             f"/api/v1/campaigns/{cid}/registry",
             files={"file": ("c.csv", data.encode())},
