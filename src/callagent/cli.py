@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.campaigns.cli import campaigns_app, registry_app
 from callagent.campaigns.run_cli import app as campaign_run_app
-from callagent.cli_support import sessions_or_exit, settings_or_exit
+from callagent.cli_support import engine_or_exit, sessions_or_exit, settings_or_exit
 from callagent.config import Settings
 from callagent.logs import setup_logging
 from callagent.prompts.cli import app as prompts_app
@@ -45,18 +45,10 @@ def serve() -> None:
     import uvicorn
 
     from callagent.api.app import create_app
-    from callagent.db.session import SchemaError, check_schema, make_engine
 
     settings = _settings()
     setup_logging(settings.log_level)
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-    except SchemaError as exc:
-        typer.echo(f"callagent: {exc}", err=True)
-        raise typer.Exit(3) from exc
-    finally:
-        engine.dispose()
+    engine_or_exit(settings).dispose()  # the schema is current; the app opens its own
     from callagent.wrapup.forms import FormsError
 
     try:

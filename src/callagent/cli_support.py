@@ -5,6 +5,7 @@ current schema, or a clear message and the documented exit code (2 configuration
 from __future__ import annotations
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.config import Settings, get_settings
@@ -19,14 +20,22 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def sessions_or_exit(settings: Settings) -> sessionmaker[Session]:
-    """Sessions on the configured database; exit 3 when its schema is behind."""
-    from callagent.db.session import SchemaError, check_schema, make_engine, make_sessionmaker
+def engine_or_exit(settings: Settings) -> Engine:
+    """An engine on the configured database; exit 3 when its schema is behind."""
+    from callagent.db.session import SchemaError, check_schema, make_engine
 
     engine = make_engine(settings.database_url)
     try:
         check_schema(engine)
     except SchemaError as exc:
+        engine.dispose()
         typer.echo(f"callagent: {exc}", err=True)
         raise typer.Exit(3) from exc
-    return make_sessionmaker(engine)
+    return engine
+
+
+def sessions_or_exit(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on the configured database; exit 3 when its schema is behind."""
+    from callagent.db.session import make_sessionmaker
+
+    return make_sessionmaker(engine_or_exit(settings))
