@@ -83,6 +83,7 @@ async def test_the_page_in_ukrainian_says_every_value_in_ukrainian(
             await expect(page.locator("#login-error")).to_have_text(
                 "Неправильний логін або пароль."
             )
+            await page.screenshot(path=str(ARTIFACTS / f"{name}-login.png"))
             await log_in(page, service)
             await page.click("button[data-lang=uk]")  # saved for the user
             await expect(page.locator("h1")).to_have_text("Робоче місце оператора")

@@ -162,6 +162,7 @@ _RU: dict[str, str] = {
     "error_status_502": "АТС не ответила, повторите позже",
     "error_status_503": "АТС недоступна, повторите позже",
     "error_status_other": "сервер ответил кодом {status}",
+    "error_network": "нет связи с сервером, проверьте сеть и повторите",
 }
 
 _UK: dict[str, str] = {
@@ -297,6 +298,7 @@ _UK: dict[str, str] = {
     "error_status_502": "АТС не відповіла, повторіть пізніше",
     "error_status_503": "АТС недоступна, повторіть пізніше",
     "error_status_other": "сервер відповів кодом {status}",
+    "error_network": "немає зв'язку із сервером, перевірте мережу й повторіть",
 }
 
 _EN: dict[str, str] = {
@@ -432,6 +434,7 @@ _EN: dict[str, str] = {
     "error_status_502": "the PBX did not answer: try again later",
     "error_status_503": "the PBX is unavailable: try again later",
     "error_status_other": "the server answered {status}",
+    "error_network": "the server cannot be reached: check the network and try again",
 }
 
 STRINGS: dict[Language, dict[str, str]] = {"ru": _RU, "uk": _UK, "en": _EN}

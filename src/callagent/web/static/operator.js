@@ -51,7 +51,7 @@
           body: JSON.stringify({ login, password }),
         });
       } catch (exc) {
-        error.textContent = fill(form.dataset.error, { detail: String(exc) });
+        error.textContent = fill(form.dataset.error, { detail: form.dataset.network });
         return;
       }
       if (response.ok) {
@@ -98,6 +98,13 @@
     const previewHints = []; // {callKey, digits, hint} of recent previews, newest last
 
     class SessionLost extends Error {}
+    class PageError extends Error {} // its message is in the page's language already
+
+    // What went wrong, in the page's words: fetch rejects only when the server could
+    // not be reached (the browser's own message is English).
+    function thrownText(exc) {
+      return exc instanceof PageError ? exc.message : T.error_network;
+    }
 
     // Lists are refreshed on several events at once: only the newest answer is drawn.
     const tickets = {};
@@ -235,7 +242,7 @@
         if (response.ok) renderState(data.state, data.reason, data.since);
         else error.textContent = fill(T.state_refused, { detail: errorText(data, response.status) });
       } catch (exc) {
-        if (!(exc instanceof SessionLost)) error.textContent = fill(T.error, { detail: exc });
+        if (!(exc instanceof SessionLost)) error.textContent = fill(T.error, { detail: thrownText(exc) });
       }
     }
 
@@ -371,8 +378,10 @@
       box.dataset.callKey = data.call_key;
       box.dataset.phase = data.phase;
       showPhone($("#caller-number"), data.caller_number, T.unknown_number);
-      $("#caller-name").textContent =
-        data.caller_name && data.caller_name !== data.caller_number ? data.caller_name : "";
+      const digitsOf = (text) => String(text || "").replace(/\D/g, "");
+      const nameDigits = digitsOf(data.caller_name);
+      const nameIsNumber = nameDigits !== "" && nameDigits === digitsOf(data.caller_number); // shown above
+      $("#caller-name").textContent = data.caller_name && !nameIsNumber ? data.caller_name : "";
       $("#caller-phase").textContent = T[`phase_${data.phase}`] || data.phase;
       if (data.phase === "ringing" && state === "ready") renderState("ringing", "", data.at);
       if (historyFor !== data.call_key) {
@@ -513,7 +522,7 @@
     async function loadForms() {
       if (forms) return forms;
       const response = await api("GET", "/api/v1/wrapup-forms");
-      if (!response.ok) throw new Error(`wrap-up forms: ${response.status}`);
+      if (!response.ok) throw new PageError(errorText(await json(response), response.status));
       forms = await json(response);
       return forms;
     }
@@ -614,7 +623,7 @@
       try {
         await loadForms();
       } catch (exc) {
-        if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: exc.message }));
+        if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: thrownText(exc) }));
         return;
       }
       current = wrapup;
@@ -904,7 +913,7 @@
         }
       } catch (exc) {
         if (!(exc instanceof SessionLost)) {
-          $("#wrapup-error").textContent = fill(T.error, { detail: exc.message || exc });
+          $("#wrapup-error").textContent = fill(T.error, { detail: thrownText(exc) });
         }
       } finally {
         submitting = false;
@@ -936,7 +945,7 @@
           $("#wrapup-error").textContent = fill(T.error, { detail: errorText(body, response.status) });
         }
       } catch (exc) {
-        if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: exc.message || exc }));
+        if (!(exc instanceof SessionLost)) toast(fill(T.error, { detail: thrownText(exc) }));
       }
     }
 
@@ -1077,7 +1086,7 @@
         }
         else toast(fill(T.callback_failed, { detail: errorText(body, response.status) }));
       } catch (exc) {
-        if (!(exc instanceof SessionLost)) toast(fill(T.callback_failed, { detail: exc.message || exc }));
+        if (!(exc instanceof SessionLost)) toast(fill(T.callback_failed, { detail: thrownText(exc) }));
       } finally {
         setTimeout(() => {
           button.disabled = false;
