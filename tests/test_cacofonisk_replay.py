@@ -387,3 +387,22 @@ def test_the_pickup_event_names_who_picked_up(keep_dial: bool) -> None:
     recorded = with_pickup_event(events("xfer_misc/sip_pickup"), keep_dial=keep_dial)
     (record,) = replay(recorded)
     assert outcome(record) == EXPECTED["xfer_misc/sip_pickup"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_attaching_mid_call_never_crashes(name: str) -> None:
+    """cacofonisk's test_partial: drop the first k events, for every k."""
+    recorded = events(name)
+    for k in range(len(recorded)):
+        for record in replay(recorded[k:]):
+            assert record["disposition"]
+            assert not (record["operator_endpoint"] or "").startswith("Local/")
+            if record["final"]:
+                assert record["ended_at"] is not None
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_duplicated_events_change_nothing(name: str) -> None:
+    recorded = events(name)
+    (record,) = replay([e for event in recorded for e in (event, event)])
+    assert outcome(record) == EXPECTED[name]

@@ -95,6 +95,9 @@ class CallState:
     # Set when this call was joined into another one (a consultation call after an
     # attended or blonde transfer, a picked-up phone's own call): it has no record.
     merged_into: str = ""
+    # The transfer events already applied (their channels and target): a duplicated
+    # event is not a second transfer.
+    seen_transfers: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> CallKey:

@@ -541,6 +541,8 @@ class Tracker:
             call.note(at, "transfer_failed", kind="blind", by_endpoint=leg.endpoint)
             self._touch(call)
             return
+        if _seen_transfer(call, h, ("TransfererUniqueid", "Extension", "Context")):
+            return
         by_endpoint = self._endpoint_behind(node, leg.channel)
         self._handed_on(call, [leg])
         call.transfers.append(
@@ -578,6 +580,8 @@ class Tracker:
         if h.get("Result", "Success") != "Success":
             call.note(at, "transfer_failed", kind=kind, by_endpoint=by_endpoint)
             self._touch(call)
+            return
+        if _seen_transfer(call, h, _ATTENDED_KEYS):
             return
         target_channel = h.get("TransferTargetChannel", "") or h.get("DestTransfererChannel", "")
         target = self._transfer_target(node, h, target_channel)
@@ -1249,6 +1253,23 @@ class Tracker:
                 self._touch(call)
                 self._maybe_finish(call, call.last_event_at or at)
         return out
+
+
+_ATTENDED_KEYS = (
+    "OrigTransfererUniqueid",
+    "SecondTransfererUniqueid",
+    "TransferTargetUniqueid",
+    "DestType",
+)
+
+
+def _seen_transfer(call: CallState, h: dict[str, str], keys: tuple[str, ...]) -> bool:
+    """True when this transfer event was applied already (events may come twice)."""
+    mark = "|".join([h.get("Event", ""), *(h.get(key, "") for key in keys)])
+    if mark in call.seen_transfers:
+        return True
+    call.seen_transfers.append(mark)
+    return False
 
 
 def _known(value: str) -> str:
