@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
-from callagent.api.schemas import Problem
+from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
-from callagent.auth.scopes import Scope
+from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, group_endpoints
+from callagent.db.models import User
 from callagent.reports.kpi import MODULE_DOC
+from callagent.reports.operator_figures import PERIODS, operator_figures
 from callagent.reports.service import kpi_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -53,3 +56,35 @@ def reports_kpi(
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return kpi.to_json()
+
+
+FiguresReader = Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))]
+
+
+@router.get(
+    "/operators/{user_id}/figures",
+    summary="An operator's own figures for today and this week",
+    description=(
+        "Calls handled (answered by the operator's phones), talk, hold, after-call work "
+        "and AHT (the KPI engine's formulas), wrap-ups submitted and missed, and wrap-ups "
+        "by category; today and this week (from Monday) on the centre's clock "
+        "(CALLAGENT_TIMEZONE). Operators: their own; supervisors with a group: their team."
+    ),
+    responses={403: {"model": Problem}, 404: {"model": Problem}},
+)
+def reports_operator_figures(
+    user_id: Id, request: Request, db: Db, principal: FiguresReader
+) -> dict[str, object]:
+    user = db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, f"no user with id {user_id}")
+    if principal.role == Role.OPERATOR and principal.user_id != user_id:
+        raise HTTPException(403, "operators see only their own figures")
+    if principal.sees_only_group_calls and user.group != principal.group:
+        raise HTTPException(403, f"{user.login} is not in your group {principal.group!r}")
+    settings = request.app.state.settings
+    now = datetime.now(UTC)
+    return {
+        period: operator_figures(db, settings, user=user, period=period, now=now).to_json()
+        for period in PERIODS
+    }
