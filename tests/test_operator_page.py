@@ -575,3 +575,31 @@ async def test_ready_before_submitting_then_two_pending_wrapups(
             (first,) = submitted
             assert first.fields == {"service": "snils", "result": "answered"}
             assert [w.status for w in wrapups.values() if w is not first] == ["pending"]
+
+
+async def test_my_figures_for_today_and_this_week(db_url: str, browser: Browser) -> None:
+    """Issue #12: the operator's own figures, from the KPI engine, on their page."""
+    async with running_service(db_url) as service:
+        add_operator(service)
+        sim = await simulator(service)
+        name = f"figures-{backend(db_url)}"
+        async with operator_page(browser, service, name) as page:
+            handled = page.locator('#figures-table tr[data-figure="handled"] td')
+            await expect(handled).to_have_text(["0", "0"])
+            await page.keyboard.press("Alt+R")
+            await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
+            assert await sim.call("answered", CALLER)
+            await expect(page.locator("#wrapup")).to_be_visible()
+            await page.keyboard.press("1")  # consultation
+            await page.select_option("#field-service", "passport")
+            await page.select_option("#field-result", "answered")
+            await page.locator("#field-result").press("Control+Enter")
+            await expect(page.locator("#wrapup")).to_be_hidden()
+            await expect(handled).to_have_text(["1", "1"])
+            consultations = page.locator('#figures-table tr[data-figure="category-consultation"]')
+            await expect(consultations.locator("th")).to_have_text("Консультация")
+            await expect(consultations.locator("td")).to_have_text(["1", "1"])
+            aht = page.locator('#figures-table tr[data-figure="aht"] td').first
+            await expect(aht).to_have_text(re.compile(r"^\d+:\d\d$"))
+            await expect(page.locator("#figures-title")).to_have_text("Мои показатели")
+            await page.locator("#figures").screenshot(path=str(ARTIFACTS / f"{name}.png"))

@@ -30,6 +30,14 @@ LANGUAGE_LABELS: dict[Language, str] = {"ru": "RU", "uk": "УКР", "en": "EN"}
 LANGUAGE_NAMES: dict[Language, str] = {"ru": "Русский", "uk": "Українська", "en": "English"}
 
 _RU: dict[str, str] = {
+    "figures": "Мои показатели",
+    "fig_today": "Сегодня",
+    "fig_week": "Эта неделя",
+    "fig_handled": "Принято звонков",
+    "fig_aht": "Среднее время обслуживания (разговор, удержание, обработка)",
+    "fig_acw": "Поствызывная обработка, в среднем",
+    "fig_submitted": "Обработок сохранено",
+    "fig_missed": "Обработок пропущено",
     "app": "callagent",
     "operator_title": "Рабочее место оператора",
     "login_title": "Вход для операторов",
@@ -166,6 +174,14 @@ _RU: dict[str, str] = {
 }
 
 _UK: dict[str, str] = {
+    "figures": "Мої показники",
+    "fig_today": "Сьогодні",
+    "fig_week": "Цей тиждень",
+    "fig_handled": "Прийнято дзвінків",
+    "fig_aht": "Середній час обслуговування (розмова, утримання, обробка)",
+    "fig_acw": "Обробка після дзвінка, у середньому",
+    "fig_submitted": "Обробок збережено",
+    "fig_missed": "Обробок пропущено",
     "app": "callagent",
     "operator_title": "Робоче місце оператора",
     "login_title": "Вхід для операторів",
@@ -302,6 +318,14 @@ _UK: dict[str, str] = {
 }
 
 _EN: dict[str, str] = {
+    "figures": "My figures",
+    "fig_today": "Today",
+    "fig_week": "This week",
+    "fig_handled": "Calls handled",
+    "fig_aht": "Average handling time (talk, hold, wrap-up)",
+    "fig_acw": "After-call work, average",
+    "fig_submitted": "Wrap-ups saved",
+    "fig_missed": "Wrap-ups missed",
     "app": "callagent",
     "operator_title": "Operator workplace",
     "login_title": "Operator sign-in",

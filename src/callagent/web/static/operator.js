@@ -284,6 +284,7 @@
       }
       if (before === "wrap_up" && data.state !== "wrap_up") {
         refreshRecent();
+        refreshFigures();
         refreshQuestions();
       }
       // Offered but never connected (the dialer let us go): nothing to wait for.
@@ -392,6 +393,7 @@
       }
       if (data.phase === "ended") {
         refreshRecent();
+        refreshFigures();
         refreshPending(true);
       }
     }
@@ -905,6 +907,7 @@
           toast(T.saved);
           refreshPending(pendingNow.length > 1); // the next one waiting opens
           refreshRecent();
+          refreshFigures();
           setTimeout(checkStateAfterSubmit, 1500);
         } else if (response.status === 422 && body && Array.isArray(body.detail)) {
           showErrors(body.detail);
@@ -976,6 +979,50 @@
     }
 
     /* ------------------------------------------------- lists: calls, questions */
+
+    // My figures for today and this week (GET /api/v1/reports/operators/{id}/figures).
+    function duration(seconds) {
+      const whole = Math.round(seconds || 0);
+      return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+    }
+
+    async function refreshFigures() {
+      const newest = ticket("figures");
+      let body;
+      try {
+        const response = await api("GET", `/api/v1/reports/operators/${me.id}/figures`);
+        if (!response.ok) return;
+        body = await json(response);
+        await loadForms();
+      } catch {
+        return;
+      }
+      if (!newest()) return;
+      const { today, week } = body;
+      const rows = [
+        ["handled", T.fig_handled, (p) => p.handled],
+        ["aht", T.fig_aht, (p) => duration(p.aht_seconds)],
+        ["acw", T.fig_acw, (p) => duration(p.acw_seconds)],
+        ["submitted", T.fig_submitted, (p) => p.wrapups_submitted],
+        ["missed", T.fig_missed, (p) => p.wrapups_missed],
+      ];
+      const categories = new Set([...Object.keys(today.categories), ...Object.keys(week.categories)]);
+      for (const id of categories) {
+        rows.push([`category-${id}`, categoryTitle(id), (p) => p.categories[id] || 0]);
+      }
+      const tbody = $("#figures-table tbody");
+      tbody.replaceChildren(
+        ...rows.map(([key, name, value]) =>
+          el(
+            "tr",
+            { dataset: { figure: key } },
+            el("th", { scope: "row", text: name }),
+            el("td", { class: "num", text: value(today) }),
+            el("td", { class: "num", text: value(week) }),
+          ),
+        ),
+      );
+    }
 
     async function refreshRecent() {
       const newest = ticket("recent");
@@ -1179,6 +1226,7 @@
     connectLive();
     refreshPending(false);
     refreshRecent();
+    refreshFigures();
     refreshQuestions();
   }
 
