@@ -49,7 +49,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(tags=["pages"])
 
 LANGUAGE_COOKIE = "callagent_lang"  # the login page's language, before anyone logs in
-_HEADERS = {
+PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
@@ -70,7 +70,7 @@ def _safe_next(value: str | None) -> str:
     return "/operator"
 
 
-def _switch() -> dict[str, Any]:
+def switch() -> dict[str, Any]:
     """The language switch of every page: codes, short labels, each language's own name."""
     return {"languages": LANGUAGES, "labels": LANGUAGE_LABELS, "names": LANGUAGE_NAMES}
 
@@ -120,11 +120,11 @@ def login_page(
         {
             "lang": language,
             "t": strings(language),
-            **_switch(),
+            **switch(),
             "next": _safe_next(next),
             "expired": expired,
         },
-        headers=_HEADERS,
+        headers=PAGE_HEADERS,
     )
     if lang is not None:
         response.set_cookie(
@@ -183,12 +183,12 @@ def operator_page(
         {
             "lang": language,
             "t": strings(language),
-            **_switch(),
+            **switch(),
             "user": user,
             "boot": boot,
             "pause_reasons": _PAGE_REASONS,
         },
-        headers=_HEADERS,
+        headers=PAGE_HEADERS,
     )
 
 
@@ -247,5 +247,8 @@ def format_phones(
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
+    from callagent.web.reports_page import router as reports_router  # it imports this module
+
     app.include_router(router)
+    app.include_router(reports_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

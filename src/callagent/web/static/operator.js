@@ -1230,7 +1230,39 @@
     refreshQuestions();
   }
 
+  // Pages with only the common header (reports): sign out and the language switch.
+  function headerOnly() {
+    const boot = JSON.parse($("#boot").textContent);
+    const post = (url, body) =>
+      fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    $("#sign-out").addEventListener("click", async () => {
+      try {
+        await post("/api/v1/auth/logout");
+      } catch {
+        /* gone already */
+      }
+      window.location.assign("/operator/login");
+    });
+    for (const button of document.querySelectorAll("button[data-lang]")) {
+      button.addEventListener("click", async () => {
+        const url = new URL(window.location.href);
+        url.searchParams.delete("lang");
+        try {
+          await post("/operator/language", { language: button.dataset.lang });
+        } finally {
+          window.location.assign(url.toString());
+        }
+      });
+    }
+  }
+
   const page = document.body.dataset.page;
   if (page === "login") loginPage();
   else if (page === "operator") operatorPage();
+  else if (page === "reports") headerOnly();
 })();
