@@ -24,7 +24,7 @@ run: migrate
 # PostgreSQL tests run when CALLAGENT_TEST_POSTGRES_URL is set (CI sets it; with CI=true
 # they fail instead of skipping when it is missing).
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses=4
 
 lint: install
 	$(BIN)/ruff check src tests bench migrations
