@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from callagent.db.models import Call, OperatorStateChange
+from callagent.db.models import Call, CallLeg, OperatorStateChange
 from callagent.db.queries import operators_by_endpoint
-from callagent.reports.kpi import CallFact
+from callagent.reports.kpi import CallFact, OperatorPart, operator_parts
 
 # a wrap-up is never longer than this: state history beyond it is not read
 _LONGEST_WRAPUP = timedelta(hours=12)
@@ -33,17 +33,35 @@ def load_facts(
         Call.started_at >= since,
         Call.started_at < until,
     )
-    if endpoints is not None:
+    if endpoints is not None:  # the calls these phones took part in, and unanswered ones
+        took_part = select(CallLeg.call_id).where(CallLeg.endpoint.in_(list(endpoints)))
         query = query.where(
-            or_(Call.operator_endpoint.in_(list(endpoints)), Call.operator_endpoint.is_(None))
+            or_(
+                Call.operator_endpoint.in_(list(endpoints)),
+                Call.operator_endpoint.is_(None),
+                Call.id.in_(took_part),
+            )
         )
     calls = session.scalars(query.order_by(Call.started_at, Call.id)).all()
     owners = operators_by_endpoint(session)
     acw = after_call_work(session, calls)
+    legs = _operator_legs(session, [c.id for c in calls if c.transfers])
     facts: list[CallFact] = []
     for call in calls:
+        key = f"{call.node}:{call.linkedid}"
         endpoint = call.operator_endpoint or ""
         owner = owners.get(endpoint)
+        parts: tuple[OperatorPart, ...] = ()
+        if len(legs.get(call.id, ())) > 1:  # several operators talked on it
+            parts = tuple(
+                OperatorPart(
+                    operator=owners[phone][1] if phone in owners else phone,
+                    talk_seconds=talk,
+                    hold_seconds=hold,
+                    acw_seconds=acw.get((key, owners[phone][0]), 0.0) if phone in owners else 0.0,
+                )
+                for phone, talk, hold in operator_parts(legs[call.id], _holds(call))
+            )
         facts.append(
             CallFact(
                 call_id=call.id,
@@ -52,14 +70,51 @@ def load_facts(
                 wait_seconds=_wait(call),
                 talk_seconds=call.talk_seconds or 0.0,
                 hold_seconds=call.hold_seconds or 0.0,
-                acw_seconds=acw.get(f"{call.node}:{call.linkedid}", 0.0),
+                acw_seconds=sum(v for (k, _), v in acw.items() if k == key),
                 operator=owner[1] if owner else endpoint,
                 topic=str((call.variables or {}).get("CALLAGENT_TOPIC", "")),
                 did=call.dialled_number,
                 transferred=bool(call.transfers),
+                parts=parts,
             )
         )
     return facts
+
+
+def _operator_legs(
+    session: Session, call_ids: list[int]
+) -> dict[int, list[tuple[str, float, float]]]:
+    """The answered operator legs of these calls: (endpoint, answered, ended) in epoch s."""
+    found: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
+    if not call_ids:
+        return found
+    for leg in session.scalars(
+        select(CallLeg).where(
+            CallLeg.call_id.in_(call_ids),
+            CallLeg.role == "operator",
+            CallLeg.answered_at.is_not(None),
+        )
+    ):
+        assert leg.answered_at is not None
+        ended = leg.ended_at or leg.answered_at
+        found[leg.call_id].append((leg.endpoint, leg.answered_at.timestamp(), ended.timestamp()))
+    return found
+
+
+def _holds(call: Call) -> list[tuple[float, float]]:
+    """The call's holds from its timeline: (start, end) in epoch s; one still on at the
+    end ends with the call."""
+    end = call.ended_at.timestamp() if call.ended_at else 0.0
+    started: dict[str, float] = {}
+    holds: list[tuple[float, float]] = []
+    for entry in call.timeline or []:
+        event, at, who = entry.get("event"), float(entry.get("at", 0.0)), entry.get("endpoint", "")
+        if event == "hold":
+            started.setdefault(who, at)
+        elif event == "unhold" and who in started:
+            holds.append((started.pop(who), at))
+    holds += [(at, max(at, end)) for at in started.values()]
+    return sorted(holds)
 
 
 def _wait(call: Call) -> float:
@@ -70,9 +125,9 @@ def _wait(call: Call) -> float:
     return (end - call.started_at).total_seconds() if end else 0.0
 
 
-def after_call_work(session: Session, calls: Sequence[Call]) -> dict[str, float]:
-    """Seconds each call's operator spent in ``wrap_up`` for it, by call key
-    (``node:linkedid``): from entering wrap-up for the call to their next state change."""
+def after_call_work(session: Session, calls: Sequence[Call]) -> dict[tuple[str, int], float]:
+    """Seconds each operator spent in ``wrap_up`` for each call, by (call key
+    ``node:linkedid``, user id): from entering wrap-up for it to their next state change."""
     keys = {f"{call.node}:{call.linkedid}" for call in calls if call.disposition == "answered"}
     if not keys:
         return {}
@@ -97,9 +152,9 @@ def after_call_work(session: Session, calls: Sequence[Call]) -> dict[str, float]
         .order_by(OperatorStateChange.at)
     ):
         changes[user_id].append(at)
-    acw: dict[str, float] = defaultdict(float)
+    acw: dict[tuple[str, int], float] = defaultdict(float)
     for user_id, at, key in entries:
         following = next((t for t in changes[user_id] if t > at), None)
         if following is not None:  # still in wrap-up: counted once it ends
-            acw[str(key)] += (following - at).total_seconds()
+            acw[(str(key), int(user_id))] += (following - at).total_seconds()
     return dict(acw)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,17 @@ class KpiOptions:
 
 
 @dataclass(frozen=True)
+class OperatorPart:
+    """One operator's part of a call several operators talked on (a transfer): their time
+    connected to it less the holds they made, their holds, their after-call work."""
+
+    operator: str
+    talk_seconds: float
+    hold_seconds: float
+    acw_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class CallFact:
     """What one inbound call contributes to the figures."""
 
@@ -59,6 +70,8 @@ class CallFact:
     topic: str = ""  # the routing topic (CALLAGENT_TOPIC)
     did: str = ""  # the dialled number
     transferred: bool = False
+    # () : the whole call is ``operator``'s; else each operator's part (a transfer)
+    parts: tuple[OperatorPart, ...] = ()
 
 
 @dataclass
@@ -140,15 +153,58 @@ def compute(facts: Iterable[CallFact], options: KpiOptions, key: str | None = No
     return kpi
 
 
+def by_operator(fact: CallFact) -> list[CallFact]:
+    """A call as each operator who talked on it counts it: handled by each of them, with
+    their own talk, hold and after-call work; the call itself unchanged otherwise."""
+    if not fact.parts:
+        return [fact]
+    return [
+        replace(
+            fact,
+            operator=part.operator,
+            talk_seconds=part.talk_seconds,
+            hold_seconds=part.hold_seconds,
+            acw_seconds=part.acw_seconds,
+            parts=(),
+        )
+        for part in fact.parts
+    ]
+
+
+def operator_parts(
+    legs: Iterable[tuple[str, float, float]], holds: Iterable[tuple[float, float]]
+) -> list[tuple[str, float, float]]:
+    """Each operator leg's (endpoint, talk, hold): ``legs`` are (endpoint, answered, ended)
+    in epoch seconds, ``holds`` (start, end) of the call's holds. A hold is the operator's
+    whose leg was connected when it began (the earliest answered, if several)."""
+    ordered = sorted(legs, key=lambda leg: leg[1])
+    held: dict[int, float] = {}
+    for start, end in holds:
+        owner = next(
+            (i for i, (_, answered, ended) in enumerate(ordered) if answered <= start < ended),
+            None,
+        )
+        if owner is not None:
+            held[owner] = held.get(owner, 0.0) + max(0.0, min(end, ordered[owner][2]) - start)
+    return [
+        (endpoint, max(0.0, ended - answered - held.get(i, 0.0)), held.get(i, 0.0))
+        for i, (endpoint, answered, ended) in enumerate(ordered)
+    ]
+
+
 def grouped(
     facts: list[CallFact],
     options: KpiOptions,
     key_of: Callable[[CallFact], str],
+    expand: Callable[[CallFact], list[CallFact]] | None = None,
 ) -> Kpi:
-    """The period's totals, with one :class:`Kpi` per key (in key order) in ``groups``."""
+    """The period's totals, with one :class:`Kpi` per key (in key order) in ``groups``.
+    ``expand``: how one call counts in the groups (:func:`by_operator`); the totals count
+    each call once."""
     total = compute(facts, options)
     buckets: dict[str, list[CallFact]] = {}
     for fact in facts:
-        buckets.setdefault(key_of(fact), []).append(fact)
+        for one in expand(fact) if expand is not None else [fact]:
+            buckets.setdefault(key_of(one), []).append(one)
     total.groups = [compute(buckets[key], options, key=key) for key in sorted(buckets)]
     return total

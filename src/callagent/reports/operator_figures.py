@@ -16,7 +16,7 @@ from callagent.config import Settings
 from callagent.db.models import User
 from callagent.db.wrapup_models import Wrapup
 from callagent.reports.facts import load_facts
-from callagent.reports.kpi import compute
+from callagent.reports.kpi import by_operator, compute
 from callagent.reports.service import options_of
 
 PERIODS = ("today", "week")
@@ -66,10 +66,13 @@ def operator_figures(
     """``user``'s figures for ``period`` (``today`` or ``week`` on the centre's clock)."""
     since, until = period_bounds(period, now, ZoneInfo(settings.timezone))
     phones = list(user.endpoints or [])
+    names = {user.login, *phones}  # a part is keyed by the login (or a phone's endpoint)
     facts = [
-        fact
+        part
         for fact in load_facts(session, since=since, until=until, endpoints=phones)
         if fact.disposition == "answered"
+        for part in by_operator(fact)
+        if part.operator in names
     ]
     kpi = compute(facts, options_of(settings))
     figures = OperatorFigures(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from callagent.config import Settings
 from callagent.reports.facts import load_facts
-from callagent.reports.kpi import CallFact, Kpi, KpiOptions, compute, grouped
+from callagent.reports.kpi import CallFact, Kpi, KpiOptions, by_operator, compute, grouped
 
 GROUPINGS = ("interval", "day", "operator", "topic", "did")
 
@@ -71,4 +71,6 @@ def kpi_report(
     options = options_of(settings)
     if by is None:
         return compute(facts, options)
-    return grouped(facts, options, key_function(by, ZoneInfo(settings.timezone), interval_minutes))
+    key_of = key_function(by, ZoneInfo(settings.timezone), interval_minutes)
+    # by operator: a transferred call counts for each operator who talked on it
+    return grouped(facts, options, key_of, expand=by_operator if by == "operator" else None)
