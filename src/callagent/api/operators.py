@@ -17,7 +17,7 @@ from callagent.api.security import Db, Requires
 from callagent.api.wrapups import language
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.secrets import hash_password
-from callagent.auth.service import Principal, create_user, now
+from callagent.auth.service import Principal, audit, create_user, now
 from callagent.db.models import OperatorStateChange, User
 from callagent.errors import ServiceError
 from callagent.routing.operators import OperatorBook, phones_down
@@ -232,6 +232,15 @@ def operators_set_state(
             code="state_refused",
             params={"state": after.state, "target": body.state},
         )
+    if principal.user_id != user_id:  # a supervisor acting for an operator: audited
+        audit(
+            db,
+            principal=principal,
+            action="operator_state",
+            detail={"user_id": user_id, "state": body.state, "reason": reason},
+            rows=1,
+        )
+        db.commit()
     return StateOut(**after.__dict__)
 
 

@@ -14,6 +14,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, group_endpoints
 from callagent.db.models import User
 from callagent.reports.kpi import MODULE_DOC
+from callagent.reports.live import live_view
 from callagent.reports.operator_figures import PERIODS, operator_figures
 from callagent.reports.service import kpi_report
 
@@ -88,3 +89,25 @@ def reports_operator_figures(
         period: operator_figures(db, settings, user=user, period=period, now=now).to_json()
         for period in PERIODS
     }
+
+
+@router.get(
+    "/live",
+    summary="The centre now: operators by state, calls waiting, today's and this interval's KPIs",
+    description=(
+        "Read from the database, so every callagent process on one PostgreSQL shows the "
+        "same centre. Applicants' numbers are masked without calls:read_pii. A supervisor "
+        "with a group sees their team."
+    ),
+    responses={403: {"model": Problem}},
+)
+def reports_live(request: Request, db: Db, principal: ReportReader) -> dict[str, object]:
+    team = principal.group if principal.sees_only_group_calls else None
+    return live_view(
+        db,
+        request.app.state.settings,
+        now=datetime.now(UTC),
+        group=team,
+        endpoints=group_endpoints(db, group=team) if team else None,
+        pii=Scope.CALLS_READ_PII in principal.scopes,
+    )

@@ -24,6 +24,7 @@ from callagent.web.pages import PAGE_HEADERS, PageRequires, switch, templates
 router = APIRouter(tags=["pages"])
 Viewer = Annotated[Principal, Depends(PageRequires(Scope.REPORTS_READ))]
 Grouping = Literal["interval", "day", "operator", "topic", "did"]
+_LIVE_WORDS = ("live_", "state_", "reason_")  # what the wallboard's script says
 
 
 def _label(key: str, by: str) -> str:
@@ -104,3 +105,40 @@ def _total(kpi: Kpi) -> Kpi:
     total = Kpi(**{k: v for k, v in kpi.__dict__.items() if k not in ("groups", "key")})
     total.key = ""
     return total
+
+
+@router.get(
+    "/supervisor/live",
+    response_class=HTMLResponse,
+    summary="The supervisor's live wallboard (HTML): operators, waiting calls, today's KPIs",
+    responses={303: {"description": "a browser without a session: to the login page"}},
+)
+def live_page(
+    request: Request,
+    db: Db,
+    principal: Viewer,
+    tv: Annotated[bool, Query(description="wallboard mode: large type for a TV")] = False,
+    lang: Annotated[str | None, Query(description="page language: ru, uk or en")] = None,
+) -> Response:
+    settings = request.app.state.settings
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    language = language_of(lang or (user.language if user else None))
+    words = strings(language)
+    context: dict[str, Any] = {
+        "lang": language,
+        "t": words,
+        **switch(),
+        "user": user,
+        "csrf": principal.csrf_token or "",
+        "tv": tv,
+        "boot": {
+            "csrf": principal.csrf_token or "",
+            "lang": language,
+            "i18n": {
+                k: v for k, v in words.items() if k.startswith(("live_", "state_", "reason_"))
+            },
+            "threshold": settings.sl_threshold_seconds,
+            "can_act": Scope.OPERATORS_STATE in principal.scopes,
+        },
+    }
+    return templates.TemplateResponse(request, "live.html", context, headers=PAGE_HEADERS)

@@ -1,0 +1,131 @@
+"""The wallboard's picture of the centre now, read from the database (so several
+callagent processes on one PostgreSQL show the same centre): operators by state with
+the time in it and their current call, the calls waiting, today's and this interval's
+KPIs (the KPI engine's formulas)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callagent.auth.masking import mask_phone
+from callagent.auth.scopes import Role
+from callagent.config import Settings
+from callagent.db.models import Call, User
+from callagent.reports.kpi import Kpi
+from callagent.reports.service import kpi_report
+
+LIVE_INTERVAL_MINUTES = 30
+_KPI_KEYS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "service_level",
+    "asa_seconds",
+    "abandon_rate",
+    "longest_wait_seconds",
+    "aht_seconds",
+)
+
+
+def _figures(kpi: Kpi) -> dict[str, Any]:
+    return {key: getattr(kpi, key) for key in _KPI_KEYS}
+
+
+def live_view(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime,
+    group: str | None = None,
+    endpoints: Sequence[str] | None = None,
+    pii: bool = False,
+) -> dict[str, Any]:
+    """The centre now. ``group``/``endpoints``: a supervisor's team only; ``pii``: the
+    applicants' numbers unmasked."""
+    zone = ZoneInfo(settings.timezone)
+    local = now.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = local.replace(
+        minute=local.minute - local.minute % LIVE_INTERVAL_MINUTES, second=0, microsecond=0
+    )
+    today = kpi_report(
+        session,
+        settings,
+        since=midnight,
+        until=midnight + timedelta(days=1),
+        by="operator",
+        endpoints=endpoints,
+    )
+    interval = kpi_report(
+        session,
+        settings,
+        since=start,
+        until=start + timedelta(minutes=LIVE_INTERVAL_MINUTES),
+        endpoints=endpoints,
+    )
+    handled = {g.key: g.answered for g in today.groups}
+    query = select(User).where(User.role == Role.OPERATOR.value, User.active.is_(True))
+    if group:
+        query = query.where(User.group == group)
+    users = session.scalars(query.order_by(User.login)).all()
+    calls = {
+        f"{c.node}:{c.linkedid}": c
+        for c in session.scalars(select(Call).where(Call.final.is_(False)))
+    }
+    operators = []
+    for user in users:
+        call = calls.get(user.claimed_call or "")
+        operators.append(
+            {
+                "id": user.id,
+                "login": user.login,
+                "full_name": user.full_name,
+                "state": user.state,
+                "reason": user.state_reason,
+                "since": user.state_since.isoformat() if user.state_since else None,
+                "seconds_in_state": (now - user.state_since).total_seconds()
+                if user.state_since
+                else None,
+                "handled_today": handled.get(user.login, 0),
+                "call": None
+                if call is None
+                else {
+                    "started_at": call.started_at.isoformat(),
+                    "seconds": (now - (call.answered_at or call.started_at)).total_seconds(),
+                    "number": call.applicant_number if pii else mask_phone(call.applicant_number),
+                },
+            }
+        )
+    waiting = sorted(
+        (
+            c
+            for c in calls.values()
+            if c.direction == "inbound" and c.answered_at is None and c.disposition != "abandoned"
+        ),
+        key=lambda c: c.started_at,
+    )
+    counts: dict[str, int] = {}
+    for user in users:
+        counts[user.state] = counts.get(user.state, 0) + 1
+    return {
+        "at": now.isoformat(),
+        "timezone": settings.timezone,
+        "operators": operators,
+        "counts": counts,
+        "waiting": [
+            {
+                "position": n + 1,
+                "waited_seconds": (now - c.started_at).total_seconds(),
+                "topic": str((c.variables or {}).get("CALLAGENT_TOPIC", "")),
+            }
+            for n, c in enumerate(waiting)
+        ],
+        "today": _figures(today),
+        "interval": {"start": start.isoformat(), **_figures(interval)},
+    }

@@ -1,0 +1,115 @@
+/* The supervisor's wallboard: GET /api/v1/reports/live once a second, drawn with
+   textContent only (no HTML from data); pause / ready / log out an operator. */
+(() => {
+  "use strict";
+  const $ = (selector) => document.querySelector(selector);
+  const boot = JSON.parse($("#boot").textContent);
+  const T = boot.i18n;
+  const LOCALES = { ru: "ru-RU", uk: "uk-UA", en: "en-GB" };
+
+  const el = (tag, attrs = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (key === "text") node.textContent = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(key, String(value));
+    }
+    node.append(...children);
+    return node;
+  };
+  const mmss = (seconds) => {
+    const whole = Math.max(0, Math.round(seconds || 0));
+    return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+  };
+  const percent = (ratio) => `${Math.round((ratio || 0) * 100)} %`;
+
+  // amber / red: below these service levels, above these waits
+  function level(tile, value, amber, red, higherIsWorse) {
+    const bad = (limit) => (higherIsWorse ? value >= limit : value < limit);
+    tile.dataset.level = bad(red) ? "red" : bad(amber) ? "amber" : "ok";
+  }
+
+  function tile(id, text) {
+    const node = $(`#${id}`);
+    node.querySelector("b").textContent = text;
+    return node;
+  }
+
+  async function act(userId, state, reason) {
+    const body = state === "paused" ? { state, reason } : { state };
+    const response = await fetch(`/api/v1/operators/${userId}/state`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": boot.csrf },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      $("#updated").textContent = T.live_refused.replace("{detail}", problem.detail || response.status);
+    }
+    refresh();
+  }
+
+  function show(view) {
+    const waiting = view.waiting.length;
+    const longest = Math.max(0, ...view.waiting.map((w) => w.waited_seconds));
+    level(tile("tile-sl", percent(view.today.service_level)), view.today.service_level, 0.8, 0.6, false);
+    level(
+      tile("tile-sl-interval", view.interval.offered ? percent(view.interval.service_level) : "—"),
+      view.interval.offered ? view.interval.service_level : 1, 0.8, 0.6, false,
+    );
+    level(tile("tile-waiting", String(waiting)), waiting, 3, 6, true);
+    level(tile("tile-longest", mmss(longest)), longest, boot.threshold, boot.threshold * 3, true);
+    tile("tile-asa", mmss(view.today.asa_seconds));
+    tile("tile-answered", String(view.today.answered));
+    tile("tile-abandoned", `${view.today.abandoned} · ${percent(view.today.abandon_rate)}`);
+    $("#counts").textContent = Object.entries(view.counts)
+      .map(([state, count]) => `${T[`state_${state}`] || state}: ${count}`)
+      .join(" · ");
+    const rows = view.operators.map((op) => {
+      const state = el("td", { dataset: { state: op.state } },
+        el("span", { class: "pill", text: T[`state_${op.state}`] || op.state }));
+      if (op.reason) state.append(` ${T[`reason_${op.reason}`] || op.reason}`);
+      const actions = el("td");
+      if (boot.can_act) {
+        for (const [label, target] of [[T.live_act_pause, "paused"], [T.live_act_ready, "ready"], [T.live_act_offline, "offline"]]) {
+          const button = el("button", { type: "button", class: "secondary small", text: label, dataset: { act: target } });
+          button.addEventListener("click", () => act(op.id, target, "meeting"));
+          actions.append(button);
+        }
+      }
+      return el("tr", { dataset: { login: op.login } },
+        el("th", { scope: "row", text: op.full_name || op.login }),
+        state,
+        el("td", { class: "num", text: op.seconds_in_state == null ? "" : mmss(op.seconds_in_state) }),
+        el("td", { text: op.call ? `${op.call.number} · ${mmss(op.call.seconds)}` : "" }),
+        el("td", { class: "num", dataset: { figure: "handled" }, text: String(op.handled_today) }),
+        actions);
+    });
+    $("#operators tbody").replaceChildren(...rows);
+    $("#waiting-list").replaceChildren(
+      ...(view.waiting.length
+        ? view.waiting.map((w) => el("li", { text: `${mmss(w.waited_seconds)}${w.topic ? ` · ${w.topic}` : ""}` }))
+        : [el("li", { class: "muted", text: T.live_nobody_waits })]),
+    );
+    $("#updated").textContent = T.live_updated.replace(
+      "{time}", new Date(view.at).toLocaleTimeString(LOCALES[boot.lang] || "ru-RU", { timeZone: view.timezone }),
+    );
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch("/api/v1/reports/live", { credentials: "same-origin" });
+      if (response.status === 401) {
+        window.location.assign("/operator/login?next=/supervisor/live&expired=1");
+        return;
+      }
+      if (response.ok) show(await response.json());
+    } catch {
+      $("#updated").textContent = T.live_offline;
+    }
+  }
+
+  refresh();
+  setInterval(refresh, 1000);
+})();
