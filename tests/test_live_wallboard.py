@@ -75,7 +75,7 @@ async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Bro
             await page.fill("#login", "orlova")
             await page.fill("#password", PASSWORD)
             await page.press("#password", "Enter")
-            await page.wait_for_url(re.compile(r"/supervisor/live$"))
+            await page.wait_for_url(f"{service.base_url}/supervisor/live")
             await expect(page.locator("#tile-answered b")).to_have_text("50")
             await expect(page.locator("#tile-waiting b")).to_have_text("1")
             await expect(page.locator("#tile-longest")).to_have_attribute("data-level", "amber")

@@ -10,8 +10,8 @@ from typing import Any
 import openpyxl
 from sqlalchemy import select
 
-from callagent.campaigns.registry_export import safe_text
 from callagent.db.campaign_models import RegistryEntry
+from callagent.spreadsheets import safe_text
 from tests.conftest import running_service
 
 COLUMNS = ["№", "ФИО", "Телефон", "Номер дела", "Офис", "Примечание"]

@@ -3,17 +3,21 @@ figures of real traffic per operator, a chart drawn on the server, in ru, uk and
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
-from callagent.db.models import Call
+from callagent.db.models import AuditEntry, Call
 from callagent.db.store import CallStore
 from callagent.replay import replay_bytes
 from tests.conftest import RunningService, running_service, trace_bytes
@@ -53,7 +57,7 @@ async def test_reports_per_operator_with_a_chart(db_url: str, browser: Browser) 
             await page.fill("#login", "orlova")
             await page.fill("#password", PASSWORD)
             await page.press("#password", "Enter")
-            await page.wait_for_url(re.compile(r"/supervisor/reports$"))
+            await page.wait_for_url(f"{service.base_url}/supervisor/reports")
             await expect(page.locator("h1")).to_have_text("Отчёты")
             # by hour (the default): one or two hours of today hold the 50 calls
             total = page.locator("#kpi-table tr[data-total]")
@@ -80,3 +84,43 @@ async def test_reports_per_operator_with_a_chart(db_url: str, browser: Browser) 
             await page.goto(f"{service.base_url}/supervisor/reports?from={yesterday}&lang=en")
             await expect(page.locator("#no-calls")).to_have_text("No calls in this period.")
             await expect(total.locator('[data-figure="offered"]')).to_have_text("0")
+
+
+async def test_the_report_downloads_as_xlsx_and_csv_and_is_audited(
+    db_url: str,
+    browser: Browser,  # noqa: F811
+) -> None:
+    async with running_service(db_url) as service:
+        sessions = service.app.state.sessions  # type: ignore[attr-defined]
+        with sessions.begin() as db:
+            create_user(db, login="orlova", role=Role.SUPERVISOR, password=PASSWORD)
+        await today_traffic(service)
+        async with page_of(browser, "reports-export") as page:
+            await page.goto(f"{service.base_url}/supervisor/reports")
+            await page.fill("#login", "orlova")
+            await page.fill("#password", PASSWORD)
+            await page.press("#password", "Enter")
+            await page.wait_for_url(f"{service.base_url}/supervisor/reports")
+            await page.goto(f"{service.base_url}/supervisor/reports?by=operator&lang=en")
+            async with page.expect_download() as info:
+                await page.click("#export-xlsx")
+            xlsx = Path(await (await info.value).path())
+            workbook = openpyxl.load_workbook(io.BytesIO(await asyncio.to_thread(xlsx.read_bytes)))
+            rows = [[c.value for c in row] for row in workbook.active.iter_rows()]
+            assert rows[0][:4] == ["Operator", "Offered", "Answered", "Abandoned"]
+            assert rows[1][:3] == ["PJSIP/op1001", 25, 25] and rows[2][:3] == [
+                "PJSIP/op1002",
+                25,
+                25,
+            ]
+            assert rows[-1][:3] == ["Total", 50, 50] and rows[-1][4] == 1.0
+            async with page.expect_download() as info:
+                await page.click("#export-csv")
+            csv_path = Path(await (await info.value).path())
+            text = (await asyncio.to_thread(csv_path.read_bytes)).decode("utf-8-sig")
+            assert text.splitlines()[-1].startswith("Total;50;50;0;1.0")
+        with sessions() as db:
+            audited = db.scalars(
+                select(AuditEntry).where(AuditEntry.action == "reports.kpi_export")
+            ).all()
+        assert [(a.detail["format"], a.rows) for a in audited] == [("xlsx", 2), ("csv", 2)]

@@ -18,11 +18,7 @@ from callagent.auth.masking import mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, audit
 from callagent.campaigns import service
-from callagent.campaigns.registry_export import (
-    MEDIA_TYPES,
-    export_file,
-    export_filename,
-)
+from callagent.campaigns.registry_export import export_file, export_filename
 from callagent.campaigns.registry_import import import_registry
 from callagent.campaigns.registry_preview import as_json, preview_file
 from callagent.campaigns.schemas import (
@@ -41,6 +37,7 @@ from callagent.campaigns.schemas import (
 from callagent.campaigns.tables import EncodingProblem, RegistryFileError, read_table
 from callagent.config import Settings
 from callagent.db.campaign_models import RegistryImport
+from callagent.spreadsheets import MEDIA_TYPES
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 dnc_router = APIRouter(prefix="/api/v1/do-not-call", tags=["campaigns"])

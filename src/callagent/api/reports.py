@@ -6,17 +6,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
-from callagent.auth.service import Principal, group_endpoints
+from callagent.auth.service import Principal, audit, group_endpoints
 from callagent.db.models import User
+from callagent.reports.export import report_sheet
 from callagent.reports.kpi import MODULE_DOC
 from callagent.reports.live import live_view
 from callagent.reports.operator_figures import PERIODS, operator_figures
 from callagent.reports.service import kpi_report
+from callagent.spreadsheets import MEDIA_TYPES, to_csv, to_xlsx
+from callagent.web.i18n import strings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 ReportReader = Annotated[Principal, Depends(Requires(Scope.REPORTS_READ))]
@@ -110,4 +114,56 @@ def reports_live(request: Request, db: Db, principal: ReportReader) -> dict[str,
         group=team,
         endpoints=group_endpoints(db, group=team) if team else None,
         pii=Scope.CALLS_READ_PII in principal.scopes,
+    )
+
+
+@router.get(
+    "/kpi/export",
+    summary="The KPI report as CSV or XLSX (audited)",
+    description="The same figures as /api/v1/reports/kpi, one row per group and the total; "
+    "headers in `lang`; cells are never formulas. Every export is written to the audit log.",
+    response_class=Response,
+    responses={403: {"model": Problem}, 422: {"model": Problem}},
+)
+def reports_kpi_export(
+    request: Request,
+    db: Db,
+    principal: ReportReader,
+    since: Annotated[AwareDatetime, Query(description="from, inclusive (with a zone)")],
+    until: Annotated[AwareDatetime, Query(description="to, exclusive (with a zone)")],
+    by: Annotated[Literal["interval", "day", "operator", "topic", "did"] | None, Query()] = None,
+    interval: Annotated[int, Query(description="minutes, with by=interval: 15, 30 or 60")] = 30,
+    fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "xlsx",
+    lang: Annotated[Literal["ru", "uk", "en"], Query(description="headers' language")] = "ru",
+) -> Response:
+    endpoints = (
+        group_endpoints(db, group=principal.group) if principal.sees_only_group_calls else None
+    )
+    try:
+        kpi = kpi_report(
+            db,
+            request.app.state.settings,
+            since=since,
+            until=until,
+            by=by,
+            interval_minutes=interval,
+            endpoints=endpoints,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    sheet = report_sheet(kpi, by=by, words=strings(lang), lang=lang)
+    data = to_csv([sheet]) if fmt == "csv" else to_xlsx([sheet])
+    audit(
+        db,
+        principal=principal,
+        action="reports.kpi_export",
+        detail={"since": since.isoformat(), "until": until.isoformat(), "by": by, "format": fmt},
+        rows=len(kpi.groups),
+    )
+    db.commit()
+    name = f"kpi_{since:%Y%m%d}_{until:%Y%m%d}.{fmt}"
+    return Response(
+        data,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -9,12 +9,8 @@ writers.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -23,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from callagent.campaigns.tables import column_keys, row_cells
 from callagent.db.campaign_models import Campaign, RegistryEntry, RegistryImport, RegistryRow
+from callagent.spreadsheets import Cell, Sheet, to_csv, to_xlsx
 
 Lang = Literal["ru", "en"]
-Cell = str | int | datetime | None
 
 RESULT_HEADERS: dict[str, list[str]] = {
     "ru": [
@@ -97,27 +93,6 @@ ROW_TEXT: dict[str, dict[str, str]] = {
     },
 }
 SHEET_TITLE = {"ru": ("Реестр", "Загрузка {id}"), "en": ("Registry", "Import {id}")}
-_TIME_FORMAT = {"ru": "%d.%m.%Y %H:%M", "en": "%Y-%m-%d %H:%M"}
-_XLSX_TIME_FORMAT = {"ru": "DD.MM.YYYY HH:MM", "en": "YYYY-MM-DD HH:MM"}
-_PHONE_LIKE = re.compile(r"^[+\-\d\s().]+$")
-
-
-@dataclass
-class Sheet:
-    """One upload given back: ``rows[n - 1]`` is row n of the file, its cells as they were
-    and the result columns to their right (times in the office's zone, naive)."""
-
-    rows: list[list[Cell]]
-    header_index: int  # the header row's index in ``rows`` (bold in XLSX)
-    lang: str = "ru"
-    delimiter: str = ";"
-    title: str = "Реестр"
-    applicants: int = 0  # rows of applicants (entries and duplicates): the audit's count
-
-    @property
-    def headers(self) -> list[Cell]:
-        """The header row with the result headers."""
-        return self.rows[self.header_index]
 
 
 def build_sheets(
@@ -212,73 +187,6 @@ def _results(entry: RegistryEntry, zone: ZoneInfo, lang: Lang) -> list[Cell]:
         entry.confirmation_digit,
         entry.operator_comment,
     ]
-
-
-def safe_text(value: str) -> str:
-    """A cell that a spreadsheet will not run as a formula (phone numbers stay as they are)."""
-    if value[:1] in ("=", "@", "\t", "\r") or (
-        value[:1] in ("+", "-") and not _PHONE_LIKE.match(value)
-    ):
-        return "'" + value
-    return value
-
-
-def to_csv(sheets: list[Sheet]) -> bytes:
-    """UTF-8 with a BOM (Excel opens it as such), the imported file's delimiter; several
-    uploads one after another, each row for row."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=sheets[0].delimiter, lineterminator="\r\n")
-    for sheet in sheets:
-        fmt = _TIME_FORMAT[sheet.lang]
-        for row in sheet.rows:
-            writer.writerow(
-                [
-                    cell.strftime(fmt)
-                    if isinstance(cell, datetime)
-                    else ""
-                    if cell is None
-                    else safe_text(cell)
-                    if isinstance(cell, str)
-                    else cell
-                    for cell in row
-                ]
-            )
-    return out.getvalue().encode("utf-8-sig")
-
-
-def to_xlsx(sheets: list[Sheet]) -> bytes:
-    """One worksheet per upload, text cells kept as text (numbers with leading zeros or +
-    stay intact), the header row bold."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    workbook = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for sheet in sheets:
-        worksheet = workbook.create_sheet(title=sheet.title[:31] or "Registry")
-        time_format = _XLSX_TIME_FORMAT[sheet.lang]
-        for index, row in enumerate(sheet.rows):
-            cells: list[WriteOnlyCell] = []
-            for value in row:
-                cell = WriteOnlyCell(worksheet, value=value)
-                if index == sheet.header_index:
-                    cell.font = bold
-                if isinstance(value, datetime):
-                    cell.number_format = time_format
-                elif isinstance(value, str) and value.startswith("="):
-                    cell.data_type = "s"  # text, never a formula
-                cells.append(cell)
-            worksheet.append(cells)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def export_file(

@@ -30,6 +30,7 @@ LANGUAGE_LABELS: dict[Language, str] = {"ru": "RU", "uk": "УКР", "en": "EN"}
 LANGUAGE_NAMES: dict[Language, str] = {"ru": "Русский", "uk": "Українська", "en": "English"}
 
 _RU: dict[str, str] = {
+    "rep_export": "Выгрузить",
     "live_title": "Табло",
     "live_tv": "Режим для экрана",
     "live_tv_off": "Обычный режим",
@@ -222,6 +223,7 @@ _RU: dict[str, str] = {
 }
 
 _UK: dict[str, str] = {
+    "rep_export": "Вивантажити",
     "live_title": "Табло",
     "live_tv": "Режим для екрана",
     "live_tv_off": "Звичайний режим",
@@ -414,6 +416,7 @@ _UK: dict[str, str] = {
 }
 
 _EN: dict[str, str] = {
+    "rep_export": "Download",
     "live_title": "Wallboard",
     "live_tv": "TV mode",
     "live_tv_off": "Normal mode",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -97,6 +98,15 @@ def reports_page(
         "rows": [*kpi.groups, _total(kpi)],
         "chart": chart,
         "threshold": settings.sl_threshold_seconds,
+        "export_query": urlencode(
+            {
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "by": by,
+                "interval": interval,
+                "lang": language,
+            }
+        ),
     }
     return templates.TemplateResponse(request, "reports.html", context, headers=PAGE_HEADERS)
 
