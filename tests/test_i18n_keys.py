@@ -15,6 +15,11 @@ from typing import get_args
 import pytest
 
 from callagent.api.calls import Disposition
+from callagent.campaigns.registry_export import RESULT_TEXT
+from callagent.campaigns.registry_import import FIELDS, IGNORE
+from callagent.campaigns.schemas import RETRY_RESULTS, IdleOut, Mode
+from callagent.campaigns.service import IN_FLIGHT
+from callagent.db.campaign_models import ENTRY_STATUSES
 from callagent.languages import LANGUAGES, pick
 from callagent.routing.states import PAUSE_REASONS, OperatorState
 from callagent.web.i18n import LANGUAGE_LABELS, LANGUAGE_NAMES, STRINGS
@@ -26,6 +31,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "callagent"
 CYRILLIC = re.compile(r"[А-Яа-яЁёІіЇїЄєҐґ]")
 RUSSIAN_ONLY = re.compile(r"[ЫыЭэЁёЪъ]")  # letters Ukrainian does not have
 UKRAINIAN_ONLY = re.compile(r"[ІіЇїЄєҐґ]")  # letters Russian does not have
+# RowIssue.code's values (registry_import.RowIssue): the upload report's lines
+UPLOAD_CODES = (
+    "empty_row",
+    "no_phone",
+    "invalid_phone",
+    "duplicate_in_file",
+    "duplicate",
+    "do_not_call",
+)
 
 
 def placeholders(text: str) -> set[str]:
@@ -64,6 +78,27 @@ def test_every_value_a_page_shows_has_a_word() -> None:
         + [f"direction_{value}" for value in ("inbound", "outbound", "internal")]
         + [f"wrapup_status_{value}" for value in (*OPEN_STATUSES, "submitted")]
     )
+    for language in LANGUAGES:
+        missing = [key for key in values if key not in STRINGS[language]]
+        assert not missing, (language, missing)
+
+
+def test_every_value_the_campaign_pages_show_has_a_word() -> None:
+    """Campaign and entry statuses, modes, attempt results (those the export names, the
+    retried ones, a call in flight, a refused Originate), idle reasons, upload report
+    codes and column meanings: none reaches a campaign page as its code."""
+    idle_reasons = get_args(IdleOut.model_fields["reason"].annotation)
+    results = {*RESULT_TEXT["ru"], *RETRY_RESULTS, IN_FLIGHT, "refused", "answered_operator"}
+    values = (
+        [f"campaign_status_{s}" for s in ("draft", "running", "paused", "finished")]
+        + [f"mode_{mode}" for mode in get_args(Mode)]
+        + [f"entry_status_{status}" for status in ENTRY_STATUSES]
+        + [f"attempt_result_{result}" for result in sorted(results)]
+        + [f"idle_{reason}" for reason in idle_reasons]
+        + [f"upload_code_{code}" for code in UPLOAD_CODES]
+        + [f"field_{field}" for field in (*FIELDS, IGNORE)]
+    )
+    assert len(idle_reasons) == 7
     for language in LANGUAGES:
         missing = [key for key in values if key not in STRINGS[language]]
         assert not missing, (language, missing)

@@ -26,7 +26,6 @@ from callagent.api import (
     audit,
     auth,
     calls,
-    campaign_pages,
     campaigns,
     operators,
     originate,
@@ -281,7 +280,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(questions.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)
-    app.include_router(campaign_pages.router)
     app.include_router(live.router)
     api_docs.install(app)  # before pages mount /static, which would take its assets
     pages.install(app)

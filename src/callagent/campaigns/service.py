@@ -45,8 +45,10 @@ class CampaignError(ServiceError):
 
     status = 400
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(type(self).status, detail)
+    def __init__(
+        self, detail: str, *, code: str = "", params: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(type(self).status, detail, code=code, params=params)
 
 
 class NotFound(CampaignError):
@@ -69,7 +71,11 @@ def create_campaign(session: Session, *, spec: CampaignCreate, actor: str = "") 
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict(f"a campaign named {spec.name!r} exists already: pick another name") from exc
+        raise Conflict(
+            f"a campaign named {spec.name!r} exists already: pick another name",
+            code="campaign_name_taken",
+            params={"name": spec.name},
+        ) from exc
     return campaign
 
 
@@ -128,7 +134,8 @@ def set_status(session: Session, *, campaign: Campaign, action: str) -> Campaign
         )
         if not entries:
             raise Conflict(
-                f"campaign {campaign.name!r} has no registry entries: import a registry first"
+                f"campaign {campaign.name!r} has no registry entries: import a registry first",
+                code="campaign_empty",
             )
         campaign.status = "running"
         reschedule_pending(session, campaign=campaign, now=utcnow())
@@ -137,7 +144,9 @@ def set_status(session: Session, *, campaign: Campaign, action: str) -> Campaign
             return campaign
         if campaign.status != "running":
             raise Conflict(
-                f"campaign {campaign.name!r} is {campaign.status}, not running: nothing to pause"
+                f"campaign {campaign.name!r} is {campaign.status}, not running: nothing to pause",
+                code="campaign_not_running",
+                params={"status": campaign.status},
             )
         campaign.status = "paused"
     else:

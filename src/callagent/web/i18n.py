@@ -13,6 +13,7 @@ keys and placeholders.
 from __future__ import annotations
 
 from callagent.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, language_of
+from callagent.web import i18n_campaigns as campaign_words
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -608,7 +609,12 @@ _EN: dict[str, str] = {
     "error_network": "the server cannot be reached: check the network and try again",
 }
 
-STRINGS: dict[Language, dict[str, str]] = {"ru": _RU, "uk": _UK, "en": _EN}
+# The campaign pages' words live in their own file (this one would be twice as long).
+STRINGS: dict[Language, dict[str, str]] = {
+    "ru": {**_RU, **campaign_words.RU},
+    "uk": {**_UK, **campaign_words.UK},
+    "en": {**_EN, **campaign_words.EN},
+}
 
 
 def strings(language: str | None) -> dict[str, str]:

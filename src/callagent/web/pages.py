@@ -247,8 +247,11 @@ def format_phones(
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
-    from callagent.web.reports_page import router as reports_router  # it imports this module
+    # they import this module
+    from callagent.web.campaign_pages import router as campaigns_router
+    from callagent.web.reports_page import router as reports_router
 
     app.include_router(router)
+    app.include_router(campaigns_router)
     app.include_router(reports_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

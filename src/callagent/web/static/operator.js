@@ -1230,7 +1230,8 @@
     refreshQuestions();
   }
 
-  // Pages with only the common header (reports): sign out and the language switch.
+  // Pages with only the common header (body data-page="header": the campaign pages; and
+  // the reports page): sign out, and the language switch, which keeps the page.
   function headerOnly() {
     const boot = JSON.parse($("#boot").textContent);
     const post = (url, body) =>
@@ -1264,5 +1265,5 @@
   const page = document.body.dataset.page;
   if (page === "login") loginPage();
   else if (page === "operator") operatorPage();
-  else if (page === "reports") headerOnly();
+  else if (page === "header" || page === "reports") headerOnly();
 })();

@@ -1,8 +1,11 @@
 """The supervisor's campaign pages (HTML): the list of campaigns and one campaign's progress.
 
-Server-rendered with Jinja2; a small inline script (allowed by a per-response CSP nonce)
-refreshes the progress every few seconds from ``/api/v1/campaigns/{id}/progress`` and
-drives the upload, start/pause buttons with the session cookie and its CSRF token.
+Server-rendered with Jinja2 in the page's language (``?lang=``, else the user's saved
+one, like the reports page); a small inline script (allowed by a per-response CSP
+nonce) refreshes the progress every few seconds from ``/api/v1/campaigns/{id}/progress``
+and drives the upload, start/pause buttons with the session cookie and its CSRF token.
+Its words come in the boot JSON. The common header (name, pages, language switch,
+sign-out) is ``page_header.html``, driven by ``operator.js``.
 """
 
 from __future__ import annotations
@@ -10,13 +13,11 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from callagent.api.schemas import Id, Problem
 from callagent.api.security import Db
@@ -26,10 +27,10 @@ from callagent.campaigns import service
 from callagent.campaigns.schemas import CampaignOut
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import ENTRY_STATUSES
-from callagent.web.pages import PageRequires  # a browser without a session goes to log in
-
-TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
-templates = Jinja2Templates(directory=TEMPLATES)
+from callagent.db.models import User
+from callagent.languages import Language, language_of
+from callagent.web.i18n import strings
+from callagent.web.pages import PageRequires, switch, templates
 
 
 def office_time(at: datetime, office_timezone: str) -> str:
@@ -45,17 +46,21 @@ templates.env.filters["office_time"] = office_time
 router = APIRouter(prefix="/supervisor", tags=["pages"])
 REFRESH_SECONDS = 3
 
-STATUS_LABELS = {
-    "pending": "ожидают звонка",
-    "in_progress": "звонок идёт",
-    "notified": "уведомлены",
-    "not_notified": "не уведомлены",
-    "invalid": "неверный номер",
-    "do_not_call": "не звонить",
-}
-
-
 Viewer = Annotated[Principal, Depends(PageRequires(Scope.CAMPAIGNS_READ))]
+PageLanguage = Annotated[
+    Language | None, Query(description="page language: ru, uk or en (else the user's)")
+]
+# the prefixes of the words the pages' scripts need (values, refusals, column meanings)
+_SCRIPT_WORDS = (
+    "cmp_",
+    "campaign_status_",
+    "entry_status_",
+    "attempt_result_",
+    "idle_",
+    "upload_code_",
+    "field_",
+    "error_",
+)
 
 
 def _headers(nonce: str) -> dict[str, str]:
@@ -82,6 +87,22 @@ def _boot_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
+def _page_context(db: Db, principal: Principal, lang: str | None, here: str) -> dict[str, Any]:
+    """What every campaign page has: its language and words, the user, the header's pages
+    (``here``: the one marked as the current page)."""
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    language = language_of(lang or (user.language if user else None))
+    words = strings(language)
+    nav = [("/supervisor/campaigns", words["rep_nav_campaigns"])]
+    if Scope.REPORTS_READ in principal.scopes:  # only the pages this user may open
+        nav.append(("/supervisor/reports", words["rep_title"]))
+    return {"lang": language, "t": words, **switch(), "user": user, "nav": nav, "here": here}
+
+
+def _script_words(words: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in words.items() if k.startswith(_SCRIPT_WORDS)}
+
+
 _PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     303: {"description": "a browser without a session: to the login page"},
     # JSON, not the page's text/html: an error is a Problem like everywhere else.
@@ -98,16 +119,24 @@ _PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="The supervisor's list of campaigns (HTML), with a form to add one",
     responses=_PAGE_RESPONSES,
 )
-def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
+def campaigns_page(
+    request: Request, db: Db, principal: Viewer, lang: PageLanguage = None
+) -> HTMLResponse:
     campaigns = service.list_campaigns(db)
     progress = service.progress_of_many(db, campaigns=campaigns)
     rows = [{"campaign": c, "progress": progress[c.id]} for c in campaigns]
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
-    boot = {"csrf": principal.csrf_token or "", "can_write": can_write}
+    context = _page_context(db, principal, lang, "/supervisor/campaigns")
+    boot = {
+        "csrf": principal.csrf_token or "",
+        "can_write": can_write,
+        "lang": context["lang"],
+        "i18n": _script_words(context["t"]),
+    }
     return _render(
         request,
         "campaign_list.html",
-        {"rows": rows, "boot": _boot_json(boot), "can_write": can_write},
+        {**context, "rows": rows, "boot": _boot_json(boot), "can_write": can_write},
     )
 
 
@@ -117,28 +146,32 @@ def campaigns_page(request: Request, db: Db, principal: Viewer) -> HTMLResponse:
     summary="A campaign's progress page (HTML): entries by status, attempts, upload, export",
     responses=_PAGE_RESPONSES,
 )
-def campaign_page(request: Request, campaign_id: Id, db: Db, principal: Viewer) -> HTMLResponse:
+def campaign_page(
+    request: Request, campaign_id: Id, db: Db, principal: Viewer, lang: PageLanguage = None
+) -> HTMLResponse:
     campaign = service.get_campaign(db, campaign_id=campaign_id)  # 404 JSON if none
     progress = service.progress(db, campaign=campaign)
     imports = service.list_imports(db, campaign_id=campaign.id)
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
+    context = _page_context(db, principal, lang, request.url.path)  # no tab is this page
     boot = {
         "campaign": CampaignOut.model_validate(campaign).model_dump(mode="json"),
         "progress": progress.model_dump(mode="json"),
         "csrf": principal.csrf_token or "",
         "can_write": can_write,
         "refresh_seconds": REFRESH_SECONDS,
-        "labels": STATUS_LABELS,
+        "lang": context["lang"],
+        "i18n": _script_words(context["t"]),
     }
     return _render(
         request,
         "campaign_progress.html",
         {
+            **context,
             "campaign": campaign,
             "progress": progress,
             "imports": imports,
             "statuses": ENTRY_STATUSES,
-            "labels": STATUS_LABELS,
             "can_write": can_write,
             "can_export": Scope.CALLS_READ_PII in principal.scopes,
             "boot": _boot_json(boot),
