@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -15,7 +16,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit, group_endpoints
 from callagent.db.models import User
 from callagent.reports.export import report_sheet
-from callagent.reports.kpi import MODULE_DOC
+from callagent.reports.kpi import MODULE_DOC, Kpi
 from callagent.reports.live import live_view
 from callagent.reports.operator_figures import PERIODS, operator_figures
 from callagent.reports.service import kpi_report
@@ -26,6 +27,38 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 ReportReader = Annotated[Principal, Depends(Requires(Scope.REPORTS_READ))]
 
 
+@dataclass(frozen=True)
+class KpiQuery:
+    """A KPI report's period and grouping, from the query string."""
+
+    since: Annotated[AwareDatetime, Query(description="from, inclusive (with a zone)")]
+    until: Annotated[AwareDatetime, Query(description="to, exclusive (with a zone)")]
+    by: Annotated[
+        Literal["interval", "day", "operator", "topic", "did"] | None,
+        Query(description="group by; times in CALLAGENT_TIMEZONE"),
+    ] = None
+    interval: Annotated[int, Query(description="minutes, with by=interval: 15, 30 or 60")] = 30
+
+
+def _report(request: Request, db: Db, principal: Principal, query: KpiQuery) -> Kpi:
+    # a supervisor with a group sees their operators' calls and the unanswered ones
+    endpoints = (
+        group_endpoints(db, group=principal.group) if principal.sees_only_group_calls else None
+    )
+    try:
+        return kpi_report(
+            db,
+            request.app.state.settings,
+            since=query.since,
+            until=query.until,
+            by=query.by,
+            interval_minutes=query.interval,
+            endpoints=endpoints,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 @router.get(
     "/kpi",
     summary="KPIs of the inbound calls offered in a period, in total and per group",
@@ -33,34 +66,9 @@ ReportReader = Annotated[Principal, Depends(Requires(Scope.REPORTS_READ))]
     responses={403: {"model": Problem}, 422: {"model": Problem}},
 )
 def reports_kpi(
-    request: Request,
-    db: Db,
-    principal: ReportReader,
-    since: Annotated[AwareDatetime, Query(description="from, inclusive (with a zone)")],
-    until: Annotated[AwareDatetime, Query(description="to, exclusive (with a zone)")],
-    by: Annotated[
-        Literal["interval", "day", "operator", "topic", "did"] | None,
-        Query(description="group by; times in CALLAGENT_TIMEZONE"),
-    ] = None,
-    interval: Annotated[int, Query(description="minutes, with by=interval: 15, 30 or 60")] = 30,
+    request: Request, db: Db, principal: ReportReader, query: Annotated[KpiQuery, Depends()]
 ) -> dict[str, object]:
-    # a supervisor with a group sees their operators' calls and the unanswered ones
-    endpoints = (
-        group_endpoints(db, group=principal.group) if principal.sees_only_group_calls else None
-    )
-    try:
-        kpi = kpi_report(
-            db,
-            request.app.state.settings,
-            since=since,
-            until=until,
-            by=by,
-            interval_minutes=interval,
-            endpoints=endpoints,
-        )
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-    return kpi.to_json()
+    return _report(request, db, principal, query).to_json()
 
 
 FiguresReader = Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))]
@@ -129,28 +137,12 @@ def reports_kpi_export(
     request: Request,
     db: Db,
     principal: ReportReader,
-    since: Annotated[AwareDatetime, Query(description="from, inclusive (with a zone)")],
-    until: Annotated[AwareDatetime, Query(description="to, exclusive (with a zone)")],
-    by: Annotated[Literal["interval", "day", "operator", "topic", "did"] | None, Query()] = None,
-    interval: Annotated[int, Query(description="minutes, with by=interval: 15, 30 or 60")] = 30,
+    query: Annotated[KpiQuery, Depends()],
     fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "xlsx",
     lang: Annotated[Literal["ru", "uk", "en"], Query(description="headers' language")] = "ru",
 ) -> Response:
-    endpoints = (
-        group_endpoints(db, group=principal.group) if principal.sees_only_group_calls else None
-    )
-    try:
-        kpi = kpi_report(
-            db,
-            request.app.state.settings,
-            since=since,
-            until=until,
-            by=by,
-            interval_minutes=interval,
-            endpoints=endpoints,
-        )
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    kpi = _report(request, db, principal, query)
+    since, until, by = query.since, query.until, query.by
     sheet = report_sheet(kpi, by=by, words=strings(lang), lang=lang)
     data = to_csv([sheet]) if fmt == "csv" else to_xlsx([sheet])
     audit(
