@@ -20,11 +20,11 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select
 
-from callagent.auth.scopes import Role
+from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import create_user
 from callagent.campaigns import registry_import
 from callagent.db.campaign_models import NotificationAttempt, RegistryEntry
-from tests.conftest import IN_CI, RunningService, running_service
+from tests.conftest import IN_CI, RunningService, make_token, running_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
@@ -88,7 +88,19 @@ async def test_pages_over_http_with_a_session(db_url: str) -> None:
         )
         denied = await operator.get(f"/supervisor/campaigns/{cid}")
         assert denied.status_code == 403
-        for client in (anonymous, supervisor, operator):
+        # the header's pages are those the principal may open: no reports without the scope
+        assert 'href="/supervisor/reports"' in shown.text
+        token = make_token(service.app, frozenset({Scope.CAMPAIGNS_READ}), "campaigns-only")
+        reader = httpx.AsyncClient(
+            base_url=service.base_url, headers={"Authorization": f"Bearer {token}"}
+        )
+        for path in (f"/supervisor/campaigns/{cid}", "/supervisor/campaigns"):
+            only = await reader.get(path, params={"lang": "en"})
+            assert only.status_code == 200, only.text
+            assert 'href="/supervisor/campaigns"' in only.text
+            assert "/supervisor/reports" not in only.text and "/supervisor/live" not in only.text
+            assert '<html lang="en">' in only.text and "Sign out" in only.text
+        for client in (anonymous, supervisor, operator, reader):
             await client.aclose()
 
 
@@ -412,10 +424,11 @@ async def test_campaign_pages_in_ukrainian_and_english(db_url: str) -> None:
             assert not CYRILLIC.search(await main.inner_text()), await main.inner_text()
             row = page.locator("#campaigns tbody tr").first
             await expect(row.locator(".status")).to_have_text("not started")  # draft
-            await expect(page.locator("nav.pages a")).to_have_text(["Campaigns", "Reports"])
-            await expect(page.locator("nav.pages a").nth(1)).to_have_attribute(
-                "href", "/supervisor/reports"
+            await expect(page.locator("nav.pages a")).to_have_text(
+                ["Campaigns", "Reports", "Wallboard"]
             )
+            hrefs = [await a.get_attribute("href") for a in await page.locator("nav.pages a").all()]
+            assert hrefs == ["/supervisor/campaigns", "/supervisor/reports", "/supervisor/live"]
             await expect(page.locator(".who")).to_contain_text("Орлова Анна")
             await expect(page.locator("#sign-out")).to_have_text("Sign out")
             await expect(page.locator('button[data-lang="en"]')).to_have_attribute(
@@ -490,7 +503,7 @@ async def test_campaign_pages_in_ukrainian_and_english(db_url: str) -> None:
             await expect(main).to_contain_text("Хід обдзвону")
             await expect(main).to_contain_text("Завантажити реєстр")
             await expect(page.locator("#refreshed")).to_contain_text("оновлено", timeout=8000)
-            await expect(page.locator("nav.pages a")).to_have_text(["Кампанії", "Звіти"])
+            await expect(page.locator("nav.pages a")).to_have_text(["Кампанії", "Звіти", "Табло"])
             await expect(page.locator("#sign-out")).to_have_text("Вийти з системи")
             await page.screenshot(
                 path=str(ARTIFACTS / f"progress-uk-{backend}.png"), full_page=True

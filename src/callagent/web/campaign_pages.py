@@ -96,6 +96,7 @@ def _page_context(db: Db, principal: Principal, lang: str | None, here: str) -> 
     nav = [("/supervisor/campaigns", words["rep_nav_campaigns"])]
     if Scope.REPORTS_READ in principal.scopes:  # only the pages this user may open
         nav.append(("/supervisor/reports", words["rep_title"]))
+        nav.append(("/supervisor/live", words["live_title"]))
     return {"lang": language, "t": words, **switch(), "user": user, "nav": nav, "here": here}
 
 
