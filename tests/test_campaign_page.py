@@ -88,6 +88,15 @@ async def test_pages_over_http_with_a_session(db_url: str) -> None:
         )
         denied = await operator.get(f"/supervisor/campaigns/{cid}")
         assert denied.status_code == 403
+        # a registry file refused with a code the page translates (issue #17 item 8)
+        empty = await service.client.post(
+            f"/api/v1/campaigns/{cid}/registry/preview",
+            files={"file": ("empty.csv", b"", "text/csv")},
+        )
+        assert empty.status_code == 422, empty.text
+        assert empty.json()["code"] == "registry_empty"
+        assert empty.json()["params"] == {"file": "empty.csv"}
+        assert empty.json()["detail"].startswith("empty.csv: the file is empty")
         # the header's pages are those the principal may open: no reports without the scope
         assert 'href="/supervisor/reports"' in shown.text
         token = make_token(service.app, frozenset({Scope.CAMPAIGNS_READ}), "campaigns-only")
@@ -405,7 +414,7 @@ async def test_campaign_pages_in_ukrainian_and_english(db_url: str) -> None:
             files={"file": ("registry_sample.csv", SAMPLE.read_bytes(), "text/csv")},
         )
         assert uploaded.status_code in (200, 201), uploaded.text
-        refused = ("status of 409",)  # the pause refused below
+        refused = ("status of 409", "status of 422")  # the pause and the file refused below
         async with _page(browser, service, f"lang-{backend}", refused) as page:
             await page.context.add_cookies(
                 [
@@ -505,6 +514,12 @@ async def test_campaign_pages_in_ukrainian_and_english(db_url: str) -> None:
             await expect(page.locator("#refreshed")).to_contain_text("оновлено", timeout=8000)
             await expect(page.locator("nav.pages a")).to_have_text(["Кампанії", "Звіти", "Табло"])
             await expect(page.locator("#sign-out")).to_have_text("Вийти з системи")
+            # a file refused: said in Ukrainian, not in the API's English
+            empty = {"name": "порожній.csv", "mimeType": "text/csv", "buffer": b""}
+            await page.set_input_files("#file", files=[empty])
+            await expect(page.locator("#report .error")).to_have_text(
+                "порожній.csv: файл порожній: вивантажте реєстр із таблиці ще раз (CSV або XLSX)"
+            )
             await page.screenshot(
                 path=str(ARTIFACTS / f"progress-uk-{backend}.png"), full_page=True
             )

@@ -37,7 +37,18 @@ from callagent.campaigns.schemas import (
 from callagent.campaigns.tables import EncodingProblem, RegistryFileError, read_table
 from callagent.config import Settings
 from callagent.db.campaign_models import RegistryImport
+from callagent.errors import ServiceError
 from callagent.spreadsheets import MEDIA_TYPES
+
+
+def _file_refused(filename: str, exc: RegistryFileError) -> Exception:
+    """A registry file refused (422): with its code and params when it has one, so that
+    the campaign page says it in its language."""
+    if exc.code:
+        params = {"file": filename, **exc.params}
+        return ServiceError(422, f"{filename}: {exc}", code=exc.code, params=params)
+    return HTTPException(422, f"{filename}: {exc}")
+
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 dnc_router = APIRouter(prefix="/api/v1/do-not-call", tags=["campaigns"])
@@ -212,7 +223,7 @@ def registry_upload(
     except EncodingProblem as exc:  # in ru, uk or en as asked (?lang=, Accept-Language)
         raise HTTPException(422, f"{filename}: {exc.localised(message_language(request))}") from exc
     except RegistryFileError as exc:
-        raise HTTPException(422, f"{filename}: {exc}") from exc
+        raise _file_refused(filename, exc) from exc
     return _import_out(
         db,
         outcome.record,
@@ -264,7 +275,7 @@ def registry_preview(
     except EncodingProblem as exc:
         raise HTTPException(422, f"{filename}: {exc.localised(message_language(request))}") from exc
     except RegistryFileError as exc:
-        raise HTTPException(422, f"{filename}: {exc}") from exc
+        raise _file_refused(filename, exc) from exc
     out = RegistryPreviewOut.model_validate(
         as_json(preview_file(db, campaign_id=campaign.id, table=table))
     )

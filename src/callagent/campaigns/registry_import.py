@@ -262,7 +262,9 @@ def find_header(table: Table, explicit: Mapping[str, list[str]]) -> int:
         if "phones" in mapping:
             return index
     if not looked:
-        raise RegistryFileError("the file has no rows: export the registry again")
+        raise RegistryFileError(
+            "the file has no rows: export the registry again", code="registry_no_rows"
+        )
     if explicit:
         # Let the mapping's own error name the columns of the first row.
         map_columns(looked[0], explicit)
@@ -308,7 +310,9 @@ def prepare(
     if not data:
         raise RegistryFileError(
             f"the file has a header (row {header_row}) but no rows below it: "
-            "export the registry again with its rows"
+            "export the registry again with its rows",
+            code="registry_header_only",
+            params={"row": header_row},
         )
     prepared = Prepared(table, header_row, columns, keys, mapping, rows_total=len(data))
     prepared.title_rows = [(n, cells) for n, cells in table.rows[:header_index] if any(cells)]

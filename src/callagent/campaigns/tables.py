@@ -51,7 +51,13 @@ _BROKEN_XLSX = (
 
 
 class RegistryFileError(ValueError):
-    """The file cannot be read as a registry: the message says why and what to do."""
+    """The file cannot be read as a registry: the message says why and what to do;
+    ``code`` and ``params`` (the commonest refusals) let a page say it in its language."""
+
+    def __init__(self, message: str, *, code: str = "", params: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.params = params or {}
 
 
 class EncodingProblem(RegistryFileError):
@@ -93,14 +99,16 @@ def read_table(data: bytes, filename: str = "", *, max_rows: int | None = None) 
     """The file's rows, whatever it is among CSV (any common encoding/delimiter) and XLSX."""
     if not data.strip():
         raise RegistryFileError(
-            "the file is empty: export the registry from the spreadsheet again (CSV or XLSX)"
+            "the file is empty: export the registry from the spreadsheet again (CSV or XLSX)",
+            code="registry_empty",
         )
     if data.startswith(_XLSX_MAGIC):
         return read_xlsx(data, max_rows=max_rows)
     if data.startswith(_OLE_MAGIC):
         raise RegistryFileError(
             "this is an old Excel .xls (or another binary) file: open it in the spreadsheet "
-            "and save it as .xlsx or CSV"
+            "and save it as .xlsx or CSV",
+            code="registry_old_excel",
         )
     if filename.lower().endswith((".xlsx", ".xlsm")):
         raise RegistryFileError(
@@ -121,7 +129,8 @@ def decode(data: bytes) -> tuple[str, str]:
         return _strict(data, "utf-16"), "utf-16"
     if b"\x00" in data[:4096]:
         raise RegistryFileError(
-            "the file is binary, not a CSV or XLSX registry: upload the registry as CSV or XLSX"
+            "the file is binary, not a CSV or XLSX registry: upload the registry as CSV or XLSX",
+            code="registry_binary",
         )
     try:
         return data.decode("utf-8"), "utf-8"

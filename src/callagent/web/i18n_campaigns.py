@@ -10,6 +10,17 @@ same keys. Values the pages show have a key each: ``mode_<mode>``,
 from __future__ import annotations
 
 RU: dict[str, str] = {
+    "error_registry_empty": "{file}: файл пуст: выгрузите реестр из таблицы ещё раз (CSV или XLSX)",
+    "error_registry_old_excel": (
+        "{file}: это старый файл Excel .xls (или другой двоичный файл): откройте его в "
+        "таблице и сохраните как .xlsx или CSV"
+    ),
+    "error_registry_binary": "{file}: это двоичный файл, а не реестр CSV или XLSX",
+    "error_registry_no_rows": "{file}: в файле нет строк: выгрузите реестр ещё раз",
+    "error_registry_header_only": (
+        "{file}: у файла есть шапка (строка {row}), но под ней нет строк: выгрузите реестр "
+        "ещё раз вместе со строками"
+    ),
     "error_campaign_name_taken": "кампания «{name}» уже есть: выберите другое название",
     "error_campaign_empty": "в кампании нет записей: сначала загрузите реестр",
     "error_campaign_not_running": "кампания сейчас: {status}; приостановить можно только идущую",
@@ -130,6 +141,19 @@ RU: dict[str, str] = {
 }
 
 UK: dict[str, str] = {
+    "error_registry_empty": (
+        "{file}: файл порожній: вивантажте реєстр із таблиці ще раз (CSV або XLSX)"
+    ),
+    "error_registry_old_excel": (
+        "{file}: це старий файл Excel .xls (або інший двійковий файл): відкрийте його в "
+        "таблиці й збережіть як .xlsx або CSV"
+    ),
+    "error_registry_binary": "{file}: це двійковий файл, а не реєстр CSV або XLSX",
+    "error_registry_no_rows": "{file}: у файлі немає рядків: вивантажте реєстр ще раз",
+    "error_registry_header_only": (
+        "{file}: у файлі є шапка (рядок {row}), але під нею немає рядків: вивантажте реєстр "
+        "ще раз разом із рядками"
+    ),
     "error_campaign_name_taken": "кампанія «{name}» вже є: виберіть іншу назву",
     "error_campaign_empty": "у кампанії немає записів: спершу завантажте реєстр",
     "error_campaign_not_running": "кампанія зараз: {status}; призупинити можна лише ту, що триває",
@@ -250,6 +274,19 @@ UK: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "error_registry_empty": (
+        "{file}: the file is empty: export the registry from the spreadsheet again (CSV or XLSX)"
+    ),
+    "error_registry_old_excel": (
+        "{file}: this is an old Excel .xls (or another binary) file: open it in the "
+        "spreadsheet and save it as .xlsx or CSV"
+    ),
+    "error_registry_binary": "{file}: the file is binary, not a CSV or XLSX registry",
+    "error_registry_no_rows": "{file}: the file has no rows: export the registry again",
+    "error_registry_header_only": (
+        "{file}: the file has a header (row {row}) but no rows below it: export the "
+        "registry again with its rows"
+    ),
     "error_campaign_name_taken": (
         "a campaign named \u201c{name}\u201d exists already: pick another name"
     ),
