@@ -121,7 +121,11 @@ async def test_a_call_opens_a_wrapup_and_submitting_frees_the_operator(db_url: s
         ]
         where = forms["categories"][0]["fields"][2]
         assert where["show_if"] == {"field": "result", "equals": "redirected"}
-        assert where["label"] == {"ru": "Куда направлен", "en": "Redirected to"}
+        assert where["label"] == {
+            "ru": "Куда направлен",
+            "uk": "Куди перенаправлено",
+            "en": "Redirected to",
+        }
 
         (pending,) = (await page.get("/api/v1/wrapups/pending")).json()
         assert pending["call_key"] == CALL_KEY and pending["status"] == "pending"

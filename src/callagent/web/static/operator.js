@@ -94,6 +94,7 @@
     let submitting = false; // one submission at a time
     let pendingTries = 0;
     let pendingNow = []; // pending wrap-ups, newest first
+    let missedIds = ""; // the missed wrap-ups shown, to refresh "recent calls" when they change
     let preview = null; // the campaign entry offered to us (campaign_preview) until its call ends
     const previewHints = []; // {callKey, digits, hint} of recent previews, newest last
 
@@ -484,7 +485,10 @@
     function wrapupSummary(wrapup) {
       if (!wrapup) return T.no_wrapup;
       if (wrapup.status && wrapup.status !== "submitted" && !wrapup.category) {
-        return T[`wrapup_status_${wrapup.status}`] || T.no_wrapup; // a status, not a card's title
+        // past its deadline it is missed, also in the second before the sweep marks it so
+        const late = wrapup.deadline && Date.parse(wrapup.deadline) <= serverNow();
+        const status = wrapup.status === "pending" && late ? "missed" : wrapup.status;
+        return T[`wrapup_status_${status}`] || T.no_wrapup; // a status, not a card's title
       }
       const parts = [categoryTitle(wrapup.category)];
       const fields = wrapup.fields || {};
@@ -541,7 +545,14 @@
       }
       await knowPhones(items.map((w) => w.caller_number));
       if (!newest()) return;
-      renderMissed(items.filter((w) => w.status === "missed"));
+      const missed = items.filter((w) => w.status === "missed");
+      renderMissed(missed);
+      const missedNow = missed.map((w) => w.id).join(",");
+      if (missedNow !== missedIds) {
+        // a wrap-up's deadline passed (or one was completed): its row in "recent calls" says so
+        missedIds = missedNow;
+        refreshRecent();
+      }
       if (current && !items.some((w) => w.id === current.id)) closeForm(); // done elsewhere
       const waiting = items
         .filter((w) => w.status === "pending")
