@@ -151,7 +151,7 @@ async def test_pages_send_browsers_to_log_in_and_api_clients_get_401(db_url: str
             assert login.status_code == 200
             assert "default-src 'self'" in login.headers["content-security-policy"]
             assert login.headers["cache-control"] == "no-store"
-            assert 'data-next="/operator"' in login.text  # never to another site
+            assert 'data-next="/home"' in login.text  # never to another site: the role's home
             supervisor = await anonymous.get("/operator/login", params={"next": "/supervisor/x"})
             assert 'data-next="/supervisor/x"' in supervisor.text
             script = await anonymous.get("/static/operator.js")
@@ -217,9 +217,9 @@ async def test_russian_by_default_english_on_request(db_url: str, browser: Brows
         user_id = add_operator(service)
         async with page_of(browser, f"language-{backend(db_url)}") as page:
             await page.goto(f"{service.base_url}/operator/login")
-            await expect(page.locator("h1")).to_have_text("Вход для операторов")
+            await expect(page.locator("h1")).to_have_text("Вход в callagent")
             await page.click("a[hreflang=en]")  # the login page itself, before logging in
-            await expect(page.locator("h1")).to_have_text("Operator sign-in")
+            await expect(page.locator("h1")).to_have_text("Sign in to callagent")
             await page.click("a[hreflang=ru]")
             await log_in(page, service)
             await expect(page.locator("h1")).to_have_text("Рабочее место оператора")
@@ -603,3 +603,23 @@ async def test_my_figures_for_today_and_this_week(db_url: str, browser: Browser)
             await expect(aht).to_have_text(re.compile(r"^\d+:\d\d$"))
             await expect(page.locator("#figures-title")).to_have_text("Мои показатели")
             await page.locator("#figures").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+async def test_one_address_and_one_login_page_lead_each_role_home(
+    db_url: str, browser: Browser
+) -> None:
+    """Issue #17: / leads to the login page, and after it to the role's home."""
+    async with running_service(db_url) as service:
+        add_operator(service)
+        with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+            create_user(session, login="orlova", role=Role.SUPERVISOR, password=PASSWORD)
+            session.commit()
+        for login, home in (("orlova", "/supervisor/live"), ("ivanova", "/operator")):
+            async with page_of(browser, f"home-{login}-{backend(db_url)}") as page:
+                await page.goto(f"{service.base_url}/")
+                await page.wait_for_url(re.compile(r"/operator/login\?next=/home$"))
+                await expect(page.locator("h1")).to_have_text("Вход в callagent")
+                await page.fill("#login", login)
+                await page.fill("#password", PASSWORD)
+                await page.press("#password", "Enter")
+                await page.wait_for_url(f"{service.base_url}{home}")

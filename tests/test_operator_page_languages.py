@@ -75,7 +75,7 @@ async def test_the_page_in_ukrainian_says_every_value_in_ukrainian(
             await expect(switch).to_have_text("УКР")
             await switch.click()  # the login page itself, before logging in
             await expect(page.locator("html")).to_have_attribute("lang", "uk")
-            await expect(page.locator("h1")).to_have_text("Вхід для операторів")
+            await expect(page.locator("h1")).to_have_text("Вхід до callagent")
             await expect(page.locator("label[for=password]")).to_have_text("Пароль")
             await page.fill("#login", "ivanova")
             await page.fill("#password", "not the password")

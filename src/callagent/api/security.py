@@ -29,6 +29,7 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/metrics"),
         ("POST", "/api/v1/auth/login"),
         ("GET", "/operator/login"),  # the login page itself (HTML)
+        ("GET", "/"),  # the web app's address: to /home (which needs a session)
     }
 )
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -60,13 +60,24 @@ PAGE_HEADERS = {
 _PAGE_REASONS = [r for r in PAUSE_REASONS if r != "no_answer"]  # no_answer is the PBX's
 
 
-_PAGES = ("/operator", "/supervisor")  # where a login may lead
+_PAGES = ("/operator", "/supervisor", "/home")  # where a login may lead
 
 
 def _safe_next(value: str | None) -> str:
-    """Where to go after logging in: one of our pages, never another site."""
+    """Where to go after logging in: one of our pages, never another site; by default the
+    role's home."""
     if value and value.startswith(_PAGES) and "//" not in value and "\\" not in value:
         return value
+    return "/home"
+
+
+def home_of(scopes: frozenset[Scope] | set[Scope]) -> str:
+    """A role's first page: the wallboard for those who run the centre, the campaigns for
+    those who only run campaigns, the workplace for operators."""
+    if Scope.REPORTS_READ in scopes:
+        return "/supervisor/live"
+    if Scope.CAMPAIGNS_READ in scopes:
+        return "/supervisor/campaigns"
     return "/operator"
 
 
@@ -100,6 +111,27 @@ class PageRequires(Requires):
                 303, "log in first", headers={"Location": target, "Cache-Control": "no-store"}
             ) from exc
         return super().__call__(principal)
+
+
+@router.get(
+    "/",
+    response_class=RedirectResponse,
+    summary="The web app's address: to the role's home (/home)",
+    responses={303: {"description": "to /home"}},
+)
+def root() -> RedirectResponse:
+    """The web app's address: the role's home, through the login page when needed."""
+    return RedirectResponse("/home", status_code=303)
+
+
+@router.get(
+    "/home",
+    response_class=RedirectResponse,
+    summary="The logged-in user's first page, by role (a browser without a session logs in)",
+    responses={303: {"description": "to the role's home, or to the login page"}},
+)
+def home(principal: Annotated[Principal, Depends(PageRequires())]) -> RedirectResponse:
+    return RedirectResponse(home_of(principal.scopes), status_code=303)
 
 
 @router.get(
