@@ -27,10 +27,8 @@ from callagent.campaigns import service
 from callagent.campaigns.schemas import CampaignOut
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import ENTRY_STATUSES
-from callagent.db.models import User
-from callagent.languages import Language, language_of
-from callagent.web.i18n import strings
-from callagent.web.pages import PageRequires, switch, templates
+from callagent.languages import Language
+from callagent.web.pages import PageRequires, supervisor_page_context, templates
 
 
 def office_time(at: datetime, office_timezone: str) -> str:
@@ -87,19 +85,6 @@ def _boot_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
-def _page_context(db: Db, principal: Principal, lang: str | None, here: str) -> dict[str, Any]:
-    """What every campaign page has: its language and words, the user, the header's pages
-    (``here``: the one marked as the current page)."""
-    user = db.get(User, principal.user_id) if principal.user_id is not None else None
-    language = language_of(lang or (user.language if user else None))
-    words = strings(language)
-    nav = [("/supervisor/campaigns", words["rep_nav_campaigns"])]
-    if Scope.REPORTS_READ in principal.scopes:  # only the pages this user may open
-        nav.append(("/supervisor/reports", words["rep_title"]))
-        nav.append(("/supervisor/live", words["live_title"]))
-    return {"lang": language, "t": words, **switch(), "user": user, "nav": nav, "here": here}
-
-
 def _script_words(words: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in words.items() if k.startswith(_SCRIPT_WORDS)}
 
@@ -127,7 +112,7 @@ def campaigns_page(
     progress = service.progress_of_many(db, campaigns=campaigns)
     rows = [{"campaign": c, "progress": progress[c.id]} for c in campaigns]
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
-    context = _page_context(db, principal, lang, "/supervisor/campaigns")
+    context = supervisor_page_context(db, principal, lang, "/supervisor/campaigns")
     boot = {
         "csrf": principal.csrf_token or "",
         "can_write": can_write,
@@ -154,7 +139,7 @@ def campaign_page(
     progress = service.progress(db, campaign=campaign)
     imports = service.list_imports(db, campaign_id=campaign.id)
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
-    context = _page_context(db, principal, lang, request.url.path)  # no tab is this page
+    context = supervisor_page_context(db, principal, lang, request.url.path)  # no tab is this page
     boot = {
         "campaign": CampaignOut.model_validate(campaign).model_dump(mode="json"),
         "progress": progress.model_dump(mode="json"),

@@ -86,6 +86,23 @@ def switch() -> dict[str, Any]:
     return {"languages": LANGUAGES, "labels": LANGUAGE_LABELS, "names": LANGUAGE_NAMES}
 
 
+def supervisor_page_context(
+    db: Db, principal: Principal, lang: str | None, here: str
+) -> dict[str, Any]:
+    """What every supervisor page has (page_header.html): its language and words, the user,
+    the pages this user may open (``here``: the one marked as the current page)."""
+    user = db.get(User, principal.user_id) if principal.user_id is not None else None
+    language = language_of(lang or (user.language if user else None))
+    words = strings(language)
+    nav: list[tuple[str, str]] = []
+    if Scope.CAMPAIGNS_READ in principal.scopes:
+        nav.append(("/supervisor/campaigns", words["rep_nav_campaigns"]))
+    if Scope.REPORTS_READ in principal.scopes:
+        nav.append(("/supervisor/reports", words["rep_title"]))
+        nav.append(("/supervisor/live", words["live_title"]))
+    return {"lang": language, "t": words, **switch(), "user": user, "nav": nav, "here": here}
+
+
 class PageRequires(Requires):
     """:class:`Requires` for HTML pages: a browser without a valid session goes to log in.
 

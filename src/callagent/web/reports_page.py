@@ -14,13 +14,10 @@ from fastapi.responses import HTMLResponse, Response
 from callagent.api.security import Db
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, group_endpoints
-from callagent.db.models import User
-from callagent.languages import language_of
 from callagent.reports.chart import Series, bar_chart
 from callagent.reports.kpi import Kpi
 from callagent.reports.service import kpi_report
-from callagent.web.i18n import strings
-from callagent.web.pages import PAGE_HEADERS, PageRequires, switch, templates
+from callagent.web.pages import PAGE_HEADERS, PageRequires, supervisor_page_context, templates
 
 router = APIRouter(tags=["pages"])
 Viewer = Annotated[Principal, Depends(PageRequires(Scope.REPORTS_READ))]
@@ -53,9 +50,8 @@ def reports_page(
 ) -> Response:
     settings = request.app.state.settings
     zone = ZoneInfo(settings.timezone)
-    user = db.get(User, principal.user_id) if principal.user_id is not None else None
-    language = language_of(lang or (user.language if user else None))
-    words = strings(language)
+    page = supervisor_page_context(db, principal, lang, "/supervisor/reports")
+    words, language = page["t"], page["lang"]
     today = datetime.now(zone).date()
     first, last = day_from or today, day_to or day_from or today
     if last < first:
@@ -84,10 +80,7 @@ def reports_page(
         title=words["rep_chart"],
     )
     context: dict[str, Any] = {
-        "lang": language,
-        "t": words,
-        **switch(),
-        "user": user,
+        **page,
         "csrf": principal.csrf_token or "",
         "first": first.isoformat(),
         "last": last.isoformat(),
@@ -131,14 +124,10 @@ def live_page(
     lang: Annotated[str | None, Query(description="page language: ru, uk or en")] = None,
 ) -> Response:
     settings = request.app.state.settings
-    user = db.get(User, principal.user_id) if principal.user_id is not None else None
-    language = language_of(lang or (user.language if user else None))
-    words = strings(language)
+    page = supervisor_page_context(db, principal, lang, "/supervisor/live")
+    words, language = page["t"], page["lang"]
     context: dict[str, Any] = {
-        "lang": language,
-        "t": words,
-        **switch(),
-        "user": user,
+        **page,
         "csrf": principal.csrf_token or "",
         "tv": tv,
         "boot": {

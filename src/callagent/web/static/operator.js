@@ -1276,5 +1276,5 @@
   const page = document.body.dataset.page;
   if (page === "login") loginPage();
   else if (page === "operator") operatorPage();
-  else if (page === "header" || page === "reports") headerOnly();
+  else if (page === "header") headerOnly();
 })();
