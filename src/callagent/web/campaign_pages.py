@@ -28,7 +28,7 @@ from callagent.campaigns.schemas import CampaignOut
 from callagent.campaigns.window import WindowError, zone
 from callagent.db.campaign_models import ENTRY_STATUSES
 from callagent.languages import Language
-from callagent.web.pages import PageRequires, supervisor_page_context, templates
+from callagent.web.pages import PageRequires, page_context, templates
 
 
 def office_time(at: datetime, office_timezone: str) -> str:
@@ -112,7 +112,7 @@ def campaigns_page(
     progress = service.progress_of_many(db, campaigns=campaigns)
     rows = [{"campaign": c, "progress": progress[c.id]} for c in campaigns]
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
-    context = supervisor_page_context(db, principal, lang, "/supervisor/campaigns")
+    context = page_context(request, db, principal, lang, "/supervisor/campaigns")
     boot = {
         "csrf": principal.csrf_token or "",
         "can_write": can_write,
@@ -139,7 +139,7 @@ def campaign_page(
     progress = service.progress(db, campaign=campaign)
     imports = service.list_imports(db, campaign_id=campaign.id)
     can_write = Scope.CAMPAIGNS_WRITE in principal.scopes
-    context = supervisor_page_context(db, principal, lang, request.url.path)  # no tab is this page
+    context = page_context(request, db, principal, lang, request.url.path)  # no tab is this page
     boot = {
         "campaign": CampaignOut.model_validate(campaign).model_dump(mode="json"),
         "progress": progress.model_dump(mode="json"),

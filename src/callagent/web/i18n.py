@@ -31,6 +31,16 @@ LANGUAGE_LABELS: dict[Language, str] = {"ru": "RU", "uk": "УКР", "en": "EN"}
 LANGUAGE_NAMES: dict[Language, str] = {"ru": "Русский", "uk": "Українська", "en": "English"}
 
 _RU: dict[str, str] = {
+    "nav_live": "Табло",
+    "nav_reports": "Отчёты",
+    "nav_campaigns": "Кампании",
+    "nav_workplace": "Рабочее место",
+    "nav_calls": "Звонки",
+    "nav_questions": "Нестандартные вопросы",
+    "nav_users": "Пользователи",
+    "nav_tokens": "API-токены",
+    "nav_webhooks": "Вебхуки",
+    "nav_dnc": "Не звонить",
     "rep_export": "Выгрузить",
     "live_title": "Табло",
     "live_tv": "Режим для экрана",
@@ -224,6 +234,16 @@ _RU: dict[str, str] = {
 }
 
 _UK: dict[str, str] = {
+    "nav_live": "Табло",
+    "nav_reports": "Звіти",
+    "nav_campaigns": "Кампанії",
+    "nav_workplace": "Робоче місце",
+    "nav_calls": "Дзвінки",
+    "nav_questions": "Нестандартні питання",
+    "nav_users": "Користувачі",
+    "nav_tokens": "API-токени",
+    "nav_webhooks": "Вебхуки",
+    "nav_dnc": "Не телефонувати",
     "rep_export": "Вивантажити",
     "live_title": "Табло",
     "live_tv": "Режим для екрана",
@@ -417,6 +437,16 @@ _UK: dict[str, str] = {
 }
 
 _EN: dict[str, str] = {
+    "nav_live": "Wallboard",
+    "nav_reports": "Reports",
+    "nav_campaigns": "Campaigns",
+    "nav_workplace": "Workplace",
+    "nav_calls": "Calls",
+    "nav_questions": "Non-standard questions",
+    "nav_users": "Users",
+    "nav_tokens": "API tokens",
+    "nav_webhooks": "Webhooks",
+    "nav_dnc": "Do not call",
     "rep_export": "Download",
     "live_title": "Wallboard",
     "live_tv": "TV mode",

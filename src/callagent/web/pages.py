@@ -42,6 +42,7 @@ from callagent.web.i18n import (
     strings,
 )
 from callagent.web.live import LiveHub
+from callagent.web.navigation import PAGE_PREFIXES, nav_for
 from callagent.web.phones import MAX_LENGTH, display_phone
 
 HERE = Path(__file__).resolve().parent
@@ -60,13 +61,10 @@ PAGE_HEADERS = {
 _PAGE_REASONS = [r for r in PAUSE_REASONS if r != "no_answer"]  # no_answer is the PBX's
 
 
-_PAGES = ("/operator", "/supervisor", "/home")  # where a login may lead
-
-
 def _safe_next(value: str | None) -> str:
     """Where to go after logging in: one of our pages, never another site; by default the
     role's home."""
-    if value and value.startswith(_PAGES) and "//" not in value and "\\" not in value:
+    if value and value.startswith(PAGE_PREFIXES) and "//" not in value and "\\" not in value:
         return value
     return "/home"
 
@@ -86,20 +84,15 @@ def switch() -> dict[str, Any]:
     return {"languages": LANGUAGES, "labels": LANGUAGE_LABELS, "names": LANGUAGE_NAMES}
 
 
-def supervisor_page_context(
-    db: Db, principal: Principal, lang: str | None, here: str
+def page_context(
+    request: Request, db: Db, principal: Principal, lang: str | None, here: str
 ) -> dict[str, Any]:
-    """What every supervisor page has (page_header.html): its language and words, the user,
-    the pages this user may open (``here``: the one marked as the current page)."""
+    """What every page has (page_header.html): its language and words, the user, the
+    pages this user may open (``here``: the one marked as the current page)."""
     user = db.get(User, principal.user_id) if principal.user_id is not None else None
     language = language_of(lang or (user.language if user else None))
     words = strings(language)
-    nav: list[tuple[str, str]] = []
-    if Scope.CAMPAIGNS_READ in principal.scopes:
-        nav.append(("/supervisor/campaigns", words["rep_nav_campaigns"]))
-    if Scope.REPORTS_READ in principal.scopes:
-        nav.append(("/supervisor/reports", words["rep_title"]))
-        nav.append(("/supervisor/live", words["live_title"]))
+    nav = nav_for(principal.scopes, request.app.state.page_paths, words)
     return {"lang": language, "t": words, **switch(), "user": user, "nav": nav, "here": here}
 
 
@@ -230,10 +223,7 @@ def operator_page(
         request,
         "operator.html",
         {
-            "lang": language,
-            "t": strings(language),
-            **switch(),
-            "user": user,
+            **page_context(request, db, principal, None, "/operator"),
             "boot": boot,
             "pause_reasons": _PAGE_REASONS,
         },
@@ -300,7 +290,11 @@ def install(app: FastAPI) -> None:
     from callagent.web.campaign_pages import router as campaigns_router
     from callagent.web.reports_page import router as reports_router
 
-    app.include_router(router)
-    app.include_router(campaigns_router)
-    app.include_router(reports_router)
+    routers = (router, campaigns_router, reports_router)
+    for page_router in routers:
+        app.include_router(page_router)
+    # the navigation bar links only to the pages mounted here
+    app.state.page_paths = frozenset(
+        getattr(route, "path", "") for page_router in routers for route in page_router.routes
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

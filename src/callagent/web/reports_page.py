@@ -17,7 +17,7 @@ from callagent.auth.service import Principal, group_endpoints
 from callagent.reports.chart import Series, bar_chart
 from callagent.reports.kpi import Kpi
 from callagent.reports.service import kpi_report
-from callagent.web.pages import PAGE_HEADERS, PageRequires, supervisor_page_context, templates
+from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
 
 router = APIRouter(tags=["pages"])
 Viewer = Annotated[Principal, Depends(PageRequires(Scope.REPORTS_READ))]
@@ -50,7 +50,7 @@ def reports_page(
 ) -> Response:
     settings = request.app.state.settings
     zone = ZoneInfo(settings.timezone)
-    page = supervisor_page_context(db, principal, lang, "/supervisor/reports")
+    page = page_context(request, db, principal, lang, "/supervisor/reports")
     words, language = page["t"], page["lang"]
     today = datetime.now(zone).date()
     first, last = day_from or today, day_to or day_from or today
@@ -124,7 +124,7 @@ def live_page(
     lang: Annotated[str | None, Query(description="page language: ru, uk or en")] = None,
 ) -> Response:
     settings = request.app.state.settings
-    page = supervisor_page_context(db, principal, lang, "/supervisor/live")
+    page = page_context(request, db, principal, lang, "/supervisor/live")
     words, language = page["t"], page["lang"]
     context: dict[str, Any] = {
         **page,
