@@ -10,14 +10,14 @@ API tokens get the ``Accept-Language`` header's language (Russian by default).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callagent.api.pii_search import allow_phone_search, audit_phone_search
@@ -26,12 +26,22 @@ from callagent.api.schemas import BodyId, Id, Problem, StartedSince, StartedUnti
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_contact, mask_name, mask_phone
 from callagent.auth.scopes import Role, Scope
-from callagent.auth.service import Principal, group_endpoints
-from callagent.db.models import Call, CallAttempt, User
+from callagent.auth.service import Principal
+from callagent.db.models import User
 from callagent.db.queries import operators_by_endpoint
 from callagent.db.wrapup_models import Question, Wrapup, WrapupChange
+from callagent.languages import LANGUAGES
 from callagent.routing.operators import utcnow
-from callagent.web.i18n import LANGUAGES
+from callagent.wrapup.access import (
+    WrapupFilter,
+    calls_with_number,
+    calls_wrapups,
+    list_wrapups,
+    may_touch,
+    talked_with,
+    wrapup_by_id,
+    wrapup_for_call,
+)
 from callagent.wrapup.forms import Forms
 from callagent.wrapup.service import (
     Actor,
@@ -42,7 +52,6 @@ from callagent.wrapup.service import (
     extend,
     histories,
     open_status,
-    open_wrapup,
     pending_for,
     resolve_calls,
     submit,
@@ -213,23 +222,6 @@ def _actor(principal: Principal) -> Actor:
     return Actor(principal.actor, principal.user_id)
 
 
-def may_touch(db: Session, principal: Principal, operator_id: int) -> bool:
-    """Operators: their own; supervisors: their group's (all without a group); others: all."""
-    if principal.role == Role.OPERATOR:
-        return principal.user_id == operator_id
-    if principal.role == Role.SUPERVISOR and principal.group:
-        if principal.user_id == operator_id:
-            return True
-        owner = db.get(User, operator_id)
-        return owner is not None and owner.group == principal.group
-    return True
-
-
-def _forbid(db: Session, principal: Principal, wrapup: Wrapup) -> None:
-    if not may_touch(db, principal, wrapup.operator_id):
-        raise HTTPException(403, f"wrap-up {wrapup.id} is not one you may see or change")
-
-
 @contextmanager
 def _committed(request: Request, db: Session, principal: Principal) -> Iterator[None]:
     """Commit what the block changed; a refused change rolls back (a WrapupError then
@@ -269,104 +261,6 @@ def present(
         elif name == "applicant_name":
             masked[name] = mask_name(value)
     return out.model_copy(update={"fields": masked, "history": []})
-
-
-def _calls_wrapups(db: Session, calls: Sequence[Call]) -> dict[int, list[Wrapup]]:
-    """call id -> its wrap-ups (by id, or by key when the record came later), in one query."""
-    keys = {f"{call.node}:{call.linkedid}": call.id for call in calls}
-    found: dict[int, list[Wrapup]] = {call.id: [] for call in calls}
-    if not calls:
-        return found
-    rows = db.scalars(
-        select(Wrapup)
-        .where(or_(Wrapup.call_id.in_(list(found)), Wrapup.call_key.in_(list(keys))))
-        .order_by(Wrapup.id)
-    ).all()
-    for row in rows:
-        for call_id in found.keys() & {row.call_id, keys.get(row.call_key or "")}:
-            found[call_id].append(row)
-    return found
-
-
-def _took_call(db: Session, call: Call, endpoints: tuple[str, ...]) -> bool:
-    """Whether one of these phones answered or rang for the call."""
-    if not endpoints:
-        return False
-    if call.operator_endpoint in endpoints:
-        return True
-    rung = db.scalar(
-        select(CallAttempt.id)
-        .where(CallAttempt.call_id == call.id, CallAttempt.endpoint.in_(endpoints))
-        .limit(1)
-    )
-    return rung is not None
-
-
-def _wrapup_for_call(
-    db: Session,
-    principal: Principal,
-    call_id: int,
-    operator_id: int | None,
-    service: WrapupService,
-    *,
-    create: bool,
-) -> Wrapup:
-    """The wrap-up of a call this principal means (opened now if the hook never ran)."""
-    call = db.get(Call, call_id)
-    if call is None:
-        raise HTTPException(404, f"no call with id {call_id}")
-    wrapups = _calls_wrapups(db, [call])[call.id]
-    if principal.role == Role.OPERATOR:
-        operator_id = principal.user_id
-    if operator_id is not None:
-        wrapups = [w for w in wrapups if w.operator_id == operator_id]
-    if len(wrapups) > 1:
-        operators = sorted({w.operator_id for w in wrapups})
-        raise HTTPException(
-            422, f"call {call_id} has wrap-ups of operators {operators}: give operator_id"
-        )
-    if wrapups:
-        _forbid(db, principal, wrapups[0])
-        return wrapups[0]
-    if principal.role == Role.OPERATOR:
-        if not _took_call(db, call, principal.endpoints):
-            raise HTTPException(403, f"call {call_id} is not one of your calls")
-    elif operator_id is None:
-        owner = operators_by_endpoint(db).get(call.operator_endpoint or "")
-        if owner is None:
-            raise HTTPException(
-                404 if not create else 422,
-                f"call {call_id} had no operator, so it has no wrap-up",
-            )
-        operator_id = owner[0]
-    if not create:
-        raise HTTPException(404, f"call {call_id} has no wrap-up yet")
-    assert operator_id is not None
-    if db.get(User, operator_id) is None:
-        raise HTTPException(404, f"no operator with id {operator_id}")
-    if not may_touch(db, principal, operator_id):
-        raise HTTPException(403, f"call {call_id} is not one you may tag")
-    # The call took place but no wrap-up was opened (e.g. before callagent followed the
-    # operator's state): open it now.
-    now = utcnow()
-    wrapup = open_wrapup(
-        db,
-        operator_id=operator_id,
-        call_key=f"{call.node}:{call.linkedid}",
-        now=now,
-        forms=service.forms,
-        default_seconds=service.default_seconds,
-    )
-    wrapup.call_id = call.id
-    return wrapup
-
-
-def _wrapup(db: Session, principal: Principal, wrapup_id: int) -> Wrapup:
-    wrapup = db.get(Wrapup, wrapup_id)
-    if wrapup is None:
-        raise HTTPException(404, f"no wrap-up with id {wrapup_id}")
-    _forbid(db, principal, wrapup)
-    return wrapup
 
 
 def _submit(
@@ -485,7 +379,7 @@ def wrapups_submit_for_call(
     db: Db,
     principal: Writer,
 ) -> WrapupOut:
-    wrapup = _wrapup_for_call(
+    wrapup = wrapup_for_call(
         db, principal, call_id, body.operator_id, _service(request), create=True
     )
     return _submit(request, response, db, principal, wrapup, body)
@@ -506,7 +400,7 @@ def wrapups_submit(
     db: Db,
     principal: Writer,
 ) -> WrapupOut:
-    wrapup = _wrapup(db, principal, wrapup_id)
+    wrapup = wrapup_by_id(db, principal, wrapup_id)
     return _submit(request, response, db, principal, wrapup, body)
 
 
@@ -519,7 +413,7 @@ def wrapups_submit(
 def wrapups_correct_for_call(
     call_id: Id, body: WrapupIn, request: Request, db: Db, principal: Writer
 ) -> WrapupOut:
-    wrapup = _wrapup_for_call(
+    wrapup = wrapup_for_call(
         db, principal, call_id, body.operator_id, _service(request), create=False
     )
     return _correct(request, db, principal, wrapup, body)
@@ -538,7 +432,7 @@ def wrapups_correct(
     db: Db,
     principal: Writer,
 ) -> WrapupOut:
-    return _correct(request, db, principal, _wrapup(db, principal, wrapup_id), body)
+    return _correct(request, db, principal, wrapup_by_id(db, principal, wrapup_id), body)
 
 
 @router.post(
@@ -553,7 +447,7 @@ def wrapups_extend(
     db: Db,
     principal: Writer,
 ) -> ExtendOut:
-    wrapup = _wrapup(db, principal, wrapup_id)
+    wrapup = wrapup_by_id(db, principal, wrapup_id)
     with _committed(request, db, principal):
         deadline = extend(
             db,
@@ -579,7 +473,7 @@ def wrapups_get_for_call(
     operator_id: OperatorId = None,
 ) -> WrapupOut:
     service = _service(request)
-    wrapup = _wrapup_for_call(db, principal, call_id, operator_id, service, create=False)
+    wrapup = wrapup_for_call(db, principal, call_id, operator_id, service, create=False)
     return present(db, wrapup, principal, service.forms)
 
 
@@ -595,7 +489,7 @@ def wrapups_get(
     db: Db,
     principal: Reader,
 ) -> WrapupOut:
-    return present(db, _wrapup(db, principal, wrapup_id), principal, _service(request).forms)
+    return present(db, wrapup_by_id(db, principal, wrapup_id), principal, _service(request).forms)
 
 
 @router.get(
@@ -617,31 +511,8 @@ def wrapups_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[WrapupOut]:
-    query = select(Wrapup)
-    if principal.role == Role.OPERATOR:
-        if operator_id is not None and operator_id != principal.user_id:
-            raise HTTPException(403, "operators see only their own wrap-ups")
-        operator_id = principal.user_id
-    elif principal.role == Role.SUPERVISOR and principal.group:
-        group = select(User.id).where(User.group == principal.group)
-        query = query.where(
-            or_(Wrapup.operator_id.in_(group), Wrapup.operator_id == principal.user_id)
-        )
-    if operator_id is not None:
-        query = query.where(Wrapup.operator_id == operator_id)
-    if status is not None:
-        query = query.where(Wrapup.status == status)
-    if category is not None:
-        query = query.where(Wrapup.category == category)
-    if missed is not None:
-        query = query.where(Wrapup.missed_at.is_not(None) if missed else Wrapup.missed_at.is_(None))
-    if since is not None:
-        query = query.where(Wrapup.started_at >= since)
-    if until is not None:
-        query = query.where(Wrapup.started_at < until)
-    rows = db.scalars(
-        query.order_by(Wrapup.started_at.desc(), Wrapup.id.desc()).limit(limit).offset(offset)
-    ).all()
+    where = WrapupFilter(operator_id, status, category, missed, since, until)
+    rows = list_wrapups(db, principal, where, limit=limit, offset=offset)
     resolve_calls(db, rows)
     db.commit()
     forms = _service(request).forms
@@ -669,23 +540,15 @@ def caller_history(
         raise HTTPException(422, f"{number!r} is not a phone number")
     # how many calls a number had tells it even masked: PII scope, limited, audited
     allow_phone_search(request, principal)
-    match = or_(Call.applicant_number == digits, Call.caller_number == digits)
     if principal.role == Role.OPERATOR and not (
-        _rings_at_them(request, principal, digits) or _on_call_with(db, principal, match)
+        _rings_at_them(request, principal, digits) or talked_with(db, principal, digits)
     ):
         raise HTTPException(403, "operators see the history of numbers they are talking to")
-    query = select(Call).where(match)
     group = principal.sees_only_group_calls
-    if group:
-        # as GET /api/v1/calls: the group's operators' calls and the unanswered ones
-        endpoints = group_endpoints(db, group=principal.group)
-        query = query.where(
-            or_(Call.operator_endpoint.in_(endpoints), Call.operator_endpoint.is_(None))
-        )
-    calls = db.scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)).all()
+    calls = calls_with_number(db, principal, digits, limit=limit)
     owners = operators_by_endpoint(db)
     forms = _service(request).forms
-    by_call = _calls_wrapups(db, calls)
+    by_call = calls_wrapups(db, calls)
     changes = histories(db, {w.id for wrapups in by_call.values() for w in wrapups})
     out: list[HistoryCallOut] = []
     for call in calls:
@@ -732,33 +595,3 @@ def _rings_at_them(request: Request, principal: Principal, digits: str) -> bool:
     the history at the first ring, before the writer has stored the call."""
     hub: LiveHub | None = getattr(request.app.state, "live", None)
     return hub is not None and hub.rings_at(digits, principal.endpoints)
-
-
-def _on_call_with(db: Session, principal: Principal, match: Any) -> bool:
-    """An operator may look a number up while, or after, talking to it."""
-    user = db.get(User, principal.user_id) if principal.user_id is not None else None
-    if user is None:
-        return False
-    if user.claimed_call:
-        parts = user.claimed_call.partition(":")
-        claimed = db.scalar(
-            select(Call.id).where(Call.node == parts[0], Call.linkedid == parts[2], match)
-        )
-        if claimed is not None:
-            return True
-    endpoints = principal.endpoints
-    if not endpoints:
-        return False
-    recent = db.scalars(
-        select(Call.id).where(match).order_by(Call.started_at.desc()).limit(50)
-    ).all()
-    # one query for all the recent calls (not one per call): did these phones take or ring?
-    rung = select(CallAttempt.call_id).where(
-        CallAttempt.call_id.in_(recent), CallAttempt.endpoint.in_(endpoints)
-    )
-    took = db.scalar(
-        select(Call.id)
-        .where(Call.id.in_(recent), or_(Call.operator_endpoint.in_(endpoints), Call.id.in_(rung)))
-        .limit(1)
-    )
-    return took is not None
