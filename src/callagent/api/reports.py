@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -15,15 +16,21 @@ from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit, group_endpoints
 from callagent.db.models import User
+from callagent.reports import activity, operator_time
 from callagent.reports.export import report_sheet
 from callagent.reports.kpi import MODULE_DOC, Kpi
 from callagent.reports.live import live_view
 from callagent.reports.operator_figures import PERIODS, operator_figures
-from callagent.reports.service import kpi_report
+from callagent.reports.periods import days_in, local_midnight
+from callagent.reports.service import kpi_report, load_inputs, profile, timeline
 from callagent.spreadsheets import MEDIA_TYPES, to_csv, to_xlsx
 from callagent.web.i18n import strings
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+# every formula, from the modules that define them
+KPI_DOC = "\n\n".join(
+    [MODULE_DOC, *((m.__doc__ or "").split("\n\n", 1)[-1] for m in (operator_time, activity))]
+)
 ReportReader = Annotated[Principal, Depends(Requires(Scope.REPORTS_READ))]
 
 
@@ -34,17 +41,22 @@ class KpiQuery:
     since: Annotated[AwareDatetime, Query(description="from, inclusive (with a zone)")]
     until: Annotated[AwareDatetime, Query(description="to, exclusive (with a zone)")]
     by: Annotated[
-        Literal["interval", "day", "operator", "topic", "did"] | None,
-        Query(description="group by; times in CALLAGENT_TIMEZONE"),
+        Literal["interval", "day", "week", "month", "operator", "topic", "did", "campaign"] | None,
+        Query(description="group by; times in CALLAGENT_TIMEZONE (weeks from Monday)"),
     ] = None
     interval: Annotated[int, Query(description="minutes, with by=interval: 15, 30 or 60")] = 30
 
 
+def _team(db: Db, principal: Principal) -> tuple[tuple[str, ...] | None, str | None]:
+    """A supervisor with a group sees their operators' calls (and the unanswered ones)
+    and their operators' time; others see everyone: (endpoints, group)."""
+    if not principal.sees_only_group_calls:
+        return None, None
+    return group_endpoints(db, group=principal.group), principal.group
+
+
 def _report(request: Request, db: Db, principal: Principal, query: KpiQuery) -> Kpi:
-    # a supervisor with a group sees their operators' calls and the unanswered ones
-    endpoints = (
-        group_endpoints(db, group=principal.group) if principal.sees_only_group_calls else None
-    )
+    endpoints, group = _team(db, principal)
     try:
         return kpi_report(
             db,
@@ -54,6 +66,7 @@ def _report(request: Request, db: Db, principal: Principal, query: KpiQuery) -> 
             by=query.by,
             interval_minutes=query.interval,
             endpoints=endpoints,
+            group=group,
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
@@ -62,13 +75,76 @@ def _report(request: Request, db: Db, principal: Principal, query: KpiQuery) -> 
 @router.get(
     "/kpi",
     summary="KPIs of the inbound calls offered in a period, in total and per group",
-    description=MODULE_DOC,
+    description=KPI_DOC,
     responses={403: {"model": Problem}, 422: {"model": Problem}},
 )
 def reports_kpi(
     request: Request, db: Db, principal: ReportReader, query: Annotated[KpiQuery, Depends()]
 ) -> dict[str, object]:
     return _report(request, db, principal, query).to_json()
+
+
+@router.get(
+    "/profile",
+    summary="The intraday profile: offered calls per hour of the day, averaged over the days",
+    description="Offered inbound calls per hour of the day (0-23) on the centre's clock "
+    "(CALLAGENT_TIMEZONE), summed over the period and divided by its number of calendar "
+    "days. A supervisor with a group: their team's calls and the unanswered ones.",
+    responses={403: {"model": Problem}, 422: {"model": Problem}},
+)
+def reports_profile(
+    request: Request, db: Db, principal: ReportReader, query: Annotated[KpiQuery, Depends()]
+) -> dict[str, object]:
+    endpoints, _ = _team(db, principal)
+    settings = request.app.state.settings
+    try:
+        inputs = load_inputs(
+            db, since=query.since, until=query.until, endpoints=endpoints, calls_only=True
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    zone = ZoneInfo(settings.timezone)
+    return {"days": days_in(query.since, query.until, zone), "hours": profile(inputs, settings)}
+
+
+@router.get(
+    "/timeline",
+    summary="One day's state timeline: each operator's states, from their state history",
+    description="Each operator's spans of state (ready, ringing, on_call, wrap_up, paused "
+    "with its reason, unavailable, offline) over the day on the centre's clock (up to now "
+    "for today); operators offline all day are left out. A supervisor with a group: "
+    "their team.",
+    responses={403: {"model": Problem}},
+)
+def reports_timeline(
+    request: Request,
+    db: Db,
+    principal: ReportReader,
+    day: Annotated[date, Query(description="the day, on the centre's clock")],
+) -> dict[str, object]:
+    _, group = _team(db, principal)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    since, until = local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
+    return {
+        "day": day.isoformat(),
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "operators": [
+            {
+                "login": login,
+                "spans": [
+                    {
+                        "state": span.state,
+                        "reason": span.reason,
+                        "start": span.start.isoformat(),
+                        "end": span.end.isoformat(),
+                    }
+                    for span in spans
+                ],
+            }
+            for login, spans in timeline(db, since=since, until=until, group=group).items()
+        ],
+    }
 
 
 FiguresReader = Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))]

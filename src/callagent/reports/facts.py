@@ -76,6 +76,7 @@ def load_facts(
                 did=call.dialled_number,
                 transferred=bool(call.transfers),
                 parts=parts,
+                caller=call.caller_number,
             )
         )
     return facts

@@ -19,6 +19,12 @@ The formulas (also in the README and the API's descriptions), for the inbound ca
   after-call work per answered call: the time its operator spent in ``wrap_up`` for it
   (from the operators' state history, not a fixed timer);
   ``aht_seconds``: (talk + hold + after-call work) / answered.
+- ``repeat_24h``, ``repeat_7d``: see :mod:`callagent.reports.activity`.
+
+Each group (and the total) also carries the operators' time (logged in, paused and
+pauses by reason, busy, occupancy: :mod:`callagent.reports.operator_time`) and the
+wrap-up and notification figures (:mod:`callagent.reports.activity`), for the groupings
+where they have a place (time groups and operators; campaigns for notifications).
 
 A figure whose denominator is 0 is 0 (a period with no calls gives zeros, not errors).
 """
@@ -30,6 +36,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from callagent.reports.activity import Activity
+from callagent.reports.operator_time import OperatorTime
 
 # the formulas above, for the API's description
 MODULE_DOC = (sys.modules[__name__].__doc__ or "").split("\n\n", 1)[-1]
@@ -72,6 +81,9 @@ class CallFact:
     transferred: bool = False
     # () : the whole call is ``operator``'s; else each operator's part (a transfer)
     parts: tuple[OperatorPart, ...] = ()
+    caller: str = ""  # the caller's number (for repeat callers; never shown)
+    repeat_24h: bool = False  # the same number called in the 24 h before
+    repeat_7d: bool = False  # ... in the 7 days before
 
 
 @dataclass
@@ -95,12 +107,18 @@ class Kpi:
     acw_seconds: float = 0.0
     aht_seconds: float = 0.0
     transferred: int = 0
+    repeat_24h: int = 0
+    repeat_7d: int = 0
+    time: OperatorTime = field(default_factory=OperatorTime)
+    activity: Activity = field(default_factory=Activity)
     key: str | None = None
     groups: list[Kpi] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The figures as the API and ``callagent report kpi --json`` print them."""
-        data = asdict(self)
+        """The figures as the API and ``callagent report kpi --json`` print them (the
+        operators' time and the activity figures flat among the calls' figures)."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("time", "activity")}
+        data |= self.time.to_json() | self.activity.to_json()
         data["groups"] = [group.to_json() for group in self.groups]
         if self.key is None:
             del data["key"]
@@ -122,6 +140,8 @@ def compute(facts: Iterable[CallFact], options: KpiOptions, key: str | None = No
     for fact in facts:
         kpi.offered += 1
         kpi.transferred += fact.transferred
+        kpi.repeat_24h += fact.repeat_24h
+        kpi.repeat_7d += fact.repeat_7d
         waits.append(fact.wait_seconds)
         within = fact.wait_seconds <= options.sl_threshold_seconds
         if fact.disposition == "answered":

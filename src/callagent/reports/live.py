@@ -61,6 +61,7 @@ def live_view(
         until=midnight + timedelta(days=1),
         by="operator",
         endpoints=endpoints,
+        calls_only=True,  # the board needs the calls' figures only
     )
     interval = kpi_report(
         session,
@@ -68,6 +69,7 @@ def live_view(
         since=start,
         until=start + timedelta(minutes=LIVE_INTERVAL_MINUTES),
         endpoints=endpoints,
+        calls_only=True,
     )
     handled = {g.key: g.answered for g in today.groups}
     query = select(User).where(User.role == Role.OPERATOR.value, User.active.is_(True))

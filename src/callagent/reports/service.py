@@ -1,18 +1,23 @@
-"""One code path for every KPI report: the API, the CLI and the pages call this."""
+"""One code path for every report: the API, the CLI and the pages call this."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from callagent.config import Settings
+from callagent.reports.activity import intraday_profile, with_repeats
+from callagent.reports.build import GROUPINGS, ReportInputs, build
 from callagent.reports.facts import load_facts
-from callagent.reports.kpi import CallFact, Kpi, KpiOptions, by_operator, compute, grouped
+from callagent.reports.history import earlier_callers, load_attempts, load_spans, load_wrapups
+from callagent.reports.kpi import Kpi, KpiOptions
+from callagent.reports.operator_time import StateSpan
+from callagent.reports.periods import days_in
 
-GROUPINGS = ("interval", "day", "operator", "topic", "did")
+__all__ = ["GROUPINGS", "kpi_report", "load_inputs", "options_of", "profile", "timeline"]
 
 
 def options_of(settings: Settings) -> KpiOptions:
@@ -24,30 +29,42 @@ def options_of(settings: Settings) -> KpiOptions:
     )
 
 
-def key_function(by: str, zone: ZoneInfo, interval_minutes: int) -> Callable[[CallFact], str]:
-    """How calls are grouped: by interval (its start in the centre's zone), day, operator
-    (login, or the endpoint of a phone with no operator), topic or dialled number."""
-    if by == "interval":
-        step = interval_minutes * 60
+def _check(since: datetime, until: datetime) -> None:
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ValueError("since and until need a time zone (e.g. 2026-12-01T00:00+03:00)")
+    if until <= since:
+        raise ValueError("until must be after since")
 
-        def interval(fact: CallFact) -> str:
-            local = fact.offered_at.astimezone(zone)
-            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            # counted from the local midnight (wall clock), so a DST day keeps its slots
-            seconds = (local.replace(tzinfo=None) - midnight.replace(tzinfo=None)).seconds
-            start = midnight.replace(tzinfo=None) + timedelta(seconds=seconds - seconds % step)
-            return start.replace(tzinfo=zone).isoformat(timespec="minutes")
 
-        return interval
-    if by == "day":
-        return lambda fact: fact.offered_at.astimezone(zone).date().isoformat()
-    if by == "operator":
-        return lambda fact: fact.operator
-    if by == "topic":
-        return lambda fact: fact.topic
-    if by == "did":
-        return lambda fact: fact.did
-    raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
+def load_inputs(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    endpoints: Sequence[str] | None = None,
+    group: str | None = None,
+    calls_only: bool = False,
+    now: datetime | None = None,
+) -> ReportInputs:
+    """The facts of ``[since, until)``: calls (with their repeat flags), and unless
+    ``calls_only`` the operators' states (up to now), wrap-ups and notification attempts.
+    ``endpoints`` / ``group``: a supervisor's team (their phones' calls, their operators)."""
+    _check(since, until)
+    calls = load_facts(session, since=since, until=until, endpoints=endpoints)
+    if calls_only:
+        return ReportInputs(since, until, calls)
+    earlier = earlier_callers(session, since=since, numbers=[c.caller for c in calls])
+    states_until = min(until, now or datetime.now(UTC))
+    return ReportInputs(
+        since,
+        until,
+        with_repeats(calls, earlier),
+        spans=load_spans(session, since=since, until=states_until, group=group)
+        if states_until > since
+        else [],
+        wrapups=load_wrapups(session, since=since, until=until, group=group),
+        attempts=load_attempts(session, since=since, until=until),
+    )
 
 
 def kpi_report(
@@ -59,18 +76,54 @@ def kpi_report(
     by: str | None = None,
     interval_minutes: int = 30,
     endpoints: Sequence[str] | None = None,
+    group: str | None = None,
+    calls_only: bool = False,
+    inputs: ReportInputs | None = None,
 ) -> Kpi:
-    """The figures of the inbound calls offered in ``[since, until)``, optionally per group."""
-    if since.tzinfo is None or until.tzinfo is None:
-        raise ValueError("since and until need a time zone (e.g. 2026-12-01T00:00+03:00)")
-    if until <= since:
-        raise ValueError("until must be after since")
+    """The figures of ``[since, until)``, optionally per group (see :mod:`.build`);
+    ``inputs``: facts already loaded for this period (one load for several groupings)."""
+    _check(since, until)
     if interval_minutes not in (15, 30, 60):
         raise ValueError("interval must be 15, 30 or 60 minutes")
-    facts = load_facts(session, since=since, until=until, endpoints=endpoints)
-    options = options_of(settings)
-    if by is None:
-        return compute(facts, options)
-    key_of = key_function(by, ZoneInfo(settings.timezone), interval_minutes)
-    # by operator: a transferred call counts for each operator who talked on it
-    return grouped(facts, options, key_of, expand=by_operator if by == "operator" else None)
+    if by is not None and by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
+    if inputs is None:
+        inputs = load_inputs(
+            session,
+            since=since,
+            until=until,
+            endpoints=endpoints,
+            group=group,
+            calls_only=calls_only,
+        )
+    return build(
+        inputs,
+        options_of(settings),
+        by=by,
+        zone=ZoneInfo(settings.timezone),
+        interval_minutes=interval_minutes,
+    )
+
+
+def profile(inputs: ReportInputs, settings: Settings) -> list[float]:
+    """The intraday profile of the period (see :mod:`.activity`)."""
+    zone = ZoneInfo(settings.timezone)
+    return intraday_profile(inputs.calls, zone, days_in(inputs.since, inputs.until, zone))
+
+
+def timeline(
+    session: Session, *, since: datetime, until: datetime, group: str | None = None
+) -> dict[str, list[StateSpan]]:
+    """Each operator's state spans over ``[since, until)`` (a day), by login, in order;
+    operators who were offline all along are left out."""
+    _check(since, until)
+    now = datetime.now(UTC)
+    per: dict[str, list[StateSpan]] = {}
+    if min(until, now) > since:
+        for span in load_spans(session, since=since, until=min(until, now), group=group):
+            per.setdefault(span.operator, []).append(span)
+    return {
+        login: sorted(mine, key=lambda s: s.start)
+        for login, mine in sorted(per.items())
+        if any(s.state != "offline" for s in mine)
+    }

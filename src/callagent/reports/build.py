@@ -1,0 +1,135 @@
+"""A report from its facts: the totals and one group per key, for every grouping.
+
+Pure. Each kind of fact has its place in a grouping: calls where they were offered
+(by interval, day, week, month, operator, topic, dialled number), operators' states
+where they passed (cut at the groups' bounds) and by operator, wrap-ups where they
+began and by operator, notification attempts where they began and by campaign. A kind
+with no place in a grouping (states by topic, say) is only in the totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from callagent.reports.activity import AttemptFact, WrapupFact, activity
+from callagent.reports.kpi import CallFact, Kpi, KpiOptions, by_operator, compute
+from callagent.reports.operator_time import LOGGED_IN, StateSpan, operator_time
+from callagent.reports.periods import TIME_GROUPINGS, Bucket, bucket_of
+
+GROUPINGS = ("interval", "day", "week", "month", "operator", "topic", "did", "campaign")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a report counts over ``[since, until)``."""
+
+    since: datetime
+    until: datetime
+    calls: Sequence[CallFact]
+    spans: Sequence[StateSpan] = ()
+    wrapups: Sequence[WrapupFact] = ()
+    attempts: Sequence[AttemptFact] = ()
+
+
+@dataclass
+class _Group:
+    calls: list[CallFact] = field(default_factory=list)
+    spans: list[StateSpan] = field(default_factory=list)
+    wrapups: list[WrapupFact] = field(default_factory=list)
+    attempts: list[AttemptFact] = field(default_factory=list)
+    bounds: Bucket | None = None  # a time group's bounds
+
+
+def build(
+    inputs: ReportInputs,
+    options: KpiOptions,
+    *,
+    by: str | None = None,
+    zone: ZoneInfo,
+    interval_minutes: int = 30,
+) -> Kpi:
+    """The report's totals, with one :class:`Kpi` per group (in time or key order) in
+    ``groups`` when ``by`` is given. By operator a transferred call counts for each
+    operator who talked on it; the totals count it once."""
+    total = compute(inputs.calls, options)
+    total.time = operator_time(inputs.spans, inputs.since, inputs.until)
+    total.activity = activity(inputs.wrapups, inputs.attempts)
+    if by is None:
+        return total
+    if by not in GROUPINGS:
+        raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
+    groups: dict[str, _Group] = {}
+
+    def put(key: str | None, kind: str, item: object) -> None:
+        if key is not None:  # kind: the group's list of that kind of fact
+            getattr(groups.setdefault(key, _Group()), kind).append(item)
+
+    if by in TIME_GROUPINGS:
+
+        def when(at: datetime) -> str:
+            bucket = bucket_of(at, by, zone, interval_minutes)
+            groups.setdefault(bucket.key, _Group()).bounds = bucket
+            return bucket.key
+
+        for fact in inputs.calls:
+            put(when(fact.offered_at), "calls", fact)
+        for span in inputs.spans:
+            for piece in _cut(span, by, zone, interval_minutes):
+                if piece.state in LOGGED_IN:
+                    put(when(piece.start), "spans", piece)
+        for wrapup in inputs.wrapups:
+            put(when(wrapup.started_at), "wrapups", wrapup)
+        for attempt in inputs.attempts:
+            put(when(attempt.started_at), "attempts", attempt)
+    else:
+        call_key: dict[str, Callable[[CallFact], str]] = {
+            "operator": lambda f: f.operator,
+            "topic": lambda f: f.topic,
+            "did": lambda f: f.did,
+        }
+        for fact in inputs.calls:
+            for one in by_operator(fact) if by == "operator" else [fact]:
+                key_of = call_key.get(by)
+                put(key_of(one) if key_of else None, "calls", one)
+        if by == "operator":
+            for span in inputs.spans:
+                put(span.operator, "spans", span)
+            for wrapup in inputs.wrapups:
+                put(wrapup.operator, "wrapups", wrapup)
+        if by == "campaign":
+            for attempt in inputs.attempts:
+                put(attempt.campaign, "attempts", attempt)
+    total.groups = [_figures(key, group, options, inputs) for key, group in _ordered(groups)]
+    return total
+
+
+def _ordered(groups: dict[str, _Group]) -> list[tuple[str, _Group]]:
+    # time groups by their start: on the autumn DST day 03:00+03:00 comes before 03:00+02:00
+    return sorted(
+        groups.items(),
+        key=lambda item: (item[1].bounds.start.isoformat() if item[1].bounds else "", item[0]),
+    )
+
+
+def _figures(key: str, group: _Group, options: KpiOptions, inputs: ReportInputs) -> Kpi:
+    kpi = compute(group.calls, options, key=key)
+    start = group.bounds.start if group.bounds else inputs.since
+    end = group.bounds.end if group.bounds else inputs.until
+    kpi.time = operator_time(group.spans, max(start, inputs.since), min(end, inputs.until))
+    kpi.activity = activity(group.wrapups, group.attempts)
+    return kpi
+
+
+def _cut(span: StateSpan, by: str, zone: ZoneInfo, interval_minutes: int) -> list[StateSpan]:
+    """``span`` in pieces, one per time group it passes through."""
+    pieces: list[StateSpan] = []
+    at = span.start
+    while at < span.end:
+        bucket = bucket_of(at, by, zone, interval_minutes)
+        end = min(bucket.end, span.end)
+        pieces.append(replace(span, start=at, end=end))
+        at = end
+    return pieces

@@ -1,0 +1,123 @@
+"""The report's facts besides calls, read from the database: the operators' state
+history, wrap-ups, notification attempts, and the callers of the week before."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callagent.auth.scopes import Role
+from callagent.db.campaign_models import Campaign, NotificationAttempt
+from callagent.db.models import Call, OperatorStateChange, User
+from callagent.db.wrapup_models import Wrapup
+from callagent.reports.activity import AttemptFact, WrapupFact
+from callagent.reports.operator_time import StateChange, StateSpan, spans
+
+REPEAT_LOOKBACK = timedelta(days=7)
+
+
+def _users(session: Session, group: str | None) -> dict[int, str]:
+    """Operators (all, or a supervisor's team): id -> login."""
+    query = select(User.id, User.login)
+    if group is not None:
+        query = query.where(User.group == group, User.role == Role.OPERATOR.value)
+    return {int(uid): str(login) for uid, login in session.execute(query)}
+
+
+def load_spans(
+    session: Session, *, since: datetime, until: datetime, group: str | None = None
+) -> list[StateSpan]:
+    """Every operator's states over ``[since, until)`` (pass ``until`` no later than now:
+    the state an operator is in lasts until then). ``group``: a team only."""
+    users = _users(session, group)
+    if not users:
+        return []
+    ids = list(users)
+    last_before = (
+        select(OperatorStateChange.user_id, func.max(OperatorStateChange.at).label("at"))
+        .where(OperatorStateChange.user_id.in_(ids), OperatorStateChange.at < since)
+        .group_by(OperatorStateChange.user_id)
+        .subquery()
+    )
+    columns = (
+        OperatorStateChange.user_id,
+        OperatorStateChange.at,
+        OperatorStateChange.to_state,
+        OperatorStateChange.reason,
+    )
+    rows = [
+        *session.execute(
+            select(*columns).join(
+                last_before,
+                (OperatorStateChange.user_id == last_before.c.user_id)
+                & (OperatorStateChange.at == last_before.c.at),
+            )
+        ),
+        *session.execute(
+            select(*columns).where(
+                OperatorStateChange.user_id.in_(ids),
+                OperatorStateChange.at >= since,
+                OperatorStateChange.at < until,
+            )
+        ),
+    ]
+    changes = [
+        StateChange(users[int(uid)], at, str(state), str(reason or ""))
+        for uid, at, state, reason in rows
+    ]
+    return spans(changes, since, until)
+
+
+def load_wrapups(
+    session: Session, *, since: datetime, until: datetime, group: str | None = None
+) -> list[WrapupFact]:
+    """The wrap-ups begun in ``[since, until)`` (``group``: a team's operators')."""
+    users = _users(session, group)
+    rows = session.execute(
+        select(
+            Wrapup.operator_id, Wrapup.started_at, Wrapup.status, Wrapup.category, Wrapup.missed_at
+        ).where(
+            Wrapup.started_at >= since,
+            Wrapup.started_at < until,
+            Wrapup.operator_id.in_(list(users)),
+        )
+    )
+    return [
+        WrapupFact(users[int(uid)], started, str(status), category, missed is not None)
+        for uid, started, status, category, missed in rows
+    ]
+
+
+def load_attempts(session: Session, *, since: datetime, until: datetime) -> list[AttemptFact]:
+    """The campaigns' notification attempts begun in ``[since, until)``."""
+    rows = session.execute(
+        select(Campaign.name, NotificationAttempt.started_at, NotificationAttempt.result)
+        .join(Campaign, Campaign.id == NotificationAttempt.campaign_id)
+        .where(NotificationAttempt.started_at >= since, NotificationAttempt.started_at < until)
+    )
+    return [AttemptFact(str(name), at, str(result or "")) for name, at, result in rows]
+
+
+def earlier_callers(
+    session: Session, *, since: datetime, numbers: Sequence[str]
+) -> list[tuple[str, datetime]]:
+    """(caller, offered at) of the inbound calls of these numbers in the 7 days before
+    ``since``: what makes a period's first calls repeats."""
+    wanted = sorted({n for n in numbers if n})
+    found: list[tuple[str, datetime]] = []
+    for i in range(0, len(wanted), 500):  # bounded IN lists
+        found += [
+            (str(number), at)
+            for number, at in session.execute(
+                select(Call.caller_number, Call.started_at).where(
+                    Call.direction == "inbound",
+                    Call.started_at >= since - REPEAT_LOOKBACK,
+                    Call.started_at < since,
+                    Call.caller_number.in_(wanted[i : i + 500]),
+                )
+            )
+        ]
+    return found
