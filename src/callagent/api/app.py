@@ -62,7 +62,7 @@ from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
 from callagent.sim.demo_people import DemoPeople
-from callagent.web import api_docs, live, pages
+from callagent.web import api_docs, live, live_board, pages
 from callagent.webhooks.worker import WebhookWorker
 from callagent.wrapup.forms import load_forms
 from callagent.wrapup.service import WrapupService
@@ -178,6 +178,10 @@ def create_app(settings: Settings) -> FastAPI:
         hub = live.LiveHub(monitor.tracker, owners=book.owners)  # the operator pages' live events
         hub.connect(sessions=sessions, subscribers=monitor.subscribers)
         app.state.live = hub
+        # the wallboards' pictures: recomputed on every call event and committed change
+        board = live_board.LiveBoard(live_board.database_board(sessions, settings))
+        board.connect(sessions=sessions, subscribers=monitor.subscribers)
+        app.state.board = board
         notify = NotifyScript(core, tts_command=settings.tts_command, tts_dir=settings.tts_dir)
         prompts_startup_check(settings.asterisk_sounds_dir)  # a WARNING names the missing
         agi = FastAgiServer(
@@ -247,6 +251,7 @@ def create_app(settings: Settings) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             hub.disconnect(sessions)
+            board.disconnect(sessions)
             engine.dispose()
             core_engine.dispose()
             thaw_startup_objects()
@@ -281,6 +286,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)
     app.include_router(live.router)
+    app.include_router(live_board.router)
     api_docs.install(app)  # before pages mount /static, which would take its assets
     pages.install(app)
     # every service's refusal answers {"detail": ...} with its status, from any router

@@ -97,19 +97,32 @@
     );
   }
 
-  async function refresh() {
-    try {
-      const response = await fetch("/api/v1/reports/live", { credentials: "same-origin" });
-      if (response.status === 401) {
-        window.location.assign("/operator/login?next=/supervisor/live&expired=1");
-        return;
-      }
-      if (response.ok) show(await response.json());
-    } catch {
-      $("#updated").textContent = T.live_offline;
-    }
+  // The picture comes over Server-Sent Events (/api/v1/live/board): within a fraction of
+  // a second of a change, at least every second. A stream the server refused (the session
+  // ended) is not retried by the browser: ask why, then log in again or reconnect.
+  function offline() {
+    $("#updated").textContent = T.live_offline;
   }
 
-  refresh();
-  setInterval(refresh, 1000);
+  function follow() {
+    const source = new EventSource("/api/v1/live/board");
+    source.addEventListener("board", (event) => show(JSON.parse(event.data)));
+    source.addEventListener("unavailable", offline);
+    source.addEventListener("error", async () => {
+      offline();
+      if (source.readyState !== EventSource.CLOSED) return; // the browser reconnects
+      try {
+        const response = await fetch("/api/v1/reports/live", { credentials: "same-origin" });
+        if (response.status === 401) {
+          window.location.assign("/operator/login?next=/supervisor/live&expired=1");
+          return;
+        }
+      } catch {
+        // the server is away: try again below
+      }
+      setTimeout(follow, 2000);
+    });
+  }
+
+  follow();
 })();
