@@ -104,7 +104,9 @@ def operator_time(
     for span in found:
         lo = max(span.start, start) if start else span.start
         hi = min(span.end, end) if end else span.end
-        seconds = max(0.0, (hi - lo).total_seconds())
+        seconds = (hi - lo).total_seconds()
+        if seconds <= 0:  # not in this window
+            continue
         if span.state in LOGGED_IN:
             figures.logged_in_seconds += seconds
         if span.state in BUSY:
