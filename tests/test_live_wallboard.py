@@ -22,7 +22,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Browser) -> None:  # noqa: F811
-    async with running_service(db_url) as service:
+    # the centre's own levels: one caller waiting is already amber
+    async with running_service(db_url, wallboard_waiting_amber=1) as service:
         sessions = service.app.state.sessions  # type: ignore[attr-defined]
         with sessions.begin() as db:
             create_user(db, login="orlova", role=Role.SUPERVISOR, password=PASSWORD)
@@ -34,8 +35,12 @@ async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Bro
                     password=None,
                     full_name=name,
                     endpoints=[f"PJSIP/{login}"],
+                    group=team,
                 )
-                for login, name in (("op1001", "Иванова Мария"), ("op1002", "Петров Пётр"))
+                for login, name, team in (
+                    ("op1001", "Иванова Мария", "справки"),
+                    ("op1002", "Петров Пётр", "запись"),
+                )
             ]
             db.flush()
             ids = [op.id for op in ops]
@@ -78,6 +83,15 @@ async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Bro
             await page.wait_for_url(f"{service.base_url}/supervisor/live")
             await expect(page.locator("#tile-answered b")).to_have_text("50")
             await expect(page.locator("#tile-waiting b")).to_have_text("1")
+            await expect(page.locator("#tile-waiting")).to_have_attribute("data-level", "amber")
+            # today per topic (the trace's calls carry none) and per team
+            no_topic = page.locator('#topics tr[data-topic=""]')
+            await expect(no_topic.locator("th")).to_have_text("без темы")
+            await expect(no_topic.locator("td").nth(1)).to_have_text("50")
+            await expect(page.locator("#teams tbody tr")).to_have_count(2)
+            team = page.locator('#teams tr[data-team="справки"]')
+            await expect(team.locator("td").nth(0)).to_have_text("Готов: 1")
+            await expect(team.locator("td").nth(1)).to_have_text("25")
             await expect(page.locator("#tile-longest")).to_have_attribute("data-level", "amber")
             await expect(page.locator("#waiting-list li")).to_have_count(1)
             petrov = page.locator('#operators tr[data-login="op1002"]')
@@ -85,16 +99,19 @@ async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Bro
             ivanova = page.locator('#operators tr[data-login="op1001"]')
             await expect(ivanova.locator('[data-figure="handled"]')).to_have_text("25")
             await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            await page.select_option("#act-reason", "training")
             await ivanova.locator('button[data-act="paused"]').click()
             await expect(ivanova.locator("td[data-state]")).to_have_attribute(
                 "data-state", "paused", timeout=3000
             )
         with sessions() as db:
-            state = db.scalar(select(User.state).where(User.id == ids[0]))
+            state, reason = db.execute(
+                select(User.state, User.state_reason).where(User.id == ids[0])
+            ).one()
             entries = db.scalars(
                 select(AuditEntry).where(AuditEntry.action == "operator_state")
             ).all()
-        assert state == "paused"
+        assert (state, reason) == ("paused", "training")
         assert [(e.actor, e.detail["user_id"], e.detail["state"]) for e in entries] == [
             (entries[0].actor, ids[0], "paused")
         ]

@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     sl_threshold_seconds: float = Field(default=20.0, gt=0)
     short_abandon_seconds: float = Field(default=5.0, ge=0)
     exclude_short_abandons: bool = True
+    # The wallboard's tiles turn amber / red at these levels (SL and abandon rate: 0-1).
+    wallboard_sl_amber: float = Field(default=0.8, ge=0, le=1)
+    wallboard_sl_red: float = Field(default=0.6, ge=0, le=1)
+    wallboard_waiting_amber: int = Field(default=3, ge=1)
+    wallboard_waiting_red: int = Field(default=6, ge=1)
+    wallboard_wait_amber_seconds: float = Field(default=20.0, gt=0)
+    wallboard_wait_red_seconds: float = Field(default=60.0, gt=0)
+    wallboard_abandon_amber: float = Field(default=0.05, ge=0, le=1)
+    wallboard_abandon_red: float = Field(default=0.10, ge=0, le=1)
     fallback_queue: str = Field(default="support", pattern=r"^[A-Za-z0-9_-]*$")  # "": no mirroring
     # Read the fallback queue back (QueueStatus) and correct it this often, seconds, besides
     # after every AMI login and FullyBooted; 0: only then.

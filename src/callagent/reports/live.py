@@ -71,6 +71,15 @@ def live_view(
         endpoints=endpoints,
         calls_only=True,
     )
+    topics = kpi_report(
+        session,
+        settings,
+        since=midnight,
+        until=midnight + timedelta(days=1),
+        by="topic",
+        endpoints=endpoints,
+        calls_only=True,
+    )
     handled = {g.key: g.answered for g in today.groups}
     query = select(User).where(User.role == Role.OPERATOR.value, User.active.is_(True))
     if group:
@@ -115,6 +124,7 @@ def live_view(
     counts: dict[str, int] = {}
     for user in users:
         counts[user.state] = counts.get(user.state, 0) + 1
+    by_login = {g.key: g for g in today.groups}
     return {
         "at": now.isoformat(),
         "timezone": settings.timezone,
@@ -129,5 +139,30 @@ def live_view(
             for n, c in enumerate(waiting)
         ],
         "today": _figures(today),
+        "topics": [{"topic": g.key or "", **_figures(g)} for g in topics.groups],
+        "teams": _teams(users, by_login),
         "interval": {"start": start.isoformat(), **_figures(interval)},
     }
+
+
+def _teams(users: Sequence[User], by_login: dict[str | None, Kpi]) -> list[dict[str, Any]]:
+    """Each team (the operators' group; "" for none) now and today: its operators by
+    state, the calls they answered and their AHT (weighted by the calls)."""
+    teams: dict[str, dict[str, Any]] = {}
+    for user in users:
+        team = teams.setdefault(
+            user.group or "",
+            {"team": user.group or "", "operators": 0, "counts": {}, "answered": 0},
+        )
+        team["operators"] += 1
+        team["counts"][user.state] = team["counts"].get(user.state, 0) + 1
+        kpi = by_login.get(user.login)
+        if kpi is not None and kpi.answered:
+            team["answered"] += kpi.answered
+            team["_handling"] = team.get("_handling", 0.0) + kpi.aht_seconds * kpi.answered
+    out = []
+    for team in sorted(teams.values(), key=lambda t: t["team"]):
+        handling = team.pop("_handling", 0.0)
+        team["aht_seconds"] = handling / team["answered"] if team["answered"] else 0.0
+        out.append(team)
+    return out

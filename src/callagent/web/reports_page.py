@@ -17,6 +17,7 @@ from callagent.auth.service import Principal, group_endpoints
 from callagent.reports.chart import Series, bar_chart
 from callagent.reports.kpi import Kpi
 from callagent.reports.service import kpi_report
+from callagent.routing.states import PAUSE_REASONS
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
 
 router = APIRouter(tags=["pages"])
@@ -137,6 +138,16 @@ def live_page(
                 k: v for k, v in words.items() if k.startswith(("live_", "state_", "reason_"))
             },
             "threshold": settings.sl_threshold_seconds,
+            "levels": {  # where a tile turns amber, red
+                "sl": [settings.wallboard_sl_amber, settings.wallboard_sl_red],
+                "waiting": [settings.wallboard_waiting_amber, settings.wallboard_waiting_red],
+                "wait": [
+                    settings.wallboard_wait_amber_seconds,
+                    settings.wallboard_wait_red_seconds,
+                ],
+                "abandon": [settings.wallboard_abandon_amber, settings.wallboard_abandon_red],
+            },
+            "pause_reasons": [r for r in PAUSE_REASONS if r != "no_answer"],
             "can_act": Scope.OPERATORS_STATE in principal.scopes,
         },
     }

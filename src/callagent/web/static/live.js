@@ -1,5 +1,6 @@
-/* The supervisor's wallboard: GET /api/v1/reports/live once a second, drawn with
-   textContent only (no HTML from data); pause / ready / log out an operator. */
+/* The supervisor's wallboard: the centre's picture from /api/v1/live/board (Server-Sent
+   Events), drawn with textContent only (no HTML from data); pause (with a reason) / ready /
+   log out an operator. */
 (() => {
   "use strict";
   const $ = (selector) => document.querySelector(selector);
@@ -47,22 +48,53 @@
       const problem = await response.json().catch(() => ({}));
       $("#updated").textContent = T.live_refused.replace("{detail}", problem.detail || response.status);
     }
-    refresh();
+  }
+
+  // Today per topic: offered, answered, SL (coloured as the tiles), ASA, abandon rate.
+  function showTopics(topics, L) {
+    const rows = topics.map((t) => {
+      const sl = el("td", { class: "num", text: t.offered ? percent(t.service_level) : "—" });
+      if (t.offered) level(sl, t.service_level, ...L.sl, false);
+      const abandoned = el("td", { class: "num", text: percent(t.abandon_rate) });
+      level(abandoned, t.abandon_rate, ...L.abandon, true);
+      return el("tr", { dataset: { topic: t.topic } },
+        el("th", { scope: "row", text: t.topic || T.live_no_topic }),
+        el("td", { class: "num", text: String(t.offered) }),
+        el("td", { class: "num", text: String(t.answered) }),
+        sl, el("td", { class: "num", text: mmss(t.asa_seconds) }), abandoned);
+    });
+    $("#topics tbody").replaceChildren(
+      ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: T.live_no_calls }))]),
+    );
+  }
+
+  // Each team now: operators by state; today: answered, AHT.
+  function showTeams(teams) {
+    $("#teams tbody").replaceChildren(...teams.map((team) => el("tr", { dataset: { team: team.team } },
+      el("th", { scope: "row", text: team.team || T.live_no_team }),
+      el("td", { text: Object.entries(team.counts)
+        .map(([state, count]) => `${T[`state_${state}`] || state}: ${count}`).join(" · ") }),
+      el("td", { class: "num", text: String(team.answered) }),
+      el("td", { class: "num", text: mmss(team.aht_seconds) }))));
   }
 
   function show(view) {
     const waiting = view.waiting.length;
     const longest = Math.max(0, ...view.waiting.map((w) => w.waited_seconds));
-    level(tile("tile-sl", percent(view.today.service_level)), view.today.service_level, 0.8, 0.6, false);
+    const L = boot.levels;
+    level(tile("tile-sl", percent(view.today.service_level)), view.today.service_level, ...L.sl, false);
     level(
       tile("tile-sl-interval", view.interval.offered ? percent(view.interval.service_level) : "—"),
-      view.interval.offered ? view.interval.service_level : 1, 0.8, 0.6, false,
+      view.interval.offered ? view.interval.service_level : 1, ...L.sl, false,
     );
-    level(tile("tile-waiting", String(waiting)), waiting, 3, 6, true);
-    level(tile("tile-longest", mmss(longest)), longest, boot.threshold, boot.threshold * 3, true);
+    level(tile("tile-waiting", String(waiting)), waiting, ...L.waiting, true);
+    level(tile("tile-longest", mmss(longest)), longest, ...L.wait, true);
     tile("tile-asa", mmss(view.today.asa_seconds));
     tile("tile-answered", String(view.today.answered));
-    tile("tile-abandoned", `${view.today.abandoned} · ${percent(view.today.abandon_rate)}`);
+    level(tile("tile-abandoned", `${view.today.abandoned} · ${percent(view.today.abandon_rate)}`),
+      view.today.abandon_rate, ...L.abandon, true);
+    showTopics(view.topics, L);
+    showTeams(view.teams);
     $("#counts").textContent = Object.entries(view.counts)
       .map(([state, count]) => `${T[`state_${state}`] || state}: ${count}`)
       .join(" · ");
@@ -74,7 +106,7 @@
       if (boot.can_act) {
         for (const [label, target] of [[T.live_act_pause, "paused"], [T.live_act_ready, "ready"], [T.live_act_offline, "offline"]]) {
           const button = el("button", { type: "button", class: "secondary small", text: label, dataset: { act: target } });
-          button.addEventListener("click", () => act(op.id, target, "meeting"));
+          button.addEventListener("click", () => act(op.id, target, $("#act-reason").value));
           actions.append(button);
         }
       }
