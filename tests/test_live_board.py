@@ -9,6 +9,7 @@ a database that fails is said (``unavailable``) and the stream goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -130,3 +131,23 @@ async def test_pages_of_one_kind_share_one_picture_and_a_failure_is_said() -> No
     assert board.viewers() == 0
     await asyncio.sleep(0)
     assert board._producers == {}  # the last page gone: nothing computes any more
+
+
+async def test_open_streams_are_not_held_by_the_in_flight_limit(db_url: str) -> None:
+    """Pages keep their live streams open for hours: more pages than the in-flight limit
+    all get theirs (the operators' events and the wallboard), and the API still answers."""
+    limit = 4
+    async with running_service(db_url, api_max_in_flight=limit) as service:
+        token = make_token(service.app, frozenset({Scope.REPORTS_READ}), "boards")
+        headers = {"Authorization": f"Bearer {token}"}
+        async with contextlib.AsyncExitStack() as stack:
+            streams = [
+                await stack.enter_async_context(
+                    service.client.stream("GET", "/api/v1/live/board", headers=headers)
+                )
+                for _ in range(limit * 3)
+            ]
+            assert [s.status_code for s in streams] == [200] * (limit * 3)
+            answer = await service.client.get("/api/v1/reports/live", headers=headers)
+            assert answer.status_code == 200
+            assert service.app.state.board.viewers() == limit * 3  # type: ignore[attr-defined]

@@ -300,7 +300,14 @@ def create_app(settings: Settings) -> FastAPI:
         InFlightLimit,
         classes=[
             RouteClass("api", ("/api/",), limit, exempt=("/api/v1/live/",)),
-            RouteClass("web", ("/",), limit, exempt=("/healthz", "/readyz", "/metrics", "/static")),
+            # a path the api class exempts must not fall through to "/": the pages'
+            # live streams stay open for hours, one per page
+            RouteClass(
+                "web",
+                ("/",),
+                limit,
+                exempt=("/api/", "/healthz", "/readyz", "/metrics", "/static"),
+            ),
         ],
         retry_after=settings.api_retry_after,
     )
