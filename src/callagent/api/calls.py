@@ -22,6 +22,7 @@ from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, audit, group_endpoints
+from callagent.db.models import Call
 from callagent.db.queries import (
     CallFilter,
     get_call,
@@ -67,13 +68,20 @@ def _named(call: C, owners: dict[str, tuple[int, str]]) -> C:
     return call.model_copy(update={"operator_id": owner[0], "operator_login": owner[1]})
 
 
-def _visible(db: Session, principal: Principal) -> tuple[tuple[str, ...] | None, bool]:
+def visible_calls(db: Session, principal: Principal) -> tuple[tuple[str, ...] | None, bool]:
     """Which operator endpoints' calls the principal sees (None: all), and unanswered ones."""
     if principal.sees_only_own_calls:
         return principal.endpoints, False
     if principal.sees_only_group_calls:
         return group_endpoints(db, group=principal.group), True
     return None, False
+
+
+def may_see_call(db: Session, principal: Principal, call: Call) -> bool:
+    """Whether the call is one the principal's calls list would show."""
+    endpoints, unanswered = visible_calls(db, principal)
+    hidden = endpoints is not None and call.operator_endpoint not in endpoints
+    return not hidden or (unanswered and call.operator_endpoint is None)
 
 
 @router.get(
@@ -97,6 +105,12 @@ def calls_list(
     direction: Literal["inbound", "outbound", "internal"] | None = None,
     disposition: Disposition | None = None,
     final: bool | None = None,
+    topic: Annotated[
+        str | None, Query(max_length=64, description="routing topic (CALLAGENT_TOPIC)")
+    ] = None,
+    category: Annotated[
+        str | None, Query(max_length=64, description="a wrap-up category of the call")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> CallPage:
@@ -105,7 +119,16 @@ def calls_list(
     total, rows = list_calls(
         db,
         CallFilter(
-            since, until, operator, phone, direction, disposition, final, *_visible(db, principal)
+            since,
+            until,
+            operator,
+            phone,
+            direction,
+            disposition,
+            final,
+            *visible_calls(db, principal),
+            topic=topic,
+            category=category,
         ),
         limit=limit,
         offset=offset,
@@ -147,9 +170,7 @@ def calls_get(call_id: Id, db: Db, principal: CallReader) -> CallDetail:
     row = get_call(db, call_id)
     if row is None:
         raise HTTPException(404, f"no call with id {call_id}")
-    endpoints, unanswered = _visible(db, principal)
-    hidden = endpoints is not None and row.operator_endpoint not in endpoints
-    if hidden and not (unanswered and row.operator_endpoint is None):
+    if not may_see_call(db, principal, row):
         raise HTTPException(403, f"call {call_id} is not one of the calls you may see")
     return present(_named(CallDetail.model_validate(row), operators_by_endpoint(db)), principal)
 

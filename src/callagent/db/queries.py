@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from callagent.db.models import Call, Device, User
+from callagent.db.wrapup_models import Wrapup
+
+TOPIC_VARIABLE = "CALLAGENT_TOPIC"  # the dialplan's routing topic, kept in the call's variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,9 @@ class CallFilter:
     final: bool | None = None
     only_endpoints: tuple[str, ...] | None = None  # an operator's own phones
     include_unanswered: bool = False  # with only_endpoints: also calls no operator took
+    topic: str | None = None  # the routing topic (CALLAGENT_TOPIC)
+    category: str | None = None  # a wrap-up category one of its operators chose
+    operators: tuple[str, ...] | None = None  # any of these phones (one operator's phones)
 
 
 def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
@@ -50,6 +56,19 @@ def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
         query = query.where(Call.disposition == f.disposition)
     if f.final is not None:
         query = query.where(Call.final.is_(f.final))
+    if f.topic:
+        query = query.where(Call.variables[TOPIC_VARIABLE].as_string() == f.topic)
+    if f.category:
+        # a wrap-up names its call by id, or only by key while the record was not written
+        key = Call.node + ":" + Call.linkedid
+        query = query.where(
+            exists().where(
+                Wrapup.category == f.category,
+                or_(Wrapup.call_id == Call.id, Wrapup.call_key == key),
+            )
+        )
+    if f.operators is not None:
+        query = query.where(Call.operator_endpoint.in_(f.operators))
     if f.only_endpoints is not None:
         mine = Call.operator_endpoint.in_(f.only_endpoints)
         query = query.where(
@@ -70,6 +89,15 @@ def list_calls(
         .offset(offset)
     ).all()
     return total, list(rows)
+
+
+def call_topics(session: Session, f: CallFilter, *, limit: int = 200) -> list[str]:
+    """The routing topics of the calls ``f`` matches (for a filter's drop-down), sorted."""
+    topic = Call.variables[TOPIC_VARIABLE].as_string()
+    rows = session.scalars(
+        _apply(select(topic).where(topic.is_not(None), topic != "").distinct(), f).limit(limit)
+    ).all()
+    return sorted(str(row) for row in rows)
 
 
 def get_call(session: Session, call_id: int) -> Call | None:
