@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from callagent.cli_support import sessions_or_exit, settings_or_exit
+from callagent.reports.export import figure
 from callagent.reports.kpi import Kpi
 from callagent.reports.service import GROUPINGS, kpi_report
 
@@ -25,6 +26,13 @@ _ROWS = (
     ("acw_seconds", "ACW, s"),
     ("abandon_rate", "abandon rate"),
     ("longest_wait_seconds", "longest wait, s"),
+    ("repeat_24h", "repeat callers, 24 h"),
+    ("repeat_7d", "repeat callers, 7 days"),
+    ("time.logged_in_seconds", "logged in, s"),
+    ("time.paused_seconds", "paused, s"),
+    ("time.occupancy", "occupancy"),
+    ("activity.wrapups_missed", "wrap-ups missed"),
+    ("activity.wrapups_late", "wrap-ups late"),
 )
 
 
@@ -48,7 +56,7 @@ def _table(kpi: Kpi) -> str:
     head = ["", *(row.key or "total" for row in rows)]
     lines = [head]
     for name, label in _ROWS:
-        lines.append([label, *(cell(getattr(row, name)) for row in rows)])
+        lines.append([label, *(cell(figure(row, name)) for row in rows)])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     padded = ("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
     return "\n".join(padded)
