@@ -8,8 +8,9 @@ and the API's descriptions):
 - ``wrapups_missed``: wrap-ups whose deadline passed without a submit (still missed);
   ``wrapups_late``: wrap-ups submitted after their deadline; both counted where the
   wrap-up began.
-- ``wrapup_categories``: submitted wrap-ups per category (consultations by topic,
-  pre-registrations, ...).
+- ``wrapup_categories``: submitted wrap-ups per category (consultations,
+  pre-registrations, ...); ``wrapup_services``: the same per category and the service the
+  form names (its ``service`` field: consultations by topic).
 - ``notifications``: campaign call attempts that ended, per result (answered, busy,
   no_answer, ...), counted where the attempt began.
 - the intraday profile: offered calls per hour of the day on the centre's clock, summed
@@ -67,6 +68,7 @@ class WrapupFact:
     status: str  # pending, missed, submitted
     category: str | None
     passed_deadline: bool  # its deadline passed before a submit (missed_at is set)
+    service: str = ""  # the form's ``service`` field: what the call was about
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Activity:
     wrapups_missed: int = 0
     wrapups_late: int = 0
     wrapup_categories: dict[str, int] = field(default_factory=dict)
+    wrapup_services: dict[str, dict[str, int]] = field(default_factory=dict)
     notifications: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +96,10 @@ class Activity:
             "wrapups_missed": self.wrapups_missed,
             "wrapups_late": self.wrapups_late,
             "wrapup_categories": dict(sorted(self.wrapup_categories.items())),
+            "wrapup_services": {
+                category: dict(sorted(services.items()))
+                for category, services in sorted(self.wrapup_services.items())
+            },
             "notifications": dict(sorted(self.notifications.items())),
         }
 
@@ -107,6 +114,9 @@ def activity(wrapups: Iterable[WrapupFact], attempts: Iterable[AttemptFact]) -> 
             figures.wrapups_late += wrapup.passed_deadline
             category = wrapup.category or ""
             figures.wrapup_categories[category] = figures.wrapup_categories.get(category, 0) + 1
+            if wrapup.service:
+                services = figures.wrapup_services.setdefault(category, {})
+                services[wrapup.service] = services.get(wrapup.service, 0) + 1
     for attempt in attempts:
         if attempt.result:
             figures.notifications[attempt.result] = figures.notifications.get(attempt.result, 0) + 1

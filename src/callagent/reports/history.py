@@ -78,7 +78,12 @@ def load_wrapups(
     users = _users(session, group)
     rows = session.execute(
         select(
-            Wrapup.operator_id, Wrapup.started_at, Wrapup.status, Wrapup.category, Wrapup.missed_at
+            Wrapup.operator_id,
+            Wrapup.started_at,
+            Wrapup.status,
+            Wrapup.category,
+            Wrapup.missed_at,
+            Wrapup.fields,
         ).where(
             Wrapup.started_at >= since,
             Wrapup.started_at < until,
@@ -86,8 +91,15 @@ def load_wrapups(
         )
     )
     return [
-        WrapupFact(users[int(uid)], started, str(status), category, missed is not None)
-        for uid, started, status, category, missed in rows
+        WrapupFact(
+            users[int(uid)],
+            started,
+            str(status),
+            category,
+            missed is not None,
+            str((fields or {}).get("service") or ""),
+        )
+        for uid, started, status, category, missed, fields in rows
     ]
 
 
