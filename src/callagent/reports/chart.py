@@ -44,10 +44,13 @@ def nice_top(value: float) -> float:
 
 
 def number(value: float, percent: bool = False) -> str:
-    """A value as the charts print it: whole numbers plain, others with one decimal."""
+    """A value as the charts print it: whole numbers plain, others with one decimal (two
+    under 1: an axis of 0.25 steps)."""
     if percent:
         return f"{value * 100:.0f} %"
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}".rstrip("0") if abs(value) < 1 else f"{value:.1f}"
 
 
 def svg_open(title: str, height: int, chart_id: str) -> list[str]:
