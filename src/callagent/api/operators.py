@@ -78,9 +78,20 @@ class OperatorOut(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+    # The routing state (the database is where routing keeps it), so that a list of
+    # users also says who is on the line now.
+    state: str = Field(
+        description="current state: ready, ringing, on_call, wrap_up, paused, offline, unavailable"
+    )
+    state_reason: str = Field(description="why, for a pause (break, lunch, ...); else ''")
+    state_since: datetime | None = Field(description="when the current state began")
 
 
-@router.get("", response_model=list[OperatorOut], summary="List operators and other users")
+@router.get(
+    "",
+    response_model=list[OperatorOut],
+    summary="List operators and other users, with their current state",
+)
 def operators_list(db: Db, _: Reader, active: bool | None = None) -> list[OperatorOut]:
     query = select(User).order_by(User.login)
     if active is not None:
@@ -124,7 +135,12 @@ def operators_create(body: OperatorIn, db: Db, _: Admin) -> OperatorOut:
         db.commit()
     except IntegrityError:
         db.rollback()
-        raise HTTPException(409, f"the login {body.login!r} is taken") from None
+        raise ServiceError(  # a page says it in its language
+            409,
+            f"the login {body.login!r} is taken",
+            code="login_taken",
+            params={"login": body.login},
+        ) from None
     return OperatorOut.model_validate(user)
 
 

@@ -13,6 +13,7 @@ keys and placeholders.
 from __future__ import annotations
 
 from callagent.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, language_of
+from callagent.web import i18n_admin as admin_words
 from callagent.web import i18n_campaigns as campaign_words
 
 __all__ = [
@@ -686,9 +687,9 @@ _EN: dict[str, str] = {
 
 # The campaign pages' words live in their own file (this one would be twice as long).
 STRINGS: dict[Language, dict[str, str]] = {
-    "ru": {**_RU, **campaign_words.RU},
-    "uk": {**_UK, **campaign_words.UK},
-    "en": {**_EN, **campaign_words.EN},
+    "ru": {**_RU, **campaign_words.RU, **admin_words.RU},
+    "uk": {**_UK, **campaign_words.UK, **admin_words.UK},
+    "en": {**_EN, **campaign_words.EN, **admin_words.EN},
 }
 
 
