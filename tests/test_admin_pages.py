@@ -10,6 +10,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from callagent.auth.scopes import Role
-from callagent.auth.service import create_user
+from callagent.auth.scopes import Role, Scope
+from callagent.auth.service import create_token, create_user, now
 from callagent.db.campaign_models import DoNotCall
 from callagent.db.models import ApiToken, User
 from callagent.webhooks.signing import verify
@@ -126,6 +127,18 @@ async def test_an_admin_adds_an_operator_with_a_phone_who_can_then_log_in(
         root = page.locator('#users tr[data-user="root"]')
         await expect(root.locator("[data-role]")).to_have_text("администратор")
         await expect(root.locator("[data-state]")).to_have_text("Не на линии")
+        await expect(root.locator("[data-since]")).to_have_text("—")
+        # an operator on a lunch break: the state and reason translated, since when
+        user_id = add_user(service, "ivanova", Role.OPERATOR, endpoints=["PJSIP/op1001"])
+        for body in ({"state": "ready"}, {"state": "paused", "reason": "lunch"}):
+            answer = await service.client.post(f"/api/v1/operators/{user_id}/state", json=body)
+            assert answer.status_code == 200, answer.text
+        await page.reload()
+        ivanova = page.locator('#users tr[data-user="ivanova"]')
+        await expect(ivanova.locator("[data-state]")).to_have_text("Пауза Обед")
+        await expect(ivanova.locator("[data-since]")).to_have_text(
+            re.compile(r"^\d\d\.\d\d\.\d{4} \d\d:\d\d$")
+        )
         form = page.locator("#new-user")
         await page.fill("#new-login", "petrova")
         await page.fill("#new-name", "Петрова Анна")
@@ -238,6 +251,22 @@ async def test_a_token_is_shown_once_works_with_its_scopes_and_is_revoked(
         await expect(page.locator("#secret")).to_be_hidden()
         assert secret not in await page.content()
         assert await page.locator("#secret-value").input_value() == ""
+        # a token past its expiry says so, and offers no revocation
+        with service.app.state.sessions() as db:  # type: ignore[attr-defined]
+            _, old = create_token(
+                db,
+                name="old",
+                scopes=frozenset({Scope.CALLS_READ}),
+                expires_at=now() + timedelta(hours=1),
+                created_by=None,
+            )
+            old.expires_at = now() - timedelta(hours=1)
+            db.commit()
+        await page.reload()
+        expired = page.locator('#tokens tr[data-token="old"]')
+        await expect(expired).to_have_attribute("data-status", "expired")
+        await expect(expired.locator(".status")).to_contain_text("expired")
+        await expect(expired.locator("button[data-revoke]")).to_have_count(0)
         # the token works, with its scopes only
         bearer = {"Authorization": f"Bearer {secret}"}
         async with httpx.AsyncClient(base_url=service.base_url, headers=bearer) as crm:

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from callagent.api.security import Db
 from callagent.auth.masking import mask_phone
 from callagent.auth.scopes import Role, Scope
-from callagent.auth.service import Principal, now
+from callagent.auth.service import Principal, now, token_state
 from callagent.db.campaign_models import DoNotCall
 from callagent.db.models import ApiToken, User, WebhookDelivery, WebhookSubscription
 from callagent.languages import Language
@@ -115,12 +115,10 @@ def users_page(
 def _token_status(
     row: ApiToken, moment: datetime, clock: Callable[[datetime | None], str]
 ) -> tuple[str, str]:
-    """(status code for tests and style, the words) of a token."""
-    if row.revoked_at is not None:
-        return "revoked", clock(row.revoked_at)
-    if row.expires_at is not None and row.expires_at <= moment:
-        return "expired", clock(row.expires_at)
-    return "active", clock(row.expires_at) if row.expires_at is not None else ""
+    """(state for tests and style, the time it says: revoked, expired or valid until)."""
+    state = token_state(row, moment)
+    at = row.revoked_at if state == "revoked" else row.expires_at
+    return state, clock(at) if at is not None else ""
 
 
 @router.get(
