@@ -476,3 +476,45 @@ async def test_a_supervisor_gets_no_admin_pages(
             await expect(nav.locator("a[href='/admin/do-not-call']")).to_be_visible()
             answer = await page.goto(f"{service.base_url}/admin/do-not-call")
             assert answer is not None and answer.status == 200
+
+
+RUSSIAN_ONLY = re.compile(r"[ЫыЭэЁёЪъ]")  # letters Ukrainian does not have
+# The page's own text: without the languages' names (each written in its own language,
+# as the switch shows them) and without the admin's row (their name is data)
+WORDS_OF_MAIN = """() => {
+  const main = document.querySelector("main").cloneNode(true);
+  for (const node of main.querySelectorAll("option, tr[data-user=root]")) node.remove();
+  return main.textContent;
+}"""
+
+
+async def test_every_admin_page_speaks_english_and_ukrainian(
+    db_url: str,
+    browser: Browser,  # noqa: F811
+) -> None:
+    """Each page's words and values (roles, states, scopes, events, statuses) in the
+    page's language: no Cyrillic on an English page, no Russian letter on a Ukrainian one."""
+    paths = ("/admin/users", "/admin/tokens", "/admin/webhooks", "/admin/do-not-call")
+    async with running_service(db_url) as service:
+        add_user(service, "ivanova", Role.OPERATOR, endpoints=["PJSIP/op1001"])
+        hook = await service.client.post(
+            "/api/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/hooks", "event_types": ["call.ended"]},
+        )
+        assert hook.status_code == 201
+        added = await service.client.post(
+            "/api/v1/do-not-call", json={"phone": "+79161234567", "reason": "asked"}
+        )
+        assert added.status_code == 201
+        async with admin_page(browser, service, paths[0], f"admin-lang-{backend(db_url)}") as page:
+            for path in paths:
+                await page.goto(f"{service.base_url}{path}?lang=en")
+                text = await page.evaluate(WORDS_OF_MAIN)
+                assert CYRILLIC.search(text) is None, (path, CYRILLIC.findall(text))
+                await page.goto(f"{service.base_url}{path}?lang=uk")
+                text = await page.evaluate(WORDS_OF_MAIN)
+                assert CYRILLIC.search(text) is not None, path
+                assert RUSSIAN_ONLY.search(text) is None, (path, RUSSIAN_ONLY.findall(text))
+            await expect(page.locator("#dnc tbody")).to_contain_text("+7 916 123-45-67")
+            await page.goto(f"{service.base_url}/admin/webhooks?lang=en")
+            await expect(page.locator("#subscriptions tbody")).to_contain_text("call ended")
