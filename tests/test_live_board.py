@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import update
 
 from callagent.auth.scopes import Role, Scope
-from callagent.auth.service import create_user
+from callagent.auth.service import create_session, create_user
 from callagent.db.models import User
 from callagent.db.session import make_engine
 from callagent.routing.states import Signal
@@ -151,3 +151,40 @@ async def test_open_streams_are_not_held_by_the_in_flight_limit(db_url: str) -> 
             answer = await service.client.get("/api/v1/reports/live", headers=headers)
             assert answer.status_code == 200
             assert service.app.state.board.viewers() == limit * 3  # type: ignore[attr-defined]
+
+
+async def test_a_burst_of_pages_reconnecting_gets_every_stream(db_url: str) -> None:
+    """After a restart every page reconnects within a second: more streams at once than
+    the pool has connections (8 + 32) and the API has threads (8) all open at once (they
+    used to hold every connection in one thread hop and wait for a thread for the next)."""
+    pages = 60
+    async with running_service(db_url) as service:
+        cookies = []
+        with service.app.state.sessions.begin() as db:  # type: ignore[attr-defined]
+            for n in range(pages):
+                user = create_user(db, login=f"op{2001 + n}", role=Role.OPERATOR, password=None)
+                db.flush()
+                secret, _ = create_session(
+                    db, user=user, lifetime=timedelta(hours=1), address="127.0.0.1"
+                )
+                cookies.append(secret)
+        async with contextlib.AsyncExitStack() as stack:
+
+            async def open_page(cookie: str) -> int:
+                stream = await stack.enter_async_context(
+                    service.client.stream(
+                        "GET",
+                        "/api/v1/live/events",
+                        headers={"Authorization": "", "Cookie": f"callagent_session={cookie}"},
+                    )
+                )
+                return stream.status_code
+
+            started = time.monotonic()
+            statuses = await asyncio.wait_for(
+                asyncio.gather(*(open_page(cookie) for cookie in cookies)), 8
+            )
+            assert statuses == [200] * pages
+            assert time.monotonic() - started < 5
+            answer = await service.client.get("/api/v1/operators")
+            assert answer.status_code == 200

@@ -9,6 +9,7 @@ tokens with scopes) or the ``callagent_session`` cookie of a logged-in user
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -96,3 +97,26 @@ class Requires:
                 "this credential lacks the scope(s) " + ", ".join(sorted(missing)),
             )
         return principal
+
+
+class StreamRequires(Requires):
+    """:class:`Requires` for the live streams, which stay open for hours.
+
+    The credential is checked with a session of its own, opened and closed in one worker
+    thread: the stream holds no connection, and a burst of pages reconnecting at once
+    (after a restart) cannot take every connection of the pool in one thread hop while
+    the next hop, which would give them back, waits for a thread.
+    """
+
+    async def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
+    ) -> Principal:
+        def check() -> Principal:
+            with request.app.state.sessions() as db:
+                principal = current_principal(request, db, bearer, cookie)
+            return Requires.__call__(self, principal)
+
+        return await asyncio.to_thread(check)

@@ -39,7 +39,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, sessionmaker
 
 from callagent.api.schemas import Problem
-from callagent.api.security import Db, Requires
+from callagent.api.security import StreamRequires
 from callagent.auth.masking import mask_name, mask_phone
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal
@@ -414,13 +414,9 @@ async def _stream(
 )
 async def live_events(
     request: Request,
-    db: Db,
-    principal: Annotated[Principal, Depends(Requires(Scope.OPERATORS_STATE))],
+    principal: Annotated[Principal, Depends(StreamRequires(Scope.OPERATORS_STATE))],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
-    # The request's database session has done its work (who is asking): give its
-    # connection back now rather than hold it for as long as the page stays open.
-    await asyncio.to_thread(db.close)
     if principal.user_id is None:
         raise HTTPException(
             400,

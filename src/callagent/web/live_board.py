@@ -27,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.api.schemas import Problem
-from callagent.api.security import Db, Requires
+from callagent.api.security import StreamRequires
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, group_endpoints
 from callagent.config import Settings
@@ -230,11 +230,8 @@ router = APIRouter(prefix="/api/v1/live", tags=["live"])
 )
 async def live_board(
     request: Request,
-    db: Db,
-    principal: Annotated[Principal, Depends(Requires(Scope.REPORTS_READ))],
+    principal: Annotated[Principal, Depends(StreamRequires(Scope.REPORTS_READ))],
 ) -> StreamingResponse:
-    # the page may stay open for hours: give the request's connection back now
-    await asyncio.to_thread(db.close)
     board: LiveBoard = request.app.state.board
     key = BoardKey(
         principal.group if principal.sees_only_group_calls else None,
