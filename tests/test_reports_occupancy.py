@@ -8,7 +8,7 @@ by hand, from the seed's own lists of events."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,12 +98,12 @@ CALLS = [
     SeedCall("c4", "+380503330000", z("07:59:50"), 30.0, "PJSIP/op1001", 220.0),
     SeedCall("c5", "", z("08:30"), 2.0, None),  # a short abandon, no number
 ]
-# (operator, started, status, category, deadline passed before a submit)
+# (operator, started, status, category, deadline passed before a submit, service field)
 WRAPUPS = [
-    ("petrenko", z("02:05"), "submitted", "consultation", False),
-    ("ivanova", z("06:15"), "submitted", "consultation", False),
-    ("ivanova", z("08:04"), "submitted", "pre_registration", True),
-    ("ivanova", z("09:30"), "missed", None, True),
+    ("petrenko", z("02:05"), "submitted", "consultation", False, "passport"),
+    ("ivanova", z("06:15"), "submitted", "consultation", False, "snils"),
+    ("ivanova", z("08:04"), "submitted", "pre_registration", True, "passport"),
+    ("ivanova", z("09:30"), "missed", None, True, ""),
 ]
 # (campaign, started, result)
 ATTEMPTS = [
@@ -164,13 +164,14 @@ def seed(sessions: sessionmaker[Session]) -> None:
                     updated_at=ended,
                 )
             )
-        for n, (login, started, status, category, late) in enumerate(WRAPUPS):
+        for n, (login, started, status, category, late, service) in enumerate(WRAPUPS):
             db.add(
                 Wrapup(
                     call_key=f"pbx1:w{n}",
                     operator_id=users[login].id,
                     status=status,
                     category=category,
+                    fields={"service": service} if service else {},
                     started_at=started,
                     deadline=started + timedelta(minutes=2),
                     missed_at=started + timedelta(minutes=2) if late else None,
@@ -220,7 +221,7 @@ def time_by_hand(
 ) -> dict[str, Any]:
     """Seconds per state of one operator (or all) within [start, end); pauses by reason
     (counted where they began)."""
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     pauses: dict[str, dict[str, float]] = {}
     mine = [s for s in STATES if login is None or s[0] == login]
     for who in {s[0] for s in mine}:
@@ -233,7 +234,7 @@ def time_by_hand(
             secs = (hi - lo).total_seconds()
             seconds[state] += secs
             if state == "paused":
-                pause = pauses.setdefault(reason, {"count": 0, "seconds": 0.0})
+                pause = pauses.setdefault(reason, {"count": 0.0, "seconds": 0.0})
                 pause["seconds"] += secs
                 pause["count"] += start <= at < end
     logged = sum(seconds[s] for s in ("ready", "ringing", "on_call", "wrap_up", "paused"))
@@ -314,9 +315,9 @@ def test_occupancy_and_pauses_from_state_changes() -> None:
     # the first (00:30Z-00:45Z) in the first 03:00
     first, second = (b for b in buckets(SINCE, UNTIL, "interval", KYIV, 60) if "T03:00" in b.key)
     for bucket, want_seconds in ((first, 900.0), (second, 1500.0)):
-        got = operator_time(found, bucket.start, bucket.end)
-        assert got.pauses == {"break": {"count": 1, "seconds": want_seconds}}
-        assert_time(got.to_json(), time_by_hand(None, bucket.start, bucket.end))
+        hour = operator_time(found, bucket.start, bucket.end)
+        assert hour.pauses == {"break": {"count": 1, "seconds": want_seconds}}
+        assert_time(hour.to_json(), time_by_hand(None, bucket.start, bucket.end))
 
 
 def test_a_pause_counts_where_it_began_and_its_seconds_where_they_passed() -> None:
@@ -382,6 +383,10 @@ def activity_by_hand(login: str | None = None) -> dict[str, Any]:
         "wrapups_missed": sum(w[2] == "missed" for w in mine),
         "wrapups_late": sum(w[2] == "submitted" and w[4] for w in mine),
         "wrapup_categories": dict(Counter(w[3] for w in mine if w[2] == "submitted")),
+        "wrapup_services": {
+            category: dict(Counter(w[5] for w in mine if w[2] == "submitted" and w[3] == category))
+            for category in {w[3] for w in mine if w[2] == "submitted"}
+        },
     }
 
 
@@ -404,6 +409,10 @@ async def test_the_figures_of_a_seeded_dst_day_through_the_api(db_url: str) -> N
         assert total["repeat_24h"] == repeats_by_hand(timedelta(hours=24)) == 1
         assert total["repeat_7d"] == repeats_by_hand(timedelta(days=7)) == 2
         assert {k: total[k] for k in activity_by_hand()} == activity_by_hand()
+        assert total["wrapup_services"] == {
+            "consultation": {"passport": 1, "snils": 1},
+            "pre_registration": {"passport": 1},
+        }
         finished = Counter(a[2] for a in ATTEMPTS if a[2])
         assert (
             total["notifications"]
@@ -461,14 +470,36 @@ async def test_the_figures_of_a_seeded_dst_day_through_the_api(db_url: str) -> N
             s[2] for s in STATES if s[0] == "ivanova" and s[1] < UNTIL
         ]
 
+        # the export has the new columns, the same numbers
+        export = await service.client.get(
+            "/api/v1/reports/kpi/export",
+            params={**period, "by": "operator", "format": "csv", "lang": "en"},
+            headers=headers,
+        )
+        assert export.status_code == 200, export.text
+        lines = [line.split(";") for line in export.content.decode("utf-8-sig").splitlines()]
+        header, rows = lines[0], {line[0]: line for line in lines[1:]}
+        for column, figure in (
+            ("Logged in, s", "logged_in_seconds"),
+            ("Paused, s", "paused_seconds"),
+            ("Occupancy", "occupancy"),
+        ):
+            at = header.index(column)
+            for login in OPERATORS:
+                want = time_by_hand(login)[figure]
+                assert float(rows[login][at]) == pytest.approx(want, abs=1e-4), (login, column)
+        at = header.index("Wrap-ups missed")
+        assert rows["ivanova"][at] == "1" and rows["Total"][at] == "1"
+        assert rows["Total"][header.index("Repeat callers, 7 days")] == "2"
+
         # a supervisor of team A sees ivanova's time only
         with sessions.begin() as db:
             create_user(db, login="lead", role=Role.SUPERVISOR, password="lead-password", group="A")
         async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as lead:
-            login = await lead.post(
+            signed_in = await lead.post(
                 "/api/v1/auth/login", json={"login": "lead", "password": "lead-password"}
             )
-            assert login.status_code == 200, login.text
+            assert signed_in.status_code == 200, signed_in.text
             team = await lead.get("/api/v1/reports/kpi", params=period)
         mine = team.json()
         assert mine["logged_in_seconds"] == pytest.approx(
