@@ -121,6 +121,17 @@ async def test_each_chart_draws_the_reports_groups_in_three_languages(
                 await expect(topics).to_have_count(2)
                 await expect(topics.filter(has_text=snils)).to_contain_text("1")
                 await page.screenshot(path=str(ARTIFACTS / f"{name}-{lang}.png"), full_page=True)
+            # printed: the form and the bar go, every chart stays
+            await page.emulate_media(media="print")
+            await expect(page.locator("#report-form")).to_be_hidden()
+            await expect(page.locator("nav.pages")).to_be_hidden()
+            await expect(page.locator("#period")).to_have_text(
+                f"From {DAY} to {DAY} · Group by: Interval (60 min)"
+            )
+            for chart in ("volume", "sl", "aht", "pauses", "profile", "timeline"):
+                await expect(page.locator(f"#chart-{chart}")).to_be_visible()
+            await page.screenshot(path=str(ARTIFACTS / f"{name}-print.png"), full_page=True)
+            await page.emulate_media(media="screen")
             # without script: the same charts, and the form is a plain GET
             plain = await browser.new_context(
                 java_script_enabled=False, viewport={"width": 1280, "height": 900}
