@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from callagent.db.health import transient
 from callagent.routing.operators import OperatorBook
@@ -31,11 +33,13 @@ from callagent.tracker.events import (
 from callagent.tracker.tracker import Tracker
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Events waiting while the database is away: a busy call centre makes a few per call,
 # so this is hours of outage in a few tens of MB. Beyond it the newest are dropped
 # (and counted in the ERROR that says so) rather than the process growing without end.
 MAX_WAITING = 100_000
+BATCH = 200  # events applied in one transaction at most
 RETRY_FIRST = 0.1  # s, then doubled up to RETRY_MAX
 RETRY_MAX = 5.0
 
@@ -104,17 +108,25 @@ class StateDriver:
     async def run(self) -> None:
         """Apply queued events forever (until cancelled); ``queue.join()`` waits for them.
 
-        One at a time, in order: an event the database refuses is retried (back-off
-        from :data:`RETRY_FIRST` to :data:`RETRY_MAX` seconds) until stored, and those
-        behind it wait. An event that fails for another reason (it would fail again)
-        is logged and skipped.
+        In order, a burst at a time: the events waiting (up to :data:`BATCH`) change the
+        operators in one transaction (one commit, not one per event: a busy centre makes
+        several events a call), then the claims of the calls that ended are released.
+        A burst the database refuses is retried (back-off from :data:`RETRY_FIRST` to
+        :data:`RETRY_MAX` seconds) until stored, and the events behind it wait. A burst
+        that fails for another reason is applied again event by event, so that only the
+        event at fault is logged and skipped.
         """
         while True:
-            event = await self.queue.get()
+            burst = [await self.queue.get()]
+            while len(burst) < BATCH and not self.queue.empty():
+                burst.append(self.queue.get_nowait())
             try:
-                await self._store(event)
+                if not await self._store(self.apply_many, burst, f"{len(burst)} event(s)"):
+                    for event in burst:
+                        await self._store(self.apply, event, type(event).__name__)
             finally:
-                self.queue.task_done()
+                for _ in burst:
+                    self.queue.task_done()
             if self._outage_since is not None and self.queue.empty():
                 log.info(
                     "operator state changes caught up: all stored after %.1f s of database trouble",
@@ -122,29 +134,44 @@ class StateDriver:
                 )
                 self._outage_since = None
 
-    async def _store(self, event: DomainEvent | PhoneChanged) -> None:
+    async def _store(self, apply: Callable[[T], None], item: T, what: str) -> bool:
+        """Apply ``item`` in a worker thread, retried while the database refuses; False
+        when it failed for another reason (logged)."""
         delay = RETRY_FIRST
         while True:
             try:
-                await asyncio.to_thread(self.apply, event)
-                return
+                await asyncio.to_thread(apply, item)
+                return True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not transient(exc):
-                    log.exception("operator state update for %s failed", type(event).__name__)
-                    return
+                    log.exception("operator state update for %s failed", what)
+                    return False
                 if self._outage_since is None:  # once per outage
                     self._outage_since = time.monotonic()
                     log.warning(
                         "operator state update for %s not stored (%s): the database "
                         "refuses; %d change(s) waiting, retried in order until stored",
-                        type(event).__name__,
+                        what,
                         type(exc).__name__,
                         self.queue.qsize() + 1,
                     )
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
+
+    def apply_many(self, events: list[DomainEvent | PhoneChanged]) -> None:
+        """Several events' effect in one transaction; the claims of the calls that ended
+        are released after it (each in its own, as :meth:`apply` does)."""
+        ended: list[str] = []
+        with self.book.writing():
+            for event in events:
+                if isinstance(event, CallEnded):
+                    ended.append(self._call_ended(event))
+                else:
+                    self.apply(event)
+        for call in ended:
+            self._release(call)
 
     def apply(self, event: DomainEvent | PhoneChanged) -> None:
         """One event's effect on operators' states."""
@@ -182,12 +209,20 @@ class StateDriver:
                     event.endpoint, Signal.NOT_ANSWERED, cause="call", call=call
                 )
         elif isinstance(event, CallEnded):
-            call = ":".join(event.key)
-            for endpoint in event.operators:
-                self.book.signal_endpoint(endpoint, Signal.CALL_ENDED, cause="call", call=call)
-            self.book.release(call, cause="call_ended", signal=Signal.NOT_ANSWERED)
-            self.router.forget(call)
+            self._release(self._call_ended(event))
         elif isinstance(event, PhoneChanged):
             # Back: to the state chosen before the gap (OperatorBook.apply, back_from_gap).
             signal = Signal.PHONE_BACK if event.registered else Signal.PHONE_LOST
             self.book.signal_endpoint(event.device, signal, cause="device")
+
+    def _call_ended(self, event: CallEnded) -> str:
+        """Its operators to wrap-up (in the caller's transaction, if any); the call."""
+        call = ":".join(event.key)
+        for endpoint in event.operators:
+            self.book.signal_endpoint(endpoint, Signal.CALL_ENDED, cause="call", call=call)
+        return call
+
+    def _release(self, call: str) -> None:
+        """Free the operators claimed for an ended call who never answered it."""
+        self.book.release(call, cause="call_ended", signal=Signal.NOT_ANSWERED)
+        self.router.forget(call)

@@ -12,7 +12,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -326,6 +326,7 @@ class OperatorBook:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self._engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
+        self._writing = threading.local()  # a burst's transaction (writing())
         self.wrapup_hook: WrapupHook | None = None
         self.claim_conflicts = 0  # lost a race for an operator to a concurrent claim
         self.owners = EndpointOwners(sessions)
@@ -435,6 +436,22 @@ class OperatorBook:
             self.apply(session, user, signal, cause=cause, reason=reason, call=call)
             return _view(user)
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Session]:
+        """The transaction :meth:`signal_endpoint` writes in: this thread's open one (a
+        burst of events stored together, see StateDriver.apply_many), else a new one,
+        committed when the block ends."""
+        current: Session | None = getattr(self._writing, "session", None)
+        if current is not None:
+            yield current
+            return
+        with self._write_lock, self.sessions.begin() as session:
+            self._writing.session = session
+            try:
+                yield session
+            finally:
+                self._writing.session = None
+
     def signal_endpoint(
         self,
         endpoint: str,
@@ -446,7 +463,7 @@ class OperatorBook:
     ) -> list[int]:
         """Apply a signal to the operators whose phone is ``endpoint``; their ids."""
         changed: list[int] = []
-        with self._write_lock, self.sessions.begin() as session:
+        with self.writing() as session:
             for user in self._by_endpoint(session, endpoint):
                 if self.apply(session, user, signal, cause=cause, reason=reason, call=call):
                     changed.append(user.id)
