@@ -501,6 +501,12 @@ async def test_the_figures_of_a_seeded_dst_day_through_the_api(db_url: str) -> N
             )
             assert signed_in.status_code == 200, signed_in.text
             team = await lead.get("/api/v1/reports/kpi", params=period)
+            strips = await lead.get("/api/v1/reports/timeline", params={"day": DAY})
+            hours = await lead.get("/api/v1/reports/profile", params=period)
+        assert [o["login"] for o in strips.json()["operators"]] == ["ivanova"]
+        # team A's calls (ivanova's phone's) and the unanswered ones, per local hour
+        theirs = [c for c in calls_of_the_day() if c.answered_by in ("PJSIP/op1001", None)]
+        assert sum(hours.json()["hours"]) == len(theirs) == 4
         mine = team.json()
         assert mine["logged_in_seconds"] == pytest.approx(
             time_by_hand("ivanova")["logged_in_seconds"]
