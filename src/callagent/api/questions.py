@@ -33,6 +33,7 @@ from callagent.questions.service import (
     KNOWLEDGE_STATUSES,
     Answer,
     QuestionFilter,
+    assign,
     change_status,
     correct_answer,
     create_question,
@@ -86,6 +87,9 @@ class QuestionOut(BaseModel):
     callback_at: datetime | None
     informed_at: datetime | None
     closed_at: datetime | None
+    assignee_id: int | None = None
+    assigned_at: datetime | None = None
+    assigned_by: int | None = None
 
 
 class QuestionPage(BaseModel):
@@ -122,6 +126,10 @@ class QuestionPatch(BaseModel):
     answer: str | None = Field(default=None, max_length=20_000)
     answer_source_kind: Source | None = None
     answer_source_ref: str | None = Field(default=None, max_length=512)
+    assignee_id: BodyId | None = Field(
+        default=None,
+        description="give the question to this user (needs questions:answer); null: to nobody",
+    )
 
 
 class CallbackIn(BaseModel):
@@ -159,8 +167,13 @@ class Viewer:
     circle: frozenset[int] | None
 
     def owns(self, question: Question) -> bool:
-        """Whether the question is in the principal's circle."""
-        return self.circle is None or question.operator_id in self.circle
+        """Whether the question is in the principal's circle (registered by or assigned to
+        someone in it)."""
+        return (
+            self.circle is None
+            or question.operator_id in self.circle
+            or question.assignee_id in self.circle
+        )
 
     def sees(self, question: Question) -> bool:
         """Whether the principal may read the question at all."""
@@ -197,6 +210,32 @@ def present(question: Question, who: Viewer) -> QuestionOut:
     )
 
 
+def _not_yours(detail: str) -> ServiceError:
+    return ServiceError(403, detail, code="question_not_yours")
+
+
+def _check_assignee(db: Session, who: Viewer, question: Question, assignee_id: int | None) -> None:
+    """Refuse an assignment the principal may not make (answerers assign their circle's
+    questions to people in their circle)."""
+    if Scope.QUESTIONS_ANSWER not in who.principal.scopes:
+        raise ServiceError(
+            403, "assigning a question needs questions:answer", code="question_assign_scope"
+        )
+    if not who.owns(question):
+        raise _not_yours("supervisors assign their group's questions only")
+    if assignee_id is None:
+        return
+    user = db.get(User, assignee_id)
+    if user is None or not user.active:
+        raise ServiceError(
+            422,
+            f"no active user with id {assignee_id} to assign the question to",
+            code="question_assignee_unknown",
+        )
+    if who.circle is not None and assignee_id not in who.circle:
+        raise _not_yours("supervisors assign questions to their group only")
+
+
 def _get(db: Session, who: Viewer, question_id: int) -> Question:
     question = db.get(Question, question_id)
     if question is None:
@@ -223,6 +262,13 @@ def questions_list(
     q: Annotated[
         str | None, Query(max_length=200, description="text in question or answer")
     ] = None,
+    waiting: Annotated[
+        bool,
+        Query(description="only those whose applicant still waits (open, escalated, answered)"),
+    ] = False,
+    mine: Annotated[
+        bool, Query(description="only those the caller registered or was assigned")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QuestionPage:
@@ -230,7 +276,15 @@ def questions_list(
     text = (q or "").strip() or None
     total, rows = list_questions(
         db,
-        QuestionFilter(status, operator_id, due_before, text, who.circle),
+        QuestionFilter(
+            status,
+            operator_id,
+            due_before,
+            text,
+            who.circle,
+            waiting=waiting,
+            mine=(principal.user_id or 0) if mine else None,
+        ),
         limit=limit,
         offset=offset,
     )
@@ -312,22 +366,29 @@ def questions_patch(
     who = viewer(db, principal)
     question = _get(db, who, question_id)
     answerer = Scope.QUESTIONS_ANSWER in principal.scopes
-    own = principal.user_id is not None and question.operator_id == principal.user_id
+    own = principal.user_id is not None and principal.user_id in (
+        question.operator_id,
+        question.assignee_id,
+    )
     if not who.owns(question) and question.status != "answered":
-        raise HTTPException(
-            403,
+        raise _not_yours(
             "you change your own questions (supervisors: their group's) and mark answered "
-            "ones of others informed or closed after calling back",
+            "ones of others informed or closed after calling back"
         )
     answering = body.status == "answered" or (
         body.answer is not None and question.status in ("answered", "informed")
     )
     if answering and not answerer and not (own and question.status == "open"):
-        raise HTTPException(
-            403, "answering an escalated or someone else's question needs questions:answer"
+        raise ServiceError(
+            403,
+            "answering an escalated or someone else's question needs questions:answer",
+            code="question_answer_scope",
         )
     if answering and not who.owns(question):
-        raise HTTPException(403, "supervisors answer their group's questions only")
+        raise _not_yours("supervisors answer their group's questions only")
+    assigning = "assignee_id" in body.model_fields_set
+    if assigning:
+        _check_assignee(db, who, question, body.assignee_id)
     now = utcnow()
     details: dict[str, Any] = {}
     for name in ("text", "applicant_name", "answer_channel"):
@@ -342,7 +403,7 @@ def questions_patch(
     if "preferred_time" in body.model_fields_set:
         details["preferred_time"] = body.preferred_time
     if details and not who.owns(question):
-        raise HTTPException(403, "operators edit their own questions only (supervisors: group's)")
+        raise _not_yours("operators edit their own questions only (supervisors: group's)")
     answer = None
     if body.answer is not None:
         # a supervisor's own answer is its own source unless they name another
@@ -369,6 +430,15 @@ def questions_patch(
     elif answer is not None:
         # a corrected answer is reported again, so integrators do not keep the old one
         correct_answer(db, question=question, answer=answer, now=now, by_user_id=principal.user_id)
+    if assigning and assign(question, body.assignee_id, now=now, by_user_id=principal.user_id):
+        # who deals with an applicant's question is a supervisor's decision: audited
+        audit(
+            db,
+            principal=principal,
+            action="questions.assign",
+            detail={"question_id": question.id, "assignee_id": body.assignee_id},
+            rows=1,
+        )
     db.commit()
     return present(question, who)
 

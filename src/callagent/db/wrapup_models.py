@@ -94,6 +94,7 @@ class Question(Base):
     __table_args__ = (
         Index("ix_questions_status_due", "status", "due_at"),
         Index("ix_questions_operator", "operator_id", "created_at"),
+        Index("ix_questions_assignee", "assignee_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -128,3 +129,7 @@ class Question(Base):
     callback_at: Mapped[datetime | None]
     informed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # who is to deal with it now (a supervisor's choice, usually who calls back)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime | None]
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

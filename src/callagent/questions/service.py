@@ -30,6 +30,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 KNOWLEDGE_STATUSES = ("answered", "informed", "closed")  # searchable by everyone
+# The applicant still waits for their answer: past its due time such a question is overdue.
+WAITING_STATUSES = ("open", "escalated", "answered")
 _STAMPS = {
     "escalated": "escalated_at",
     "answered": "answered_at",
@@ -126,12 +128,19 @@ def change_status(
         raise QuestionError(422, f"unknown status {to!r}; known: {', '.join(TRANSITIONS)}")
     if to not in TRANSITIONS[question.status]:
         allowed = ", ".join(TRANSITIONS[question.status]) or "none (it is closed)"
-        raise QuestionError(
-            409, f"a question that is {question.status} cannot become {to}; allowed: {allowed}"
+        raise QuestionError(  # statuses are values: a page names them in its language
+            409,
+            f"a question that is {question.status} cannot become {to}; allowed: {allowed}",
+            code="question_transition",
+            params={"status": question.status, "target": to},
         )
     if to == "answered":
         if answer is None or not answer.text.strip():
-            raise QuestionError(422, "an answered question needs 'answer' (the answer's text)")
+            raise QuestionError(
+                422,
+                "an answered question needs 'answer' (the answer's text)",
+                code="question_answer_needed",
+            )
         set_answer(question, answer, by_user_id=by_user_id)
     question.status = to
     setattr(question, _STAMPS[to], now)
@@ -191,6 +200,26 @@ def set_answer(question: Question, answer: Answer, *, by_user_id: int | None) ->
     question.search_text = search_text(question)
 
 
+def assign(
+    question: Question, assignee_id: int | None, *, now: datetime, by_user_id: int | None
+) -> bool:
+    """Give the question to ``assignee_id`` (None: to nobody); True when it changed.
+
+    Not once it is closed: nobody is to deal with it any more.
+    """
+    if question.assignee_id == assignee_id:
+        return False
+    if question.status == "closed":
+        raise QuestionError(
+            409, "a closed question cannot be assigned", code="question_closed", params={}
+        )
+    question.assignee_id = assignee_id
+    question.assigned_at = now
+    question.assigned_by = by_user_id
+    question.updated_at = now
+    return True
+
+
 def edit_details(question: Question, changes: dict[str, Any], *, now: datetime) -> None:
     """Change the question's text, applicant or how to answer (not once it is closed)."""
     if question.status == "closed":
@@ -215,7 +244,10 @@ class QuestionFilter:
     text: str | None = None
     # Whose questions (operators' user ids) besides the answered ones (the knowledge
     # base) are listed: an operator's own, a supervisor's group; None: everyone's.
+    # A question is someone's when they registered it or it is assigned to them.
     circle: frozenset[int] | None = None
+    waiting: bool = False  # only those whose applicant still waits (WAITING_STATUSES)
+    mine: int | None = None  # only those this user registered or was assigned
 
 
 def _like_escape(text: str) -> str:
@@ -232,10 +264,15 @@ def _filtered(query: Select[Any], f: QuestionFilter) -> Select[Any]:
     if f.text:
         pattern = f"%{_like_escape(f.text.casefold())}%"
         query = query.where(Question.search_text.like(pattern, escape="\\"))
+    if f.waiting:
+        query = query.where(Question.status.in_(WAITING_STATUSES))
+    if f.mine is not None:
+        query = query.where(or_(Question.operator_id == f.mine, Question.assignee_id == f.mine))
     if f.circle is not None:
         query = query.where(
             or_(
                 Question.operator_id.in_(sorted(f.circle)),
+                Question.assignee_id.in_(sorted(f.circle)),
                 Question.status.in_(KNOWLEDGE_STATUSES),
             )
         )
@@ -291,4 +328,7 @@ def question_payload(question: Question) -> dict[str, Any]:
         "callback_at": iso(question.callback_at),
         "informed_at": iso(question.informed_at),
         "closed_at": iso(question.closed_at),
+        "assignee_id": question.assignee_id,
+        "assigned_at": iso(question.assigned_at),
+        "assigned_by": question.assigned_by,
     }
