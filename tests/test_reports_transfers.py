@@ -12,12 +12,11 @@ import pytest
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import create_user
 from callagent.db.models import Call, CallLeg, OperatorStateChange
+from callagent.reports.build import ReportInputs, build
 from callagent.reports.kpi import (
     CallFact,
     KpiOptions,
     OperatorPart,
-    by_operator,
-    grouped,
     operator_parts,
 )
 from tests.conftest import make_token, running_service
@@ -47,7 +46,8 @@ def test_a_transferred_call_counts_for_each_operator_and_once_in_total() -> None
         parts=(OperatorPart("op1001", 20.0, 10.0, 5.0), OperatorPart("op1002", 60.0, 0.0, 10.0)),
     )
     other = CallFact(2, at, "answered", 2.0, talk_seconds=30.0, operator="op1002")
-    kpi = grouped([call, other], KpiOptions(), lambda f: f.operator, expand=by_operator)
+    inputs = ReportInputs(at, at + timedelta(hours=1), [call, other])
+    kpi = build(inputs, KpiOptions(), by="operator", zone=ZoneInfo("Europe/Moscow"))
     assert (kpi.offered, kpi.answered, kpi.talk_seconds) == (2, 2, 110.0)
     groups = {g.key: g for g in kpi.groups}
     assert (groups["op1001"].answered, groups["op1001"].talk_seconds) == (1, 20.0)

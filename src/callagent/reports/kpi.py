@@ -32,7 +32,7 @@ A figure whose denominator is 0 is 0 (a period with no calls gives zeros, not er
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -210,21 +210,3 @@ def operator_parts(
         (endpoint, max(0.0, ended - answered - held.get(i, 0.0)), held.get(i, 0.0))
         for i, (endpoint, answered, ended) in enumerate(ordered)
     ]
-
-
-def grouped(
-    facts: list[CallFact],
-    options: KpiOptions,
-    key_of: Callable[[CallFact], str],
-    expand: Callable[[CallFact], list[CallFact]] | None = None,
-) -> Kpi:
-    """The period's totals, with one :class:`Kpi` per key (in key order) in ``groups``.
-    ``expand``: how one call counts in the groups (:func:`by_operator`); the totals count
-    each call once."""
-    total = compute(facts, options)
-    buckets: dict[str, list[CallFact]] = {}
-    for fact in facts:
-        for one in expand(fact) if expand is not None else [fact]:
-            buckets.setdefault(key_of(one), []).append(one)
-    total.groups = [compute(buckets[key], options, key=key) for key in sorted(buckets)]
-    return total
