@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from callagent.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, language_of
 from callagent.web import i18n_admin as admin_words
+from callagent.web import i18n_calls as call_words
 from callagent.web import i18n_campaigns as campaign_words
+from callagent.web import i18n_questions as question_words
 from callagent.web import i18n_reports as report_words
 
 __all__ = [
@@ -688,9 +690,30 @@ _EN: dict[str, str] = {
 
 # The campaign pages' words live in their own file (this one would be twice as long).
 STRINGS: dict[Language, dict[str, str]] = {
-    "ru": {**_RU, **campaign_words.RU, **admin_words.RU, **report_words.RU},
-    "uk": {**_UK, **campaign_words.UK, **admin_words.UK, **report_words.UK},
-    "en": {**_EN, **campaign_words.EN, **admin_words.EN, **report_words.EN},
+    "ru": {
+        **_RU,
+        **campaign_words.RU,
+        **admin_words.RU,
+        **question_words.RU,
+        **call_words.RU,
+        **report_words.RU,
+    },
+    "uk": {
+        **_UK,
+        **campaign_words.UK,
+        **admin_words.UK,
+        **question_words.UK,
+        **call_words.UK,
+        **report_words.UK,
+    },
+    "en": {
+        **_EN,
+        **campaign_words.EN,
+        **admin_words.EN,
+        **question_words.EN,
+        **call_words.EN,
+        **report_words.EN,
+    },
 }
 
 

@@ -288,10 +288,19 @@ def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
     # they import this module
     from callagent.web.admin_pages import router as admin_router
+    from callagent.web.calls_page import router as calls_router
     from callagent.web.campaign_pages import router as campaigns_router
+    from callagent.web.questions_page import router as questions_router
     from callagent.web.reports_page import router as reports_router
 
-    routers = (router, campaigns_router, reports_router, admin_router)
+    routers = (
+        router,
+        campaigns_router,
+        reports_router,
+        questions_router,
+        admin_router,
+        calls_router,
+    )
     for page_router in routers:
         app.include_router(page_router)
     # the navigation bar links only to the pages mounted here
