@@ -65,6 +65,10 @@ async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Bro
                     updated_at=now,
                 )
             )
+        with sessions.begin() as db:  # op1002 talks to a caller (their claimed call)
+            talking = db.get(User, ids[1])
+            assert talking is not None
+            talking.claimed_call = "pbx1:1800000099.1"
         token = make_token(service.app, frozenset({Scope.REPORTS_READ}), "wallboard")
         view = (
             await service.client.get(
@@ -96,6 +100,8 @@ async def test_the_wallboard_shows_the_centre_and_acts(db_url: str, browser: Bro
             await expect(page.locator("#waiting-list li")).to_have_count(1)
             petrov = page.locator('#operators tr[data-login="op1002"]')
             await expect(petrov.locator("td[data-state]")).to_have_text(re.compile("Пауза.*Обед"))
+            # the caller's number as every page shows it
+            await expect(petrov.locator("td").nth(2)).to_contain_text("+7 916 111-22-33")
             ivanova = page.locator('#operators tr[data-login="op1001"]')
             await expect(ivanova.locator('[data-figure="handled"]')).to_have_text("25")
             await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

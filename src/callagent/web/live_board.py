@@ -33,6 +33,7 @@ from callagent.auth.service import Principal, group_endpoints
 from callagent.config import Settings
 from callagent.reports.live import live_view
 from callagent.web.live import HEARTBEAT_SECONDS, RETRY_MILLISECONDS, STREAM_SECONDS
+from callagent.web.phones import display_phone
 
 log = logging.getLogger(__name__)
 
@@ -176,14 +177,20 @@ class LiveBoard:
 
 
 def database_board(sessions: sessionmaker[Session], settings: Settings) -> Compute:
-    """The pictures of the centre as ``GET /api/v1/reports/live`` gives them."""
+    """The pictures of the centre as ``GET /api/v1/reports/live`` gives them, the
+    numbers formatted as the pages show them."""
 
     def compute(key: BoardKey, now: datetime) -> dict[str, Any]:
         with sessions() as session:
             endpoints = group_endpoints(session, group=key.group) if key.group else None
-            return live_view(
+            view = live_view(
                 session, settings, now=now, group=key.group, endpoints=endpoints, pii=key.pii
             )
+        for operator in view["operators"]:  # as every page shows a number (masked: as is)
+            if operator["call"] is not None:
+                number = operator["call"]["number"] or ""
+                operator["call"]["number"] = display_phone(number, settings.phone_region)
+        return view
 
     return compute
 
