@@ -54,32 +54,21 @@ def live_view(
     start = local.replace(
         minute=local.minute - local.minute % LIVE_INTERVAL_MINUTES, second=0, microsecond=0
     )
-    today = kpi_report(
-        session,
-        settings,
-        since=midnight,
-        until=midnight + timedelta(days=1),
-        by="operator",
-        endpoints=endpoints,
-        calls_only=True,  # the board needs the calls' figures only
-    )
-    interval = kpi_report(
-        session,
-        settings,
-        since=start,
-        until=start + timedelta(minutes=LIVE_INTERVAL_MINUTES),
-        endpoints=endpoints,
-        calls_only=True,
-    )
-    topics = kpi_report(
-        session,
-        settings,
-        since=midnight,
-        until=midnight + timedelta(days=1),
-        by="topic",
-        endpoints=endpoints,
-        calls_only=True,
-    )
+
+    def report(since: datetime, minutes: float, by: str | None = None) -> Kpi:
+        return kpi_report(
+            session,
+            settings,
+            since=since,
+            until=since + timedelta(minutes=minutes),  # wall clock: a DST day too
+            by=by,
+            endpoints=endpoints,
+            calls_only=True,  # the board needs the calls' figures only
+        )
+
+    today = report(midnight, 24 * 60, "operator")
+    interval = report(start, LIVE_INTERVAL_MINUTES)
+    topics = report(midnight, 24 * 60, "topic")
     handled = {g.key: g.answered for g in today.groups}
     query = select(User).where(User.role == Role.OPERATOR.value, User.active.is_(True))
     if group:
