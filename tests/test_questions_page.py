@@ -24,7 +24,7 @@ from callagent.db.models import AuditEntry
 from callagent.db.session import alembic_config
 from callagent.db.wrapup_models import Question
 from callagent.web.i18n import STRINGS
-from tests.conftest import RunningService, make_token, running_service
+from tests.conftest import RunningService, make_token, running_service, wait_for
 from tests.test_operator_page import ARTIFACTS, browser, page_of  # noqa: F401 - browser
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -416,3 +416,39 @@ async def test_migration_0014_adds_the_assignee_and_goes_back(db_url: str) -> No
         assert foreign[("assignee_id",)] == "users" and foreign[("assigned_by",)] == "users"
     finally:
         engine.dispose()
+
+
+async def test_call_back_from_the_page_rings_the_operators_phone_first(
+    db_url: str,
+    browser: Browser,  # noqa: F811
+) -> None:
+    async with running_service(db_url) as service:
+        await wait_for(lambda: service.monitor.clients[0].connected)
+        operator_id = add_user(service, "ivanova", Role.OPERATOR, "Иванова Мария")
+        token = make_token(service.app, frozenset({Scope.QUESTIONS_WRITE}), "desk")
+        created = await register_through_api(
+            service, token, "Нужна ли доверенность?", contact="8 916 123-45-67"
+        )
+        with service.app.state.sessions.begin() as session:  # type: ignore[attr-defined]
+            found = session.get(Question, created["id"])
+            assert found is not None
+            found.operator_id = operator_id
+        for body in (
+            {"status": "escalated"},
+            {"status": "answered", "answer": "Да, нотариальная.", "answer_source_kind": "website"},
+        ):
+            response = await service.client.patch(f"/api/v1/questions/{created['id']}", json=body)
+            assert response.status_code == 200, response.text
+        async with page_of(browser, f"callback-{backend(db_url)}") as page:
+            await log_in(page, service, "ivanova")
+            await row(page, created["id"]).click()
+            await expect(page.locator("#d-contact")).to_have_text("+7 916 123-45-67")
+            await page.click("#call-back")
+            await expect(page.locator("#detail-note")).to_have_text(STRINGS["ru"]["qst_calling"])
+            await expect(page.locator("#d-history")).to_contain_text(
+                "Звонок заявителю: Иванова Мария"
+            )
+        (action,) = [a for a in service.pbx.actions if a.action == "Originate"]
+        assert action["Channel"] == "PJSIP/op1001" and action["Exten"] == "89161234567"
+        stored = question(service, created["id"])
+        assert stored.callback_by == operator_id and stored.callback_call_id is not None
