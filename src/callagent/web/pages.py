@@ -9,6 +9,7 @@ clients still get 401.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -120,7 +121,35 @@ class PageRequires(Requires):
             raise HTTPException(
                 303, "log in first", headers={"Location": target, "Cache-Control": "no-store"}
             ) from exc
-        return super().__call__(principal)
+        try:
+            return super().__call__(principal)
+        except HTTPException as exc:
+            if "text/html" not in request.headers.get("accept", ""):
+                raise
+            raise PageForbidden(principal) from exc  # a page that says so, with the bar
+
+
+class PageForbidden(Exception):
+    """A logged-in person's browser asked for a page their role may not open."""
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__("this page is not for your role")
+        self.principal = principal
+
+
+async def forbidden_page(request: Request, exc: Exception) -> Response:
+    """403 as a page in the user's language, with the pages they may open."""
+    assert isinstance(exc, PageForbidden)
+
+    def render() -> Response:
+        with request.app.state.sessions() as db:
+            context = page_context(request, db, exc.principal, None, request.url.path)
+        context["csrf"] = exc.principal.csrf_token or ""  # the header's sign-out, language
+        return templates.TemplateResponse(
+            request, "forbidden.html", context, status_code=403, headers=PAGE_HEADERS
+        )
+
+    return await asyncio.to_thread(render)
 
 
 @router.get(
@@ -303,6 +332,7 @@ def install(app: FastAPI) -> None:
     )
     for page_router in routers:
         app.include_router(page_router)
+    app.add_exception_handler(PageForbidden, forbidden_page)
     # the navigation bar links only to the pages mounted here
     app.state.page_paths = frozenset(
         getattr(route, "path", "") for page_router in routers for route in page_router.routes
