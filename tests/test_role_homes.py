@@ -62,7 +62,13 @@ async def test_each_role_signs_in_at_the_root_and_sees_its_pages(
                 for name, full_name in (("op1001", "Иванова Мария"), ("op1002", "Петров Пётр"))
             ]
             if role != Role.OPERATOR:
-                create_user(db, login=login, role=role, password=PASSWORD, full_name="Орлова Анна")
+                create_user(
+                    db,
+                    login=login,
+                    role=role,
+                    password=PASSWORD,
+                    full_name="Орлова Анна" if role == Role.SUPERVISOR else "Соколов Игорь",
+                )
             db.flush()
             ids = [user.id for user in operators]
         await today_traffic(service)  # the wallboard and the lists have something to show
