@@ -5,6 +5,7 @@ submitted and corrected through the API, and every count checked against the dat
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from callagent.db.store import CallStore
 from callagent.replay import replay_bytes
 from callagent.wrapup.service import open_wrapup
 from tests.conftest import RunningService, make_token, running_service, trace_bytes
+from tests.test_cacofonisk_replay import FIXTURES, TRUNK
 from tests.test_operator_page import ARTIFACTS, backend, browser, page_of  # noqa: F401
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -435,3 +437,28 @@ async def test_uk_and_en_pages_show_no_words_of_another_language(
             await expect(page.locator("#wrapups")).to_contain_text(
                 "Перенаправлено до іншої організації"
             )
+
+
+# ------------------------------------------------------------------ transfers
+
+
+async def test_a_transfer_names_who_transferred_to_whom(db_url: str) -> None:
+    """cacofonisk's recorded attended transfer: the line says who passed the call to which
+    operator, and the Local channels' and a phone's second channel's hang-ups stay out."""
+    async with running_service(db_url) as service:
+        names = {"ivanova": "SIP/150010001", "petrov": "SIP/150010002", "orlova": "SIP/150010003"}
+        for login, endpoint in names.items():
+            add(service, login, Role.OPERATOR, endpoint)
+        recording = (FIXTURES / "xfer_attended" / "xfer_abacbc.ami").read_bytes()
+        await replay_bytes(recording, CallStore(sessions(service)), trunk_endpoints=(TRUNK,))
+        call = call_of(service, Call.final.is_(True))
+        page = await service.client.get(f"/calls/{call}?lang=en")  # the admin token
+        assert page.status_code == 200, page.text
+        rows = re.findall(
+            r'<tr data-event="(\w+)"><td class="when">[^<]*</td><td>([^<]*)</td>', page.text
+        )
+        texts = [html.unescape(text) for _, text in rows]
+        assert f"{NAMES['ivanova']}: transfer (attended) to {NAMES['orlova']}" in texts
+        hangups = [text for event, text in rows if event == "hangup"]
+        assert len(hangups) == len(set(hangups)) == 3, hangups
+        assert not any("Local/" in text for text in texts), texts

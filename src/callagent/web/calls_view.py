@@ -99,8 +99,19 @@ def _who(endpoint: str, call: CallDetail, people: People, words: dict[str, str])
     return endpoint or words["calls_system"]
 
 
-def _endpoint_of(target: str) -> str:
-    """A transfer's target: a channel (``PJSIP/op1002-0000000a``) names its phone."""
+# Timeline events about channels rather than people.
+_PLUMBING = frozenset({"channel_created", "leg_joined", "leg_transferred"})
+
+
+def _transfer_target(call: CallDetail, entry: dict[str, Any]) -> str:
+    """The phone a transfer went to: the call's transfer record names it (the timeline's
+    own ``target`` is a channel, a dialplan extension, or empty for an attended one)."""
+    for transfer in call.transfers:
+        same = transfer.get("at") == entry.get("at") and transfer.get("kind") == entry.get("kind")
+        if same and transfer.get("target_endpoint"):
+            return str(transfer["target_endpoint"])
+    target = str(entry.get("target", "") or "")
+    # a channel (``PJSIP/op1002-0000000a``) names its phone
     return target.rsplit("-", 1)[0] if "/" in target else target
 
 
@@ -115,14 +126,16 @@ def timeline(
         Line(local(call.started_at, zone, False), "offered", words[opening].format(who=number))
     ]
     missed = set()  # phones that rang without answering: their hang-up is not news
+    roles = {leg.endpoint: leg.role for leg in call.legs}
+    said: set[tuple[str, str]] = set()  # (event, endpoint): a phone's two channels say once
     for entry in sorted(call.timeline, key=lambda e: float(e.get("at") or 0)):
         event = str(entry.get("event", ""))
         endpoint = str(entry.get("endpoint", "") or entry.get("by_endpoint", "") or "")
         who = _who(endpoint, call, people, words)
         at = local(datetime.fromtimestamp(float(entry.get("at") or 0), UTC), zone, False)
         detail = ""
-        if event == "channel_created":
-            continue  # the channels themselves: the lines below say what they did
+        if event in _PLUMBING or roles.get(endpoint) == "local":
+            continue  # channels and Local halves: the lines below say what they did
         if event == "not_answered":
             missed.add(endpoint)
             outcome = str(entry.get("outcome", "unknown"))
@@ -130,21 +143,21 @@ def timeline(
                 who=who, outcome=words.get(f"calls_outcome_{outcome}", outcome)
             )
         elif event == "hangup":
-            if endpoint in missed:
+            if endpoint in missed or (event, endpoint) in said:
                 continue
+            said.add((event, endpoint))
             applicant = who == words["calls_applicant"]
             text = words["calls_ev_hangup_applicant" if applicant else "calls_ev_hangup"].format(
                 who=who
             )
         elif event in ("transfer", "transfer_failed"):
             kind = str(entry.get("kind", ""))
-            target = str(entry.get("target", ""))
-            text = words[f"calls_ev_{event}"].format(
+            target = _transfer_target(call, entry)
+            key = f"calls_ev_{event}" if target or event != "transfer" else "calls_ev_transfer_to"
+            text = words[key].format(
                 who=who,
                 kind=words.get(f"calls_transfer_{kind}", kind),
-                target=_who(
-                    target.rsplit("-", 1)[0] if "/" in target else target, call, people, words
-                ),
+                target=_who(target, call, people, words) if target else "",
             )
         elif event == "ended":
             text = words["calls_ev_ended"]
