@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import create_user
-from callagent.db.models import AuditEntry, Call
+from callagent.db.models import AuditEntry, Call, User
 from callagent.db.store import CallStore
 from callagent.replay import replay_bytes
 from callagent.wrapup.service import open_wrapup
@@ -34,7 +34,12 @@ DAY = "2026-11-22"  # the traces were recorded that afternoon (Moscow)
 PERIOD = f"from={DAY}&to={DAY}"
 APPLICANT = "79031234567"  # the caller of the last three traces
 APPLICANT_SHOWN = "+7 903 123-45-67"
-NAMES = {"ivanova": "Іванова Ганна", "petrov": "Петров Пётр", "orlova": "Орлова Ольга"}
+NAMES = {
+    "ivanova": "Іванова Ганна",
+    "petrov": "Петров Пётр",
+    "orlova": "Орлова Ольга",
+    "lead": "Лидия Северная",
+}
 GOOD = {"category": "consultation", "fields": {"service": "passport", "result": "answered"}}
 FIXED = {
     "category": "consultation",
@@ -46,7 +51,9 @@ def sessions(service: RunningService) -> Any:
     return service.app.state.sessions  # type: ignore[attr-defined]
 
 
-def add(service: RunningService, login: str, role: Role, endpoint: str | None = None) -> int:
+def add(
+    service: RunningService, login: str, role: Role, endpoint: str | None = None, group: str = ""
+) -> int:
     with sessions(service).begin() as db:
         user = create_user(
             db,
@@ -55,6 +62,7 @@ def add(service: RunningService, login: str, role: Role, endpoint: str | None = 
             password=f"{login}-password",
             full_name=NAMES[login],
             endpoints=[endpoint] if endpoint else [],
+            group=group,
         )
         db.flush()
         return int(user.id)
@@ -266,6 +274,38 @@ async def test_an_operator_sees_only_their_own_calls(
             assert answer is not None and answer.status == 200
             missing = await page.goto(f"{service.base_url}/calls/999999")
             assert missing is not None and missing.status == 404
+
+
+async def test_a_team_supervisor_sees_their_team_and_picks_among_its_operators(
+    db_url: str,
+) -> None:
+    async with running_service(db_url) as service:
+        await seed(service)
+        with sessions(service).begin() as db:
+            ivanova = db.scalars(select(User).where(User.login == "ivanova")).one()
+            ivanova.group = "north"
+        add(service, "lead", Role.SUPERVISOR, group="north")
+        async with session_of(service, "lead") as lead:
+            page = await lead.get(f"/calls?{PERIOD}")
+            assert page.status_code == 200, page.text
+            # the team's calls and those no operator took, as GET /api/v1/calls gives them
+            team = count(
+                service,
+                or_(Call.operator_endpoint == "PJSIP/op1001", Call.operator_endpoint.is_(None)),
+            )
+            assert 0 < team < 53
+            assert f'data-total="{team}"' in page.text
+            api = (await lead.get("/api/v1/calls", params={"limit": 1})).json()
+            assert api["total"] == team
+            picks = re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', page.text)
+            assert [name for _, name in picks] == [NAMES["ivanova"]]
+            # another team's operator is no choice: the filter is ignored, nothing widened
+            with sessions(service)() as db:
+                petrov = db.scalars(select(User.id).where(User.login == "petrov")).one()
+            other = await lead.get(f"/calls?{PERIOD}&operator={petrov}")
+            assert f'data-total="{team}"' in other.text
+            answer = await lead.get(f"/calls/{call_of(service, Call.linkedid == '1795353469.4')}")
+            assert answer.status_code == 403  # petrov's call, outside the team
 
 
 # ----------------------------------------------------------------- one call
