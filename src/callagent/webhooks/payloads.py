@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from callagent.db.call_shape import CallDetail
 from callagent.db.models import Call
 from callagent.tracker.records import CallRecord
 
@@ -35,7 +36,5 @@ def call_payload(record: CallRecord, call_id: int) -> dict[str, Any]:
 
 def call_row_payload(row: Call) -> dict[str, Any]:
     """The same payload from a stored row (calls closed by a resync)."""
-    from callagent.api.schemas import CallDetail
-
     data: dict[str, Any] = CallDetail.model_validate(row).model_dump(mode="json")
     return data
