@@ -183,7 +183,9 @@ def canonical_field(name: str) -> str:
     if key not in FIELDS and key != IGNORE:
         raise MappingError(
             f"unknown field {name!r} in the column mapping; fields: {', '.join(FIELDS)} "
-            f"(and {IGNORE} for columns to leave out)"
+            f"(and {IGNORE} for columns to leave out)",
+            code="registry_mapping_unknown_field",
+            params={"field": name, "fields": ", ".join(FIELDS)},
         )
     return key
 
@@ -204,10 +206,18 @@ def parse_mapping(items: Mapping[str, str | list[str]] | None) -> dict[str, list
         values = [headers] if isinstance(headers, str) else list(headers)
         values = [str(v) for v in values if str(v).strip()]
         if not values:
-            raise MappingError(f"the mapping of {name!r} names no column")
+            raise MappingError(
+                f"the mapping of {name!r} names no column",
+                code="registry_mapping_no_column",
+                params={"field": name},
+            )
         key = canonical_field(name)
         if len(values) > 1 and key not in MULTI_COLUMN_FIELDS:
-            raise MappingError(f"{key!r} takes one column, the mapping names {len(values)}")
+            raise MappingError(
+                f"{key!r} takes one column, the mapping names {len(values)}",
+                code="registry_mapping_one_column",
+                params={"field": key, "count": len(values)},
+            )
         result.setdefault(key, []).extend(values)
     return result
 
@@ -228,7 +238,9 @@ def map_columns(columns: list[str], explicit: Mapping[str, list[str]]) -> dict[s
             if found is None:
                 raise MappingError(
                     f"the mapping names column {header!r} for {name!r}, but the file has no "
-                    f"such column; its columns: {', '.join(repr(c) for c in columns)}"
+                    f"such column; its columns: {', '.join(repr(c) for c in columns)}",
+                    code="registry_mapping_missing_column",
+                    params={"column": header, "field": name, "columns": _listed(columns)},
                 )
             if name != IGNORE:
                 result.setdefault(name, []).append(found)
@@ -272,8 +284,15 @@ def find_header(table: Table, explicit: Mapping[str, list[str]]) -> int:
         "no column of phone numbers was found (looked for headers such as 'Телефон', "
         "'Телефоны', 'Phone'); the first row has: "
         + ", ".join(repr(c) for c in looked[0] if c)
-        + ". Name the phone column(s) in the mapping, e.g. phones=<header>"
+        + ". Name the phone column(s) in the mapping, e.g. phones=<header>",
+        code="registry_no_phone_column",
+        params={"headers": _listed(looked[0])},
     )
+
+
+def _listed(columns: Iterable[str]) -> str:
+    """Column headers as a page shows them in a refusal: «a», «b» (empty ones left out)."""
+    return ", ".join(f"«{column}»" for column in columns if column)
 
 
 def _key(text: str) -> str:
@@ -529,7 +548,9 @@ def import_registry(
     if max_bytes is not None and len(data) > max_bytes:
         raise RegistryFileError(
             f"the file has {len(data)} bytes, more than the limit of {max_bytes} "
-            "(CALLAGENT_REGISTRY_MAX_BYTES): split it into several files"
+            "(CALLAGENT_REGISTRY_MAX_BYTES): split it into several files",
+            code="registry_too_big",
+            params={"size": len(data), "limit": max_bytes},
         )
     sha256 = file_sha256(data)
     earlier = _earlier(session, campaign_id, sha256)
@@ -542,7 +563,9 @@ def import_registry(
     if max_rows is not None and prepared.rows_total > max_rows:
         raise RegistryFileError(
             f"the file has {prepared.rows_total} rows, more than {max_rows} "
-            "(CALLAGENT_REGISTRY_MAX_ROWS): split it into several files"
+            "(CALLAGENT_REGISTRY_MAX_ROWS): split it into several files",
+            code="registry_rows_over_limit",
+            params={"rows": prepared.rows_total, "limit": max_rows},
         )
     for attempt in range(2):
         try:

@@ -51,8 +51,9 @@ _BROKEN_XLSX = (
 
 
 class RegistryFileError(ValueError):
-    """The file cannot be read as a registry: the message says why and what to do;
-    ``code`` and ``params`` (the commonest refusals) let a page say it in its language."""
+    """The file cannot be read as a registry: the message says why and what to do (in
+    English, for API clients); ``code`` and ``params`` (values only: numbers, names) let a
+    page say it in its language (``error_<code>`` in web/i18n_campaigns.py)."""
 
     def __init__(self, message: str, *, code: str = "", params: dict[str, Any] | None = None):
         super().__init__(message)
@@ -72,7 +73,7 @@ class EncodingProblem(RegistryFileError):
         byte: int | None,
         messages: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, code="registry_encoding", params={"row": row, "column": column})
         self.row = row
         self.column = column
         self.byte = byte
@@ -112,7 +113,8 @@ def read_table(data: bytes, filename: str = "", *, max_rows: int | None = None) 
         )
     if filename.lower().endswith((".xlsx", ".xlsm")):
         raise RegistryFileError(
-            f"{filename!r} is named .xlsx but is not an Excel workbook: save it again as .xlsx"
+            f"{filename!r} is named .xlsx but is not an Excel workbook: save it again as .xlsx",
+            code="registry_not_xlsx",
         )
     return read_csv(data, max_rows=max_rows)
 
@@ -161,7 +163,9 @@ def _strict(data: bytes, encoding: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise _encoding_problem(data, exc.start, encoding) from exc
+        # utf-8-sig counts from after the BOM it took off: the offset in the file is further
+        skipped = len(data) - len(exc.object)
+        raise _encoding_problem(data, exc.start + skipped, encoding) from exc
 
 
 def _encoding_problem(data: bytes, offset: int, encoding: str) -> EncodingProblem:
@@ -276,7 +280,9 @@ def read_csv(data: bytes, *, max_rows: int | None = None) -> Table:
     except csv.Error as exc:
         raise RegistryFileError(
             f"the CSV file cannot be read near line {reader.line_num}: {exc}; "
-            "check the quotes in that line"
+            "check the quotes in that line",
+            code="registry_csv_unreadable",
+            params={"line": reader.line_num},
         ) from exc
     # Rows are numbered as a spreadsheet opening the CSV shows them (a quoted cell may
     # span several lines of the file and still be one row).
@@ -290,7 +296,14 @@ def _check_cells(number: int, cells: list[str]) -> None:
                 f"row {number}, column {index} has a cell of {len(cell)} characters, more "
                 f'than a spreadsheet cell holds ({MAX_CELL_CHARS}): usually a quote (") '
                 "that is never closed makes the rest of the file one cell; check the quotes "
-                "in that row, or shorten the cell"
+                "in that row, or shorten the cell",
+                code="registry_cell_too_long",
+                params={
+                    "row": number,
+                    "column": index,
+                    "length": len(cell),
+                    "limit": MAX_CELL_CHARS,
+                },
             )
 
 
@@ -302,7 +315,8 @@ def check_archive(data: bytes) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise RegistryFileError(
             "the file is a ZIP archive but not a readable XLSX workbook: "
-            "open it in the spreadsheet and save it as .xlsx or CSV"
+            "open it in the spreadsheet and save it as .xlsx or CSV",
+            code="registry_zip_not_xlsx",
         ) from exc
     total = sum(info.file_size for info in infos)
     for info in infos:
@@ -314,12 +328,20 @@ def check_archive(data: bytes) -> None:
                 f"the workbook's part {info.filename!r} unpacks to {info.file_size} bytes from "
                 f"{info.compress_size}, more than a registry holds: this is not a registry "
                 "sheet (or it has been padded); open it in the spreadsheet, copy the registry's "
-                "rows to a new workbook and save that as .xlsx or CSV"
+                "rows to a new workbook and save that as .xlsx or CSV",
+                code="registry_part_too_large",
+                params={
+                    "part": info.filename,
+                    "size": info.file_size,
+                    "packed": info.compress_size,
+                },
             )
     if total > XLSX_MAX_UNPACKED:
         raise RegistryFileError(
             f"the workbook unpacks to {total} bytes, more than {XLSX_MAX_UNPACKED}: "
-            "split the registry into several files or save it as CSV"
+            "split the registry into several files or save it as CSV",
+            code="registry_workbook_too_large",
+            params={"size": total, "limit": XLSX_MAX_UNPACKED},
         )
 
 
@@ -338,7 +360,8 @@ def read_xlsx(data: bytes, *, max_rows: int | None = None) -> Table:
     except (InvalidFileException, *_BROKEN_XLSX) as exc:
         raise RegistryFileError(
             "the file is a ZIP archive but not a readable XLSX workbook: "
-            "open it in the spreadsheet and save it as .xlsx or CSV"
+            "open it in the spreadsheet and save it as .xlsx or CSV",
+            code="registry_zip_not_xlsx",
         ) from exc
     try:
         sheet = workbook.active if workbook.active is not None else workbook.worksheets[0]
@@ -357,7 +380,8 @@ def read_xlsx(data: bytes, *, max_rows: int | None = None) -> Table:
     except _BROKEN_XLSX as exc:  # a damaged part deep in the workbook (XML, numbers, styles)
         raise RegistryFileError(
             f"the workbook cannot be read ({type(exc).__name__}): it is damaged or not made "
-            "by a spreadsheet; open it in the spreadsheet and save it again as .xlsx or CSV"
+            "by a spreadsheet; open it in the spreadsheet and save it again as .xlsx or CSV",
+            code="registry_workbook_damaged",
         ) from exc
     finally:
         workbook.close()
@@ -392,7 +416,9 @@ def _sheet_rows(workbook: Any, sheet: Any) -> Iterator[tuple[int, list[str]]]:
                 raise RegistryFileError(
                     f"row {number} has a value in column {width}; a registry has at most "
                     f"{MAX_COLUMNS} columns: delete the columns right of the registry in the "
-                    "spreadsheet and save it again"
+                    "spreadsheet and save it again",
+                    code="registry_too_many_columns",
+                    params={"row": number, "column": width, "limit": MAX_COLUMNS},
                 )
             yield number, [filled.get(column, "") for column in range(1, width + 1)]
 
@@ -434,7 +460,9 @@ class _Rows:
         if self.max_rows is not None and self._counted > self.max_rows + 1:
             raise RegistryFileError(
                 f"the file has more than {self.max_rows} rows (CALLAGENT_REGISTRY_MAX_ROWS, "
-                "blank rows between them included): split it into several files"
+                "blank rows between them included): split it into several files",
+                code="registry_too_many_rows",
+                params={"limit": self.max_rows},
             )
         if self._blanks:
             self.rows.extend((blank, []) for blank in range(self._blank_from, number))

@@ -15,7 +15,82 @@ RU: dict[str, str] = {
         "{file}: это старый файл Excel .xls (или другой двоичный файл): откройте его в "
         "таблице и сохраните как .xlsx или CSV"
     ),
-    "error_registry_binary": "{file}: это двоичный файл, а не реестр CSV или XLSX",
+    "error_registry_binary": (
+        "{file}: это двоичный файл, а не реестр CSV или XLSX: загрузите реестр как CSV или XLSX"
+    ),
+    "error_registry_not_xlsx": (
+        "{file}: файл назван .xlsx, но это не книга Excel: сохраните его в таблице ещё раз "
+        "как .xlsx"
+    ),
+    "error_registry_encoding": (
+        "{file}: файл не в поддерживаемой кодировке (UTF-8, UTF-16, Windows-1251): ошибка в "
+        "строке {row}, столбце {column}. Откройте файл в редакторе таблиц, сохраните как "
+        "«CSV UTF-8» (или как .xlsx) и импортируйте снова"
+    ),
+    "error_registry_csv_unreadable": (
+        "{file}: файл CSV не читается около строки {line}: проверьте кавычки в этой строке"
+    ),
+    "error_registry_cell_too_long": (
+        "{file}: в строке {row}, столбце {column} ячейка из {length} символов, больше, чем "
+        'вмещает ячейка таблицы ({limit}): обычно это незакрытая кавычка ("), из-за которой '
+        "весь остаток файла стал одной ячейкой; проверьте кавычки в этой строке или сократите "
+        "ячейку"
+    ),
+    "error_registry_zip_not_xlsx": (
+        "{file}: это архив ZIP, но не читаемая книга XLSX: откройте его в таблице и сохраните "
+        "как .xlsx или CSV"
+    ),
+    "error_registry_part_too_large": (
+        "{file}: часть книги «{part}» распаковывается в {size} байт из {packed}, больше, чем "
+        "бывает в реестре: это не лист реестра (или он раздут); откройте файл в таблице, "
+        "скопируйте строки реестра в новую книгу и сохраните её как .xlsx или CSV"
+    ),
+    "error_registry_workbook_too_large": (
+        "{file}: книга распаковывается в {size} байт, больше предела {limit}: разделите реестр "
+        "на несколько файлов или сохраните его как CSV"
+    ),
+    "error_registry_workbook_damaged": (
+        "{file}: книгу не удаётся прочитать: она повреждена или сделана не редактором таблиц; "
+        "откройте её в таблице и сохраните ещё раз как .xlsx или CSV"
+    ),
+    "error_registry_too_many_columns": (
+        "{file}: в строке {row} есть значение в столбце {column}, а в реестре не больше "
+        "{limit} столбцов: удалите в таблице столбцы правее реестра и сохраните файл ещё раз"
+    ),
+    "error_registry_too_many_rows": (
+        "{file}: в файле больше {limit} строк (CALLAGENT_REGISTRY_MAX_ROWS, считая пустые "
+        "строки между ними): разделите его на несколько файлов"
+    ),
+    "error_registry_rows_over_limit": (
+        "{file}: в файле {rows} строк, больше предела {limit} (CALLAGENT_REGISTRY_MAX_ROWS): "
+        "разделите его на несколько файлов"
+    ),
+    "error_registry_too_big": (
+        "{file}: в файле {size} байт, больше предела {limit} (CALLAGENT_REGISTRY_MAX_BYTES): "
+        "разделите его на несколько файлов"
+    ),
+    "error_registry_request_too_large": (
+        "{file}: файл больше допустимого размера (CALLAGENT_REGISTRY_MAX_BYTES): разделите "
+        "его на несколько файлов"
+    ),
+    "error_registry_mapping_unknown_field": (
+        "{file}: в сопоставлении столбцов неизвестное поле «{field}»; поля: {fields} "
+        "(и ignore для столбцов, которые не нужны)"
+    ),
+    "error_registry_mapping_no_column": (
+        "{file}: для поля «{field}» в сопоставлении не выбран ни один столбец: выберите столбец"
+    ),
+    "error_registry_mapping_one_column": (
+        "{file}: поле «{field}» берётся из одного столбца, а выбрано {count}: оставьте один"
+    ),
+    "error_registry_mapping_missing_column": (
+        "{file}: для поля «{field}» выбран столбец «{column}», но в файле такого столбца нет; "
+        "столбцы файла: {columns}. Выберите файл ещё раз"
+    ),
+    "error_registry_no_phone_column": (
+        "{file}: столбец с телефонами не найден (искали заголовки вроде «Телефон», «Телефоны», "
+        "«Phone»); в первой строке: {headers}. Выберите столбец с телефонами в списке"
+    ),
     "error_registry_no_rows": "{file}: в файле нет строк: выгрузите реестр ещё раз",
     "error_registry_header_only": (
         "{file}: у файла есть шапка (строка {row}), но под ней нет строк: выгрузите реестр "
@@ -148,7 +223,82 @@ UK: dict[str, str] = {
         "{file}: це старий файл Excel .xls (або інший двійковий файл): відкрийте його в "
         "таблиці й збережіть як .xlsx або CSV"
     ),
-    "error_registry_binary": "{file}: це двійковий файл, а не реєстр CSV або XLSX",
+    "error_registry_binary": (
+        "{file}: це двійковий файл, а не реєстр CSV або XLSX: завантажте реєстр як CSV або XLSX"
+    ),
+    "error_registry_not_xlsx": (
+        "{file}: файл названо .xlsx, але це не книга Excel: збережіть його в таблиці ще раз "
+        "як .xlsx"
+    ),
+    "error_registry_encoding": (
+        "{file}: файл не в підтримуваному кодуванні (UTF-8, UTF-16, Windows-1251): помилка в "
+        "рядку {row}, стовпці {column}. Відкрийте файл у редакторі таблиць, збережіть як "
+        "«CSV UTF-8» (або як .xlsx) та імпортуйте знову"
+    ),
+    "error_registry_csv_unreadable": (
+        "{file}: файл CSV не читається біля рядка {line}: перевірте лапки в цьому рядку"
+    ),
+    "error_registry_cell_too_long": (
+        "{file}: у рядку {row}, стовпці {column} комірка з {length} символів, більше, ніж "
+        'вміщує комірка таблиці ({limit}): зазвичай це незакрита лапка ("), через яку вся '
+        "решта файлу стала однією коміркою; перевірте лапки в цьому рядку або скоротіть комірку"
+    ),
+    "error_registry_zip_not_xlsx": (
+        "{file}: це архів ZIP, але не книга XLSX, яку можна прочитати: відкрийте його в "
+        "таблиці й збережіть як .xlsx або CSV"
+    ),
+    "error_registry_part_too_large": (
+        "{file}: частина книги «{part}» розпаковується в {size} байтів із {packed}, більше, "
+        "ніж буває в реєстрі: це не аркуш реєстру (або його роздуто); відкрийте файл у "
+        "таблиці, скопіюйте рядки реєстру в нову книгу й збережіть її як .xlsx або CSV"
+    ),
+    "error_registry_workbook_too_large": (
+        "{file}: книга розпаковується в {size} байтів, більше за межу {limit}: розділіть "
+        "реєстр на кілька файлів або збережіть його як CSV"
+    ),
+    "error_registry_workbook_damaged": (
+        "{file}: книгу не вдається прочитати: її пошкоджено або зроблено не редактором "
+        "таблиць; відкрийте її в таблиці й збережіть ще раз як .xlsx або CSV"
+    ),
+    "error_registry_too_many_columns": (
+        "{file}: у рядку {row} є значення в стовпці {column}, а в реєстрі не більше {limit} "
+        "стовпців: видаліть у таблиці стовпці праворуч від реєстру й збережіть файл ще раз"
+    ),
+    "error_registry_too_many_rows": (
+        "{file}: у файлі більше {limit} рядків (CALLAGENT_REGISTRY_MAX_ROWS, враховуючи "
+        "порожні рядки між ними): розділіть його на кілька файлів"
+    ),
+    "error_registry_rows_over_limit": (
+        "{file}: у файлі {rows} рядків, більше за межу {limit} (CALLAGENT_REGISTRY_MAX_ROWS): "
+        "розділіть його на кілька файлів"
+    ),
+    "error_registry_too_big": (
+        "{file}: у файлі {size} байтів, більше за межу {limit} (CALLAGENT_REGISTRY_MAX_BYTES): "
+        "розділіть його на кілька файлів"
+    ),
+    "error_registry_request_too_large": (
+        "{file}: файл більший за допустимий розмір (CALLAGENT_REGISTRY_MAX_BYTES): розділіть "
+        "його на кілька файлів"
+    ),
+    "error_registry_mapping_unknown_field": (
+        "{file}: у зіставленні стовпців невідоме поле «{field}»; поля: {fields} "
+        "(та ignore для стовпців, які не потрібні)"
+    ),
+    "error_registry_mapping_no_column": (
+        "{file}: для поля «{field}» у зіставленні не вибрано жодного стовпця: виберіть стовпець"
+    ),
+    "error_registry_mapping_one_column": (
+        "{file}: поле «{field}» береться з одного стовпця, а вибрано {count}: залиште один"
+    ),
+    "error_registry_mapping_missing_column": (
+        "{file}: для поля «{field}» вибрано стовпець «{column}», але у файлі такого стовпця "
+        "немає; стовпці файлу: {columns}. Виберіть файл ще раз"
+    ),
+    "error_registry_no_phone_column": (
+        "{file}: стовпець із телефонами не знайдено (шукали заголовки на кшталт «Телефон», "
+        "«Phone»); у першому рядку: {headers}. Виберіть стовпець із телефонами у "
+        "списку"
+    ),
     "error_registry_no_rows": "{file}: у файлі немає рядків: вивантажте реєстр ще раз",
     "error_registry_header_only": (
         "{file}: у файлі є шапка (рядок {row}), але під нею немає рядків: вивантажте реєстр "
@@ -281,7 +431,81 @@ EN: dict[str, str] = {
         "{file}: this is an old Excel .xls (or another binary) file: open it in the "
         "spreadsheet and save it as .xlsx or CSV"
     ),
-    "error_registry_binary": "{file}: the file is binary, not a CSV or XLSX registry",
+    "error_registry_binary": (
+        "{file}: the file is binary, not a CSV or XLSX registry: upload the registry as CSV or XLSX"
+    ),
+    "error_registry_not_xlsx": (
+        "{file}: the file is named .xlsx but is not an Excel workbook: save it again as .xlsx"
+    ),
+    "error_registry_encoding": (
+        "{file}: this file is not in a supported encoding (UTF-8, UTF-16, Windows-1251): "
+        'row {row}, column {column}. Open it in the spreadsheet, save it as "CSV UTF-8" '
+        "(or as .xlsx) and import it again"
+    ),
+    "error_registry_csv_unreadable": (
+        "{file}: the CSV file cannot be read near line {line}: check the quotes in that line"
+    ),
+    "error_registry_cell_too_long": (
+        "{file}: row {row}, column {column} has a cell of {length} characters, more than a "
+        'spreadsheet cell holds ({limit}): usually a quote (") that is never closed makes '
+        "the rest of the file one cell; check the quotes in that row, or shorten the cell"
+    ),
+    "error_registry_zip_not_xlsx": (
+        "{file}: the file is a ZIP archive but not a readable XLSX workbook: open it in the "
+        "spreadsheet and save it as .xlsx or CSV"
+    ),
+    "error_registry_part_too_large": (
+        "{file}: the workbook's part \u201c{part}\u201d unpacks to {size} bytes from {packed}, "
+        "more than a registry holds: this is not a registry sheet (or it has been padded); "
+        "open it in the spreadsheet, copy the registry's rows to a new workbook and save that "
+        "as .xlsx or CSV"
+    ),
+    "error_registry_workbook_too_large": (
+        "{file}: the workbook unpacks to {size} bytes, more than {limit}: split the registry "
+        "into several files or save it as CSV"
+    ),
+    "error_registry_workbook_damaged": (
+        "{file}: the workbook cannot be read: it is damaged or not made by a spreadsheet; "
+        "open it in the spreadsheet and save it again as .xlsx or CSV"
+    ),
+    "error_registry_too_many_columns": (
+        "{file}: row {row} has a value in column {column}; a registry has at most {limit} "
+        "columns: delete the columns right of the registry in the spreadsheet and save it again"
+    ),
+    "error_registry_too_many_rows": (
+        "{file}: the file has more than {limit} rows (CALLAGENT_REGISTRY_MAX_ROWS, blank "
+        "rows between them included): split it into several files"
+    ),
+    "error_registry_rows_over_limit": (
+        "{file}: the file has {rows} rows, more than {limit} (CALLAGENT_REGISTRY_MAX_ROWS): "
+        "split it into several files"
+    ),
+    "error_registry_too_big": (
+        "{file}: the file has {size} bytes, more than the limit of {limit} "
+        "(CALLAGENT_REGISTRY_MAX_BYTES): split it into several files"
+    ),
+    "error_registry_request_too_large": (
+        "{file}: the file is larger than the limit (CALLAGENT_REGISTRY_MAX_BYTES): split it "
+        "into several files"
+    ),
+    "error_registry_mapping_unknown_field": (
+        "{file}: unknown field \u201c{field}\u201d in the column mapping; fields: {fields} "
+        "(and ignore for columns to leave out)"
+    ),
+    "error_registry_mapping_no_column": (
+        "{file}: the mapping of \u201c{field}\u201d names no column: choose a column"
+    ),
+    "error_registry_mapping_one_column": (
+        "{file}: \u201c{field}\u201d takes one column, the mapping names {count}: keep one"
+    ),
+    "error_registry_mapping_missing_column": (
+        "{file}: the mapping names column \u201c{column}\u201d for \u201c{field}\u201d, but "
+        "the file has no such column; its columns: {columns}. Choose the file again"
+    ),
+    "error_registry_no_phone_column": (
+        "{file}: no column of phone numbers was found (looked for a header such as Phone, in "
+        "Russian or English); the first row has: {headers}. Choose the phone column in the list"
+    ),
     "error_registry_no_rows": "{file}: the file has no rows: export the registry again",
     "error_registry_header_only": (
         "{file}: the file has a header (row {row}) but no rows below it: export the "
