@@ -374,3 +374,25 @@ async def test_rare_refusals_on_the_campaign_page_in_uk_and_en(db_url: str, tmp_
             assert errors == []
         finally:
             await context.close()
+
+
+async def test_the_api_answers_a_refusal_with_code_params_and_its_english_detail(
+    db_url: str, tmp_path: Path
+) -> None:
+    """API clients keep the English detail; the page gets the code and values (422)."""
+    async with running_service(db_url, campaign_scheduler="off") as service:
+        cid = await _campaign(service, "November")
+        wide = wide_xlsx(tmp_path / "wide.xlsx", rows=3).read_bytes()
+        for path in ("registry/preview", "registry"):
+            answer = await service.client.post(
+                f"/api/v1/campaigns/{cid}/{path}", files={"file": ("wide.xlsx", wide)}
+            )
+            assert answer.status_code == 422, answer.text
+            body = answer.json()
+            assert body["code"] == "registry_too_many_columns"
+            assert body["params"] == {"file": "wide.xlsx", "row": 2, "column": 16384, "limit": 256}
+            assert body["detail"] == (
+                "wide.xlsx: row 2 has a value in column 16384; a registry has at most 256 "
+                "columns: delete the columns right of the registry in the spreadsheet and save "
+                "it again"
+            )
