@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -29,11 +29,21 @@ def options_of(settings: Settings) -> KpiOptions:
     )
 
 
-def _check(since: datetime, until: datetime) -> None:
+MAX_PERIOD_DAYS = 3660  # ten years: any real report; not the year 38 to 3806
+MAX_INTERVAL_DAYS = 366  # by interval: a year of 15-minute groups at most
+
+
+def _check(since: datetime, until: datetime, by: str | None = None) -> None:
     if since.tzinfo is None or until.tzinfo is None:
         raise ValueError("since and until need a time zone (e.g. 2026-12-01T00:00+03:00)")
     if until <= since:
         raise ValueError("until must be after since")
+    longest = MAX_INTERVAL_DAYS if by == "interval" else MAX_PERIOD_DAYS
+    if until - since > timedelta(days=longest):
+        grouped = " grouped by interval" if by == "interval" else ""
+        raise ValueError(
+            f"a report{grouped} covers at most {longest} days: choose a shorter period"
+        )
 
 
 def load_inputs(
@@ -82,7 +92,7 @@ def kpi_report(
 ) -> Kpi:
     """The figures of ``[since, until)``, optionally per group (see :mod:`.build`);
     ``inputs``: facts already loaded for this period (one load for several groupings)."""
-    _check(since, until)
+    _check(since, until, by)
     if interval_minutes not in (15, 30, 60):
         raise ValueError("interval must be 15, 30 or 60 minutes")
     if by is not None and by not in GROUPINGS:

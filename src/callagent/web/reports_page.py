@@ -19,7 +19,14 @@ from callagent.auth.service import Principal, group_endpoints
 from callagent.reports.chart import Axes, Series, bar_chart, hbar_chart, line_chart
 from callagent.reports.kpi import Kpi
 from callagent.reports.periods import local_midnight
-from callagent.reports.service import kpi_report, load_inputs, profile, timeline
+from callagent.reports.service import (
+    MAX_INTERVAL_DAYS,
+    MAX_PERIOD_DAYS,
+    kpi_report,
+    load_inputs,
+    profile,
+    timeline,
+)
 from callagent.reports.timeline_chart import timeline_chart
 from callagent.routing.states import PAUSE_REASONS
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
@@ -78,11 +85,18 @@ def reports_page(
         first, last = last, first
     since = datetime.combine(first, time(), tzinfo=zone)
     until = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
+    if (until - since).days > MAX_PERIOD_DAYS:  # the API refuses it; the page shortens it
+        first = last - timedelta(days=MAX_PERIOD_DAYS - 1)
+        since = datetime.combine(first, time(), tzinfo=zone)
+    # intervals over more than a year are no report: by day, and no SL-per-interval line
+    per_intervals = (until - since).days <= MAX_INTERVAL_DAYS
+    if by == "interval" and not per_intervals:
+        by = "day"
     team = principal.group if principal.sees_only_group_calls else None
     endpoints = group_endpoints(db, group=team) if team else None
     inputs = load_inputs(db, since=since, until=until, endpoints=endpoints, group=team)
 
-    def report(grouping: str) -> Kpi:  # one load of the facts, several groupings
+    def report(grouping: str | None) -> Kpi:  # one load of the facts, several groupings
         return kpi_report(
             db,
             settings,
@@ -121,7 +135,7 @@ def reports_page(
             words,
             kpi=kpi,
             by=by,
-            per_interval=kpi if by == "interval" else report("interval"),
+            per_interval=kpi if by == "interval" else report("interval" if per_intervals else None),
             per_operator=kpi if by == "operator" else report("operator"),
             hours=profile(inputs, settings),
             several_days=last > first,
