@@ -276,6 +276,7 @@ async def test_an_operator_sees_only_their_own_calls(
             # petrov's call (op1002 answered it): refused as the API refuses it
             answer = await page.goto(f"{service.base_url}/calls/{ids['transferred']}")
             assert answer is not None and answer.status == 403
+            await expect(page.locator("#forbidden")).to_be_visible()  # a page, not JSON
             answer = await page.goto(f"{service.base_url}/calls/{ids['held']}")
             assert answer is not None and answer.status == 200
             missing = await page.goto(f"{service.base_url}/calls/999999")

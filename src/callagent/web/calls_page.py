@@ -40,7 +40,13 @@ from callagent.web.calls_view import (
     timeline,
     wrapup_views,
 )
-from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
+from callagent.web.pages import (
+    PAGE_HEADERS,
+    PageForbidden,
+    PageRequires,
+    page_context,
+    templates,
+)
 from callagent.web.phones import display_phone
 from callagent.wrapup.access import calls_wrapups, may_touch
 from callagent.wrapup.forms import Forms
@@ -276,6 +282,8 @@ def call_page(
     if row is None:
         raise HTTPException(404, f"no call with id {call_id}")
     if not may_see_call(db, principal, row):
+        if "text/html" in request.headers.get("accept", ""):
+            raise PageForbidden(principal)  # the 403 page, in the user's language
         raise HTTPException(403, f"call {call_id} is not one of the calls you may see")
     settings = request.app.state.settings
     forms: Forms = request.app.state.wrapups.forms
