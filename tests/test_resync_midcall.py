@@ -36,6 +36,7 @@ from tests.conftest import LIVE_TRACES, running_service, wait_for
 from tests.resync_traces import after, at, before, cel_store_from_ami, listing_at, messages
 from tests.test_live_feature_codes import settle
 from tests.test_live_replay import play
+from tests.test_reconcile_cel import FOREVER
 from tests.test_routing import add_operators, set_ready
 
 DOWN = "live_restart_midcall_started_while_down"
@@ -265,7 +266,12 @@ async def test_a_call_that_ended_while_callagent_was_away_gets_its_real_end(
         with engine.begin() as conn:  # written when it happened, not when the test ran
             conn.execute(sa_update(Call).values(updated_at=datetime.fromtimestamp(stopped, UTC)))
         engine.dispose()
-    options = {"cel_url": f"sqlite:///{cel}", "trunk_endpoints": list(TRUNKS)}
+    # the recording's gap is as old as the recording (it failed a day after it was made)
+    options = {
+        "cel_url": f"sqlite:///{cel}",
+        "trunk_endpoints": list(TRUNKS),
+        "cel_lookback_hours": FOREVER,
+    }
     async with running_service(db_url, **options) as service:
         await wait_for(lambda: service.monitor.reconciliations >= 1)
         (record,) = (await service.client.get("/api/v1/calls")).json()["items"]
