@@ -31,6 +31,20 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
+def picked_days(
+    first: date | None, last: date | None, zone: ZoneInfo, *, longest: int | None = None
+) -> tuple[date, date, datetime, datetime]:
+    """The days a page's from/to fields pick (today by default, either order; at most the
+    ``longest`` days up to ``last``) and their ``[since, until)`` on the centre's clock."""
+    today = datetime.now(zone).date()
+    first, last = first or today, last or first or today
+    if last < first:
+        first, last = last, first
+    if longest is not None and (last - first).days >= longest:
+        first = last - timedelta(days=longest - 1)
+    return first, last, local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
+
+
 def bucket_of(at: datetime, by: str, zone: ZoneInfo, interval_minutes: int = 30) -> Bucket:
     """The group ``at`` falls in (``by``: interval, day, week or month)."""
     local = at.astimezone(zone)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from callagent.auth.service import Principal, audit
 from callagent.db.models import User
 from callagent.db.queries import TOPIC_VARIABLE, CallFilter, call_topics, get_call, list_calls
 from callagent.db.wrapup_models import Wrapup
+from callagent.reports.periods import picked_days
 from callagent.web.calls_view import (
     People,
     WrapupView,
@@ -142,12 +143,7 @@ def calls_page(
     zone = ZoneInfo(settings.timezone)
     context = page_context(request, db, principal, lang, "/calls")
     words, language = context["t"], context["lang"]
-    today = datetime.now(zone).date()
-    first, last = day_from or today, day_to or day_from or today
-    if last < first:
-        first, last = last, first
-    since = datetime.combine(first, time(), tzinfo=zone)
-    until = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
+    first, last, since, until = picked_days(day_from, day_to, zone)
     operators = _operators(db, principal)
     chosen = next((o for o in operators if str(o[0]) == (operator or "").strip()), None)
     digits = "".join(ch for ch in number or "" if ch.isdigit())

@@ -5,7 +5,7 @@ numbers), drawn on the server as SVG: the page needs no script."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, group_endpoints
 from callagent.reports.chart import Axes, Series, bar_chart, hbar_chart, line_chart
 from callagent.reports.kpi import Kpi
-from callagent.reports.periods import local_midnight
+from callagent.reports.periods import local_midnight, picked_days
 from callagent.reports.service import (
     MAX_INTERVAL_DAYS,
     MAX_PERIOD_DAYS,
@@ -79,15 +79,8 @@ def reports_page(
     zone = ZoneInfo(settings.timezone)
     page = page_context(request, db, principal, lang, "/supervisor/reports")
     words, language = page["t"], page["lang"]
-    today = datetime.now(zone).date()
-    first, last = day_from or today, day_to or day_from or today
-    if last < first:
-        first, last = last, first
-    since = datetime.combine(first, time(), tzinfo=zone)
-    until = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
-    if (until - since).days > MAX_PERIOD_DAYS:  # the API refuses it; the page shortens it
-        first = last - timedelta(days=MAX_PERIOD_DAYS - 1)
-        since = datetime.combine(first, time(), tzinfo=zone)
+    # more days than the API allows: the page shortens the period
+    first, last, since, until = picked_days(day_from, day_to, zone, longest=MAX_PERIOD_DAYS)
     # intervals over more than a year are no report: by day, and no SL-per-interval line
     per_intervals = (until - since).days <= MAX_INTERVAL_DAYS
     if by == "interval" and not per_intervals:
