@@ -36,7 +36,10 @@ LANGUAGE_NAMES: dict[Language, str] = {"ru": "Русский", "uk": "Украї
 
 _RU: dict[str, str] = {
     "forbidden_title": "Нет доступа",
-    "forbidden_text": "Эта страница не для вашей роли. Страницы, которые вам доступны, — в меню выше; если эта нужна для работы, обратитесь к администратору.",
+    "forbidden_text": (
+        "Эта страница не для вашей роли. Страницы, которые вам доступны, — в меню выше; "
+        "если эта нужна для работы, обратитесь к администратору."
+    ),
     "forbidden_home": "На главную страницу",
     "live_act_reason": "Причина паузы",
     "live_topics": "Темы сегодня",
@@ -257,7 +260,10 @@ _RU: dict[str, str] = {
 
 _UK: dict[str, str] = {
     "forbidden_title": "Немає доступу",
-    "forbidden_text": "Ця сторінка не для вашої ролі. Сторінки, доступні вам, — у меню вище; якщо ця потрібна для роботи, зверніться до адміністратора.",
+    "forbidden_text": (
+        "Ця сторінка не для вашої ролі. Сторінки, доступні вам, — у меню вище; "
+        "якщо ця потрібна для роботи, зверніться до адміністратора."
+    ),
     "forbidden_home": "На головну сторінку",
     "live_act_reason": "Причина паузи",
     "live_topics": "Теми сьогодні",
@@ -478,7 +484,10 @@ _UK: dict[str, str] = {
 
 _EN: dict[str, str] = {
     "forbidden_title": "No access",
-    "forbidden_text": "This page is not for your role. The pages you may open are in the menu above; if you need this one for your work, ask an administrator.",
+    "forbidden_text": (
+        "This page is not for your role. The pages you may open are in the menu above; "
+        "if you need this one for your work, ask an administrator."
+    ),
     "forbidden_home": "To your home page",
     "live_act_reason": "Pause reason",
     "live_topics": "Topics today",
