@@ -193,7 +193,17 @@ async def running_service(
         await pbx.start()
     settings = make_settings(db_url, pbx, **overrides)
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    # idle connections stay open for the whole test: with uvicorn's 5 s default a request sent
+    # as the server closes an idle keep-alive connection fails with ReadError (httpx does not
+    # resend), which a test that spends seconds in a browser between API calls ran into
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=600,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):
