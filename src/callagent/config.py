@@ -201,6 +201,20 @@ class Settings(BaseSettings):
     # when set, start-up warns about notification prompts Asterisk would not find there
     # (`callagent prompts install` puts them in); "": not checked (PBX on another machine).
     asterisk_sounds_dir: str = ""
+    # Call recordings: the folder callagent reads them from (Asterisk's MixMonitor folder,
+    # shared or mounted); an absolute name Asterisk stored under recordings_pbx_dir is read
+    # from the same place under recordings_dir. Operators hear their own calls only when
+    # the centre allows it; recordings older than the retention (days; 0: kept) are deleted
+    # by `callagent recordings purge`.
+    recordings_dir: str = "./recordings"
+    recordings_pbx_dir: str = "/var/spool/asterisk/monitor"
+    recordings_operators_listen: bool = False
+    recordings_retention_days: int = Field(default=0, ge=0)
+    # Complaints: the decision deadline rule ("30 calendar days", "10 working days"), the
+    # holidays working days skip (YYYY-MM-DD), "due soon" within this many days.
+    complaint_deadline: str = "30 calendar days"
+    complaint_holidays: CommaList = Field(default_factory=list)
+    complaint_due_soon_days: int = Field(default=3, ge=0, le=60)
 
     log_level: str = "INFO"
 
@@ -233,6 +247,18 @@ class Settings(BaseSettings):
                     "takes addresses or CIDRs such as 10.0.0.5,10.1.0.0/16"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _complaint_rule(self) -> Settings:
+        from callagent.complaints.deadline import DeadlineRule, RuleError
+
+        try:
+            DeadlineRule.parse(self.complaint_deadline, self.complaint_holidays)
+        except RuleError as exc:
+            raise ValueError(
+                f"CALLAGENT_COMPLAINT_DEADLINE / CALLAGENT_COMPLAINT_HOLIDAYS: {exc}"
+            ) from None
+        return self
 
     @field_validator("timezone")
     @classmethod

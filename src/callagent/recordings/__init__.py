@@ -1,0 +1,1 @@
+"""Call recordings: the safe path to a call's file, listening, retention."""
