@@ -27,6 +27,11 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     REPORTS_READ = "reports:read"  # KPIs and reports (supervisors with a group: their team)
     ROUTING_AGI = "routing:agi"  # the process-AGI bridge (callagent-agi) on the PBX
+    # a call's recording (operators: their own, when CALLAGENT_RECORDINGS_OPERATORS_LISTEN)
+    RECORDINGS_LISTEN = "recordings:listen"
+    COMPLAINTS_READ = "complaints:read"  # the complaints register (operators: their own)
+    COMPLAINTS_WRITE = "complaints:write"  # register; work on one's own complaints
+    COMPLAINTS_MANAGE = "complaints:manage"  # owners, anyone's complaints, the causes report
 
 
 class Role(StrEnum):
@@ -50,6 +55,9 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.QUESTIONS_WRITE,
             Scope.CALLS_ORIGINATE,
             Scope.OPERATORS_STATE,
+            Scope.RECORDINGS_LISTEN,
+            Scope.COMPLAINTS_READ,
+            Scope.COMPLAINTS_WRITE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -68,6 +76,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.OPERATORS_READ,
             Scope.OPERATORS_STATE,
             Scope.REPORTS_READ,
+            Scope.RECORDINGS_LISTEN,
+            Scope.COMPLAINTS_READ,
+            Scope.COMPLAINTS_WRITE,
+            Scope.COMPLAINTS_MANAGE,
         }
     ),
     Role.ADMIN: frozenset(Scope),
