@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import tempfile
 import time
 import uuid
 import warnings
@@ -177,6 +178,8 @@ def make_settings(db_url: str, pbx: AmiServer | None, **overrides: object) -> Se
         # a test starting a campaign must not have it dialled behind its back; the tests
         # of the scheduler turn it on
         "campaign_scheduler": "off",
+        # the demo's simulator writes recordings there: never into the checkout
+        "recordings_dir": tempfile.mkdtemp(prefix="callagent-recordings-"),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -21,6 +21,7 @@ from callagent.cli_support import engine_or_exit, sessions_or_exit, settings_or_
 from callagent.config import Settings
 from callagent.logs import setup_logging
 from callagent.prompts.cli import app as prompts_app
+from callagent.recordings.cli import app as recordings_app
 from callagent.reports.cli import app as report_app
 
 app = typer.Typer(
@@ -190,6 +191,7 @@ app.add_typer(registry_app, name="registry")
 # The old spelling of `campaigns run`, one letter apart: kept for crontabs, not listed.
 app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(recordings_app, name="recordings")
 app.add_typer(report_app, name="report")
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
@@ -30,6 +31,7 @@ from callagent.api import (
     operators,
     originate,
     questions,
+    recordings,
     reports,
     tokens,
     webhooks,
@@ -62,6 +64,7 @@ from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.sim.demo import Demo, demo_operators
 from callagent.sim.demo_people import DemoPeople
+from callagent.sim.recording_files import RecordingSink
 from callagent.web import api_docs, live, live_board, pages
 from callagent.webhooks.worker import WebhookWorker
 from callagent.wrapup.forms import load_forms
@@ -210,6 +213,9 @@ def create_app(settings: Settings) -> FastAPI:
                 interval=settings.simulator_call_interval,
                 speed=settings.simulator_speed,
                 after_call=app.state.demo_people.after_call,
+                recordings=RecordingSink(
+                    Path(settings.recordings_dir), settings.recordings_pbx_dir
+                ),
             )
             demo.announce(interval=settings.simulator_call_interval, endpoints=endpoints)
         tasks = [
@@ -283,6 +289,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(operators.routing_router)
     app.include_router(wrapups.router)
     app.include_router(questions.router)
+    app.include_router(recordings.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)
     app.include_router(live.router)

@@ -18,6 +18,7 @@ from callagent.routing.states import Signal
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.outbound import OutboundPbx, demo_outcome
 from callagent.sim.pbx import AfterCall, SimulatedPbx
+from callagent.sim.recording_files import RecordingSink
 from callagent.sim.scenarios import DEMO_BEHAVIOUR, DEMO_WEIGHTS
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Demo:
         speed: float = 1.0,
         login_timeout: float = 30.0,
         after_call: AfterCall | None = None,
+        recordings: RecordingSink | None = None,
     ) -> None:
         """Register the demo phones and start generating calls.
 
@@ -100,7 +102,8 @@ class Demo:
         to the fallback queue, dialled out by an operator; now and then a busy
         phone), with people's times drawn from ``DEMO_BEHAVIOUR``. ``after_call``: how the
         operators finish their after-call work (:class:`~callagent.sim.demo_people.DemoPeople`
-        submits the wrap-up); None: they press *54.
+        submits the wrap-up); None: they press *54. ``recordings``: where recorded calls'
+        files are written (a generated WAV), None: nowhere.
         """
         host, people = self.agi_host, self.behaviour
         self.pbx = SimulatedPbx(
@@ -111,6 +114,7 @@ class Demo:
             speed=speed,
             behaviour=people,
             after_call=after_call,
+            recordings=recordings,
         )
         # campaigns' Originates: applicants answer (1/2/9/nothing), are busy, don't answer
         self.outbound = OutboundPbx(

@@ -35,6 +35,7 @@ from typing import Any
 from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.channels import CHANNEL_HEADERS
+from callagent.sim.recording_files import RecordingSink, recording_name
 from callagent.sim.scenarios import (
     DEMO_WEIGHTS,
     OPERATOR,
@@ -150,8 +151,11 @@ class SimulatedPbx:
         behaviour: Behaviour | None = None,
         hold: bool = True,
         after_call: AfterCall | None = None,
+        recordings: RecordingSink | None = None,
     ) -> None:
         self.ami = ami
+        # make run: a generated WAV where a recorded call's MixMonitor would write
+        self.recordings = recordings
         # The operator's after-call work, done ``behaviour.wrapup`` after the call: None
         # presses *54 (ready) on the phone; make run's demo submits the wrap-up instead.
         self.after_call = after_call
@@ -255,6 +259,9 @@ class SimulatedPbx:
         bound: list[str] = []
         try:
             await self._play_call(template, played, targets, patience, bound)
+            stored = recording_name(template) if self.recordings and played.routed else None
+            if stored and self.recordings:
+                await asyncio.to_thread(self.recordings.write, played.rewrite(stored))
         finally:
             for endpoint in bound:
                 self.in_call[endpoint] -= 1
