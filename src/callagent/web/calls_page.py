@@ -23,14 +23,17 @@ from sqlalchemy.orm import Session
 
 from callagent.api.calls import may_see_call, present, visible_calls
 from callagent.api.pii_search import allow_phone_search, audit_phone_search
+from callagent.api.recordings import may_listen
 from callagent.api.schemas import CallDetail, CallSummary, Id
 from callagent.api.security import Db
 from callagent.api.wrapups import present as present_wrapup
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
-from callagent.db.models import User
+from callagent.config import Settings
+from callagent.db.models import Call, User
 from callagent.db.queries import TOPIC_VARIABLE, CallFilter, call_topics, get_call, list_calls
 from callagent.db.wrapup_models import Wrapup
+from callagent.recordings.files import RecordingError, locate
 from callagent.reports.periods import picked_days
 from callagent.web.calls_view import (
     People,
@@ -312,6 +315,7 @@ def call_page(
     back_query = urlencode(
         [(k, v) for k, v in parse_qsl(back or "") if k in LIST_PARAMS and v][: len(LIST_PARAMS)]
     )
+    player = _player(db, principal, row, settings, words)
     values = {
         **context,
         "call": call,
@@ -335,5 +339,24 @@ def call_page(
         "back": f"/calls?{back_query}" if back_query else "/calls",
         "timezone": settings.timezone,
         "masked": Scope.CALLS_READ_PII not in principal.scopes,
+        "player": player,
     }
     return templates.TemplateResponse(request, "calls_call.html", values, headers=PAGE_HEADERS)
+
+
+def _player(
+    db: Session, principal: Principal, call: Call, settings: Settings, words: dict[str, str]
+) -> dict[str, str] | None:
+    """The recording's player for those who may listen: its address, or why it cannot play
+    (the file gone, outside the folder) in the page's words; None: no player."""
+    if not may_listen(db, principal, call, settings):
+        return None
+    try:
+        locate(
+            call.recording_file,
+            folder=settings.recordings_dir,
+            pbx_dir=settings.recordings_pbx_dir,
+        )
+    except RecordingError as exc:
+        return {"url": "", "error": words.get(f"error_{exc.code}", exc.detail)}
+    return {"url": f"/api/v1/calls/{call.id}/recording", "error": ""}

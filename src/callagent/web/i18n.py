@@ -16,7 +16,9 @@ from callagent.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, language_
 from callagent.web import i18n_admin as admin_words
 from callagent.web import i18n_calls as call_words
 from callagent.web import i18n_campaigns as campaign_words
+from callagent.web import i18n_complaints as complaint_words
 from callagent.web import i18n_questions as question_words
+from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
 
 __all__ = [
@@ -715,6 +717,8 @@ STRINGS: dict[Language, dict[str, str]] = {
         **question_words.RU,
         **call_words.RU,
         **report_words.RU,
+        **recording_words.RU,
+        **complaint_words.RU,
     },
     "uk": {
         **_UK,
@@ -723,6 +727,8 @@ STRINGS: dict[Language, dict[str, str]] = {
         **question_words.UK,
         **call_words.UK,
         **report_words.UK,
+        **recording_words.UK,
+        **complaint_words.UK,
     },
     "en": {
         **_EN,
@@ -731,6 +737,8 @@ STRINGS: dict[Language, dict[str, str]] = {
         **question_words.EN,
         **call_words.EN,
         **report_words.EN,
+        **recording_words.EN,
+        **complaint_words.EN,
     },
 }
 
