@@ -339,8 +339,18 @@ async def test_a_restart_of_callagent_mid_call_carries_on(db_url: str) -> None:
     try:
         async with running_service(db_url, pbx=pbx) as service:
             await (await pbx.connection(0)).send(head)
-            await wait_for(lambda: len(service.monitor.tracker.calls) == 1)
+            # the whole head read (both legs bridged), not just its first frame: a stop
+            # after one frame would leave the record a restart restores incomplete
+            await wait_for(
+                lambda: any(len(c.legs) == 2 for c in service.monitor.tracker.calls.values())
+            )
             await service.monitor.writer.drain()
+
+            async def stored() -> bool:
+                page = (await service.client.get("/api/v1/calls")).json()
+                return page["total"] == 1 and page["items"][0]["answered_at"] is not None
+
+            await wait_for(stored)
         pbx.live_channels = [
             {
                 "Channel": "PJSIP/op1001-00000019",

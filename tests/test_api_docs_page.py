@@ -23,6 +23,7 @@ from tests.test_operator_page import CHROMIUM, require_chromium
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "api-docs"
 # hard-coded in ReDoc 2's sidebar; no option turns it off
 REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+RENDER_TIMEOUT_MS = 60_000
 INTRANET = "callagent.intranet.test"  # a name that is not localhost, as an office's host
 
 
@@ -96,13 +97,16 @@ async def test_docs_and_redoc_render_with_no_internet(tmp_path: Path) -> None:
                 one_call = page.locator(
                     '.opblock-summary-path[data-path="/api/v1/calls/{call_id}"]'
                 )
-                await expect(one_call).to_be_visible()
+                # the bundles draw the whole API (70+ operations) in seconds, more on a
+                # busy CI machine: expect's own 5 s is not the page's measure
+                await expect(one_call).to_be_visible(timeout=RENDER_TIMEOUT_MS)
                 assert await operations.count() > 40  # the whole API, not a stub
                 await expect(page.locator(".btn.authorize")).to_be_visible()
             async with _offline_page(browser, origin, f"redoc-{host}") as page:
                 await page.goto(f"{origin}/redoc")
+                # an operation, drawn by the bundle
                 heading = page.locator("h2", has_text="The process is alive")
-                await expect(heading).to_be_visible()  # an operation, drawn by the bundle
+                await expect(heading).to_be_visible(timeout=RENDER_TIMEOUT_MS)
                 assert await page.locator("h2").count() > 40
 
 
