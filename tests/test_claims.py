@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
-from callagent.db.models import Device, OperatorStateChange, User
+from callagent.db.models import Call, Device, OperatorStateChange, User
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.routing.operators import ClaimRequest, OperatorBook
 from callagent.routing.states import OperatorState, Signal
@@ -133,3 +133,52 @@ def test_freeing_many_operators_is_one_change_each_with_history(book: OperatorBo
     ]
     # Freeing again changes nothing: the signal no longer applies.
     assert book.release_many(["pbx1:0.1"], cause="route_retry") == []
+
+
+def test_an_operator_left_on_an_ended_call_goes_to_wrap_up_unless_the_phone_is_busy(
+    book: OperatorBook,
+) -> None:
+    """The sweep frees an operator whose change died with the process (the call is stored
+    ended, they are still on it), once the grace is over and only while their phone is
+    not on another call the PBX reports."""
+    (op1,) = ready_operators(book, 1)
+    ended = T0 + timedelta(minutes=1)
+    with book.sessions.begin() as session:
+        user = session.get(User, op1)
+        assert user is not None
+        user.state = OperatorState.ON_CALL.value
+        user.state_since = T0
+        session.add(
+            Call(
+                node="pbx1",
+                linkedid="1796200000.1",
+                direction="inbound",
+                started_at=T0,
+                answered_at=T0 + timedelta(seconds=5),
+                ended_at=ended,
+                operator_endpoint="PJSIP/op1",
+                disposition="answered",
+                final=True,
+                updated_at=ended,
+            )
+        )
+    phones(book, {"PJSIP/op1": ("INUSE", True)})  # a consult call callagent keeps no record of
+    grace = timedelta(seconds=book.call_gone_grace)
+
+    def state() -> str:
+        with book.sessions() as session:
+            return str(session.scalar(select(User.state).where(User.id == op1)))
+
+    book.sweep(now=ended + grace / 2)
+    assert state() == "on_call"  # within the grace: the state driver's change may come
+    book.sweep(now=ended + 2 * grace)
+    assert state() == "on_call"  # the phone is on a call
+    with book.sessions.begin() as session:
+        session.execute(update(Device).values(state="NOT_INUSE"))
+    book.sweep(now=ended + 2 * grace)
+    assert state() == "wrap_up"
+    with book.sessions() as session:
+        change = session.scalars(
+            select(OperatorStateChange).order_by(OperatorStateChange.id.desc()).limit(1)
+        ).one()
+    assert (change.cause, change.call) == ("call_gone", "pbx1:1796200000.1")

@@ -17,13 +17,15 @@ import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
-from callagent.sim.ami_server import trace_body
+from callagent.db.models import Call, User
+from callagent.sim.ami_server import AmiServer, trace_body
 from tests.conftest import RunningService, running_service, trace_bytes, wait_for
 from tests.test_routing import add_operators, set_ready
 
@@ -240,6 +242,95 @@ async def test_the_changes_held_back_are_bounded(
     ]  # once, not once per event
 
 
+def _stored_state(url: str, user_id: int) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.scalar(select(User.state).where(User.id == user_id)))
+    finally:
+        engine.dispose()
+
+
 def _linkedid(body: bytes) -> str:
     line = next(x for x in body.split(b"\r\n") if x.startswith(b"Linkedid: "))
     return line.split(b": ", 1)[1].decode()
+
+
+async def test_a_restart_during_the_outage_still_frees_the_operator(db_url: str) -> None:
+    """callagent stops while the changes wait (they are lost with the process); the call
+    ended meanwhile. The next start finds op1001 on a call the PBX no longer has: the
+    call is closed and op1001 goes to wrap-up with the call's form, not stuck on it."""
+    body = trace_body(trace_bytes(TRACE))
+    cut = body.index(b"Event: HangupRequest")
+    pbx = AmiServer()
+    await pbx.start()
+    try:
+        with _proxied(db_url) as (url, proxy):
+            async with AsyncExitStack() as outage, AsyncExitStack() as first:
+                service = await first.enter_async_context(running_service(url, pbx=pbx))
+                (op1001,) = add_operators(service, 1)
+                await set_ready(service, [op1001])
+                await _send(service, body[:cut])
+                await wait_for(lambda: _state(service, op1001) == "on_call")
+                await service.app.state.driver.queue.join()  # type: ignore[attr-defined]
+                await outage.enter_async_context(_outage(url, proxy))
+                await _send(service, body[cut:])  # the hang-ups: never stored
+                await first.aclose()  # stopped (or killed) during the outage
+            # what it held back went with it: op1001 is still on the call in the database
+            assert _stored_state(url, op1001) == "on_call"
+            # the database is back; the PBX has no channel of that call any more
+            async with running_service(url, pbx=pbx) as again:
+                await wait_for(lambda: _state(again, op1001) == "wrap_up", timeout=15)
+                pending = await again.client.get(
+                    "/api/v1/wrapups/pending", params={"operator_id": op1001}
+                )
+                assert pending.status_code == 200, pending.text
+                (wrapup,) = pending.json()
+                assert wrapup["call_key"].endswith(_linkedid(body))
+                calls = (await again.client.get("/api/v1/calls")).json()["items"]
+                (call,) = [c for c in calls if c["linkedid"] == _linkedid(body)]
+                assert call["final"] is True, call
+    finally:
+        await pbx.stop()
+
+
+async def test_a_call_stored_final_whose_state_change_died_with_the_process(
+    db_url: str,
+) -> None:
+    """The call's record reached the database (final), the operator's change did not:
+    the process went (kill -9) between the two writes. Nothing will ever say the call
+    ended again, so the next start frees op1001 from the ended call by itself."""
+    body = trace_body(trace_bytes(TRACE))
+    cut = body.index(b"Event: HangupRequest")
+    pbx = AmiServer()
+    await pbx.start()
+    try:
+        async with running_service(db_url, pbx=pbx) as service:
+            (op1001,) = add_operators(service, 1)
+            await set_ready(service, [op1001])
+            await _send(service, body[:cut])
+            await wait_for(lambda: _state(service, op1001) == "on_call")
+            driver = service.app.state.driver  # type: ignore[attr-defined]
+            await driver.queue.join()
+            driver._put = lambda event: None  # the changes die with the process
+            await _send(service, body[cut:])
+            calls = service.app.state.sessions  # type: ignore[attr-defined]
+
+            def stored_final() -> bool:
+                with calls() as db:
+                    return bool(
+                        db.scalar(select(Call.final).where(Call.linkedid == _linkedid(body)))
+                    )
+
+            await wait_for(stored_final)
+        assert _stored_state(db_url, op1001) == "on_call"
+        async with running_service(db_url, pbx=pbx) as again:
+            again.app.state.book.call_gone_grace = 1.0  # type: ignore[attr-defined]
+            await wait_for(lambda: _state(again, op1001) == "wrap_up", timeout=15)
+            pending = await again.client.get(
+                "/api/v1/wrapups/pending", params={"operator_id": op1001}
+            )
+            (wrapup,) = pending.json()
+            assert wrapup["call_key"].endswith(_linkedid(body))
+    finally:
+        await pbx.stop()

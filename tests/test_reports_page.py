@@ -33,9 +33,10 @@ async def today_traffic(service: RunningService) -> datetime:
     sessions = service.app.state.sessions  # type: ignore[attr-defined]
     await replay_bytes(trace_bytes("load_50_calls"), CallStore(sessions))
     now = datetime.now(UTC)
-    target = now - timedelta(hours=1)
-    if target.astimezone(MOSCOW).date() != now.astimezone(MOSCOW).date():
-        target = now - timedelta(minutes=2)
+    # an hour ago, or today's first second when Moscow's day began less than an hour ago
+    local = now.astimezone(MOSCOW)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=MOSCOW).astimezone(UTC)
+    target = max(now - timedelta(hours=1), midnight + timedelta(seconds=1))
     with sessions.begin() as db:
         first = db.scalar(select(Call.started_at).order_by(Call.started_at).limit(1))
         assert first is not None

@@ -47,12 +47,20 @@ from callagent.webhooks.outbox import Event, enqueue_many
 
 log = logging.getLogger(__name__)
 
+# How long an operator may be shown on a call that has ended (and no other) before the
+# sweep sends them to wrap-up: far beyond the state driver's own change in every normal
+# case, so it only catches a change that was lost (see OperatorBook._off_ended_calls).
+CALL_GONE_GRACE = 30.0  # seconds
+
 _PAGE = 8  # spare candidates read beyond what a batch of claims needs (then all of them)
 
 # Device states in which a phone cannot take another call.
 BUSY_DEVICE_STATES = frozenset(
     {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"}
 )
+
+# Device states of a phone that is on a call (UNAVAILABLE and INVALID are not).
+_ON_A_CALL = BUSY_DEVICE_STATES - {"UNAVAILABLE", "INVALID"}
 
 # The claim path runs per call: its statements are Core, built once, on the tables
 # (not the ORM entities), and run on the transaction's connection.
@@ -319,6 +327,7 @@ class OperatorBook:
         self.no_answer_policy = no_answer_policy
         self.skip_seconds = skip_seconds
         self.claim_timeout = claim_timeout
+        self.call_gone_grace = CALL_GONE_GRACE
         # Filled from worker threads, drained by the event loop (QueueMirror).
         self.changes: queue.SimpleQueue[StateChange] = queue.SimpleQueue()
         # SQLite has one writer at a time and its busy handler sleeps in steps of up to
@@ -669,10 +678,12 @@ class OperatorBook:
     # ------------------------------------------------------------------ sweep
 
     def sweep(self, now: datetime | None = None) -> int:
-        """Wrap-up deadlines passed -> ready; claims that never rang -> released."""
+        """Wrap-up deadlines passed -> ready; claims that never rang -> released;
+        operators on a call that has ended -> wrap-up (:meth:`_off_ended_calls`)."""
         now = now or utcnow()
         changed = 0
         with self._write_lock, self.sessions.begin() as session:
+            changed += self._off_ended_calls(session, now)
             done = session.scalars(
                 select(User).where(
                     User.state == OperatorState.WRAP_UP.value, User.wrapup_until <= now
@@ -695,6 +706,71 @@ class OperatorBook:
                     call=user.claimed_call,
                     now=now,
                 )
+        return changed
+
+    def _off_ended_calls(self, session: Session, now: datetime) -> int:
+        """Operators shown on a call for over ``call_gone_grace`` s whose phones have no
+        call in progress and whose last call ended that long ago: to wrap-up for it.
+
+        The state driver does this when the call ends; this catches what its change was
+        lost with (the process stopped or was killed between the call's record and the
+        operator's change reaching the database): nothing would say that call ended
+        again. The grace keeps it behind the driver's own change in every normal case.
+        """
+        settled = now - timedelta(seconds=self.call_gone_grace)
+        on_call = session.scalars(
+            select(User).where(
+                User.state == OperatorState.ON_CALL.value, User.state_since <= settled
+            )
+        ).all()
+        phones = {phone: user for user in on_call for phone in user.endpoints or ()}
+        if not phones:
+            return 0
+        talking = set(
+            session.scalars(
+                select(Call.operator_endpoint).where(
+                    Call.final.is_(False), Call.operator_endpoint.in_(phones)
+                )
+            )
+        )
+        # a phone the PBX says is on a call (one callagent keeps no record of: a consult
+        # call, a feature code) keeps its operator where they are
+        talking.update(
+            session.scalars(
+                select(Device.device).where(
+                    Device.device.in_(phones), Device.state.in_(sorted(_ON_A_CALL))
+                )
+            )
+        )
+        changed = 0
+        for user in on_call:
+            mine = set(user.endpoints or ()) & phones.keys()
+            if not mine or mine & talking:
+                continue
+            last = session.execute(
+                select(Call.node, Call.linkedid, Call.ended_at)
+                .where(Call.final.is_(True), Call.operator_endpoint.in_(mine))
+                .order_by(Call.ended_at.desc())
+                .limit(1)
+            ).first()
+            if last is None or last.ended_at is None or last.ended_at > settled:
+                continue  # no ended call to wrap up (yet): left as it is
+            log.warning(
+                "operator %s was still shown on call %s:%s, which ended at %s: to wrap-up "
+                "(its change had not been stored)",
+                user.login,
+                last.node,
+                last.linkedid,
+                last.ended_at.isoformat(timespec="seconds"),
+            )
+            changed += self.apply(
+                session,
+                user,
+                Signal.CALL_ENDED,
+                cause="call_gone",
+                call=f"{last.node}:{last.linkedid}",
+                now=now,
+            )
         return changed
 
     def view(self, user_id: int) -> StateView | None:
