@@ -1,0 +1,1 @@
+"""Workforce planning: the calls' forecast, the staff an interval needs (Erlang C and A)."""
