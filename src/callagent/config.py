@@ -215,6 +215,21 @@ class Settings(BaseSettings):
     complaint_deadline: str = "30 calendar days"
     complaint_holidays: CommaList = Field(default_factory=list)
     complaint_due_soon_days: int = Field(default=3, ge=0, le=60)
+    # Workforce planning (README, Workforce planning): the forecast's interval, the weeks
+    # of calls it reads and holds out, special days; the staffing target (the SL
+    # threshold is CALLAGENT_SL_THRESHOLD_SECONDS), shrinkage as name=share items, the
+    # callers' patience for Erlang A (0: measured from the abandoned calls).
+    planning_interval_minutes: int = Field(default=30)
+    planning_history_weeks: int = Field(default=12, ge=1, le=104)
+    planning_backtest_weeks: int = Field(default=2, ge=0, le=12)
+    planning_holidays: CommaList = Field(default_factory=list)
+    planning_sl_target: float = Field(default=0.8, ge=0, lt=1)
+    planning_asa_target_seconds: float = Field(default=0.0, ge=0)  # 0: not a target
+    planning_max_occupancy: float = Field(default=0.85, gt=0, le=1)
+    planning_shrinkage: CommaList = Field(
+        default_factory=lambda: ["breaks=0.10", "training=0.05", "absence=0.08"]
+    )
+    planning_patience_seconds: float = Field(default=0.0, ge=0)
 
     log_level: str = "INFO"
 
@@ -258,6 +273,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"CALLAGENT_COMPLAINT_DEADLINE / CALLAGENT_COMPLAINT_HOLIDAYS: {exc}"
             ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _planning(self) -> Settings:
+        from callagent.planning.options import parse_holidays, parse_shrinkage
+
+        if self.planning_interval_minutes not in (15, 30, 60):
+            raise ValueError("CALLAGENT_PLANNING_INTERVAL_MINUTES must be 15, 30 or 60")
+        try:
+            parse_holidays(self.planning_holidays)
+        except ValueError as exc:
+            raise ValueError(f"CALLAGENT_PLANNING_HOLIDAYS: {exc}") from None
+        try:
+            parse_shrinkage(self.planning_shrinkage)
+        except ValueError as exc:
+            raise ValueError(f"CALLAGENT_PLANNING_SHRINKAGE: {exc}") from None
         return self
 
     @field_validator("timezone")
