@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from callagent.reports.activity import AttemptFact, WrapupFact, activity
-from callagent.reports.kpi import CallFact, Kpi, KpiOptions, by_operator, compute
-from callagent.reports.operator_time import LOGGED_IN, StateSpan, operator_time
+from callagent.reports.activity import Activity, AttemptFact, WrapupFact, activity
+from callagent.reports.kpi import CallFact, CallTally, Kpi, KpiOptions, by_operator, finish, tally
+from callagent.reports.operator_time import (
+    LOGGED_IN,
+    OperatorTime,
+    StateSpan,
+    operator_time,
+    settle,
+)
 from callagent.reports.periods import TIME_GROUPINGS, Bucket, bucket_of
 
 GROUPINGS = ("interval", "day", "week", "month", "operator", "topic", "did", "campaign")
@@ -43,6 +49,25 @@ class _Group:
     bounds: Bucket | None = None  # a time group's bounds
 
 
+@dataclass
+class Tallies:
+    """The additive figures of one group (or of the totals): what :func:`build` finishes
+    into a :class:`Kpi`, and what stored interval aggregates add to."""
+
+    calls: CallTally = field(default_factory=CallTally)
+    time: OperatorTime = field(default_factory=OperatorTime)
+    activity: Activity = field(default_factory=Activity)
+    order: str = ""  # a time group's start (ISO, UTC): groups are sorted by it, then key
+
+    def finish(self, options: KpiOptions, key: str | None = None) -> Kpi:
+        """The group's figures."""
+        kpi = finish(self.calls, options, key)
+        settle(self.time)
+        kpi.time = self.time
+        kpi.activity = self.activity
+        return kpi
+
+
 def build(
     inputs: ReportInputs,
     options: KpiOptions,
@@ -54,11 +79,39 @@ def build(
     """The report's totals, with one :class:`Kpi` per group (in time or key order) in
     ``groups`` when ``by`` is given. By operator a transferred call counts for each
     operator who talked on it; the totals count it once."""
-    total = compute(inputs.calls, options)
-    total.time = operator_time(inputs.spans, inputs.since, inputs.until)
-    total.activity = activity(inputs.wrapups, inputs.attempts)
+    total, groups = group_tallies(
+        inputs, options, by=by, zone=zone, interval_minutes=interval_minutes
+    )
+    return finish_report(total, groups, options, grouped=by is not None)
+
+
+def finish_report(
+    total: Tallies, groups: dict[str, Tallies], options: KpiOptions, *, grouped: bool
+) -> Kpi:
+    """The report from its tallies: the totals, and the groups in time or key order."""
+    kpi = total.finish(options)
+    if grouped:
+        ordered = sorted(groups.items(), key=lambda item: (item[1].order, item[0]))
+        kpi.groups = [group.finish(options, key) for key, group in ordered]
+    return kpi
+
+
+def group_tallies(
+    inputs: ReportInputs,
+    options: KpiOptions,
+    *,
+    by: str | None = None,
+    zone: ZoneInfo,
+    interval_minutes: int = 30,
+) -> tuple[Tallies, dict[str, Tallies]]:
+    """The totals' and each group's additive figures (see :func:`build`)."""
+    total = Tallies(
+        tally(inputs.calls, options),
+        operator_time(inputs.spans, inputs.since, inputs.until),
+        activity(inputs.wrapups, inputs.attempts),
+    )
     if by is None:
-        return total
+        return total, {}
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
     groups: dict[str, _Group] = {}
@@ -102,25 +155,20 @@ def build(
         if by == "campaign":
             for attempt in inputs.attempts:
                 put(attempt.campaign, "attempts", attempt)
-    total.groups = [_figures(key, group, options, inputs) for key, group in _ordered(groups)]
-    return total
+    return total, {key: _tallies(group, options, inputs) for key, group in groups.items()}
 
 
-def _ordered(groups: dict[str, _Group]) -> list[tuple[str, _Group]]:
-    # time groups by their start: on the autumn DST day 03:00+03:00 comes before 03:00+02:00
-    return sorted(
-        groups.items(),
-        key=lambda item: (item[1].bounds.start.isoformat() if item[1].bounds else "", item[0]),
-    )
-
-
-def _figures(key: str, group: _Group, options: KpiOptions, inputs: ReportInputs) -> Kpi:
-    kpi = compute(group.calls, options, key=key)
+def _tallies(group: _Group, options: KpiOptions, inputs: ReportInputs) -> Tallies:
     start = group.bounds.start if group.bounds else inputs.since
     end = group.bounds.end if group.bounds else inputs.until
-    kpi.time = operator_time(group.spans, max(start, inputs.since), min(end, inputs.until))
-    kpi.activity = activity(group.wrapups, group.attempts)
-    return kpi
+    return Tallies(
+        tally(group.calls, options),
+        operator_time(group.spans, max(start, inputs.since), min(end, inputs.until)),
+        activity(group.wrapups, group.attempts),
+        # time groups by their start: on the autumn DST day 03:00+03:00 comes before
+        # 03:00+02:00
+        group.bounds.start.astimezone(UTC).isoformat() if group.bounds else "",
+    )
 
 
 def _cut(span: StateSpan, by: str, zone: ZoneInfo, interval_minutes: int) -> list[StateSpan]:

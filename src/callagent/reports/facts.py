@@ -156,6 +156,9 @@ def after_call_work(session: Session, calls: Sequence[Call]) -> dict[tuple[str, 
     acw: dict[tuple[str, int], float] = defaultdict(float)
     for user_id, at, key in entries:
         following = next((t for t in changes[user_id] if t > at), None)
-        if following is not None:  # still in wrap-up: counted once it ends
+        # still in wrap-up (or past the longest wrap-up): counted once it ends; the bound
+        # is per wrap-up so that a call's after-call work does not depend on which other
+        # calls were read with it (a year, or the hour an interval aggregate is built from)
+        if following is not None and following - at <= _LONGEST_WRAPUP:
             acw[(str(key), int(user_id))] += (following - at).total_seconds()
     return dict(acw)

@@ -116,7 +116,7 @@ def load_attempts(session: Session, *, since: datetime, until: datetime) -> list
 def earlier_callers(
     session: Session, *, since: datetime, numbers: Sequence[str]
 ) -> list[tuple[str, datetime]]:
-    """(caller, offered at) of the inbound calls of these numbers in the 7 days before
+    """(caller, offered at) of the ended inbound calls of these numbers in the 7 days before
     ``since``: what makes a period's first calls repeats."""
     wanted = sorted({n for n in numbers if n})
     found: list[tuple[str, datetime]] = []
@@ -126,6 +126,9 @@ def earlier_callers(
             for number, at in session.execute(
                 select(Call.caller_number, Call.started_at).where(
                     Call.direction == "inbound",
+                    # ended calls, as the period's own: a call's repeat flags are then the
+                    # same whichever period (or interval aggregate) reads it
+                    Call.final.is_(True),
                     Call.started_at >= since - REPEAT_LOOKBACK,
                     Call.started_at < since,
                     Call.caller_number.in_(wanted[i : i + 500]),

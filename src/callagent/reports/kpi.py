@@ -131,46 +131,108 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def compute(facts: Iterable[CallFact], options: KpiOptions, key: str | None = None) -> Kpi:
-    """The figures of ``facts`` (see the module's formulas)."""
-    kpi = Kpi(key=key)
-    waits: list[float] = []
-    answered_wait = 0.0
-    acw = 0.0
+@dataclass
+class CallTally:
+    """The additive part of the calls' figures: counts, sums and the longest wait. Tallies
+    of disjoint sets of calls add up (:meth:`add`) to the tally of their union, which is
+    what lets stored interval aggregates stand in for the calls themselves."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    unanswered: int = 0
+    answered_within_threshold: int = 0
+    abandoned_within_threshold: int = 0
+    transferred: int = 0
+    repeat_24h: int = 0
+    repeat_7d: int = 0
+    answered_wait_seconds: float = 0.0  # sum of the answered calls' waits
+    talk_seconds: float = 0.0
+    hold_seconds: float = 0.0
+    acw_seconds: float = 0.0  # sum of the answered calls' after-call work
+    longest_wait_seconds: float = 0.0  # a maximum, not a sum
+
+    def add(self, other: CallTally) -> None:
+        """Add ``other``'s calls to these (sums add, the longest wait is the larger)."""
+        for name in SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.longest_wait_seconds = max(self.longest_wait_seconds, other.longest_wait_seconds)
+
+    @property
+    def empty(self) -> bool:
+        """No call at all."""
+        return self.offered == 0
+
+
+SUMMED = tuple(name for name in CallTally.__dataclass_fields__ if name != "longest_wait_seconds")
+
+
+def tally(facts: Iterable[CallFact], options: KpiOptions) -> CallTally:
+    """The additive figures of ``facts`` (see the module's formulas)."""
+    counted = CallTally()
     for fact in facts:
-        kpi.offered += 1
-        kpi.transferred += fact.transferred
-        kpi.repeat_24h += fact.repeat_24h
-        kpi.repeat_7d += fact.repeat_7d
-        waits.append(fact.wait_seconds)
+        counted.offered += 1
+        counted.transferred += fact.transferred
+        counted.repeat_24h += fact.repeat_24h
+        counted.repeat_7d += fact.repeat_7d
+        counted.longest_wait_seconds = max(counted.longest_wait_seconds, fact.wait_seconds)
         within = fact.wait_seconds <= options.sl_threshold_seconds
         if fact.disposition == "answered":
-            kpi.answered += 1
-            kpi.answered_within_threshold += within
-            answered_wait += fact.wait_seconds
-            kpi.talk_seconds += fact.talk_seconds
-            kpi.hold_seconds += fact.hold_seconds
-            acw += fact.acw_seconds
+            counted.answered += 1
+            counted.answered_within_threshold += within
+            counted.answered_wait_seconds += fact.wait_seconds
+            counted.talk_seconds += fact.talk_seconds
+            counted.hold_seconds += fact.hold_seconds
+            counted.acw_seconds += fact.acw_seconds
         elif fact.disposition == "abandoned":
-            kpi.abandoned += 1
+            counted.abandoned += 1
             short = fact.wait_seconds < options.short_abandon_seconds
-            kpi.short_abandoned += short
+            counted.short_abandoned += short
             if within and not (short and options.exclude_short_abandons):
-                kpi.abandoned_within_threshold += 1
+                counted.abandoned_within_threshold += 1
         else:
-            kpi.unanswered += 1
-    excluded = kpi.short_abandoned if options.exclude_short_abandons else 0
-    base = kpi.offered - excluded
-    kpi.service_level = _ratio(kpi.answered_within_threshold, base)
+            counted.unanswered += 1
+    return counted
+
+
+def finish(counted: CallTally, options: KpiOptions, key: str | None = None) -> Kpi:
+    """The figures (rates and means) of a tally."""
+    kpi = Kpi(key=key)
+    for name in (
+        "offered",
+        "answered",
+        "abandoned",
+        "short_abandoned",
+        "unanswered",
+        "answered_within_threshold",
+        "abandoned_within_threshold",
+        "transferred",
+        "repeat_24h",
+        "repeat_7d",
+        "talk_seconds",
+        "hold_seconds",
+        "longest_wait_seconds",
+    ):
+        setattr(kpi, name, getattr(counted, name))
+    excluded = counted.short_abandoned if options.exclude_short_abandons else 0
+    base = counted.offered - excluded
+    kpi.service_level = _ratio(counted.answered_within_threshold, base)
     kpi.service_level_2 = _ratio(
-        kpi.answered_within_threshold + kpi.abandoned_within_threshold, base
+        counted.answered_within_threshold + counted.abandoned_within_threshold, base
     )
-    kpi.abandon_rate = _ratio(kpi.abandoned - excluded, base)
-    kpi.asa_seconds = _ratio(answered_wait, kpi.answered)
-    kpi.longest_wait_seconds = max(waits, default=0.0)
-    kpi.acw_seconds = _ratio(acw, kpi.answered)
-    kpi.aht_seconds = _ratio(kpi.talk_seconds + kpi.hold_seconds + acw, kpi.answered)
+    kpi.abandon_rate = _ratio(counted.abandoned - excluded, base)
+    kpi.asa_seconds = _ratio(counted.answered_wait_seconds, counted.answered)
+    kpi.acw_seconds = _ratio(counted.acw_seconds, counted.answered)
+    kpi.aht_seconds = _ratio(
+        counted.talk_seconds + counted.hold_seconds + counted.acw_seconds, counted.answered
+    )
     return kpi
+
+
+def compute(facts: Iterable[CallFact], options: KpiOptions, key: str | None = None) -> Kpi:
+    """The figures of ``facts`` (see the module's formulas)."""
+    return finish(tally(facts, options), options, key)
 
 
 def by_operator(fact: CallFact) -> list[CallFact]:

@@ -118,6 +118,23 @@ def operator_time(
         pause["seconds"] += seconds
         if (start is None or span.began >= start) and (end is None or span.began < end):
             pause["count"] += 1
+    settle(figures)
+    return figures
+
+
+def settle(figures: OperatorTime) -> None:
+    """Set the occupancy from the sums (after they were added up)."""
     available = figures.logged_in_seconds - figures.paused_seconds
     figures.occupancy = figures.busy_seconds / available if available > 0 else 0.0
-    return figures
+
+
+def add_time(into: OperatorTime, other: OperatorTime) -> None:
+    """Add ``other``'s seconds and pauses to ``into`` (time in disjoint windows adds up);
+    call :func:`settle` once done."""
+    into.logged_in_seconds += other.logged_in_seconds
+    into.paused_seconds += other.paused_seconds
+    into.busy_seconds += other.busy_seconds
+    for reason, pause in other.pauses.items():
+        mine = into.pauses.setdefault(reason, {"count": 0, "seconds": 0.0})
+        mine["count"] += pause["count"]
+        mine["seconds"] += pause["seconds"]

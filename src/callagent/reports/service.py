@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from callagent.config import Settings
-from callagent.reports.activity import intraday_profile, with_repeats
+from callagent.reports.activity import intraday_profile
 from callagent.reports.build import GROUPINGS, ReportInputs, build
-from callagent.reports.facts import load_facts
-from callagent.reports.history import earlier_callers, load_attempts, load_spans, load_wrapups
+from callagent.reports.history import load_spans
+from callagent.reports.inputs import (
+    MAX_INTERVAL_DAYS,
+    MAX_PERIOD_DAYS,
+    check_period,
+    load_inputs,
+)
 from callagent.reports.kpi import Kpi, KpiOptions
 from callagent.reports.operator_time import StateSpan
 from callagent.reports.periods import days_in
 
-__all__ = ["GROUPINGS", "kpi_report", "load_inputs", "options_of", "profile", "timeline"]
+__all__ = [
+    "GROUPINGS",
+    "MAX_INTERVAL_DAYS",
+    "MAX_PERIOD_DAYS",
+    "kpi_report",
+    "load_inputs",
+    "options_of",
+    "profile",
+    "timeline",
+]
 
 
 def options_of(settings: Settings) -> KpiOptions:
@@ -26,54 +40,6 @@ def options_of(settings: Settings) -> KpiOptions:
         sl_threshold_seconds=settings.sl_threshold_seconds,
         short_abandon_seconds=settings.short_abandon_seconds,
         exclude_short_abandons=settings.exclude_short_abandons,
-    )
-
-
-MAX_PERIOD_DAYS = 3660  # ten years: any real report; not the year 38 to 3806
-MAX_INTERVAL_DAYS = 366  # by interval: a year of 15-minute groups at most
-
-
-def _check(since: datetime, until: datetime, by: str | None = None) -> None:
-    if since.tzinfo is None or until.tzinfo is None:
-        raise ValueError("since and until need a time zone (e.g. 2026-12-01T00:00+03:00)")
-    if until <= since:
-        raise ValueError("until must be after since")
-    longest = MAX_INTERVAL_DAYS if by == "interval" else MAX_PERIOD_DAYS
-    if until - since > timedelta(days=longest):
-        grouped = " grouped by interval" if by == "interval" else ""
-        raise ValueError(
-            f"a report{grouped} covers at most {longest} days: choose a shorter period"
-        )
-
-
-def load_inputs(
-    session: Session,
-    *,
-    since: datetime,
-    until: datetime,
-    endpoints: Sequence[str] | None = None,
-    group: str | None = None,
-    calls_only: bool = False,
-    now: datetime | None = None,
-) -> ReportInputs:
-    """The facts of ``[since, until)``: calls (with their repeat flags), and unless
-    ``calls_only`` the operators' states (up to now), wrap-ups and notification attempts.
-    ``endpoints`` / ``group``: a supervisor's team (their phones' calls, their operators)."""
-    _check(since, until)
-    calls = load_facts(session, since=since, until=until, endpoints=endpoints)
-    if calls_only:
-        return ReportInputs(since, until, calls)
-    earlier = earlier_callers(session, since=since, numbers=[c.caller for c in calls])
-    states_until = min(until, now or datetime.now(UTC))
-    return ReportInputs(
-        since,
-        until,
-        with_repeats(calls, earlier),
-        spans=load_spans(session, since=since, until=states_until, group=group)
-        if states_until > since
-        else [],
-        wrapups=load_wrapups(session, since=since, until=until, group=group),
-        attempts=load_attempts(session, since=since, until=until),
     )
 
 
@@ -92,7 +58,7 @@ def kpi_report(
 ) -> Kpi:
     """The figures of ``[since, until)``, optionally per group (see :mod:`.build`);
     ``inputs``: facts already loaded for this period (one load for several groupings)."""
-    _check(since, until, by)
+    check_period(since, until, by)
     if interval_minutes not in (15, 30, 60):
         raise ValueError("interval must be 15, 30 or 60 minutes")
     if by is not None and by not in GROUPINGS:
@@ -126,7 +92,7 @@ def timeline(
 ) -> dict[str, list[StateSpan]]:
     """Each operator's state spans over ``[since, until)`` (a day), by login, in order;
     operators who were offline all along are left out."""
-    _check(since, until)
+    check_period(since, until)
     now = datetime.now(UTC)
     per: dict[str, list[StateSpan]] = {}
     if min(until, now) > since:
