@@ -20,6 +20,7 @@ from callagent.campaigns.run_cli import app as campaign_run_app
 from callagent.cli_support import engine_or_exit, sessions_or_exit, settings_or_exit
 from callagent.config import Settings
 from callagent.logs import setup_logging
+from callagent.planning.cli import app as plan_app
 from callagent.prompts.cli import app as prompts_app
 from callagent.recordings.cli import app as recordings_app
 from callagent.reports.cli import app as report_app
@@ -193,6 +194,7 @@ app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(report_app, name="report")
+app.add_typer(plan_app, name="plan")
 
 
 def _sessions() -> sessionmaker[Session]:

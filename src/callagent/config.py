@@ -225,7 +225,7 @@ class Settings(BaseSettings):
     planning_holidays: CommaList = Field(default_factory=list)
     planning_sl_target: float = Field(default=0.8, ge=0, lt=1)
     planning_asa_target_seconds: float = Field(default=0.0, ge=0)  # 0: not a target
-    planning_max_occupancy: float = Field(default=0.85, gt=0, le=1)
+    planning_max_occupancy: float = Field(default=0.85, ge=0.05, le=1)
     planning_shrinkage: CommaList = Field(
         default_factory=lambda: ["breaks=0.10", "training=0.05", "absence=0.08"]
     )

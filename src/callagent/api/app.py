@@ -30,6 +30,7 @@ from callagent.api import (
     campaigns,
     operators,
     originate,
+    planning,
     questions,
     recordings,
     reports,
@@ -284,7 +285,7 @@ def create_app(settings: Settings) -> FastAPI:
         address_limit=settings.login_address_max_failures,
     )
     app.state.phone_search_limiter = PhoneSearchLimiter(settings.phone_search_per_minute)
-    for module in (auth, originate, calls, operators, tokens, audit, webhooks, reports):
+    for module in (auth, originate, calls, operators, tokens, audit, webhooks, reports, planning):
         app.include_router(module.router)
     app.include_router(operators.routing_router)
     app.include_router(wrapups.router)

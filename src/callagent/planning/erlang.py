@@ -111,8 +111,8 @@ class Target:
             raise ValueError("the service level target must be a share in [0, 1)")
         if self.threshold < 0 or (self.asa is not None and self.asa <= 0):
             raise ValueError("the threshold must be ≥ 0 and the ASA target > 0")
-        if not 0 < self.max_occupancy <= 1:
-            raise ValueError("the maximum occupancy must be in (0, 1]")
+        if not 0.05 <= self.max_occupancy <= 1:  # below, agents would outnumber any need
+            raise ValueError("the maximum occupancy must be between 0.05 and 1")
 
 
 @dataclass(frozen=True)

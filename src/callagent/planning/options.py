@@ -3,7 +3,6 @@ adjustments (the API's ``adjust`` and the CLI's ``--adjust``). Pure."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -22,6 +21,9 @@ def parse_holidays(values: Iterable[str]) -> list[date]:
             raise ValueError(f"{text!r} is not a day such as 2027-01-07 (YYYY-MM-DD)") from None
     return days
 
+
+MAX_FACTOR = 100.0
+MAX_ADD = 10_000.0
 
 _SHARE = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=\s*([0-9]*\.?[0-9]+)\s*$")
 
@@ -66,6 +68,9 @@ def parse_adjustment(text: str, zone: ZoneInfo) -> Adjustment:
         raise ValueError(
             f"{text!r}: START and END are ISO times (2026-12-07T10:00), FACTOR and ADD numbers"
         ) from None
-    if not (math.isfinite(factor) and math.isfinite(add)) or factor < 0 or add < 0:
-        raise ValueError(f"{text!r}: FACTOR and ADD must be finite numbers ≥ 0")
+    # bounded: an interval's staffing costs time in proportion to its calls
+    if not (0 <= factor <= MAX_FACTOR and 0 <= add <= MAX_ADD):
+        raise ValueError(
+            f"{text!r}: FACTOR must be 0 to {MAX_FACTOR:g} and ADD 0 to {MAX_ADD:g} calls (≥ 0)"
+        )
     return Adjustment(start, end, factor, add)
