@@ -225,4 +225,4 @@ def test_causes_report_by_cause_office_and_period(session: Session) -> None:
         zone=MOSCOW,
         period="week",
     )
-    assert [(r["period"], r["count"]) for r in weeks] == [("2026-W49", 1), ("2026-W49", 1)]
+    assert [(r["period"], r["count"]) for r in weeks] == [("2026-11-30", 1), ("2026-11-30", 1)]

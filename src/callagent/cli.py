@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callagent.campaigns.cli import campaigns_app, registry_app
 from callagent.campaigns.run_cli import app as campaign_run_app
 from callagent.cli_support import engine_or_exit, sessions_or_exit, settings_or_exit
+from callagent.complaints.cli import app as complaints_app
 from callagent.config import Settings
 from callagent.logs import setup_logging
 from callagent.planning.cli import app as plan_app
@@ -193,6 +194,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(recordings_app, name="recordings")
+app.add_typer(complaints_app, name="complaints")
 app.add_typer(report_app, name="report")
 app.add_typer(plan_app, name="plan")
 

@@ -28,6 +28,7 @@ from callagent.api import (
     auth,
     calls,
     campaigns,
+    complaints,
     operators,
     originate,
     planning,
@@ -47,6 +48,8 @@ from callagent.auth.throttle import LoginThrottle
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
 from callagent.campaigns.scheduler import live_preview, run_scheduler
+from callagent.complaints.service import Clock as ComplaintClock
+from callagent.complaints.service import wrapup_listener as complaint_wrapup
 from callagent.config import AmiNode, Settings
 from callagent.db.health import check_writable
 from callagent.db.session import check_schema, make_engine, make_sessionmaker, pool_options
@@ -177,6 +180,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         book.wrapup_hook = wrapup_service.hook  # opens the pending wrap-up of each call
         wrapup_service.listeners.append(campaign_wrapup)  # operator mode: result to the entry
+        # category complaint: registered in the complaints register with the call linked
+        wrapup_service.listeners.append(complaint_wrapup(ComplaintClock.of(settings)))
         app.state.wrapups = wrapup_service
         app.state.router = router
         hub = live.LiveHub(monitor.tracker, owners=book.owners)  # the operator pages' live events
@@ -290,6 +295,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(operators.routing_router)
     app.include_router(wrapups.router)
     app.include_router(questions.router)
+    app.include_router(complaints.router)
     app.include_router(recordings.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)

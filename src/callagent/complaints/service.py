@@ -31,6 +31,7 @@ from callagent.complaints.models import (
 from callagent.db.models import Call
 from callagent.db.wrapup_models import Wrapup
 from callagent.errors import ServiceError
+from callagent.reports.periods import bucket_of
 from callagent.webhooks.outbox import enqueue
 
 # Which status may follow which. Back to in_work from decided, answered, closed or
@@ -496,17 +497,6 @@ def summary(
 # ------------------------------------------------------------------ causes report
 
 
-def period_key(moment: datetime, zone: ZoneInfo, period: Period) -> str:
-    """The period ``moment`` falls in, in the centre's zone: 2026-12-05, 2026-W49, 2026-12."""
-    day = moment.astimezone(zone).date()
-    if period == "day":
-        return day.isoformat()
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{day.year}-{day.month:02d}"
-
-
 def causes_report(
     session: Session,
     *,
@@ -518,12 +508,13 @@ def causes_report(
     unowned: bool = False,
 ) -> list[dict[str, Any]]:
     """How many complaints of each cause about each office were registered in each period
-    of [start, end): rows (period, cause, office, count), by period, then most first."""
+    of [start, end): rows (period, cause, office, count), by period, then most first. A
+    period is named as the reports name it: 2026-12-04, the week's Monday, 2026-12."""
     f = ComplaintFilter(registered=(start, end), circle=circle, unowned=unowned)
     columns = select(Complaint.registered_at, Complaint.cause, Complaint.office)
     query = _filtered(cast("Select[Any]", columns), f)
     counts: Counter[tuple[str, str, str]] = Counter(
-        (period_key(at, zone, period), cause, office)
+        (bucket_of(at, period, zone).key, cause, office)
         for at, cause, office in session.execute(query)
     )
     ordered = sorted(counts.items(), key=lambda item: (item[0][0], -item[1], item[0][1:]))

@@ -25,6 +25,7 @@ EVENT_TYPES = (
     "operator.state_changed",
     "notification.result",
     "question.answered",
+    "complaint.overdue",
 )
 _OUTBOX_TABLE = cast(Table, WebhookDelivery.__table__)
 _SUBSCRIPTIONS = cast(Table, WebhookSubscription.__table__).c
