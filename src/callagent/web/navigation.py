@@ -29,6 +29,7 @@ NAV_PAGES: tuple[NavPage, ...] = (
     NavPage("/operator", "nav_workplace", frozenset({Scope.OPERATORS_STATE})),
     NavPage("/calls", "nav_calls", frozenset({Scope.CALLS_READ})),
     NavPage("/questions", "nav_questions", frozenset({Scope.QUESTIONS_READ})),
+    NavPage("/complaints", "nav_complaints", frozenset({Scope.COMPLAINTS_READ})),
     NavPage("/admin/users", "nav_users", frozenset({Scope.OPERATORS_ADMIN})),
     NavPage("/admin/tokens", "nav_tokens", frozenset({Scope.TOKENS_ADMIN})),
     NavPage("/admin/webhooks", "nav_webhooks", frozenset({Scope.WEBHOOKS_ADMIN})),
@@ -42,6 +43,7 @@ PAGE_PREFIXES: tuple[str, ...] = (
     "/supervisor",
     "/calls",
     "/questions",
+    "/complaints",
     "/admin",
 )
 

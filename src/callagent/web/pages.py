@@ -319,6 +319,7 @@ def install(app: FastAPI) -> None:
     from callagent.web.admin_pages import router as admin_router
     from callagent.web.calls_page import router as calls_router
     from callagent.web.campaign_pages import router as campaigns_router
+    from callagent.web.complaints_page import router as complaints_router
     from callagent.web.questions_page import router as questions_router
     from callagent.web.reports_page import router as reports_router
 
@@ -327,6 +328,7 @@ def install(app: FastAPI) -> None:
         campaigns_router,
         reports_router,
         questions_router,
+        complaints_router,
         admin_router,
         calls_router,
     )
