@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -91,6 +92,14 @@ async def test_register_take_decide_answer_close_and_overdue_marked(
             made = int((await page.locator("#detail-title").inner_text()).split()[-1])
             await expect(row(page, made)).to_have_attribute("data-overdue", "0")
             await expect(page.locator("#d-cause")).to_have_text("работа сотрудников")
+            with service.app.state.sessions() as session:  # type: ignore[attr-defined]
+                registered = session.get(Complaint, made)
+                assert registered is not None
+                deadline = registered.deadline_at
+            # the deadline is the next midnight after the last day: shown as that day
+            zone = ZoneInfo(service.settings.timezone)
+            last = (deadline - timedelta(seconds=1)).astimezone(zone).strftime("%d.%m.%Y")
+            await expect(page.locator("#d-deadline")).to_have_text(f"по {last} включительно")
             # an empty decision is refused in Russian and changes nothing
             await page.click("#d-actions button[data-to='in_work']")
             await expect(pill).to_have_text("в работе")

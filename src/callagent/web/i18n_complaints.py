@@ -9,6 +9,8 @@ from __future__ import annotations
 
 RU: dict[str, str] = {
     "nav_complaints": "Жалобы",
+    "adm_event_complaint_overdue": "жалоба просрочена",
+    "cmp_due_by": "по {day} включительно",
     "cmp_title": "Жалобы и претензии",
     "cmp_overdue_count": "Просрочено: {count}",
     "cmp_soon_count": "Срок скоро: {count}",
@@ -138,6 +140,8 @@ RU: dict[str, str] = {
 
 UK: dict[str, str] = {
     "nav_complaints": "Скарги",
+    "adm_event_complaint_overdue": "скаргу прострочено",
+    "cmp_due_by": "по {day} включно",
     "cmp_title": "Скарги та претензії",
     "cmp_overdue_count": "Прострочено: {count}",
     "cmp_soon_count": "Термін незабаром: {count}",
@@ -266,6 +270,8 @@ UK: dict[str, str] = {
 
 EN: dict[str, str] = {
     "nav_complaints": "Complaints",
+    "adm_event_complaint_overdue": "complaint overdue",
+    "cmp_due_by": "by the end of {day}",
     "cmp_title": "Complaints and claims",
     "cmp_overdue_count": "Overdue: {count}",
     "cmp_soon_count": "Due soon: {count}",

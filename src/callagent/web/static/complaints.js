@@ -37,6 +37,17 @@
     });
   }
 
+  // A deadline is the end of its last day (the next midnight): shown as that day.
+  function dueDay(iso) {
+    const day = new Date(Date.parse(iso) - 1000).toLocaleDateString(LOCALES[LANG] || "ru-RU", {
+      timeZone: boot.timezone,
+      day: "2-digit",
+      month: "2-digit",
+      year: "numeric",
+    });
+    return fill(T.cmp_due_by, { day });
+  }
+
   /* ------------------------------------------------------------------ phones */
   const phones = new Map(); // raw -> as pages show it (+7 916 111-22-33); masked ones stay
   async function knowPhones(list) {
@@ -176,7 +187,7 @@
           "aria-selected": current && current.id === c.id ? "true" : "false",
         },
         el("td", { text: String(c.id) }),
-        el("td", { text: clock(c.deadline_at) }, marks(c)),
+        el("td", { text: dueDay(c.deadline_at) }, marks(c)),
         el("td", {}, pill(c.status)),
         el("td", { class: "question", text: c.subject.length > 140 ? `${c.subject.slice(0, 140)}…` : c.subject }),
         el("td", { text: causeWord(c) }),
@@ -219,7 +230,7 @@
     $("#d-office").textContent = c.office || T.cmp_office_none;
     $("#d-channel").textContent = T[`complaint_channel_${c.channel}`] || c.channel;
     $("#d-registered").textContent = clock(c.registered_at);
-    $("#d-deadline").textContent = clock(c.deadline_at);
+    $("#d-deadline").textContent = dueDay(c.deadline_at);
     $("#d-operator").textContent = nameOf(c.operator_id) || "—";
     $("#d-owner").textContent = nameOf(c.owner_id) || T.cmp_nobody;
     const callCell = $("#d-call");
