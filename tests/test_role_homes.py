@@ -21,6 +21,7 @@ OPERATOR_PAGES = ["/operator", "/calls", "/questions"]
 SUPERVISOR_PAGES = [
     "/supervisor/live",
     "/supervisor/reports",
+    "/supervisor/planning",
     "/supervisor/campaigns",
     *OPERATOR_PAGES,
     "/admin/do-not-call",

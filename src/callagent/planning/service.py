@@ -252,10 +252,12 @@ class StaffingReport:
                 "asa_seconds": self.target.asa,
                 "max_occupancy": self.target.max_occupancy,
             },
+            "history": forecast_json["history"],
             "patience_seconds": _finite(self.patience),
             "patience_measured": self.patience_measured,
             "shrinkage": {**self.shrinkage, "total": round(lost, 4)},
             "accuracy": forecast_json["accuracy"],
+            "totals": forecast_json["totals"],
             "intervals": [
                 {
                     **interval,

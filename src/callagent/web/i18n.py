@@ -17,6 +17,7 @@ from callagent.web import i18n_admin as admin_words
 from callagent.web import i18n_calls as call_words
 from callagent.web import i18n_campaigns as campaign_words
 from callagent.web import i18n_complaints as complaint_words
+from callagent.web import i18n_planning as planning_words
 from callagent.web import i18n_questions as question_words
 from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
@@ -719,6 +720,7 @@ STRINGS: dict[Language, dict[str, str]] = {
         **report_words.RU,
         **recording_words.RU,
         **complaint_words.RU,
+        **planning_words.RU,
     },
     "uk": {
         **_UK,
@@ -729,6 +731,7 @@ STRINGS: dict[Language, dict[str, str]] = {
         **report_words.UK,
         **recording_words.UK,
         **complaint_words.UK,
+        **planning_words.UK,
     },
     "en": {
         **_EN,
@@ -739,6 +742,7 @@ STRINGS: dict[Language, dict[str, str]] = {
         **report_words.EN,
         **recording_words.EN,
         **complaint_words.EN,
+        **planning_words.EN,
     },
 }
 

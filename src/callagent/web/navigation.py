@@ -25,6 +25,7 @@ class NavPage:
 NAV_PAGES: tuple[NavPage, ...] = (
     NavPage("/supervisor/live", "nav_live", frozenset({Scope.REPORTS_READ})),
     NavPage("/supervisor/reports", "nav_reports", frozenset({Scope.REPORTS_READ})),
+    NavPage("/supervisor/planning", "nav_planning", frozenset({Scope.REPORTS_READ})),
     NavPage("/supervisor/campaigns", "nav_campaigns", frozenset({Scope.CAMPAIGNS_READ})),
     NavPage("/operator", "nav_workplace", frozenset({Scope.OPERATORS_STATE})),
     NavPage("/calls", "nav_calls", frozenset({Scope.CALLS_READ})),

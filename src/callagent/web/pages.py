@@ -320,6 +320,7 @@ def install(app: FastAPI) -> None:
     from callagent.web.calls_page import router as calls_router
     from callagent.web.campaign_pages import router as campaigns_router
     from callagent.web.complaints_page import router as complaints_router
+    from callagent.web.planning_page import router as planning_router
     from callagent.web.questions_page import router as questions_router
     from callagent.web.reports_page import router as reports_router
 
@@ -327,6 +328,7 @@ def install(app: FastAPI) -> None:
         router,
         campaigns_router,
         reports_router,
+        planning_router,
         questions_router,
         complaints_router,
         admin_router,
