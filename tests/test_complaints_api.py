@@ -195,6 +195,10 @@ async def test_masking_filters_causes_and_unknown_call(db_url: str) -> None:
         recent = (await client.get(f"/api/v1/complaints?from={today}&to={today}")).json()
         assert {c["id"] for c in recent["items"]} >= {made[1]["id"], made[2]["id"]}
         assert made[0]["id"] not in {c["id"] for c in recent["items"]}
+        for far in ("0001-01-01", "9999-12-31"):  # refused, not an overflow (500)
+            for path in ("/api/v1/complaints", "/api/v1/complaints/causes"):
+                answer = await client.get(path, params={"from": far})
+                assert answer.status_code == 422, (path, far, answer.text)
         found = (await client.get("/api/v1/complaints", params={"q": "ЛЕНИНА"})).json()
         assert found["total"] == 3  # the subject, case-folded in Python (Cyrillic)
         by_cause = (await client.get("/api/v1/complaints?cause=website")).json()

@@ -65,6 +65,8 @@ Cause = Literal[
 Received = Literal["phone", "email", "letter", "in_person", "website"]
 AnswerChannel = Literal["phone", "sms", "email", "letter"]
 MAX_DAYS = 3660  # a register's period, as the reports bound theirs
+# Days outside these have no complaints, and year 1 or 9999 overflow in the centre's zone.
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem},
     404: {"model": Problem},
@@ -317,10 +319,10 @@ def complaints_list(
         ),
     ] = None,
     date_from: Annotated[
-        date | None, Query(alias="from", description="registered on or after this day (local)")
+        Day | None, Query(alias="from", description="registered on or after this day (local)")
     ] = None,
     date_to: Annotated[
-        date | None, Query(alias="to", description="registered on or before this day (local)")
+        Day | None, Query(alias="to", description="registered on or before this day (local)")
     ] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="text in subject, office or decision")
@@ -383,10 +385,10 @@ def complaints_causes(
     db: Db,
     principal: Manager,
     date_from: Annotated[
-        date | None, Query(alias="from", description="first day (local; default today)")
+        Day | None, Query(alias="from", description="first day (local; default today)")
     ] = None,
     date_to: Annotated[
-        date | None, Query(alias="to", description="last day (local; default the first)")
+        Day | None, Query(alias="to", description="last day (local; default the first)")
     ] = None,
     by: Literal["day", "week", "month"] = "month",
 ) -> CausesOut:
