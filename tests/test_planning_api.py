@@ -12,9 +12,11 @@ import sys
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from callagent.auth.scopes import Scope
+from callagent.auth.scopes import Role, Scope
+from callagent.auth.service import create_user
 from callagent.db.models import Call
 from callagent.planning.erlang import Target, agents_erlang_a, agents_erlang_c, scheduled_staff
 from tests.conftest import make_token, running_service
@@ -50,8 +52,11 @@ def pattern(day: date) -> list[tuple[datetime, bool]]:
     return calls
 
 
-def seed(sessions: sessionmaker[Session], days: list[date]) -> tuple[float, int]:
-    """The days' calls stored as the tracker stores them; (sum of waits, abandons)."""
+def seed(
+    sessions: sessionmaker[Session], days: list[date], phones: tuple[str, ...] = ("PJSIP/op1001",)
+) -> tuple[float, int]:
+    """The days' calls stored as the tracker stores them, answered by ``phones`` in turn;
+    (sum of waits, abandons)."""
     waits, abandons = 0.0, 0
     with sessions.begin() as db:
         for day in days:
@@ -73,7 +78,7 @@ def seed(sessions: sessionmaker[Session], days: list[date]) -> tuple[float, int]
                         ended_at=ended,
                         wait_seconds=wait,
                         talk_seconds=AHT if answered else None,
-                        operator_endpoint="PJSIP/op1001" if answered else None,
+                        operator_endpoint=phones[n % len(phones)] if answered else None,
                         disposition="answered" if answered else "abandoned",
                         final=True,
                         updated_at=ended,
@@ -236,3 +241,48 @@ async def test_refusals(db_url: str) -> None:
         for path in ("/api/v1/planning/forecast", "/api/v1/planning/staffing"):
             denied = await client.get(path, headers={"Authorization": f"Bearer {token}"})
             assert denied.status_code == 403
+
+
+async def test_a_team_supervisor_plans_for_their_team_s_calls(db_url: str) -> None:
+    """As in the reports: the calls their operators' phones answered, and the unanswered."""
+    async with running_service(db_url, **SETTINGS) as service:
+        today = await _today()
+        days = [today - timedelta(days=d) for d in range(8, 0, -1)]
+        sessions = service.app.state.sessions
+        seed(sessions, days, phones=("PJSIP/op1001", "PJSIP/op1002"))
+        with sessions.begin() as db:
+            create_user(
+                db,
+                login="ivanova",
+                role=Role.OPERATOR,
+                password=None,
+                group="A",
+                endpoints=["PJSIP/op1001"],
+            )
+            create_user(
+                db,
+                login="petrov",
+                role=Role.OPERATOR,
+                password=None,
+                group="B",
+                endpoints=["PJSIP/op1002"],
+            )
+            create_user(db, login="lead", role=Role.SUPERVISOR, password="lead-password", group="A")
+        theirs = sum(
+            1
+            for day in days
+            for n, (_, answered) in enumerate(pattern(day))
+            if not answered or n % 2 == 0
+        )
+        everyone = sum(len(pattern(day)) for day in days)
+        assert 0 < theirs < everyone
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as lead:
+            signed_in = await lead.post(
+                "/api/v1/auth/login", json={"login": "lead", "password": "lead-password"}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            team = await lead.get("/api/v1/planning/staffing", params={"days": 1})
+        assert team.status_code == 200, team.text
+        assert team.json()["history"]["calls"] == theirs
+        whole = await service.client.get("/api/v1/planning/forecast", params={"days": 1})
+        assert whole.json()["history"]["calls"] == everyone
