@@ -151,6 +151,13 @@ async def test_wrapup_registers_and_roles_move_it_on(db_url: str) -> None:
         assert {c["id"] for c in (await south.get("/api/v1/complaints")).json()["items"]} == {
             other["id"]  # registered by petrov of the south group
         }
+        # the page: an operator gets the register without the managers' causes report
+        page = await ivanova.get("/complaints")
+        assert page.status_code == 200 and 'id="register"' in page.text
+        assert 'id="causes"' not in page.text and 'id="assign-form"' not in page.text
+        assert 'href="/complaints"' in page.text  # the navigation entry
+        managed = await north.get("/complaints?lang=en")
+        assert 'id="causes"' in managed.text and "30 calendar days" in managed.text
         for client in (ivanova, petrov, north, south):
             await client.aclose()
         with service.app.state.sessions() as session:  # type: ignore[attr-defined]
