@@ -232,52 +232,56 @@ def erlang_a(
     )
 
 
+def _most_jumps(mean: float) -> float:
+    """A count a Poisson variable of this mean exceeds with probability under 1e-17
+    (9 standard deviations and 10 more: the margin small means need)."""
+    return mean + 9.0 * math.sqrt(mean) + 10.0
+
+
 def _served_within(ahead: Sequence[float], rate: float, theta: float, t: float) -> float:
     """P(arrive with j ahead (weight ``ahead[j]``) and reach an agent within ``t``).
 
     The tagged call's chain: with j ahead it moves to j-1 at ``rate + j·θ``, to "served"
-    from j = 0 at ``rate``, to "gone" at ``θ``. Uniformised at Λ = rate + (J+1)·θ, the
-    jump chain's mass reaching "served" after each step is weighted by P(Poisson(Λt) ≥
-    step). Mass that is negligible is dropped as it moves."""
+    from j = 0 at ``rate``, to "gone" at ``θ``. Uniformised at Λ = rate + J·θ, the jump
+    chain's mass reaching "served" at jump k is weighted by P(Poisson(Λt) ≥ k); what is
+    left out (states or jumps) weighs under 1e-15 in all."""
     if t == 0 or not ahead:
         return 0.0
     # a call with j ahead needs j + 1 jumps to reach an agent: beyond what a Poisson
-    # number of jumps by t can reach (12 standard deviations), none is served in time
+    # number of jumps by t can reach, none is served in time;
+    # and states that weigh nothing add at most their weight
     size = 1
     while size < len(ahead):
         reach = (rate + size * theta) * t
-        if size + 1 > reach + 12.0 * math.sqrt(reach) + 50:
+        if size + 1 > _most_jumps(reach):
             break
         size += 1
-    ahead = ahead[:size]
+    remaining = math.fsum(ahead[size:])
+    while size > 1 and remaining + ahead[size - 1] < 1e-16:
+        size -= 1
+        remaining += ahead[size]
     big = rate + size * theta
-    mass = list(ahead)
+    # per state: the share of a jump that moves it up (j → j-1; from 0: served) and that
+    # stays (a fictitious jump of the uniformisation); the rest hangs up
+    move = [(rate + j * theta) / big for j in range(size)]
+    stay = [1.0 - m - theta / big for m in move]
+    moved_in = [*move[1:], 0.0]
+    mass = list(ahead[:size])
     served = 0.0
     mean = big * t
-    # Poisson(mean) probabilities by recursion in log space; steps well past the mean
-    # carry nothing
-    last = int(mean + 12.0 * math.sqrt(mean) + 50)
-    log_p = -mean  # log P(N = 0)
-    tail = 1.0  # P(N ≥ step) for the current step
-    for step in range(1, last + 1):
+    log_p = -mean  # log P(N = 0), then P(N = k) by recursion
+    tail = 1.0  # P(N ≥ k)
+    step = 0
+    while True:
+        step += 1
         tail -= math.exp(log_p)  # P(N ≥ step) = P(N ≥ step-1) - P(N = step-1)
         log_p += math.log(mean) - math.log(step)
-        if tail <= 0:
+        if tail <= 1e-16 or step > _most_jumps(mean):
             break
-        reached = mass[0] * rate / big
-        new = [0.0] * size
-        for j in range(size):
-            m = mass[j]
-            if m == 0.0:
-                continue
-            move = (rate + j * theta) / big
-            stay = 1.0 - move - theta / big
-            new[j] += m * stay
-            if j > 0:
-                new[j - 1] += m * move
-        served += reached * tail
-        mass = new
-        if math.fsum(mass) < 1e-15:
+        served += mass[0] * move[0] * tail
+        below = [*mass[1:], 0.0]
+        mass = [m * k + b * i for m, k, b, i in zip(mass, stay, below, moved_in, strict=True)]
+        if step % 16 == 0 and math.fsum(mass) < 1e-16:
             break
     return served
 
@@ -297,15 +301,23 @@ def agents_erlang_a(
         return Staffing(0, 0.0, 1.0, 0.0, 0.0, 0.0)
     upper = agents_erlang_c(calls, aht, interval_seconds, target).agents
 
-    def figures(n: int) -> ErlangA:
-        return erlang_a(n, calls, aht, interval_seconds, patience, target.threshold)
+    seen: dict[int, ErlangA] = {}
+
+    def figures(n: int) -> ErlangA:  # each n computed once
+        if n not in seen:
+            seen[n] = erlang_a(n, calls, aht, interval_seconds, patience, target.threshold)
+        return seen[n]
 
     def ok(n: int) -> bool:
         f = figures(n)
         return _meets(target, f.service_level, f.mean_wait, f.occupancy)
 
-    # SL and mean wait improve and occupancy falls with every added agent: bisect
+    # SL and mean wait improve and occupancy falls with every added agent: bisect; but
+    # first the agent just under Erlang C's answer (usually the answer already, when the
+    # occupancy or a patient crowd decides), which saves most of the bisection
     low, high = 0, upper
+    if upper > 0 and not ok(upper - 1):
+        low = upper
     while low < high:
         mid = (low + high) // 2
         if ok(mid):
