@@ -199,12 +199,17 @@ def create_app(settings: Settings) -> FastAPI:
             port=settings.agi_port,
             env_timeout=settings.agi_env_timeout,
             command_timeout=settings.agi_command_timeout,
+            # its own loop and thread: routing answers in milliseconds whatever the web
+            # server's loop is parsing (2,000 requests at once: issue #15)
+            own_thread=True,
         )
         app.state.agi = agi
         app.state.registry.register(RoutingCollector(router, book, agi))
         await build_route_table(app)  # before FastAGI takes its first call
         if settings.agi_enabled:
             await agi.start()
+            assert agi.loop is not None
+            router.attach(agi.loop)
         await monitor.restore()
         monitor.start()
         if demo is not None:
@@ -256,8 +261,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if demo is not None:
                 await demo.stop()
-            await agi.stop()
-            await router.close()  # after the held dialogues have ended
+            await agi.stop(then=router.close)  # after the held dialogues have ended
             await monitor.stop()
             for task in tasks:
                 task.cancel()

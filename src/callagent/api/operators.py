@@ -324,7 +324,10 @@ async def routing_route(
     _: Annotated[Principal, Depends(Requires(Scope.ROUTING_AGI))],
 ) -> RouteOut:
     router_state: Router = request.app.state.router
-    variables = await router_state.decide(
-        linkedid=body.linkedid, previous=body.previous, topic=body.topic, caller=body.caller
+    # in the loop where the router's waiting calls live (FastAGI's own)
+    variables = await request.app.state.agi.call(
+        router_state.decide(
+            linkedid=body.linkedid, previous=body.previous, topic=body.topic, caller=body.caller
+        )
     )
     return RouteOut(variables=variables)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_LINE = 8192
 MAX_ENV_LINES = 128
@@ -174,7 +177,14 @@ async def read_environment(reader: asyncio.StreamReader) -> dict[str, str]:
 
 
 class FastAgiServer:
-    """Serves FastAGI scripts by name."""
+    """Serves FastAGI scripts by name.
+
+    With ``own_thread`` the server runs in an event loop of its own, on a thread of its
+    own: a burst of HTTP requests (thousands parsed on the web server's loop) then never
+    stands between Asterisk and a routing answer. The scripts, and what they keep (the
+    router's waiting calls), live in that loop; :meth:`call` runs a coroutine there from
+    any other loop.
+    """
 
     def __init__(
         self,
@@ -184,28 +194,72 @@ class FastAgiServer:
         port: int = 4573,
         env_timeout: float = 5.0,
         command_timeout: float = 10.0,
+        own_thread: bool = False,
     ) -> None:
         self.scripts = scripts
         self.host = host
         self.port = port
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
+        self.own_thread = own_thread
         self.dialogues = 0
         self.rejected = 0
         self.hangups = 0
+        self.loop: asyncio.AbstractEventLoop | None = None  # where the dialogues run
+        self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Listen; ``self.port`` is the real port afterwards."""
+        if self.own_thread:
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._run_loop, args=(loop,), name="fastagi", daemon=True
+            )
+            self._thread.start()
+            self.loop = loop
+        else:
+            self.loop = asyncio.get_running_loop()
+        await self.call(self._listen())
+        log.info("FastAGI listening on %s:%s", self.host, self.port)
+
+    @staticmethod
+    def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def _listen(self) -> None:
         self._server = await asyncio.start_server(
             self._accept, self.host, self.port, limit=MAX_LINE
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("FastAGI listening on %s:%s", self.host, self.port)
 
-    async def stop(self) -> None:
-        """Stop listening and end the dialogues in progress."""
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` in the dialogues' loop and wait for it from this one."""
+        loop = self.loop
+        if loop is None or loop is asyncio.get_running_loop() or not loop.is_running():
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    async def stop(self, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Stop listening and end the dialogues in progress; then run ``then()`` in the
+        dialogues' loop (what they kept: the router's held calls) and end that loop."""
+        await self.call(self._stop())
+        if then is not None:
+            await self.call(_awaited(then))
+        thread, loop = self._thread, self.loop
+        if thread is not None and loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            await asyncio.to_thread(thread.join, 10)
+            self._thread = None
+
+    async def _stop(self) -> None:
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -267,3 +321,7 @@ class FastAgiServer:
             log.info("FastAGI %s ended early: %s", session.script, exc)
         except AgiProtocolError as exc:
             log.warning("FastAGI %s: %s", session.script, exc)
+
+
+async def _awaited(then: Callable[[], Awaitable[None]]) -> None:
+    await then()

@@ -127,6 +127,11 @@ class Router:
             self._loop = asyncio.get_running_loop()
         book.ready_listeners.append(self._operator_ready)
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop the dialogues run in (the FastAGI server's own): what other threads
+        and loops change here (:meth:`forget`, an operator made ready) is done there."""
+        self._loop = loop
+
     def scripts(self) -> dict[str, Script]:
         """Script name -> handler, for the FastAGI server."""
         return {
