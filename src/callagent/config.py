@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     sl_threshold_seconds: float = Field(default=20.0, gt=0)
     short_abandon_seconds: float = Field(default=5.0, ge=0)
     exclude_short_abandons: bool = True
+    # Reports' interval aggregates: the service recounts what changed this often (0: off).
+    report_aggregate_seconds: float = Field(default=60.0, ge=0)
     # The wallboard's tiles turn amber / red at these levels (SL and abandon rate: 0-1).
     wallboard_sl_amber: float = Field(default=0.8, ge=0, le=1)
     wallboard_sl_red: float = Field(default=0.6, ge=0, le=1)

@@ -61,6 +61,8 @@ from callagent.metrics import RoutingCollector, make_registry
 from callagent.monitor import Monitor
 from callagent.originate import Originator
 from callagent.prompts import startup_check as prompts_startup_check
+from callagent.reports.aggregate_store import keep_up
+from callagent.reports.service import options_of
 from callagent.routing.agi import FastAgiServer
 from callagent.routing.driver import StateDriver
 from callagent.routing.mirror import QueueMirror, operator_phones
@@ -236,6 +238,9 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(wrapup_service.run()),
             asyncio.create_task(hub.run()),
         ]
+        if settings.report_aggregate_seconds > 0:  # reports over a year stay fast
+            every = settings.report_aggregate_seconds
+            tasks.append(asyncio.create_task(keep_up(sessions, options_of(settings), every)))
         if settings.fallback_queue:
             mirror = QueueMirror(
                 book.changes,

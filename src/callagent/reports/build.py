@@ -148,8 +148,9 @@ def group_tallies(
                 key_of = call_key.get(by)
                 put(key_of(one) if key_of else None, "calls", one)
         if by == "operator":
-            for span in inputs.spans:
-                put(span.operator, "spans", span)
+            for span in inputs.spans:  # offline all along: no group (as by time)
+                if span.state in LOGGED_IN:
+                    put(span.operator, "spans", span)
             for wrapup in inputs.wrapups:
                 put(wrapup.operator, "wrapups", wrapup)
         if by == "campaign":

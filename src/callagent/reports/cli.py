@@ -11,7 +11,7 @@ import typer
 from callagent.cli_support import sessions_or_exit, settings_or_exit
 from callagent.reports.export import figure
 from callagent.reports.kpi import Kpi
-from callagent.reports.service import GROUPINGS, kpi_report
+from callagent.reports.service import GROUPINGS, kpi_report, options_of
 
 app = typer.Typer(help="Reports: KPIs of a period, as a table or JSON.", no_args_is_help=True)
 
@@ -89,3 +89,46 @@ def kpi_command(
         typer.echo(json.dumps(kpi.to_json(), ensure_ascii=False, indent=1))
     else:
         typer.echo(_table(kpi))
+
+
+@app.command("aggregate")
+def aggregate_command(
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="recount from the calls (all, or --since/--until)")
+    ] = False,
+    since: Annotated[str | None, typer.Option(help="with --rebuild: from (ISO with zone)")] = None,
+    until: Annotated[str | None, typer.Option(help="with --rebuild: to (ISO with zone)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+) -> None:
+    """Bring the reports' interval aggregates up to date (what changed since the last
+    run; everything the first time), or recount them from the calls with --rebuild."""
+    from callagent.reports.aggregate_store import drain, rebuild_range
+
+    if (since or until) and not rebuild:
+        raise typer.BadParameter("--since and --until go with --rebuild")
+    if bool(since) != bool(until):
+        raise typer.BadParameter("--rebuild takes both --since and --until, or neither")
+    settings = settings_or_exit()
+    sessions = sessions_or_exit(settings)
+    options = options_of(settings)
+    if since and until:
+        start, end = _moment(since, "--since"), _moment(until, "--until")
+        if end <= start:
+            raise typer.BadParameter("--until must be after --since")
+        run = rebuild_range(sessions, options, since=start, until=end)
+    else:
+        run = drain(sessions, options, rebuild=rebuild)
+    found = {
+        "hours": run.hours,
+        "dirty": run.dirty,
+        "seconds": round(run.seconds, 3),
+        "covered_from": run.covered_from.isoformat() if run.covered_from else None,
+        "horizon": run.horizon.isoformat() if run.horizon else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(found))
+    else:
+        typer.echo(
+            f"{run.hours} hours recounted in {run.seconds:.1f} s "
+            f"({run.dirty} changes); covered {found['covered_from']} to {found['horizon']}"
+        )

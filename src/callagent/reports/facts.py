@@ -14,7 +14,7 @@ from callagent.db.queries import operators_by_endpoint
 from callagent.reports.kpi import CallFact, OperatorPart, operator_parts
 
 # a wrap-up is never longer than this: state history beyond it is not read
-_LONGEST_WRAPUP = timedelta(hours=12)
+LONGEST_WRAPUP = timedelta(hours=12)
 
 
 def load_facts(
@@ -141,7 +141,7 @@ def after_call_work(session: Session, calls: Sequence[Call]) -> dict[tuple[str, 
         return {}
     users = {user_id for user_id, _, _ in entries}
     first = min(at for _, at, _ in entries)
-    last = max(at for _, at, _ in entries) + _LONGEST_WRAPUP
+    last = max(at for _, at, _ in entries) + LONGEST_WRAPUP
     changes: dict[int, list[datetime]] = defaultdict(list)
     for user_id, at in session.execute(
         select(OperatorStateChange.user_id, OperatorStateChange.at)
@@ -159,6 +159,6 @@ def after_call_work(session: Session, calls: Sequence[Call]) -> dict[tuple[str, 
         # still in wrap-up (or past the longest wrap-up): counted once it ends; the bound
         # is per wrap-up so that a call's after-call work does not depend on which other
         # calls were read with it (a year, or the hour an interval aggregate is built from)
-        if following is not None and following - at <= _LONGEST_WRAPUP:
+        if following is not None and following - at <= LONGEST_WRAPUP:
             acw[(str(key), int(user_id))] += (following - at).total_seconds()
     return dict(acw)

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from callagent.config import Settings
 from callagent.reports.activity import intraday_profile
-from callagent.reports.build import GROUPINGS, ReportInputs, build
+from callagent.reports.aggregate_read import aggregated_tallies
+from callagent.reports.build import GROUPINGS, ReportInputs, build, finish_report
 from callagent.reports.history import load_spans
 from callagent.reports.inputs import (
     MAX_INTERVAL_DAYS,
@@ -63,6 +64,21 @@ def kpi_report(
         raise ValueError("interval must be 15, 30 or 60 minutes")
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUPINGS)}")
+    options = options_of(settings)
+    zone = ZoneInfo(settings.timezone)
+    if inputs is None and endpoints is None and group is None and not calls_only:
+        # the whole centre: stored interval aggregates where clean, raw facts elsewhere
+        found = aggregated_tallies(
+            session,
+            options,
+            since=since,
+            until=until,
+            by=by,
+            zone=zone,
+            interval_minutes=interval_minutes,
+        )
+        if found is not None:
+            return finish_report(*found, options, grouped=by is not None)
     if inputs is None:
         inputs = load_inputs(
             session,
@@ -72,13 +88,7 @@ def kpi_report(
             group=group,
             calls_only=calls_only,
         )
-    return build(
-        inputs,
-        options_of(settings),
-        by=by,
-        zone=ZoneInfo(settings.timezone),
-        interval_minutes=interval_minutes,
-    )
+    return build(inputs, options, by=by, zone=zone, interval_minutes=interval_minutes)
 
 
 def profile(inputs: ReportInputs, settings: Settings) -> list[float]:

@@ -1,0 +1,438 @@
+"""Interval aggregates, the IO part: build stored cells from the calls and the state
+history, keep them up to date from the dirty queue, and say which hours are clean.
+
+The cells cover ``[covered_from, horizon)`` (whole hours, UTC; see
+:class:`~callagent.db.report_models.ReportAggregateState`). The horizon is never past
+the start of the hour in progress: that hour is always read from the calls. Every write
+that may change a figure leaves a row in ``report_dirty`` (database triggers); a drain
+finds the hours each row affects, recounts them from the raw facts with the same code as
+a report, replaces their cells and re-sums their days, and deletes the rows, in one
+transaction per batch. Two processes may drain at once: on PostgreSQL an advisory lock
+lets one in, on SQLite the first statement takes the single writer's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from callagent.db.models import Call, OperatorStateChange, UTCDateTime
+from callagent.db.report_models import (
+    LEVEL_DAY,
+    LEVEL_HOUR,
+    ReportAggregate,
+    ReportAggregatePause,
+    ReportAggregateState,
+    ReportDirty,
+)
+from callagent.reports.aggregates import DAY, HOUR, CellKey, cells, floor
+from callagent.reports.build import Tallies
+from callagent.reports.facts import LONGEST_WRAPUP
+from callagent.reports.history import REPEAT_LOOKBACK
+from callagent.reports.inputs import load_inputs
+from callagent.reports.kpi import SUMMED, KpiOptions
+
+log = logging.getLogger(__name__)
+
+_LOCK_KEY = 0x7E12A66  # the drain's PostgreSQL advisory lock (issue 12's aggregates)
+_TIME_SUMS = ("logged_in_seconds", "paused_seconds", "busy_seconds")
+_BATCH_ROWS = 500  # dirty rows per transaction
+_BATCH_HOURS = 24 * 7  # hours built per transaction when the horizon moves on
+_READ_LIMIT = 2000  # more dirty rows than this: a report reads everything from the calls
+
+
+@dataclass
+class AggregateRun:
+    """What a drain or rebuild did: hours recounted, dirty rows handled, seconds taken."""
+
+    hours: int = 0
+    dirty: int = 0
+    seconds: float = 0.0
+    covered_from: datetime | None = None
+    horizon: datetime | None = None
+
+
+def options_key(options: KpiOptions) -> dict[str, Any]:
+    """The KPI options as stored with the cells (cells of other options do not apply)."""
+    return asdict(options)
+
+
+def state_of(session: Session) -> ReportAggregateState | None:
+    """The aggregates' coverage row, if any."""
+    return session.get(ReportAggregateState, 1)
+
+
+def _lock(session: Session, now: datetime) -> ReportAggregateState:
+    """Take the drain's lock for this transaction and return the state row (made if
+    missing); raises :class:`_Busy` when another process holds the lock."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and not session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_KEY))):
+        raise _Busy
+    state = session.get(ReportAggregateState, 1, with_for_update=True)
+    if state is None:
+        state = ReportAggregateState(id=1, options={}, updated_at=now)
+        session.add(state)
+    # a write first: on SQLite it takes the writer's lock before anything is read, so no
+    # writer can commit between what this transaction reads and what it stores
+    state.updated_at = now
+    session.flush()
+    session.refresh(state)  # as the lock's holder sees it
+    return state
+
+
+class _Busy(Exception):
+    """Another process is draining."""
+
+
+def _earliest(session: Session) -> datetime | None:
+    """The first moment anything counted happened (ended inbound call or state change)."""
+    firsts = [
+        session.scalar(
+            select(func.min(Call.started_at)).where(
+                Call.direction == "inbound", Call.final.is_(True)
+            )
+        ),
+        session.scalar(select(func.min(OperatorStateChange.at))),
+    ]
+    found = [at for at in firsts if at is not None]
+    return min(found) if found else None
+
+
+def affected_hours(
+    session: Session, rows: Iterable[ReportDirty], horizon: datetime | None
+) -> set[datetime] | None:
+    """The hours (UTC starts, before ``horizon``) whose cells these dirty rows may
+    change; None when every hour may (an operator's login or phones changed)."""
+    if horizon is None:
+        return set()
+    hours: set[datetime] = set()
+    seen: set[tuple[str, datetime | None, str]] = set()
+    for row in rows:
+        if row.kind == "users":
+            return None
+        at = row.at
+        # beyond the horizon: counted when the horizon gets there (but a change of state
+        # may end the after-call work of a call before it)
+        reach = at - LONGEST_WRAPUP if row.kind == "state" and at is not None else at
+        if at is None or reach is None or reach >= horizon or (row.kind, at, row.ref) in seen:
+            continue
+        seen.add((row.kind, at, row.ref))
+        hours.add(floor(at, HOUR))
+        if row.kind == "call" and row.ref:
+            hours |= _later_calls(session, row.ref, at)
+        elif row.kind == "state":
+            hours |= _state_hours(session, int(row.ref), at, horizon)
+    return {hour for hour in hours if hour < horizon}
+
+
+def _later_calls(session: Session, caller: str, at: datetime) -> set[datetime]:
+    # the caller's calls of the next 7 days: whether they are repeats may have changed
+    return {
+        floor(started, HOUR)
+        for started in session.scalars(
+            select(Call.started_at).where(
+                Call.caller_number == caller,
+                Call.direction == "inbound",
+                Call.final.is_(True),
+                Call.started_at > at,
+                Call.started_at <= at + REPEAT_LOOKBACK,
+            )
+        )
+    }
+
+
+def _state_hours(session: Session, user_id: int, at: datetime, horizon: datetime) -> set[datetime]:
+    """A change of state at ``at``: the hours up to the operator's next change (their
+    state there), and the hours of the calls whose after-call work it may end."""
+    following = session.scalar(
+        select(func.min(OperatorStateChange.at)).where(
+            OperatorStateChange.user_id == user_id, OperatorStateChange.at > at
+        )
+    )
+    end = min(following or horizon, horizon)
+    hours = set()
+    hour = floor(at, HOUR)
+    while hour < end:
+        hours.add(hour)
+        hour += HOUR
+    keys = session.scalars(
+        select(OperatorStateChange.call).where(
+            OperatorStateChange.user_id == user_id,
+            OperatorStateChange.to_state == "wrap_up",
+            OperatorStateChange.call.is_not(None),
+            OperatorStateChange.at >= at - LONGEST_WRAPUP,
+            OperatorStateChange.at <= at,
+        )
+    )
+    for key in set(keys):
+        node, _, linkedid = str(key).rpartition(":")
+        started = session.scalar(
+            select(Call.started_at).where(Call.node == node, Call.linkedid == linkedid)
+        )
+        if started is not None:
+            hours.add(floor(started, HOUR))
+    return hours
+
+
+def _runs(hours: Iterable[datetime], longest: int = 24) -> Iterator[tuple[datetime, datetime]]:
+    """Consecutive hours as ``[start, end)`` runs of at most ``longest`` hours."""
+    start: datetime | None = None
+    end: datetime | None = None
+    for hour in sorted(set(hours)):
+        if start is not None and end == hour and (hour - start) < HOUR * longest:
+            end = hour + HOUR
+            continue
+        if start is not None and end is not None:
+            yield start, end
+        start, end = hour, hour + HOUR
+    if start is not None and end is not None:
+        yield start, end
+
+
+def _rows(key: CellKey, tallies: Tallies) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A cell as a report_aggregates row and its report_aggregate_pauses rows."""
+    where = {"level": key.level, "dim": key.dim, "start": key.start, "value": key.value}
+    row: dict[str, Any] = {**where}
+    for name in (*SUMMED, "longest_wait_seconds"):
+        row[name] = getattr(tallies.calls, name)
+    for name in _TIME_SUMS:
+        row[name] = getattr(tallies.time, name)
+    pauses = [
+        {**where, "reason": reason, "count": int(p["count"]), "seconds": p["seconds"]}
+        for reason, p in tallies.time.pauses.items()
+    ]
+    return row, pauses
+
+
+def build_hours(
+    session: Session, hours: Iterable[datetime], options: KpiOptions, now: datetime
+) -> int:
+    """Recount these hours' cells (15-minute and hour) from the raw facts, replace the
+    stored ones, and re-sum their days; returns how many hours."""
+    count = 0
+    days: set[datetime] = set()
+    for start, end in _runs(hours):
+        inputs = load_inputs(session, since=start, until=end, now=now, with_activity=False)
+        rows: list[dict[str, Any]] = []
+        pauses: list[dict[str, Any]] = []
+        for key, tallies in cells(inputs, options).items():
+            row, its_pauses = _rows(key, tallies)
+            rows.append(row)
+            pauses += its_pauses
+        for table in (ReportAggregate, ReportAggregatePause):
+            session.execute(
+                delete(table).where(
+                    table.level < LEVEL_DAY, table.start >= start, table.start < end
+                )
+            )
+        if rows:
+            session.execute(insert(ReportAggregate), rows)
+        if pauses:
+            session.execute(insert(ReportAggregatePause), pauses)
+        count += int((end - start) / HOUR)
+        days |= {floor(start, DAY), floor(end - HOUR, DAY)}
+    for day in sorted(days):
+        _sum_day(session, day)
+    return count
+
+
+def _sum_day(session: Session, day: datetime) -> None:
+    """The day's cells as the sums of its hours' (the longest wait: their maximum)."""
+    for table in (ReportAggregate, ReportAggregatePause):
+        session.execute(delete(table).where(table.level == LEVEL_DAY, table.start == day))
+    t = ReportAggregate
+    session.execute(
+        insert(t).from_select(
+            ["level", "dim", "start", "value", *SUMMED, "longest_wait_seconds", *_TIME_SUMS],
+            select(
+                literal(LEVEL_DAY),
+                t.dim,
+                literal(day, UTCDateTime()),
+                t.value,
+                *(func.sum(getattr(t, name)) for name in SUMMED),
+                func.max(t.longest_wait_seconds),
+                *(func.sum(getattr(t, name)) for name in _TIME_SUMS),
+            )
+            .where(t.level == LEVEL_HOUR, t.start >= day, t.start < day + DAY)
+            .group_by(t.dim, t.value),
+        )
+    )
+    p = ReportAggregatePause
+    session.execute(
+        insert(p).from_select(
+            ["level", "dim", "start", "value", "reason", "count", "seconds"],
+            select(
+                literal(LEVEL_DAY),
+                p.dim,
+                literal(day, UTCDateTime()),
+                p.value,
+                p.reason,
+                func.sum(p.count),
+                func.sum(p.seconds),
+            )
+            .where(p.level == LEVEL_HOUR, p.start >= day, p.start < day + DAY)
+            .group_by(p.dim, p.value, p.reason),
+        )
+    )
+
+
+def _batch(
+    session: Session, options: KpiOptions, now: datetime, *, full: bool = False
+) -> tuple[int, int, bool]:
+    """One transaction's work: (hours built, dirty rows handled, whether all is done)."""
+    state = _lock(session, now)
+    target = floor(now, HOUR)
+    wanted = options_key(options)
+    handled = 0
+    if full or state.covered_from is None or state.options != wanted:
+        # from scratch: cover from the first record's day, built as the horizon moves on
+        first = _earliest(session)
+        state.covered_from = floor(first, DAY) if first else target
+        state.horizon = state.covered_from
+        state.options = wanted
+        for table in (ReportAggregate, ReportAggregatePause):
+            session.execute(delete(table))
+        handled += _forget_queue(session)
+    assert state.covered_from is not None
+    assert state.horizon is not None
+    dirty = session.scalars(select(ReportDirty).order_by(ReportDirty.id).limit(_BATCH_ROWS)).all()
+    hours = affected_hours(session, dirty, state.horizon)
+    if hours is None:  # every operator key may have changed: recount everything
+        state.horizon = state.covered_from
+        handled += _forget_queue(session)
+        dirty, hours = [], set()
+    hours = {hour for hour in hours if hour >= state.covered_from}
+    moved = min(target, state.horizon + HOUR * _BATCH_HOURS)
+    hour = state.horizon
+    while hour < moved:
+        hours.add(hour)
+        hour += HOUR
+    built = build_hours(session, hours, options, now)
+    if dirty:
+        session.execute(delete(ReportDirty).where(ReportDirty.id.in_([d.id for d in dirty])))
+    state.horizon = max(state.horizon, moved)
+    handled += len(dirty)
+    return built, handled, len(dirty) < _BATCH_ROWS and state.horizon >= target
+
+
+def _forget_queue(session: Session) -> int:
+    """Delete the queue as it is now: every hour is about to be recounted from facts
+    that include what these rows say changed (they were committed before this
+    transaction). Rows written from now on stay."""
+    last = session.scalar(select(func.max(ReportDirty.id)))
+    if last is None:
+        return 0
+    done = session.execute(delete(ReportDirty).where(ReportDirty.id <= last))
+    return int(getattr(done, "rowcount", 0))
+
+
+def drain(
+    sessions: sessionmaker[Session],
+    options: KpiOptions,
+    *,
+    now: datetime | None = None,
+    rebuild: bool = False,
+) -> AggregateRun:
+    """Bring the cells up to date: the dirty queue's hours and the hours since the
+    horizon (all of them from the first record when ``rebuild`` or when there are no
+    cells yet, or they were counted with other options). Returns what it did; does
+    nothing when another process is draining."""
+    began = time.perf_counter()
+    run = AggregateRun()
+    full = rebuild
+    while True:
+        moment = now or datetime.now(UTC)
+        try:
+            with sessions() as session, session.begin():
+                built, handled, done = _batch(session, options, moment, full=full)
+                state = state_of(session)
+                if state is not None:
+                    run.covered_from, run.horizon = state.covered_from, state.horizon
+        except _Busy:
+            break
+        full = False
+        run.hours += built
+        run.dirty += handled
+        if done:
+            break
+    run.seconds = time.perf_counter() - began
+    if run.hours:
+        log.info("report aggregates: %d hours recounted in %.1f s", run.hours, run.seconds)
+    return run
+
+
+def rebuild_range(
+    sessions: sessionmaker[Session],
+    options: KpiOptions,
+    *,
+    since: datetime,
+    until: datetime,
+    now: datetime | None = None,
+) -> AggregateRun:
+    """Recount the covered hours of ``[since, until)`` from the raw facts (a repair after
+    a change the triggers cannot see); first brings the cells up to date."""
+    run = drain(sessions, options, now=now)
+    began = time.perf_counter()
+    with sessions() as session, session.begin():
+        try:
+            state = _lock(session, now or datetime.now(UTC))
+        except _Busy:
+            return run
+        if state.covered_from is None or state.horizon is None:
+            return run
+        hour = max(floor(since, HOUR), state.covered_from)
+        end = min(until, state.horizon)
+        hours = []
+        while hour < end:
+            hours.append(hour)
+            hour += HOUR
+        run.hours += build_hours(session, hours, options, now or datetime.now(UTC))
+    run.seconds += time.perf_counter() - began
+    return run
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a report may read from cells: ``[start, end)`` whole hours, but not
+    ``dirty`` hours."""
+
+    start: datetime
+    end: datetime
+    dirty: frozenset[datetime]
+
+
+def coverage(session: Session, options: KpiOptions) -> Coverage | None:
+    """The clean cells a report may use now, or None (no cells, other options, or too
+    much pending)."""
+    state = state_of(session)
+    if state is None or state.covered_from is None or state.horizon is None:
+        return None
+    if state.options != options_key(options) or state.horizon <= state.covered_from:
+        return None
+    rows = session.scalars(select(ReportDirty).limit(_READ_LIMIT + 1)).all()
+    if len(rows) > _READ_LIMIT:
+        return None
+    dirty = affected_hours(session, rows, state.horizon)
+    if dirty is None:
+        return None
+    return Coverage(state.covered_from, state.horizon, frozenset(dirty))
+
+
+async def keep_up(sessions: sessionmaker[Session], options: KpiOptions, every: float) -> None:
+    """The service's task: drain the queue every ``every`` seconds (the first time soon
+    after start, which also builds the cells of a database that has none)."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(drain, sessions, options)
+        except Exception as exc:  # the database may be away for a while: next time
+            log.warning("report aggregates not updated: %s", type(exc).__name__)
