@@ -4,7 +4,7 @@ people (a table) and for cron (``--json``, the API's JSON)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ import typer
 
 from callagent.cli_support import sessions_or_exit, settings_or_exit
 from callagent.config import Settings
+from callagent.planning.demo import store_demo_history
 from callagent.planning.forecast import Adjustment
 from callagent.planning.options import parse_adjustment
 from callagent.planning.service import MAX_DAYS, forecast_report, staffing_report, target_of
@@ -166,3 +167,38 @@ def staffing_command(
                 f"{one['start']:<22} {one['offered']:8.1f}  {one['aht_seconds']:6.0f}  "
                 f"{c['agents']:8d}  {c['staff']:7d}  {a['agents']:8d}  {a['staff']:7d}"
             )
+
+
+@app.command("demo-history")
+def demo_history_command(
+    weeks: Annotated[int, typer.Option(min=1, max=52, help="weeks up to yesterday")] = 4,
+    calls_per_day: Annotated[
+        float, typer.Option(min=1, max=100_000, help="calls on a Monday (weekends fewer)")
+    ] = 300,
+    phones: Annotated[
+        str, typer.Option(help="the phones that answer, comma-separated")
+    ] = "PJSIP/op1001,PJSIP/op1002,PJSIP/op1003",
+    seed: Annotated[int, typer.Option(help="the random generator's seed")] = 14,
+) -> None:
+    """Store a demo history of inbound calls (node 'demo') for a demo or a trial: never on
+    a production database, every report counts them. Replaces earlier demo calls of
+    those days."""
+    settings = settings_or_exit()
+    zone = ZoneInfo(settings.timezone)
+    today = datetime.now(zone).date()
+    first, last = today - timedelta(days=7 * weeks), today - timedelta(days=1)
+    answering = [p.strip() for p in phones.split(",") if p.strip()]
+    if not answering:
+        raise typer.BadParameter("--phones: name at least one phone, e.g. PJSIP/op1001")
+    sessions = sessions_or_exit(settings)
+    with sessions.begin() as session:
+        stored = store_demo_history(
+            session,
+            first=first,
+            last=last,
+            zone=zone,
+            calls_per_day=calls_per_day,
+            phones=answering,
+            seed=seed,
+        )
+    typer.echo(f"stored {stored} demo calls from {first} to {last} (node 'demo')")
