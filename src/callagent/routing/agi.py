@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -21,6 +22,12 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# How soon a thread waiting for the GIL gets it from a busy one (CPython's default 5 ms):
+# a route dialogue takes the GIL at each of its steps (the environment, the decision's
+# database call, each command), and with the web loop busy each step would wait the
+# whole interval.
+SWITCH_INTERVAL = 0.0005
 
 MAX_LINE = 8192
 MAX_ENV_LINES = 128
@@ -207,12 +214,15 @@ class FastAgiServer:
         self.hangups = 0
         self.loop: asyncio.AbstractEventLoop | None = None  # where the dialogues run
         self._thread: threading.Thread | None = None
+        self._switch_interval = sys.getswitchinterval()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Listen; ``self.port`` is the real port afterwards."""
         if self.own_thread:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL))
             loop = asyncio.new_event_loop()
             self._thread = threading.Thread(
                 target=self._run_loop, args=(loop,), name="fastagi", daemon=True
@@ -258,6 +268,7 @@ class FastAgiServer:
             loop.call_soon_threadsafe(loop.stop)
             await asyncio.to_thread(thread.join, 10)
             self._thread = None
+            sys.setswitchinterval(self._switch_interval)
 
     async def _stop(self) -> None:
         if self._server is not None:
