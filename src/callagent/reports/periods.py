@@ -15,6 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 TIME_GROUPINGS = ("interval", "day", "week", "month")
+# The days a page's period may pick: any real centre's, and far from datetime's limits.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,13 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 def picked_days(
     first: date | None, last: date | None, zone: ZoneInfo, *, longest: int | None = None
 ) -> tuple[date, date, datetime, datetime]:
-    """The days a page's from/to fields pick (today by default, either order; at most the
-    ``longest`` days up to ``last``) and their ``[since, until)`` on the centre's clock."""
+    """The days a page's from/to fields pick (today by default, either order, within
+    2000-2099; at most the ``longest`` days up to ``last``) and their ``[since, until)``
+    on the centre's clock."""
     today = datetime.now(zone).date()
     first, last = first or today, last or first or today
+    # a hand-typed year 1 or 9999 is a page of nothing, not an overflow (500)
+    first, last = (min(max(day, EARLIEST_DAY), LATEST_DAY) for day in (first, last))
     if last < first:
         first, last = last, first
     if longest is not None and (last - first).days >= longest:
