@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/held_wait.py
 	$(BIN)/python bench/reconcile.py 100 1000
 	$(BIN)/python bench/wallboard.py
+	$(BIN)/python bench/reports_aggregates.py
 	$(BIN)/python bench/planning.py
 
 clean:

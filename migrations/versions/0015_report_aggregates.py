@@ -6,7 +6,8 @@ Every write that can change a report's figure (an ended inbound call stored, cor
 by reconciliation or deleted; an operator's state change; an operator's login or phones)
 leaves a row in report_dirty in its own transaction, by trigger, so no writer (the
 tracker's store, the resync, the CEL reconciliation, an administrator's SQL) can forget
-it. Also an index for the repeat callers' look-back (calls by caller number and time).
+it. Also an index for the repeat callers' look-back (calls by caller number and time)
+and one for after-call work (state changes by call).
 
 Revision ID: 0015
 Revises: 0014
@@ -186,6 +187,13 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_calls_caller", "calls", ["caller_number", "started_at"])
+    # a drain replaces an hour's cells of every dim; after-call work finds a call's
+    # wrap-up by its key
+    op.create_index("ix_report_aggregates_start", "report_aggregates", ["start", "level"])
+    op.create_index(
+        "ix_report_aggregate_pauses_start", "report_aggregate_pauses", ["start", "level"]
+    )
+    op.create_index("ix_operator_state_history_call", "operator_state_history", ["call"])
     for statement in _PG if op.get_bind().dialect.name == "postgresql" else _SQLITE:
         op.execute(statement)
 
@@ -200,6 +208,7 @@ def downgrade() -> None:
         for name in ("call", "state", "users"):
             for when in ("insert", "update", "delete"):
                 op.execute(f"DROP TRIGGER report_dirty_{name}_{when}")
+    op.drop_index("ix_operator_state_history_call", "operator_state_history")
     op.drop_index("ix_calls_caller", "calls")
     for table in (
         "report_aggregate_state",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String
+from sqlalchemy import JSON, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callagent.db.models import Base
@@ -25,6 +25,7 @@ class ReportAggregate(Base):
     """The additive figures of one group in one interval (see :class:`CallTally`)."""
 
     __tablename__ = "report_aggregates"
+    __table_args__ = (Index("ix_report_aggregates_start", "start", "level"),)
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     dim: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -54,6 +55,7 @@ class ReportAggregatePause(Base):
     """Pauses by reason of one group in one interval: begun there (count), seconds."""
 
     __tablename__ = "report_aggregate_pauses"
+    __table_args__ = (Index("ix_report_aggregate_pauses_start", "start", "level"),)
 
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     dim: Mapped[str] = mapped_column(String(16), primary_key=True)

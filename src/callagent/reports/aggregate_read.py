@@ -145,31 +145,30 @@ def _summed(session: Session, dim: str, runs: list[Range]) -> dict[str, Tallies]
     return found
 
 
+_COLUMNS = ("start", *SUMMED, "longest_wait_seconds", *_TIME_SUMS)
+
+
 def _by_time(
-    session: Session, runs: list[Range], by: str, zone: ZoneInfo, interval_minutes: int
+    session: Session, runs: list[Range], groups: dict[datetime, tuple[str, str]]
 ) -> dict[str, Tallies]:
-    """The '' cells of ``runs``, added up per time group (each cell lies in one)."""
+    """The '' cells of ``runs``, added up per time group: ``groups`` says each cell's
+    (key, order)."""
     if not runs:
         return {}
     t, p = ReportAggregate, ReportAggregatePause
     found: dict[str, Tallies] = {}
-    keys: dict[datetime, tuple[str, str]] = {}
-
-    def key_of(start: datetime) -> tuple[str, str]:
-        if start not in keys:
-            bucket = bucket_of(start, by, zone, interval_minutes)
-            keys[start] = (bucket.key, bucket.start.astimezone(UTC).isoformat())
-        return keys[start]
-
-    for row in session.execute(select(t).where(t.dim == "", _where(t, runs))).scalars():
-        key, order = key_of(row.start)
+    columns = [getattr(t, name) for name in _COLUMNS]
+    for row in session.execute(select(*columns).where(t.dim == "", _where(t, runs))):
+        key, order = groups[row.start]
         add(found.setdefault(key, Tallies(order=order)), _tally(row))
-    for pause in session.execute(select(p).where(p.dim == "", _where(p, runs))).scalars():
-        key, order = key_of(pause.start)
+    for start, reason, count, seconds in session.execute(
+        select(p.start, p.reason, p.count, p.seconds).where(p.dim == "", _where(p, runs))
+    ):
+        key, order = groups[start]
         mine = found.setdefault(key, Tallies(order=order)).time.pauses
-        one = mine.setdefault(pause.reason, {"count": 0, "seconds": 0.0})
-        one["count"] += pause.count
-        one["seconds"] += pause.seconds
+        one = mine.setdefault(reason, {"count": 0, "seconds": 0.0})
+        one["count"] += count
+        one["seconds"] += seconds
     return found
 
 
@@ -197,19 +196,24 @@ def aggregated_tallies(
     if not cells:
         return None
     tiles: list[tuple[int, datetime]] = []
+    in_group: dict[datetime, tuple[str, str]] = {}  # a cell's time group: key, order
     for lo, hi in cells:
         if by in TIME_GROUPINGS:  # each cell inside one group: cover group by group
             for piece in buckets(lo, hi, by, zone, interval_minutes):
                 if not (aligned(piece.start, QUARTER) and aligned(piece.end, QUARTER)):
                     return None  # a zone whose offset is not whole quarters of an hour
-                tiles += cover(piece.start, piece.end)
+                whole = bucket_of(piece.start, by, zone, interval_minutes)
+                its = list(cover(piece.start, piece.end))
+                tiles += its
+                order = whole.start.astimezone(UTC).isoformat()
+                in_group.update((start, (whole.key, order)) for _, start in its)
         else:
             tiles += cover(lo, hi)
     runs = ranges(tiles)
     total = _summed(session, "", runs).get("", Tallies())
     groups: dict[str, Tallies] = {}
     if by in TIME_GROUPINGS:
-        groups = _by_time(session, runs, by, zone, interval_minutes)
+        groups = _by_time(session, runs, in_group)
     elif by is not None:
         groups = _summed(session, by, runs)
     for lo, hi in raw:

@@ -1,0 +1,298 @@
+"""Report interval aggregates benchmark (issue #12): a year of a large centre, reports
+read from the calls against the same reports read with the aggregates.
+
+Generates RECORDS inbound calls (default 1,000,000; ``--records 5000000`` for the
+issue's figure) over the last 365 days, by bulk insert, with the operators' state
+history a real centre leaves: per day each of OPERATORS operators logs in, takes a lunch
+pause and logs out; per answered call, on_call, wrap_up for that call and ready again
+(the database triggers fill the dirty queue as they would in production). Then:
+
+  build     ``callagent report aggregate --rebuild`` (every hour from the first record)
+  reports   a year by day, a month by operator, a day by 15-minute interval: read from
+            the calls (once; the year can take minutes) and with the aggregates (REPEAT
+            times: p50 and the worst), and the ratio
+
+SQLite by default (a file in a temp folder); ``--postgres`` uses
+CALLAGENT_BENCH_POSTGRES_URL (or CALLAGENT_TEST_POSTGRES_URL). The figures of both reads
+must be the same: the benchmark exits non-zero if they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from common import postgres_database
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from callagent.auth.scopes import Role
+from callagent.auth.service import create_user
+from callagent.config import Settings
+from callagent.db.models import Call, OperatorStateChange
+from callagent.db.session import make_engine, make_sessionmaker, upgrade
+from callagent.reports.aggregate_store import drain
+from callagent.reports.build import build
+from callagent.reports.inputs import load_inputs
+from callagent.reports.kpi import Kpi
+from callagent.reports.periods import local_midnight
+from callagent.reports.service import kpi_report, options_of
+
+ZONE = "Europe/Moscow"
+TOPICS = ("passport", "snils", "tax", "pension", "other")
+DIDS = ("5000", "5001", "5002", "7000")
+CHUNK = 20_000
+
+
+def _days(last: date, count: int) -> list[date]:
+    return [last - timedelta(days=count - 1 - n) for n in range(count)]
+
+
+def generate(
+    sessions: sessionmaker[Session], records: int, operators: int, last: date, seed: int = 12
+) -> tuple[int, int]:
+    """Bulk-insert the year's operators, calls and state history: (calls, state rows)."""
+    rng = random.Random(seed)
+    zone = ZoneInfo(ZONE)
+    with sessions.begin() as db:
+        ids = [
+            create_user(
+                db,
+                login=f"op{n:03d}",
+                role=Role.OPERATOR,
+                password=None,
+                endpoints=[f"PJSIP/op{n:03d}"],
+            ).id
+            for n in range(operators)
+        ]
+    days = _days(last, 365)
+    per_day = records // len(days)
+    calls: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    counted = [0, 0]
+    callers = [f"+7900{n:07d}" for n in range(records // 3 + 1)]  # a third call again
+
+    def flush(force: bool = False) -> None:
+        if len(calls) < CHUNK and not force:
+            return
+        with sessions.begin() as db:
+            # Core's executemany (the ORM's bulk insert splits rows by their None values)
+            if calls:
+                db.execute(insert(Call.__table__), calls)
+            if states:
+                db.execute(insert(OperatorStateChange.__table__), states)
+        counted[0] += len(calls)
+        counted[1] += len(states)
+        calls.clear()
+        states.clear()
+
+    def state(user: int, at: datetime, to: str, reason: str = "", call: str | None = None) -> None:
+        states.append(
+            {
+                "user_id": user,
+                "at": at,
+                "from_state": "",
+                "to_state": to,
+                "reason": reason,
+                "cause": "api",
+                "call": call,
+            }
+        )
+
+    n = 0
+    for day in days:
+        open_at = local_midnight(day, zone) + timedelta(hours=8)
+        for user in ids:  # a shift: in, lunch, out
+            shift = open_at + timedelta(minutes=rng.uniform(-30, 30), microseconds=user)
+            state(user, shift, "ready")
+            state(user, shift + timedelta(hours=4), "paused", "lunch")
+            state(user, shift + timedelta(hours=4, minutes=30), "ready")
+            state(user, shift + timedelta(hours=12), "offline")
+        for _ in range(per_day):
+            n += 1
+            started = open_at + timedelta(seconds=rng.uniform(0, 12 * 3600))
+            wait = rng.expovariate(1 / 25)
+            roll = rng.random()
+            disposition = "answered" if roll < 0.85 else "abandoned" if roll < 0.97 else "failed"
+            user = rng.randrange(operators)
+            answered = started + timedelta(seconds=wait) if disposition == "answered" else None
+            talk = rng.uniform(30, 600) if answered else None
+            ended = (answered or started) + timedelta(seconds=talk or wait)
+            linkedid = f"{n}.0"
+            calls.append(
+                {
+                    "node": "pbx1",
+                    "linkedid": linkedid,
+                    "direction": "inbound",
+                    "caller_number": rng.choice(callers),
+                    "dialled_number": rng.choice(DIDS),
+                    "started_at": started,
+                    "answered_at": answered,
+                    "ended_at": ended,
+                    "wait_seconds": wait,
+                    "talk_seconds": talk,
+                    "hold_seconds": 0.0,
+                    "operator_endpoint": f"PJSIP/op{user:03d}" if answered else None,
+                    "disposition": disposition,
+                    "final": True,
+                    "variables": {"CALLAGENT_TOPIC": rng.choice(TOPICS)},
+                    "updated_at": ended,
+                }
+            )
+            if answered:
+                uid = ids[user]
+                state(uid, answered, "on_call")
+                state(uid, ended, "wrap_up", call=f"pbx1:{linkedid}")
+                state(uid, ended + timedelta(seconds=rng.uniform(5, 90)), "ready")
+            flush()
+    flush(force=True)
+    return counted[0], counted[1]
+
+
+def timed(what: Callable[[], Kpi], repeat: int) -> tuple[Kpi, list[float]]:
+    """``what``'s answer and each run's seconds."""
+    times: list[float] = []
+    kpi: Kpi | None = None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        kpi = what()
+        times.append(time.perf_counter() - began)
+    assert kpi is not None
+    return kpi, times
+
+
+def differ(got: Any, want: Any, where: str = "") -> Iterator[str]:
+    """Where two reports' JSON differ (floats to 1e-6)."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        for key in sorted(want.keys() | got.keys()):
+            yield from differ(got.get(key), want.get(key), f"{where}.{key}")
+    elif isinstance(want, list) and isinstance(got, list):
+        if len(got) != len(want):
+            yield f"{where}: {len(got)} != {len(want)}"
+        for n, (one, other) in enumerate(zip(got, want, strict=False)):
+            yield from differ(one, other, f"{where}[{n}]")
+    elif isinstance(want, float) or isinstance(got, float):
+        if got is None or want is None or abs(got - want) > 1e-6 * max(1.0, abs(want)):
+            yield f"{where}: {got} != {want}"
+    elif got != want:
+        yield f"{where}: {got} != {want}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--operators", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    drop: Callable[[], None] | None = None
+    if args.postgres:
+        server = os.environ.get("CALLAGENT_BENCH_POSTGRES_URL") or os.environ.get(
+            "CALLAGENT_TEST_POSTGRES_URL"
+        )
+        if not server:
+            print("--postgres needs CALLAGENT_BENCH_POSTGRES_URL", file=sys.stderr)
+            return 2
+        url, drop = postgres_database(server)
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='callagent-bench-')) / 'year.db'}"
+    try:
+        return run(url, args)
+    finally:
+        if drop is not None:
+            drop()
+
+
+def run(url: str, args: argparse.Namespace) -> int:
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    settings = Settings(_env_file=None, database_url=url, timezone=ZONE)
+    zone = ZoneInfo(ZONE)
+    today = datetime.now(zone).date()
+    last = today - timedelta(days=1)
+    began = time.perf_counter()
+    calls, states = generate(sessions, args.records, args.operators, last)
+    generated = time.perf_counter() - began
+    print(f"generated {calls:,} calls and {states:,} state changes in {generated:.0f} s")
+    built = drain(sessions, options_of(settings), rebuild=True)
+    print(f"aggregates built: {built.hours:,} hours in {built.seconds:.1f} s")
+    year = (local_midnight(last - timedelta(days=364), zone), local_midnight(today, zone))
+    month = (local_midnight(last - timedelta(days=29), zone), local_midnight(today, zone))
+    day = (local_midnight(last, zone), local_midnight(today, zone))
+    cases = [
+        ("a year by day", year, "day", 30),
+        ("a month by operator", month, "operator", 30),
+        ("a day by 15-minute interval", day, "interval", 15),
+    ]
+    results: dict[str, Any] = {
+        "records": calls,
+        "state_changes": states,
+        "database": url.split(":")[0],
+        "generate_seconds": round(generated, 1),
+        "build_seconds": round(built.seconds, 1),
+        "reports": [],
+    }
+    failed = False
+    for name, (since, until), by, interval in cases:
+        with sessions() as db:
+
+            def raw(
+                db: Session = db,
+                since: datetime = since,
+                until: datetime = until,
+                by: str = by,
+                interval: int = interval,
+            ) -> Kpi:
+                inputs = load_inputs(db, since=since, until=until)
+                return build(
+                    inputs, options_of(settings), by=by, zone=zone, interval_minutes=interval
+                )
+
+            def cells(
+                db: Session = db,
+                since: datetime = since,
+                until: datetime = until,
+                by: str = by,
+                interval: int = interval,
+            ) -> Kpi:
+                return kpi_report(
+                    db, settings, since=since, until=until, by=by, interval_minutes=interval
+                )
+
+            want, raw_times = timed(raw, 1)
+            got, cell_times = timed(cells, args.repeat)
+        wrong = list(differ(got.to_json(), want.to_json()))
+        failed |= bool(wrong)
+        p50 = statistics.median(cell_times)
+        row = {
+            "report": name,
+            "raw_seconds": round(raw_times[0], 3),
+            "aggregated_p50_seconds": round(p50, 4),
+            "aggregated_worst_seconds": round(max(cell_times), 4),
+            "times_faster": round(raw_times[0] / p50, 1),
+            "same_figures": not wrong,
+            "offered": want.offered,
+        }
+        results["reports"].append(row)
+        print(
+            f"{name}: raw {raw_times[0]:.2f} s, aggregated p50 {p50 * 1000:.0f} ms "
+            f"(worst {max(cell_times) * 1000:.0f} ms), {row['times_faster']}x"
+            + ("" if not wrong else f"; DIFFERENT: {wrong[:3]}")
+        )
+    print(json.dumps(results))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
