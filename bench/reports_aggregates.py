@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
 from callagent.config import Settings
-from callagent.db.models import Call, OperatorStateChange
+from callagent.db.models import Base
 from callagent.db.session import make_engine, make_sessionmaker, upgrade
 from callagent.reports.aggregate_store import drain
 from callagent.reports.build import build
@@ -53,6 +53,8 @@ ZONE = "Europe/Moscow"
 TOPICS = ("passport", "snils", "tax", "pension", "other")
 DIDS = ("5000", "5001", "5002", "7000")
 CHUNK = 20_000
+CALLS = Base.metadata.tables["calls"]
+STATES = Base.metadata.tables["operator_state_history"]
 
 
 def _days(last: date, count: int) -> list[date]:
@@ -89,9 +91,9 @@ def generate(
         with sessions.begin() as db:
             # Core's executemany (the ORM's bulk insert splits rows by their None values)
             if calls:
-                db.execute(insert(Call.__table__), calls)
+                db.execute(insert(CALLS), calls)
             if states:
-                db.execute(insert(OperatorStateChange.__table__), states)
+                db.execute(insert(STATES), states)
         counted[0] += len(calls)
         counted[1] += len(states)
         calls.clear()
