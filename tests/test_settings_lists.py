@@ -19,6 +19,8 @@ LIST_FIELDS = sorted(
 # What each documented example means, per list setting.
 EXPECTED: dict[str, list[Any]] = {
     "complaint_holidays": ["2027-01-01", "2027-01-07"],
+    "planning_holidays": ["2027-01-01", "2027-01-07"],
+    "planning_shrinkage": ["breaks=0.10", "training=0.05"],
     "trunk_endpoints": ["PJSIP/trunk", "PJSIP/trunk-dead"],
     "trusted_proxies": ["10.0.0.5", "10.1.0.0/16"],
     "ami_nodes": [
