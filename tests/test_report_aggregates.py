@@ -362,3 +362,86 @@ def test_the_aggregate_command(sessions: sessionmaker[Session], db_url: str) -> 
     )
     assert wrong.returncode == 2
     assert "--rebuild" in wrong.stderr
+
+
+def test_changes_after_aggregation_recount_only_their_hours(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    traffic(sessions, 7)
+    settings = make_settings(db_url, None, timezone="Europe/Kyiv")
+    options = options_of(settings)
+    full = drain(sessions, options, now=NOW)
+    with sessions.begin() as db:
+        # a late-stored call of a frequent caller: the repeat flags of their next week
+        caller = db.scalar(
+            select(Call.caller_number)
+            .where(Call.caller_number != "", Call.direction == "inbound")
+            .group_by(Call.caller_number)
+            .order_by(func.count().desc())
+        )
+        db.add(
+            Call(
+                node="pbx1",
+                linkedid="late.1",
+                direction="inbound",
+                caller_number=caller,
+                dialled_number="5000",
+                started_at=START + timedelta(days=1, hours=3, minutes=7),
+                ended_at=START + timedelta(days=1, hours=3, minutes=8),
+                wait_seconds=60.0,
+                disposition="abandoned",
+                final=True,
+                updated_at=NOW,
+            )
+        )
+        # a pause in the middle of an operator's day, and an earlier end of a wrap-up
+        # (its call's after-call work, in the call's own hour, is shorter now)
+        user = db.scalar(select(OperatorStateChange.user_id).limit(1))
+        db.add(
+            OperatorStateChange(
+                user_id=user,
+                at=START + timedelta(days=2, hours=5, minutes=1, seconds=3),
+                from_state="ready",
+                to_state="paused",
+                reason="break",
+                cause="api",
+            )
+        )
+        wrapups = db.execute(
+            select(OperatorStateChange.user_id, OperatorStateChange.at, Call.started_at)
+            .join(Call, OperatorStateChange.call == "pbx1:" + Call.linkedid)
+            .where(OperatorStateChange.to_state == "wrap_up", OperatorStateChange.at >= START)
+        ).all()
+        for uid, at, offered in wrapups:
+            if offered.hour == at.hour:  # the call's hour is not the wrap-up's
+                continue
+            following = db.scalar(
+                select(func.min(OperatorStateChange.at)).where(
+                    OperatorStateChange.user_id == uid, OperatorStateChange.at > at
+                )
+            )
+            if following is not None and following - at > timedelta(seconds=60):
+                db.add(
+                    OperatorStateChange(
+                        user_id=uid,
+                        at=at + timedelta(seconds=30),
+                        from_state="wrap_up",
+                        to_state="ready",
+                        reason="",
+                        cause="api",
+                    )
+                )
+                break
+        else:
+            pytest.fail("the traffic has no wrap-up over a minute: pick another seed")
+    with sessions() as db:
+        for by, interval in (("operator", 30), ("interval", 15), (None, 30)):
+            got = kpi_report(db, settings, since=START, until=END, by=by, interval_minutes=interval)
+            same(got.to_json(), raw_report(db, settings, START, END, by, interval).to_json())
+    run = drain(sessions, options, now=NOW)
+    assert run.dirty >= 3
+    assert 3 <= run.hours < full.hours  # the changes' hours, not everything
+    with sessions() as db:
+        for by, interval in (("operator", 30), ("interval", 15), ("day", 30), (None, 30)):
+            got = kpi_report(db, settings, since=START, until=END, by=by, interval_minutes=interval)
+            same(got.to_json(), raw_report(db, settings, START, END, by, interval).to_json())

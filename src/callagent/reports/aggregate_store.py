@@ -13,8 +13,10 @@ lets one in, on SQLite the first statement takes the single writer's lock.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -109,11 +111,13 @@ def affected_hours(
     session: Session, rows: Iterable[ReportDirty], horizon: datetime | None
 ) -> set[datetime] | None:
     """The hours (UTC starts, before ``horizon``) whose cells these dirty rows may
-    change; None when every hour may (an operator's login or phones changed)."""
+    change; None when every hour may (an operator's login or phones changed). A few
+    queries for all the rows, whatever their number."""
     if horizon is None:
         return set()
     hours: set[datetime] = set()
-    seen: set[tuple[str, datetime | None, str]] = set()
+    calls: dict[str, list[datetime]] = defaultdict(list)  # caller: when they called
+    states: dict[int, list[datetime]] = defaultdict(list)  # user id: changes' times
     for row in rows:
         if row.kind == "users":
             return None
@@ -121,63 +125,97 @@ def affected_hours(
         # beyond the horizon: counted when the horizon gets there (but a change of state
         # may end the after-call work of a call before it)
         reach = at - LONGEST_WRAPUP if row.kind == "state" and at is not None else at
-        if at is None or reach is None or reach >= horizon or (row.kind, at, row.ref) in seen:
+        if at is None or reach is None or reach >= horizon:
             continue
-        seen.add((row.kind, at, row.ref))
         hours.add(floor(at, HOUR))
         if row.kind == "call" and row.ref:
-            hours |= _later_calls(session, row.ref, at)
+            calls[row.ref].append(at)
         elif row.kind == "state":
-            hours |= _state_hours(session, int(row.ref), at, horizon)
+            states[int(row.ref)].append(at)
+    if calls:
+        hours |= _later_calls(session, calls)
+    if states:
+        hours |= _state_hours(session, states, horizon)
     return {hour for hour in hours if hour < horizon}
 
 
-def _later_calls(session: Session, caller: str, at: datetime) -> set[datetime]:
-    # the caller's calls of the next 7 days: whether they are repeats may have changed
-    return {
-        floor(started, HOUR)
-        for started in session.scalars(
-            select(Call.started_at).where(
-                Call.caller_number == caller,
+def _later_calls(session: Session, calls: dict[str, list[datetime]]) -> set[datetime]:
+    """The hours of these callers' calls in the 7 days after each of the given times:
+    whether they are repeats may have changed."""
+    first = min(min(ats) for ats in calls.values())
+    last = max(max(ats) for ats in calls.values())
+    for ats in calls.values():
+        ats.sort()
+    found: set[datetime] = set()
+    numbers = sorted(calls)
+    for i in range(0, len(numbers), 500):
+        for caller, started in session.execute(
+            select(Call.caller_number, Call.started_at).where(
+                Call.caller_number.in_(numbers[i : i + 500]),
                 Call.direction == "inbound",
                 Call.final.is_(True),
-                Call.started_at > at,
-                Call.started_at <= at + REPEAT_LOOKBACK,
+                Call.started_at > first,
+                Call.started_at <= last + REPEAT_LOOKBACK,
             )
-        )
-    }
+        ):
+            ats = calls[caller]
+            # a changed call of this caller before it, at most 7 days before
+            before = bisect.bisect_left(ats, started)
+            if before and started - ats[before - 1] <= REPEAT_LOOKBACK:
+                found.add(floor(started, HOUR))
+    return found
 
 
-def _state_hours(session: Session, user_id: int, at: datetime, horizon: datetime) -> set[datetime]:
-    """A change of state at ``at``: the hours up to the operator's next change (their
-    state there), and the hours of the calls whose after-call work it may end."""
-    following = session.scalar(
-        select(func.min(OperatorStateChange.at)).where(
-            OperatorStateChange.user_id == user_id, OperatorStateChange.at > at
+def _state_hours(
+    session: Session, states: dict[int, list[datetime]], horizon: datetime
+) -> set[datetime]:
+    """Changes of state: the hours from each up to that operator's next change (their
+    state there), and the hours of the calls whose after-call work each may end."""
+    first = min(min(ats) for ats in states.values()) - LONGEST_WRAPUP
+    last = max(max(ats) for ats in states.values())
+    users = sorted(states)
+    h = OperatorStateChange
+    known: dict[int, list[tuple[datetime, str, str | None]]] = defaultdict(list)
+    for user, at, to, call in session.execute(
+        select(h.user_id, h.at, h.to_state, h.call).where(
+            h.user_id.in_(users), h.at >= first, h.at <= last
         )
+    ):
+        known[int(user)].append((at, str(to), call))
+    after = dict(
+        session.execute(  # each operator's first change after them all
+            select(h.user_id, func.min(h.at))
+            .where(h.user_id.in_(users), h.at > last)
+            .group_by(h.user_id)
+        ).all()
     )
-    end = min(following or horizon, horizon)
-    hours = set()
-    hour = floor(at, HOUR)
-    while hour < end:
-        hours.add(hour)
-        hour += HOUR
-    keys = session.scalars(
-        select(OperatorStateChange.call).where(
-            OperatorStateChange.user_id == user_id,
-            OperatorStateChange.to_state == "wrap_up",
-            OperatorStateChange.call.is_not(None),
-            OperatorStateChange.at >= at - LONGEST_WRAPUP,
-            OperatorStateChange.at <= at,
-        )
-    )
-    for key in set(keys):
-        node, _, linkedid = str(key).rpartition(":")
-        started = session.scalar(
-            select(Call.started_at).where(Call.node == node, Call.linkedid == linkedid)
-        )
-        if started is not None:
-            hours.add(floor(started, HOUR))
+    hours: set[datetime] = set()
+    keys: set[str] = set()
+    for user, ats in states.items():
+        mine = sorted(known[user], key=lambda c: c[0])
+        times = [c[0] for c in mine]
+        for at in ats:
+            i = bisect.bisect_right(times, at)
+            following = times[i] if i < len(times) else after.get(user)
+            hour, end = floor(at, HOUR), min(following or horizon, horizon)
+            while hour < end:
+                hours.add(hour)
+                hour += HOUR
+            keys |= {
+                str(call)
+                for when, to, call in mine[:i]
+                if to == "wrap_up" and call and when >= at - LONGEST_WRAPUP
+            }
+    nodes = sorted({key.rpartition(":")[0] for key in keys})
+    linkedids = sorted({key.rpartition(":")[2] for key in keys})
+    for i in range(0, len(linkedids), 500):
+        for node, linkedid, started in session.execute(
+            select(Call.node, Call.linkedid, Call.started_at).where(  # (node, linkedid)'s index
+                Call.node.in_(nodes), Call.linkedid.in_(linkedids[i : i + 500])
+            )
+        ):
+            if f"{node}:{linkedid}" in keys:
+                hours.add(floor(started, HOUR))
     return hours
 
 
