@@ -175,3 +175,14 @@ def test_pick_falls_back_uk_ru_en(texts: dict[str, str], language: str, shown: s
 )
 def test_phone_numbers_as_pages_show_them(raw: str, shown: str) -> None:
     assert display_phone(raw) == shown
+
+
+def test_a_word_defined_in_two_files_is_refused() -> None:
+    """Two words files with one key (the complaints register's ``cmp_new`` once turned
+    the campaign page's "New campaign" into "New complaint") fail at import."""
+    from callagent.web.i18n import _merged
+
+    assert _merged({"a": "1"}, {"b": "2"}) == {"a": "1", "b": "2"}
+    with pytest.raises(ValueError, match="cmp_new"):
+        _merged({"cmp_new": "New campaign"}, {"cmp_new": "New complaint"})
+    assert STRINGS["en"]["cmp_new"] == "New campaign"

@@ -29,7 +29,7 @@ from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templa
 router = APIRouter(tags=["pages"])
 Reader = Annotated[Principal, Depends(PageRequires(Scope.COMPLAINTS_READ))]
 # the words the script needs: its own, the values it shows, the refusals it may get
-_SCRIPT_WORDS = ("cmp_", "complaint_", "error_")
+_SCRIPT_WORDS = ("cpl_", "complaint_", "error_")
 
 
 def _staff(db: Db, principal: Principal) -> tuple[dict[int, str], list[dict[str, Any]]]:
@@ -67,7 +67,7 @@ def complaints_page(
     words = page["t"]
     names, owners = _staff(db, principal)
     rule = Clock.of(settings).rule
-    rule_text = words["cmp_rule_working" if rule.working else "cmp_rule_calendar"].format(
+    rule_text = words["cpl_rule_working" if rule.working else "cpl_rule_calendar"].format(
         days=rule.days
     )
     scopes = principal.scopes

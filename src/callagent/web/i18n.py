@@ -709,41 +709,34 @@ _EN: dict[str, str] = {
     "error_network": "the server cannot be reached: check the network and try again",
 }
 
-# The campaign pages' words live in their own file (this one would be twice as long).
+
+def _merged(*parts: dict[str, str]) -> dict[str, str]:
+    """One language's words from its files. A key in two files is refused at import: the
+    later file's word would silently replace the earlier's on every page using it."""
+    merged: dict[str, str] = {}
+    for part in parts:
+        twice = sorted(merged.keys() & part.keys())
+        if twice:
+            raise ValueError(f"words defined in two files: {', '.join(twice)}")
+        merged.update(part)
+    return merged
+
+
+# Each part of the web app keeps its words in a file of its own (i18n_*.py).
+_PARTS = (
+    campaign_words,
+    admin_words,
+    question_words,
+    call_words,
+    report_words,
+    recording_words,
+    complaint_words,
+    planning_words,
+)
 STRINGS: dict[Language, dict[str, str]] = {
-    "ru": {
-        **_RU,
-        **campaign_words.RU,
-        **admin_words.RU,
-        **question_words.RU,
-        **call_words.RU,
-        **report_words.RU,
-        **recording_words.RU,
-        **complaint_words.RU,
-        **planning_words.RU,
-    },
-    "uk": {
-        **_UK,
-        **campaign_words.UK,
-        **admin_words.UK,
-        **question_words.UK,
-        **call_words.UK,
-        **report_words.UK,
-        **recording_words.UK,
-        **complaint_words.UK,
-        **planning_words.UK,
-    },
-    "en": {
-        **_EN,
-        **campaign_words.EN,
-        **admin_words.EN,
-        **question_words.EN,
-        **call_words.EN,
-        **report_words.EN,
-        **recording_words.EN,
-        **complaint_words.EN,
-        **planning_words.EN,
-    },
+    "ru": _merged(_RU, *(part.RU for part in _PARTS)),
+    "uk": _merged(_UK, *(part.UK for part in _PARTS)),
+    "en": _merged(_EN, *(part.EN for part in _PARTS)),
 }
 
 

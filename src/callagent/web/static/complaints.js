@@ -45,7 +45,7 @@
       month: "2-digit",
       year: "numeric",
     });
-    return fill(T.cmp_due_by, { day });
+    return fill(T.cpl_due_by, { day });
   }
 
   /* ------------------------------------------------------------------ phones */
@@ -107,13 +107,13 @@
     return data;
   }
 
-  const nameOf = (id) => (id == null ? "" : boot.names[String(id)] || fill(T.cmp_user, { id }));
+  const nameOf = (id) => (id == null ? "" : boot.names[String(id)] || fill(T.cpl_user, { id }));
   const statusWord = (status) => T[`complaint_status_${status}`] || status;
   const causeWord = (c) => (c.cause === "other" && c.cause_other ? `${T.complaint_cause_other}: ${c.cause_other}` : T[`complaint_cause_${c.cause}`] || c.cause);
   const pill = (status) => el("span", { class: "pill", dataset: { status }, text: statusWord(status) });
   function marks(c) {
-    if (c.overdue) return el("span", { class: "mark-overdue", text: T.cmp_overdue_mark });
-    if (c.due_soon) return el("span", { class: "mark-soon", text: T.cmp_soon_mark });
+    if (c.overdue) return el("span", { class: "mark-overdue", text: T.cpl_overdue_mark });
+    if (c.due_soon) return el("span", { class: "mark-soon", text: T.cpl_soon_mark });
     return null;
   }
 
@@ -172,7 +172,7 @@
       return;
     }
     if (mineTicket !== listTicket) return; // a newer request is under way
-    for (const [selector, word, total] of [["#overdue-count", T.cmp_overdue_count, late.total], ["#soon-count", T.cmp_soon_count, soon.total]]) {
+    for (const [selector, word, total] of [["#overdue-count", T.cpl_overdue_count, late.total], ["#soon-count", T.cpl_soon_count, soon.total]]) {
       $(selector).textContent = fill(word, { count: total });
       $(selector).hidden = total === 0;
     }
@@ -202,17 +202,17 @@
       return row;
     });
     $("#register tbody").replaceChildren(...rows);
-    $("#shown").textContent = page.total ? fill(T.cmp_shown, { shown: page.items.length, total: page.total }) : T.cmp_none;
+    $("#shown").textContent = page.total ? fill(T.cpl_shown, { shown: page.items.length, total: page.total }) : T.cpl_none;
   }
 
   /* ------------------------------------------------------------- the detail */
   function historyLine(h) {
     const who = nameOf(h.by_user_id) || "—";
     let text;
-    if (h.action === "registered") text = fill(T.cmp_h_registered, { who });
-    else if (h.action === "status") text = fill(T.cmp_h_status, { who, from: statusWord(h.from_status), to: statusWord(h.to_status) });
-    else if (h.action === "assigned") text = fill(T.cmp_h_assigned, { who, owner: nameOf(h.owner_id) || T.cmp_nobody });
-    else text = fill(T.cmp_h_edited, { who });
+    if (h.action === "registered") text = fill(T.cpl_h_registered, { who });
+    else if (h.action === "status") text = fill(T.cpl_h_status, { who, from: statusWord(h.from_status), to: statusWord(h.to_status) });
+    else if (h.action === "assigned") text = fill(T.cpl_h_assigned, { who, owner: nameOf(h.owner_id) || T.cpl_nobody });
+    else text = fill(T.cpl_h_edited, { who });
     if (h.action !== "edited" && h.note) text += ` (${h.note})`;
     return el("li", {}, el("time", { datetime: h.at, text: clock(h.at) }), ` — ${text}`);
   }
@@ -221,26 +221,26 @@
     current = c;
     $("#detail").hidden = false;
     $(".register-layout").classList.add("open");
-    $("#detail-title").textContent = fill(T.cmp_detail, { id: c.id });
+    $("#detail-title").textContent = fill(T.cpl_detail, { id: c.id });
     $("#d-status").replaceChildren(pill(c.status), marks(c) || "");
     $("#d-subject").textContent = c.subject;
     $("#d-applicant").textContent = c.applicant_name || "—";
     $("#d-phone").textContent = phone(c.applicant_phone) || "—";
     $("#d-cause").textContent = causeWord(c);
-    $("#d-office").textContent = c.office || T.cmp_office_none;
+    $("#d-office").textContent = c.office || T.cpl_office_none;
     $("#d-channel").textContent = T[`complaint_channel_${c.channel}`] || c.channel;
     $("#d-registered").textContent = clock(c.registered_at);
     $("#d-deadline").textContent = dueDay(c.deadline_at);
     $("#d-operator").textContent = nameOf(c.operator_id) || "—";
-    $("#d-owner").textContent = nameOf(c.owner_id) || T.cmp_nobody;
+    $("#d-owner").textContent = nameOf(c.owner_id) || T.cpl_nobody;
     const callCell = $("#d-call");
     callCell.replaceChildren(
-      c.call_id ? el("a", { href: `/calls/${c.call_id}`, text: fill(T.cmp_call_open, { id: c.call_id }) }) : "—",
+      c.call_id ? el("a", { href: `/calls/${c.call_id}`, text: fill(T.cpl_call_open, { id: c.call_id }) }) : "—",
     );
-    $("#d-decision").textContent = c.decision || T.cmp_no_decision;
-    $("#d-answer").textContent = c.answer || T.cmp_no_answer;
+    $("#d-decision").textContent = c.decision || T.cpl_no_decision;
+    $("#d-answer").textContent = c.answer || T.cpl_no_answer;
     $("#d-answered").textContent = c.answered_at
-      ? `${T.cmp_answer_channel}: ${T[`complaint_channel_${c.answer_channel}`] || c.answer_channel} · ${T.cmp_answered_at}: ${clock(c.answered_at)}`
+      ? `${T.cpl_answer_channel}: ${T[`complaint_channel_${c.answer_channel}`] || c.answer_channel} · ${T.cpl_answered_at}: ${clock(c.answered_at)}`
       : "";
     $("#d-history").replaceChildren(...c.history.map(historyLine));
     // The steps this user may take at this status; the API has the last word.
@@ -293,7 +293,7 @@
       const c = await call("PATCH", `/api/v1/complaints/${current.id}`, body);
       await knowPhones([c.applicant_phone]);
       show(c);
-      $("#detail-note").textContent = T.cmp_saved;
+      $("#detail-note").textContent = T.cpl_saved;
       load();
       loadCauses();
     } catch (exc) {
@@ -389,7 +389,7 @@
       return;
     }
     const rows = report.rows.map((r) =>
-      el("tr", {}, el("td", { text: r.period }), el("td", { text: T[`complaint_cause_${r.cause}`] || r.cause }), el("td", { text: r.office || T.cmp_office_none }), el("td", { text: String(r.count) })),
+      el("tr", {}, el("td", { text: r.period }), el("td", { text: T[`complaint_cause_${r.cause}`] || r.cause }), el("td", { text: r.office || T.cpl_office_none }), el("td", { text: String(r.count) })),
     );
     $("#causes-table tbody").replaceChildren(...rows);
     $("#causes-none").hidden = rows.length > 0;
