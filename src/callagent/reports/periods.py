@@ -9,6 +9,7 @@ Sunday of October 25 (03:00+03:00 and then 03:00+02:00, two different hours).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,7 @@ class Bucket:
     end: datetime  # aware, UTC, exclusive
 
 
+@functools.lru_cache(maxsize=4096)  # every call and state of a day asks for the same one
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The first moment of ``day`` on the centre's clock, in UTC."""
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
