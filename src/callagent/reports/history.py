@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from callagent.auth.scopes import Role
@@ -36,12 +36,19 @@ def load_spans(
     if not users:
         return []
     ids = list(users)
-    last_before = (
-        select(OperatorStateChange.user_id, func.max(OperatorStateChange.at).label("at"))
-        .where(OperatorStateChange.user_id.in_(ids), OperatorStateChange.at < since)
-        .group_by(OperatorStateChange.user_id)
-        .subquery()
+    # each operator's last change before the period: one index seek per operator (a
+    # GROUP BY over the history read all of it, for every day of an aggregates' rebuild)
+    last_at = (
+        select(func.max(OperatorStateChange.at))
+        .where(OperatorStateChange.user_id == User.id, OperatorStateChange.at < since)
+        .correlate(User)
+        .scalar_subquery()
     )
+    last = [
+        (uid, at)
+        for uid, at in session.execute(select(User.id, last_at).where(User.id.in_(ids)))
+        if at is not None
+    ]
     columns = (
         OperatorStateChange.user_id,
         OperatorStateChange.at,
@@ -49,12 +56,14 @@ def load_spans(
         OperatorStateChange.reason,
     )
     rows = [
-        *session.execute(
-            select(*columns).join(
-                last_before,
-                (OperatorStateChange.user_id == last_before.c.user_id)
-                & (OperatorStateChange.at == last_before.c.at),
+        *(
+            session.execute(
+                select(*columns).where(
+                    tuple_(OperatorStateChange.user_id, OperatorStateChange.at).in_(last)
+                )
             )
+            if last
+            else []
         ),
         *session.execute(
             select(*columns).where(
