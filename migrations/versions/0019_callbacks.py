@@ -9,7 +9,7 @@ Revises: 0018
 from __future__ import annotations
 
 revision = "0019"
-down_revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
