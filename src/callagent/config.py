@@ -233,6 +233,28 @@ class Settings(BaseSettings):
     )
     planning_patience_seconds: float = Field(default=0.0, ge=0)
 
+    # Website call-back requests (README, Website call-back requests): the site key's shared
+    # secret (HMAC-SHA256 of the body, as webhooks are signed; empty: the public endpoint
+    # answers 503), requests accepted per applicant's number a day and per client address an
+    # hour, the centre's call-back hours (a campaign-style window per weekday in
+    # CALLAGENT_TIMEZONE), attempts and the wait between them, the priority a call-back has
+    # among waiting calls (routing: higher first; inbound calls have 0), the dialplan
+    # context the operator-first Originate enters, and whether the service dials them.
+    callback_site_secret: SecretStr = SecretStr("")
+    callback_per_number: int = Field(default=3, ge=1, le=1000)
+    callback_per_address: int = Field(default=30, ge=1, le=100_000)
+    callback_hours: dict[str, list[list[str]]] = Field(
+        default_factory=lambda: {
+            day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")
+        }
+        | {"sat": [["09:00", "16:00"]]}
+    )
+    callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    callback_retry_seconds: int = Field(default=900, ge=10, le=86_400)
+    callback_priority: int = Field(default=1, ge=-100, le=100)
+    callback_context: str = Field(default="callagent-callback", pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    callback_dialer: str = Field(default="on", pattern=r"^(on|off)$")
+
     log_level: str = "INFO"
 
     @field_validator("ami_nodes", mode="before")
@@ -264,6 +286,16 @@ class Settings(BaseSettings):
                     "takes addresses or CIDRs such as 10.0.0.5,10.1.0.0/16"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _callback_hours(self) -> Settings:
+        from callagent.campaigns.window import CallingWindow, WindowError
+
+        try:
+            CallingWindow.parse(self.callback_hours)
+        except WindowError as exc:
+            raise ValueError(f"CALLAGENT_CALLBACK_HOURS: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _complaint_rule(self) -> Settings:
