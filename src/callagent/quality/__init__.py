@@ -1,0 +1,1 @@
+"""QA evaluation: scorecards, evaluations, sampling, disputes, reports (issue #13)."""
