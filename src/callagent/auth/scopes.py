@@ -32,6 +32,9 @@ class Scope(StrEnum):
     COMPLAINTS_READ = "complaints:read"  # the complaints register (operators: their own)
     COMPLAINTS_WRITE = "complaints:write"  # register; work on one's own complaints
     COMPLAINTS_MANAGE = "complaints:manage"  # owners, anyone's complaints, the causes report
+    # QA evaluations: operators their own (acknowledge, dispute); the reports for the others
+    QUALITY_READ = "quality:read"
+    QUALITY_EVALUATE = "quality:evaluate"  # evaluate calls one may see, sample, resolve disputes
 
 
 class Role(StrEnum):
@@ -40,6 +43,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    EVALUATOR = "evaluator"  # QA: listens to and evaluates calls (all of them), no routing
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -58,6 +62,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.RECORDINGS_LISTEN,
             Scope.COMPLAINTS_READ,
             Scope.COMPLAINTS_WRITE,
+            Scope.QUALITY_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -80,6 +85,20 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.COMPLAINTS_READ,
             Scope.COMPLAINTS_WRITE,
             Scope.COMPLAINTS_MANAGE,
+            Scope.QUALITY_READ,
+            Scope.QUALITY_EVALUATE,
+        }
+    ),
+    # A QA evaluator (seed 003 B: "quality control specialist") hears and scores calls:
+    # the calls list, recordings, wrap-ups to see what was tagged, the quality pages. No
+    # numbers in clear (a recording carries the voice, not the register's data).
+    Role.EVALUATOR: frozenset(
+        {
+            Scope.CALLS_READ,
+            Scope.WRAPUPS_READ,
+            Scope.RECORDINGS_LISTEN,
+            Scope.QUALITY_READ,
+            Scope.QUALITY_EVALUATE,
         }
     ),
     Role.ADMIN: frozenset(Scope),
