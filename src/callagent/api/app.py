@@ -26,6 +26,7 @@ from callagent import __version__
 from callagent.api import (
     audit,
     auth,
+    callbacks_public,
     calls,
     campaigns,
     complaints,
@@ -45,6 +46,10 @@ from callagent.api.input_check import checked_input
 from callagent.api.limits import InFlightLimit, RouteClass, build_route_table
 from callagent.api.pii_search import PhoneSearchLimiter
 from callagent.auth.throttle import LoginThrottle
+from callagent.callbacks.guard import Limits as CallbackLimits
+from callagent.callbacks.guard import SiteKey
+from callagent.callbacks.service import Policy as CallbackPolicy
+from callagent.callbacks.service import wrapup_listener as callback_wrapup
 from callagent.campaigns.dialer import wrapup_listener as campaign_wrapup
 from callagent.campaigns.notify_agi import NotifyScript
 from callagent.campaigns.scheduler import live_preview, run_scheduler
@@ -184,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
         wrapup_service.listeners.append(campaign_wrapup)  # operator mode: result to the entry
         # category complaint: registered in the complaints register with the call linked
         wrapup_service.listeners.append(complaint_wrapup(ComplaintClock.of(settings)))
+        wrapup_service.listeners.append(callback_wrapup)  # a call-back's wrap-up closes it
         app.state.wrapups = wrapup_service
         app.state.router = router
         hub = live.LiveHub(monitor.tracker, owners=book.owners)  # the operator pages' live events
@@ -299,12 +305,21 @@ def create_app(settings: Settings) -> FastAPI:
         address_limit=settings.login_address_max_failures,
     )
     app.state.phone_search_limiter = PhoneSearchLimiter(settings.phone_search_per_minute)
+    # the website's call-back requests: the site key (none: the endpoint answers 503),
+    # limits per number and address, the scheduling policy
+    secret = settings.callback_site_secret.get_secret_value()
+    app.state.callback_site_key = SiteKey(secret) if secret else None
+    app.state.callback_limits = CallbackLimits(
+        per_number=settings.callback_per_number, per_address=settings.callback_per_address
+    )
+    app.state.callback_policy = CallbackPolicy.of(settings)
     for module in (auth, originate, calls, operators, tokens, audit, webhooks, reports, planning):
         app.include_router(module.router)
     app.include_router(operators.routing_router)
     app.include_router(wrapups.router)
     app.include_router(questions.router)
     app.include_router(complaints.router)
+    app.include_router(callbacks_public.router)
     app.include_router(recordings.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)

@@ -29,6 +29,7 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/readyz"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/callbacks/requests"),  # the website's: signed with the site key
         ("GET", "/operator/login"),  # the login page itself (HTML)
         ("GET", "/"),  # the web app's address: to /home (which needs a session)
     }
