@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     complaint_deadline: str = "30 calendar days"
     complaint_holidays: CommaList = Field(default_factory=list)
     complaint_due_soon_days: int = Field(default=3, ge=0, le=60)
+    # QA evaluation: the scorecard file (YAML, README "Quality evaluation"; "": the packaged
+    # public-services one), checked at start like the wrap-up forms.
+    quality_scorecard: str = ""
     # Workforce planning (README, Workforce planning): the forecast's interval, the weeks
     # of calls it reads and holds out, special days; the staffing target (the SL
     # threshold is CALLAGENT_SL_THRESHOLD_SECONDS), shrinkage as name=share items, the
