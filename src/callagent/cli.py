@@ -23,6 +23,7 @@ from callagent.config import Settings
 from callagent.logs import setup_logging
 from callagent.planning.cli import app as plan_app
 from callagent.prompts.cli import app as prompts_app
+from callagent.quality.cli import app as quality_app
 from callagent.recordings.cli import app as recordings_app
 from callagent.reports.cli import app as report_app
 
@@ -195,6 +196,7 @@ app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(quality_app, name="quality")
 app.add_typer(report_app, name="report")
 app.add_typer(plan_app, name="plan")
 
@@ -206,7 +208,9 @@ def _sessions() -> sessionmaker[Session]:
 @users_app.command("add")
 def users_add(
     login: Annotated[str, typer.Argument(help="login name")],
-    role: Annotated[str, typer.Option(help="operator, supervisor or admin")] = "operator",
+    role: Annotated[
+        str, typer.Option(help="operator, supervisor, evaluator (QA) or admin")
+    ] = "operator",
     name: Annotated[str, typer.Option(help="full name")] = "",
     endpoint: Annotated[
         list[str] | None, typer.Option(help="phone/headset endpoint, e.g. PJSIP/op1001; repeat")
@@ -224,7 +228,10 @@ def users_add(
     try:
         parsed_role = Role(role)
     except ValueError:
-        typer.echo(f"callagent: unknown role {role!r}: operator, supervisor or admin", err=True)
+        typer.echo(
+            f"callagent: unknown role {role!r}: operator, supervisor, evaluator or admin",
+            err=True,
+        )
         raise typer.Exit(2) from None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
