@@ -33,6 +33,7 @@ from callagent.api import (
     operators,
     originate,
     planning,
+    quality,
     questions,
     recordings,
     reports,
@@ -46,6 +47,8 @@ from callagent.api.input_check import checked_input
 from callagent.api.limits import InFlightLimit, RouteClass, build_route_table
 from callagent.api.pii_search import PhoneSearchLimiter
 from callagent.auth.throttle import LoginThrottle
+from callagent.callbacks.demo import demo_requests
+from callagent.callbacks.dialer import run_callbacks
 from callagent.callbacks.guard import Limits as CallbackLimits
 from callagent.callbacks.guard import SiteKey
 from callagent.callbacks.service import Policy as CallbackPolicy
@@ -66,6 +69,7 @@ from callagent.metrics import RoutingCollector, make_registry
 from callagent.monitor import Monitor
 from callagent.originate import Originator
 from callagent.prompts import startup_check as prompts_startup_check
+from callagent.quality.scorecard import load_scorecard
 from callagent.reports.aggregate_store import keep_up
 from callagent.reports.service import options_of
 from callagent.routing.agi import FastAgiServer
@@ -266,6 +270,25 @@ def create_app(settings: Settings) -> FastAPI:
             preview = live_preview(app.state)
             scheduler = run_scheduler(config, core, book=book, preview=preview)
             tasks.append(asyncio.create_task(scheduler))
+        if settings.callback_dialer == "on":
+            # website call-backs: offered through the router with their priority (in the
+            # router's own loop), dialled operator first on their own AMI connection
+            async def decide(linkedid: str, priority: int) -> dict[str, str]:
+                return await agi.call(
+                    router.decide(linkedid=linkedid, previous="", topic=None, priority=priority)
+                )
+
+            def show_callback(user_id: int, data: dict[str, Any]) -> None:
+                hub.publish_threadsafe(user_id, "callback_preview", data)
+
+            dialer = run_callbacks(
+                config, core, book=book, decide=decide, forget=router.forget, preview=show_callback
+            )
+            tasks.append(asyncio.create_task(dialer))
+            if demo is not None:  # make run: now and then a simulated website request
+                every = 8 * settings.simulator_call_interval
+                policy = app.state.callback_policy
+                tasks.append(asyncio.create_task(demo_requests(sessions, policy, interval=every)))
         freeze_startup_objects()  # full collections would stall the AGI answers
         try:
             yield
@@ -297,6 +320,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     # Checked now: a broken forms file stops the start, naming the file and the line.
     app.state.wrapup_forms = load_forms(settings.wrapup_forms or None)
+    # The QA scorecard too (CALLAGENT_QUALITY_SCORECARD): errors name the file and line.
+    app.state.quality_scorecard = load_scorecard(settings.quality_scorecard or None)
     app.state.login_throttle = LoginThrottle(
         free_failures=settings.login_max_failures,
         backoff_base=settings.login_backoff_seconds,
@@ -319,6 +344,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(wrapups.router)
     app.include_router(questions.router)
     app.include_router(complaints.router)
+    app.include_router(quality.router)
     app.include_router(callbacks_public.router)
     app.include_router(recordings.router)
     app.include_router(campaigns.router)
