@@ -155,6 +155,7 @@ class Leased:
     operator_id: int | None  # the assigned operator (None: anyone free)
     attempt: int  # this attempt's number (1 = first call)
     requested_at: datetime
+    serial: int  # changes with every finished attempt or reassignment: a fresh ChannelId
 
 
 def lease_due(
@@ -165,13 +166,26 @@ def lease_due(
     now: datetime,
     limit: int,
     lease_seconds: float,
+    on_line: frozenset[int] = frozenset(),
 ) -> list[Leased]:
     """Take up to ``limit`` due tasks (oldest request first) for this dialer.
 
     A task found outside the centre's hours now (nobody was free until they closed) is
     moved to its next moment instead. The lease is a conditional UPDATE: two dialers never
-    take one task.
+    take one task. A task left on the line by a run that went away (its lease expired,
+    not in ``on_line``) is settled first as ``timeout``: due again, no attempt counted.
     """
+    orphans = session.scalars(
+        select(CallbackTask).where(
+            CallbackTask.status == "calling",
+            CallbackTask.lease_until <= now,
+            CallbackTask.id.not_in(on_line) if on_line else CallbackTask.id.is_not(None),
+        )
+    ).all()
+    for orphan in orphans:
+        finish_attempt(
+            session, task_id=orphan.id, policy=policy, result="timeout", node="", now=now
+        )
     refresh_statuses(session, now)
     rows = session.execute(
         select(CallbackTask, CallbackRequest)
@@ -218,6 +232,7 @@ def lease_due(
                 task.operator_id,
                 task.attempts + 1,
                 request.created_at,
+                len(task.history or []) + 1,
             )
         )
     return leased
@@ -242,6 +257,7 @@ def start_attempt(
     action_id: str,
     channel_id: str,
     now: datetime,
+    lease_seconds: float,
 ) -> bool:
     """The operator is claimed: the task is on the line (before the Originate is sent, so
     the call's events find it). False when the lease was lost meanwhile."""
@@ -255,6 +271,8 @@ def start_attempt(
             channel_id=channel_id,
             last_call_at=now,
             updated_at=now,
+            # held while the call lasts; a run that dies on the line frees it after this
+            lease_until=now + timedelta(seconds=lease_seconds),
         )
         .execution_options(synchronize_session=False)
     )

@@ -25,7 +25,11 @@ Where the recorded dialplan played the message, the simulator asks callagent's
 FastAGI ``notify`` script for real (as res_agi would for ``dialplan/extensions.conf``)
 and answers its ``GET DATA`` with the outcome's digit; for digit 2 it asks
 ``route`` for the operator to ring. An Originate into the click-to-call context
-replays ``click_to_call`` (the operator's phone first, then the applicant).
+replays ``click_to_call`` (the operator's phone first, then the applicant). So does
+an Originate into a call-back context (``callagent-callback``), where the outcome
+function may also make the applicant ``busy`` or ``no_answer``: ``click_to_call`` with
+the applicant's leg ending as the traces README says a 486 or a ring-out ends (derived,
+NOT recorded).
 """
 
 from __future__ import annotations
@@ -151,6 +155,82 @@ def _derive_failure(
     return out
 
 
+def _derive_callee_failure(
+    frames: list[tuple[list[tuple[str, str]], float]],
+    *,
+    dial: str,
+    cause: int,
+    text: str,
+    after: float,
+) -> list[tuple[list[tuple[str, str]], float]]:
+    """``click_to_call`` whose applicant does not take the call (NOT recorded).
+
+    The operator answers as recorded; the applicant's leg rings, then ends as the traces
+    README says a dialled leg ends: 486 -> ``HangupRequest`` and ``Hangup`` Cause 17, a
+    ring timeout -> ``Hangup`` Cause 0 (after ``after`` seconds), with the operator's
+    ``DIALSTATUS`` and ``DialEnd`` saying BUSY / NOANSWER; the dialplan then hangs the
+    operator up (the recorded tail of the operator's channel, without the bridge and the
+    applicant's channel, its Cdr's disposition changed).
+    """
+
+    def value(pairs: list[tuple[str, str]], key: str) -> str:
+        return next((v for k, v in pairs if k == key), "")
+
+    def replaced(pairs: list[tuple[str, str]], **changes: str) -> list[tuple[str, str]]:
+        return [(k, changes.get(k.replace("-", "_"), v)) for k, v in pairs]
+
+    trunk = next(
+        value(p, "Channel")
+        for p, _ in frames
+        if p[0][1] == "Newchannel" and value(p, "Channel").startswith("PJSIP/trunk")
+    )
+    ringing = next(
+        i
+        for i, (p, _) in enumerate(frames)
+        if p[0][1] == "DialState" and value(p, "DestChannel") == trunk
+    )
+
+    def first(event: str, key: str = "", wanted: str = "") -> list[tuple[str, str]]:
+        return next(
+            p for p, _ in frames if p[0][1] == event and (not key or value(p, key) == wanted)
+        )
+
+    find = {
+        "hangup_request": first("HangupRequest"),
+        "hangup": first("Hangup", "Channel", trunk),
+        "dialstatus": next(
+            p
+            for p, _ in frames
+            if p[0][1] == "VarSet"
+            and value(p, "Variable") == "DIALSTATUS"
+            and value(p, "Value") == "ANSWER"
+        ),
+        "dialend": first("DialEnd", "DestChannel", trunk),
+    }
+    at = frames[ringing][1] + after
+    out = list(frames[: ringing + 1])
+    if cause == 17:
+        out.append((replaced(find["hangup_request"], Cause=str(cause)), at))
+    out.append((replaced(find["hangup"], Cause=str(cause), Cause_txt=text), at + 0.001))
+    out.append((replaced(find["dialstatus"], Value=dial), at + 0.002))
+    out.append((replaced(find["dialend"], DialStatus=dial), at + 0.003))
+    tail = next(i for i, (p, _) in enumerate(frames) if p[0][1] == "SoftHangupRequest")
+    base = frames[tail][1]
+    disposition = "BUSY" if dial == "BUSY" else "NO ANSWER"
+    for pairs, offset in frames[tail:]:
+        event = pairs[0][1]
+        if trunk in (value(pairs, "Channel"), value(pairs, "DestChannel")) and event != "Cdr":
+            continue
+        if event.startswith("Bridge") or (
+            event == "VarSet" and "BRIDGE" in value(pairs, "Variable")
+        ):
+            continue
+        if event == "Cdr":
+            pairs = replaced(pairs, Disposition=disposition)
+        out.append((pairs, at + 0.01 + (offset - base)))
+    return out
+
+
 def _tokenise(
     name: str, frames: list[tuple[list[tuple[str, str]], float]], *, digits: bool
 ) -> OutboundTemplate:
@@ -253,6 +333,22 @@ def load_templates(traces: Path) -> dict[str, OutboundTemplate]:
         "busy": _tokenise("busy", raw["busy"], digits=False),
         "no_answer": _tokenise("no_answer", raw["no_answer"], digits=False),
         "click_to_call": _tokenise("click_to_call", raw["click_to_call"], digits=False),
+        # Derived from click_to_call (not recorded): the operator answers, the applicant
+        # is busy (486 after 0.3 s) or does not answer (the Dial's 10 s ring out).
+        "operator_first:busy": _tokenise(
+            "operator_first:busy",
+            _derive_callee_failure(
+                raw["click_to_call"], dial="BUSY", cause=17, text="User busy", after=0.3
+            ),
+            digits=False,
+        ),
+        "operator_first:no_answer": _tokenise(
+            "operator_first:no_answer",
+            _derive_callee_failure(
+                raw["click_to_call"], dial="NOANSWER", cause=0, text="Unknown", after=10.0
+            ),
+            digits=False,
+        ),
         # Derived from busy (not recorded): a 503 -> cause 34, a 500 -> cause 38.
         "congestion": _tokenise(
             "congestion",
@@ -347,6 +443,7 @@ class OutboundPbx:
         agi_port: int = 4573,
         speed: float = 1.0,
         click_to_call_context: str = "from-operators",
+        operator_first_contexts: Sequence[str] = ("callagent-callback",),
     ) -> None:
         self.ami = ami
         self.templates = load_templates(traces)
@@ -355,6 +452,9 @@ class OutboundPbx:
         self.agi_port = agi_port
         self.speed = speed
         self.click_to_call_context = click_to_call_context
+        # call-backs: the operator first like click-to-call, then the applicant, who may
+        # be busy or not answer (the outcome function decides, as for campaigns)
+        self.operator_first_contexts = tuple(operator_first_contexts)
         self.originates: list[AmiMessage] = []
         self.dialled: Counter[str] = Counter()  # number -> Originates received
         self.dialogues: list[NotifyDialogue] = []
@@ -376,10 +476,17 @@ class OutboundPbx:
         if not channel or not (action.get("Exten") or action.get("Application")):
             return [frame(("Response", "Error"), aid, ("Message", "Channel not specified"))]
         self.originates.append(action)
-        c2c = action.get("Context") == self.click_to_call_context
+        first = action.get("Context") in self.operator_first_contexts
+        c2c = first or action.get("Context") == self.click_to_call_context
         number = _number_of(action.get("Exten") if c2c else channel)
         self.dialled[number] += 1
         outcome = "click_to_call" if c2c else self.outcome(number, self.dialled[number])
+        if first:
+            chosen = self.outcome(number, self.dialled[number])
+            if chosen in ("busy", "no_answer"):
+                outcome = f"operator_first:{chosen}"
+            elif chosen == "refused":
+                outcome = chosen
         if outcome == "refused":
             return [frame(("Response", "Error"), aid, ("Message", "Originate failed"))]
         task = asyncio.create_task(self._play(action, outcome))
@@ -408,7 +515,7 @@ class OutboundPbx:
         serial = next(self._serial)
         channel = action.get("Channel")
         exten = action.get("Exten")
-        c2c = template.name == "click_to_call"
+        c2c = template.name == "click_to_call" or template.name.startswith("operator_first")
         number = exten if c2c else _number_of(channel)
         cid = action.get("CallerID")
         cid_num, cid_name = _caller_id(cid) if cid else (number, number)
@@ -441,7 +548,9 @@ class OutboundPbx:
 
     async def _play(self, action: AmiMessage, outcome: str) -> None:
         kind, _, digit = outcome.partition(":")
-        if kind == "answered":
+        if kind == "operator_first":
+            kind, digit = outcome, ""
+        elif kind == "answered":
             digit = "" if digit == "none" else (digit or "1")
             kind = "operator" if digit == "2" else "answered"
         template = self.templates[kind]
