@@ -235,6 +235,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["breaks=0.10", "training=0.05", "absence=0.08"]
     )
     planning_patience_seconds: float = Field(default=0.0, ge=0)
+    # The schedules' labour rules as name=value items (minutes; max_days_week in days)
+    # over planning/rules.py's defaults, e.g. max_week_minutes=2400,min_rest_minutes=660
+    planning_labour_rules: CommaList = Field(default_factory=list)
 
     # Website call-back requests (README, Website call-back requests): the site key's shared
     # secret (HMAC-SHA256 of the body, as webhooks are signed; empty: the public endpoint
@@ -247,10 +250,10 @@ class Settings(BaseSettings):
     callback_per_number: int = Field(default=3, ge=1, le=1000)
     callback_per_address: int = Field(default=30, ge=1, le=100_000)
     callback_hours: dict[str, list[list[str]]] = Field(
-        default_factory=lambda: {
-            day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")
-        }
-        | {"sat": [["09:00", "16:00"]]}
+        default_factory=lambda: (
+            {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+            | {"sat": [["09:00", "16:00"]]}
+        )
     )
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     callback_retry_seconds: int = Field(default=900, ge=10, le=86_400)
@@ -326,6 +329,12 @@ class Settings(BaseSettings):
             parse_shrinkage(self.planning_shrinkage)
         except ValueError as exc:
             raise ValueError(f"CALLAGENT_PLANNING_SHRINKAGE: {exc}") from None
+        from callagent.planning.rules import parse_rules
+
+        try:
+            parse_rules(self.planning_labour_rules)
+        except ValueError as exc:
+            raise ValueError(f"CALLAGENT_PLANNING_LABOUR_RULES: {exc}") from None
         return self
 
     @field_validator("timezone")

@@ -84,6 +84,26 @@ class LabourRules:
         return found
 
 
+def parse_rules(values: Iterable[str]) -> LabourRules:
+    """Labour rules as ``name=value`` items over the defaults (``max_week_minutes=2400``);
+    a clear error names a bad one."""
+    known = set(LabourRules.__dataclass_fields__)
+    given: dict[str, int] = {}
+    for text in values:
+        name, _, value = text.partition("=")
+        name = name.strip()
+        if name not in known or not value.strip().isdigit():
+            raise ValueError(
+                f"{text!r} is not name=minutes with a name of {', '.join(sorted(known))}"
+            )
+        given[name] = int(value)
+    rules = LabourRules(**given)
+    problems = rules.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return rules
+
+
 @dataclass(frozen=True)
 class ShiftTemplate:
     """A kind of shift: its length with the lunch, the window its start may fall in
