@@ -17,7 +17,7 @@ from tests.test_reports_page import PASSWORD, today_traffic
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-OPERATOR_PAGES = ["/operator", "/calls", "/questions", "/complaints"]
+OPERATOR_PAGES = ["/operator", "/calls", "/questions", "/complaints", "/quality"]
 SUPERVISOR_PAGES = [
     "/supervisor/live",
     "/supervisor/reports",

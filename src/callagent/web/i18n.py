@@ -18,6 +18,7 @@ from callagent.web import i18n_calls as call_words
 from callagent.web import i18n_campaigns as campaign_words
 from callagent.web import i18n_complaints as complaint_words
 from callagent.web import i18n_planning as planning_words
+from callagent.web import i18n_quality as quality_words
 from callagent.web import i18n_questions as question_words
 from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
@@ -732,6 +733,7 @@ _PARTS = (
     recording_words,
     complaint_words,
     planning_words,
+    quality_words,
 )
 STRINGS: dict[Language, dict[str, str]] = {
     "ru": _merged(_RU, *(part.RU for part in _PARTS)),

@@ -77,6 +77,8 @@ def home_of(scopes: frozenset[Scope] | set[Scope]) -> str:
         return "/supervisor/live"
     if Scope.CAMPAIGNS_READ in scopes:
         return "/supervisor/campaigns"
+    if Scope.QUALITY_EVALUATE in scopes and Scope.OPERATORS_STATE not in scopes:
+        return "/quality"  # a QA evaluator: the queue of calls to evaluate
     return "/operator"
 
 
@@ -321,6 +323,7 @@ def install(app: FastAPI) -> None:
     from callagent.web.campaign_pages import router as campaigns_router
     from callagent.web.complaints_page import router as complaints_router
     from callagent.web.planning_page import router as planning_router
+    from callagent.web.quality_page import router as quality_router
     from callagent.web.questions_page import router as questions_router
     from callagent.web.reports_page import router as reports_router
 
@@ -331,6 +334,7 @@ def install(app: FastAPI) -> None:
         planning_router,
         questions_router,
         complaints_router,
+        quality_router,
         admin_router,
         calls_router,
     )
