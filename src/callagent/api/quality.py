@@ -620,6 +620,9 @@ def report(
     names = _names(db)
     card = scorecard(request)
     language = language_of(lang)
+    # the criteria in the scorecard's order (an older version's last, by id)
+    order = {c.id: i for i, c in enumerate(card.criteria)}
+    out["criteria"].sort(key=lambda row: (order.get(row["item_id"], len(order)), row["item_id"]))
     for section in ("criteria", "errors"):
         for row in out[section]:
             row["title"] = card.title_of(row["item_id"], language)

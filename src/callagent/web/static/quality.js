@@ -206,7 +206,12 @@
   }
 
   if (form) {
-    form.addEventListener("change", preview);
+    form.addEventListener("change", (event) => {
+      const item = event.target.closest(".criterion");
+      if (item && event.target.type === "radio") item.classList.remove("missing");
+      $("#evaluate-error").textContent = "";
+      preview();
+    });
     $("#evaluate-hide").addEventListener("click", () => {
       $("#evaluate-card").hidden = true;
       $("#player").pause();
