@@ -89,6 +89,9 @@ async def _flow(
     south: int,
     unanswered: int,
 ) -> None:
+    # the QA evaluator's home is the quality page
+    home = await c["qa"].get("/home", follow_redirects=False)
+    assert home.headers["location"] == "/quality"
     card = (await c["qa"].get("/api/v1/quality/scorecard")).json()
     assert card["id"] == "public_services" and len(card["critical_errors"]) == 2
     # the week's sample, one call per operator: the north lead may take only op1's
