@@ -10,6 +10,7 @@ their group's, the others all. A refused request changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -27,7 +28,13 @@ from callagent.auth.service import Principal
 from callagent.db.models import Call, User
 from callagent.errors import ServiceError
 from callagent.languages import language_of
-from callagent.quality.models import Assignment, Evaluation, EvaluationAnswer, Response
+from callagent.quality.models import (
+    Assignment,
+    Evaluation,
+    EvaluationAnswer,
+    Response,
+    ScorecardVersion,
+)
 from callagent.quality.reports import build, load_rows
 from callagent.quality.sampling import SampleFilter, sample_week, week_of
 from callagent.quality.scorecard import Scorecard
@@ -218,51 +225,84 @@ def _response_out(row: Response | None) -> ResponseOut | None:
     return ResponseOut.model_validate(row, from_attributes=True)
 
 
-def _out(db: Session, evaluation: Evaluation, names: dict[int, str]) -> EvaluationOut:
-    card = card_of(db, evaluation)
-    response = db.scalar(
-        select(Response).where(Response.evaluation_id == evaluation.id).order_by(Response.id)
-    )
-    return EvaluationOut(
-        id=evaluation.id,
-        call_id=evaluation.call_id,
-        call_started_at=evaluation.call_started_at,
-        operator_id=evaluation.operator_id,
-        operator_name=names.get(evaluation.operator_id or 0, ""),
-        team=evaluation.team,
-        evaluator_id=evaluation.evaluator_id,
-        evaluator_name=names.get(evaluation.evaluator_id or 0, ""),
-        scorecard=f"{card.id} v{card.version}",
-        kind=evaluation.kind,
-        revision=evaluation.revision,
-        revision_of_id=evaluation.revision_of_id,
-        revision_reason=evaluation.revision_reason,
-        revised_by_id=evaluation.revised_by_id,
-        superseded_by_id=evaluation.superseded_by_id,
-        score=evaluation.score,
-        critical=evaluation.critical,
-        comment=evaluation.comment,
-        submitted_at=evaluation.submitted_at,
-        response=_response_out(response),
-    )
+def _outs(db: Session, evaluations: Sequence[Evaluation]) -> list[EvaluationOut]:
+    """The evaluations as the API shows them: names, scorecard versions and the
+    operators' answers read in three queries for the whole list, not per row."""
+    names = _names(db)
+    ids = [e.id for e in evaluations]
+    versions = {
+        row_id: f"{key} v{version}"
+        for row_id, key, version in db.execute(
+            select(ScorecardVersion.id, ScorecardVersion.key, ScorecardVersion.version).where(
+                ScorecardVersion.id.in_({e.scorecard_id for e in evaluations})
+            )
+        )
+    }
+    responses: dict[int, Response] = {}
+    for row in db.scalars(
+        select(Response).where(Response.evaluation_id.in_(ids)).order_by(Response.id.desc())
+    ):
+        responses[row.evaluation_id] = row  # the first one wins: read newest first
+    return [
+        EvaluationOut(
+            id=e.id,
+            call_id=e.call_id,
+            call_started_at=e.call_started_at,
+            operator_id=e.operator_id,
+            operator_name=names.get(e.operator_id or 0, ""),
+            team=e.team,
+            evaluator_id=e.evaluator_id,
+            evaluator_name=names.get(e.evaluator_id or 0, ""),
+            scorecard=versions.get(e.scorecard_id, ""),
+            kind=e.kind,
+            revision=e.revision,
+            revision_of_id=e.revision_of_id,
+            revision_reason=e.revision_reason,
+            revised_by_id=e.revised_by_id,
+            superseded_by_id=e.superseded_by_id,
+            score=e.score,
+            critical=e.critical,
+            comment=e.comment,
+            submitted_at=e.submitted_at,
+            response=_response_out(responses.get(e.id)),
+        )
+        for e in evaluations
+    ]
 
 
-def _assignment_out(db: Session, row: Assignment, names: dict[int, str]) -> AssignmentOut:
-    call = db.get(Call, row.call_id)
-    return AssignmentOut(
-        id=row.id,
-        call_id=row.call_id,
-        operator_id=row.operator_id,
-        operator_name=names.get(row.operator_id or 0, ""),
-        evaluator_id=row.evaluator_id,
-        week=row.week,
-        kind=row.kind,
-        reason=row.reason,
-        status=row.status,
-        call_started_at=call.started_at if call else None,
-        talk_seconds=call.talk_seconds if call else None,
-        recording=bool(call and call.recording_file),
-    )
+def _out(db: Session, evaluation: Evaluation) -> EvaluationOut:
+    return _outs(db, [evaluation])[0]
+
+
+def _assignments_out(db: Session, rows: Sequence[Assignment]) -> list[AssignmentOut]:
+    """The assignments with their calls' time, talk and whether there is a recording (the
+    calls read in one query)."""
+    names = _names(db)
+    calls = {
+        call_id: (started, talk, bool(recording))
+        for call_id, started, talk, recording in db.execute(
+            select(Call.id, Call.started_at, Call.talk_seconds, Call.recording_file).where(
+                Call.id.in_({row.call_id for row in rows})
+            )
+        )
+    }
+    return [
+        AssignmentOut(
+            id=row.id,
+            call_id=row.call_id,
+            operator_id=row.operator_id,
+            operator_name=names.get(row.operator_id or 0, ""),
+            evaluator_id=row.evaluator_id,
+            week=row.week,
+            kind=row.kind,
+            reason=row.reason,
+            status=row.status,
+            call_started_at=calls.get(row.call_id, (None, None, False))[0],
+            talk_seconds=calls.get(row.call_id, (None, None, False))[1],
+            recording=calls.get(row.call_id, (None, None, False))[2],
+        )
+        for row in rows
+    ]
 
 
 def scorecard(request: Request) -> Scorecard:
@@ -322,14 +362,13 @@ def scorecard_get(request: Request, principal: Reader) -> dict[str, Any]:
     summary="The caller's open assignments (sample and calibration), oldest week first",
 )
 def queue(db: Db, principal: Evaluator) -> list[AssignmentOut]:
-    names = _names(db)
     rows = db.scalars(
         select(Assignment)
         .where(Assignment.evaluator_id == principal.user_id, Assignment.status == "open")
         .order_by(Assignment.week, Assignment.id)
         .limit(500)
     ).all()
-    return [_assignment_out(db, row, names) for row in rows]
+    return _assignments_out(db, rows)
 
 
 @router.post(
@@ -362,7 +401,6 @@ def sample(request: Request, db: Db, principal: Evaluator, body: SampleIn) -> Sa
         created_by=principal.user_id,
     )
     db.commit()
-    names = _names(db)
     made = db.scalars(
         select(Assignment).where(
             Assignment.week == result.week,
@@ -371,7 +409,7 @@ def sample(request: Request, db: Db, principal: Evaluator, body: SampleIn) -> Sa
     ).all()
     return SampleOut(
         week=result.week,
-        assigned=[_assignment_out(db, row, names) for row in made],
+        assigned=_assignments_out(db, made),
         short={str(k): v for k, v in sorted(result.short.items())},
     )
 
@@ -397,8 +435,7 @@ def calibration(
         created_by=principal.user_id,
     )
     db.commit()
-    names = _names(db)
-    return [_assignment_out(db, row, names) for row in rows]
+    return _assignments_out(db, rows)
 
 
 @router.post(
@@ -422,7 +459,7 @@ def evaluation_create(
         now=utcnow(),
     )
     db.commit()
-    return _out(db, made, _names(db))
+    return _out(db, made)
 
 
 @router.get(
@@ -461,10 +498,7 @@ def evaluations_list(
         .limit(limit)
         .offset(offset)
     ).all()
-    names = _names(db)
-    return EvaluationPage(
-        total=total, limit=limit, offset=offset, items=[_out(db, e, names) for e in rows]
-    )
+    return EvaluationPage(total=total, limit=limit, offset=offset, items=_outs(db, rows))
 
 
 @router.get(
@@ -480,7 +514,7 @@ def evaluation_get(db: Db, principal: Reader, evaluation_id: EvaluationId) -> Ev
         .where(EvaluationAnswer.evaluation_id == evaluation.id)
         .order_by(EvaluationAnswer.id)
     ).all()
-    base = _out(db, evaluation, _names(db))
+    base = _out(db, evaluation)
     return EvaluationDetail(
         **base.model_dump(),
         answers=[AnswerOut.model_validate(a, from_attributes=True) for a in answers],
@@ -511,7 +545,7 @@ def evaluation_revise(
         now=utcnow(),
     )
     db.commit()
-    return _out(db, made, _names(db))
+    return _out(db, made)
 
 
 def _respond(db: Db, principal: Principal, evaluation_id: int, kind: str, note: str) -> Response:
@@ -566,13 +600,11 @@ def disputes(
     )
     if state == "open":
         query = query.where(Response.resolved_at.is_(None))
-    names = _names(db)
+    pairs = db.execute(query.order_by(Response.at, Response.id).limit(500)).all()
+    shown = _outs(db, [e for _, e in pairs])
     return [
-        DisputeOut(
-            dispute=ResponseOut.model_validate(r, from_attributes=True),
-            evaluation=_out(db, e, names),
-        )
-        for r, e in db.execute(query.order_by(Response.at, Response.id).limit(500)).all()
+        DisputeOut(dispute=ResponseOut.model_validate(r, from_attributes=True), evaluation=out)
+        for (r, _), out in zip(pairs, shown, strict=True)
     ]
 
 
