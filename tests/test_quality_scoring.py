@@ -4,6 +4,8 @@ weights, partial = half, a critical error zeroes it)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from callagent.errors import ServiceError
@@ -150,3 +152,15 @@ def test_a_broken_file_names_every_problem_with_its_line() -> None:
         parse_scorecard("id: [\n", source="card.yaml")
     with pytest.raises(ScorecardError, match="unknown key 'colour'"):
         parse_scorecard(CARD + "colour: red\n")
+
+
+def test_the_packaged_scorecard_speaks_each_language_in_its_own_alphabet() -> None:
+    card = load_scorecard()
+    labels = [card.title, *(s.title for s in card.sections)]
+    labels += [c.title for c in card.criteria] + [c.hint for c in card.criteria if c.hint]
+    labels += [e.title for e in card.critical_errors]
+    for label in labels:
+        assert not re.search(r"[ЫыЭэЁёЪъ]", label["uk"]), label
+        assert not re.search(r"[ІіЇїЄєҐґ]", label["ru"]), label
+        assert not re.search(r"[А-Яа-яЁёІіЇїЄєҐґ]", label["en"]), label
+        assert label["uk"] != label["ru"], label  # translated, not copied
