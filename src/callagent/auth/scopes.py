@@ -35,6 +35,8 @@ class Scope(StrEnum):
     # QA evaluations: operators their own (acknowledge, dispute); the reports for the others
     QUALITY_READ = "quality:read"
     QUALITY_EVALUATE = "quality:evaluate"  # evaluate calls one may see, sample, resolve disputes
+    # build, publish and edit the week's schedule, re-plan breaks (reading: reports:read)
+    SCHEDULES_WRITE = "schedules:write"
 
 
 class Role(StrEnum):
@@ -87,6 +89,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.COMPLAINTS_MANAGE,
             Scope.QUALITY_READ,
             Scope.QUALITY_EVALUATE,
+            Scope.SCHEDULES_WRITE,
         }
     ),
     # A QA evaluator (seed 003 B: "quality control specialist") hears and scores calls:
