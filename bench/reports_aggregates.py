@@ -62,7 +62,12 @@ def _days(last: date, count: int) -> list[date]:
 
 
 def generate(
-    sessions: sessionmaker[Session], records: int, operators: int, last: date, seed: int = 12
+    sessions: sessionmaker[Session],
+    records: int,
+    operators: int,
+    last: date,
+    seed: int = 12,
+    days_back: int = 365,
 ) -> tuple[int, int]:
     """Bulk-insert the year's operators, calls and state history: (calls, state rows)."""
     rng = random.Random(seed)
@@ -78,7 +83,7 @@ def generate(
             ).id
             for n in range(operators)
         ]
-    days = _days(last, 365)
+    days = _days(last, days_back)
     per_day = records // len(days)
     calls: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
@@ -197,6 +202,9 @@ def main() -> int:
     parser.add_argument("--operators", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--days", type=int, default=365, help="days of history (fewer: a quicker run)"
+    )
     args = parser.parse_args()
     drop: Callable[[], None] | None = None
     if args.postgres:
@@ -224,12 +232,12 @@ def run(url: str, args: argparse.Namespace) -> int:
     today = datetime.now(zone).date()
     last = today - timedelta(days=1)
     began = time.perf_counter()
-    calls, states = generate(sessions, args.records, args.operators, last)
+    calls, states = generate(sessions, args.records, args.operators, last, days_back=args.days)
     generated = time.perf_counter() - began
     print(f"generated {calls:,} calls and {states:,} state changes in {generated:.0f} s")
     built = drain(sessions, options_of(settings), rebuild=True)
     print(f"aggregates built: {built.hours:,} hours in {built.seconds:.1f} s")
-    year = (local_midnight(last - timedelta(days=364), zone), local_midnight(today, zone))
+    year = (local_midnight(last - timedelta(days=args.days - 1), zone), local_midnight(today, zone))
     month = (local_midnight(last - timedelta(days=29), zone), local_midnight(today, zone))
     day = (local_midnight(last, zone), local_midnight(today, zone))
     cases = [

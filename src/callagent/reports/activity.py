@@ -49,11 +49,18 @@ def with_repeats(
         before = times.get(fact.caller, []) if fact.caller else []
         i = bisect.bisect_left(before, fact.offered_at)  # the calls strictly before it
         last = before[i - 1] if i else None
+        if last is None or fact.offered_at - last > timedelta(days=7):
+            # not a repeat: the fact as it is, unless it says otherwise (a copy per call
+            # was a good part of reading a year)
+            if fact.repeat_24h or fact.repeat_7d:
+                fact = replace(fact, repeat_24h=False, repeat_7d=False)
+            marked.append(fact)
+            continue
         marked.append(
             replace(
                 fact,
-                repeat_24h=last is not None and fact.offered_at - last <= timedelta(hours=24),
-                repeat_7d=last is not None and fact.offered_at - last <= timedelta(days=7),
+                repeat_24h=fact.offered_at - last <= timedelta(hours=24),
+                repeat_7d=True,
             )
         )
     return marked
