@@ -20,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, OperatorStateChange, UTCDateTime
@@ -42,6 +42,9 @@ from callagent.reports.inputs import load_inputs
 from callagent.reports.kpi import SUMMED, KpiOptions
 
 log = logging.getLogger(__name__)
+
+_CELLS = cast(Table, ReportAggregate.__table__)
+_PAUSES = cast(Table, ReportAggregatePause.__table__)
 
 _LOCK_KEY = 0x7E12A66  # the drain's PostgreSQL advisory lock (issue 12's aggregates)
 _TIME_SUMS = ("logged_in_seconds", "paused_seconds", "busy_seconds")
@@ -272,9 +275,9 @@ def build_hours(
             )
         # Core's executemany on the tables (the ORM's bulk insert costs more per row)
         if rows:
-            session.execute(insert(ReportAggregate.__table__), rows)
+            session.execute(insert(_CELLS), rows)
         if pauses:
-            session.execute(insert(ReportAggregatePause.__table__), pauses)
+            session.execute(insert(_PAUSES), pauses)
         count += int((end - start) / HOUR)
         days |= {floor(start, DAY), floor(end - HOUR, DAY)}
     for day in sorted(days):
