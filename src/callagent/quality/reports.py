@@ -43,41 +43,48 @@ class Row:
 
 
 def load_rows(db: Session, *, circle: Circle, since: datetime, until: datetime) -> list[Row]:
-    """The current evaluations of calls in ``[since, until)`` the circle sees, with answers."""
-    evaluations = db.scalars(
-        select(Evaluation)
-        .where(
-            Evaluation.call_started_at >= since,
-            Evaluation.call_started_at < until,
-            Evaluation.superseded_by_id.is_(None),
-            circle.where(),
+    """The current evaluations of calls in ``[since, until)`` the circle sees, with answers.
+
+    Read as plain tuples, not ORM objects (a year of a centre is some 100,000 answers:
+    building an object for each took most of the report's time), the answers joined to
+    the same filter in one query."""
+    where = (
+        Evaluation.call_started_at >= since,
+        Evaluation.call_started_at < until,
+        Evaluation.superseded_by_id.is_(None),
+        circle.where(),
+    )
+    answers: dict[int, list[tuple[str, str, float, float, bool]]] = defaultdict(list)
+    for evaluation_id, item, answer, points, possible, critical in db.execute(
+        select(
+            EvaluationAnswer.evaluation_id,
+            EvaluationAnswer.item_id,
+            EvaluationAnswer.answer,
+            EvaluationAnswer.points,
+            EvaluationAnswer.possible,
+            EvaluationAnswer.critical,
         )
+        .join(Evaluation, Evaluation.id == EvaluationAnswer.evaluation_id)
+        .where(*where)
+        .order_by(EvaluationAnswer.id)
+    ):
+        answers[evaluation_id].append((item, answer, points, possible, critical))
+    rows = db.execute(
+        select(
+            Evaluation.id,
+            Evaluation.call_id,
+            Evaluation.operator_id,
+            Evaluation.team,
+            Evaluation.evaluator_id,
+            Evaluation.kind,
+            Evaluation.score,
+            Evaluation.critical,
+            Evaluation.call_started_at,
+        )
+        .where(*where)
         .order_by(Evaluation.id)
     ).all()
-    answers: dict[int, list[tuple[str, str, float, float, bool]]] = defaultdict(list)
-    ids = [e.id for e in evaluations]
-    for start in range(0, len(ids), 500):  # bounded IN lists
-        for a in db.scalars(
-            select(EvaluationAnswer)
-            .where(EvaluationAnswer.evaluation_id.in_(ids[start : start + 500]))
-            .order_by(EvaluationAnswer.id)
-        ):
-            answers[a.evaluation_id].append((a.item_id, a.answer, a.points, a.possible, a.critical))
-    return [
-        Row(
-            e.id,
-            e.call_id,
-            e.operator_id,
-            e.team,
-            e.evaluator_id,
-            e.kind,
-            e.score,
-            e.critical,
-            e.call_started_at,
-            tuple(answers[e.id]),
-        )
-        for e in evaluations
-    ]
+    return [Row(*row, answers=tuple(answers[row[0]])) for row in rows]
 
 
 def _avg(values: Sequence[float]) -> float:
