@@ -22,6 +22,7 @@ from callagent.web import i18n_quality as quality_words
 from callagent.web import i18n_questions as question_words
 from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
+from callagent.web import i18n_schedule as schedule_words
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -734,6 +735,7 @@ _PARTS = (
     complaint_words,
     planning_words,
     quality_words,
+    schedule_words,
 )
 STRINGS: dict[Language, dict[str, str]] = {
     "ru": _merged(_RU, *(part.RU for part in _PARTS)),
