@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,12 @@ async def _flow(
     # the QA evaluator's home is the quality page
     home = await c["qa"].get("/home", follow_redirects=False)
     assert home.headers["location"] == "/quality"
+    # the page's scorecard form and words in Ukrainian and English: no Russian left
+    for lang, foreign in (("uk", r"[ЫыЭэЁёЪъ]"), ("en", r"[А-Яа-яЁёІіЇїЄєҐґ]")):
+        html = (await c["qa"].get(f"/quality?lang={lang}")).text
+        main = re.sub(r"<[^>]+>", " ", html[html.index("<main") : html.index("</main>")])
+        assert 'name="a-correct_information"' in html
+        assert not re.search(foreign, main), re.findall(foreign, main)
     card = (await c["qa"].get("/api/v1/quality/scorecard")).json()
     assert card["id"] == "public_services" and len(card["critical_errors"]) == 2
     # the week's sample, one call per operator: the north lead may take only op1's
