@@ -1,8 +1,8 @@
 """The quality page (``/quality``, issue #13) in headless Chromium on SQLite and PostgreSQL:
-the evaluator opens a sampled call from the queue, the recording plays beside the
-scorecard, an unanswered criterion is refused in Russian, the evaluation is saved; the
-operator sees it and disputes it; the supervisor sees the dispute and the report, and
-rejects it."""
+the evaluator draws the week's sample on the page and opens the call from the queue, the
+recording plays beside the scorecard, an unanswered criterion is refused in Russian, the
+evaluation is saved; the operator sees it and disputes it; the supervisor sees the
+dispute and the report, and rejects it."""
 
 from __future__ import annotations
 
@@ -80,10 +80,6 @@ async def test_evaluate_from_the_queue_dispute_and_the_supervisor_sees_it(
         add_user(service, "orlova", Role.SUPERVISOR, "Орлова Ольга", group="north")
         call_id = recorded_call(service)
         day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-        drawn = await service.client.post(
-            "/api/v1/quality/sample", json={"week": day, "per_operator": 1, "evaluator_ids": [qa]}
-        )
-        assert drawn.status_code == 201 and len(drawn.json()["assigned"]) == 1, drawn.text
         SHOTS.mkdir(parents=True, exist_ok=True)
         ru = STRINGS["ru"]
 
@@ -92,6 +88,16 @@ async def test_evaluate_from_the_queue_dispute_and_the_supervisor_sees_it(
             await expect(page.locator("h1")).to_have_text("Контроль качества")
             await expect(page.locator("nav.pages a[aria-current='page']")).to_have_attribute(
                 "href", "/quality"
+            )
+            # the week's sample drawn on the page: the call lands in the queue
+            await expect(page.locator("#queue-empty")).to_be_visible()
+            await page.click("details.sample summary")
+            await page.fill("#s-week", day)
+            await page.fill("#s-count", "1")
+            await page.select_option("#s-evaluators", str(qa))
+            await page.click("#s-submit")
+            await expect(page.locator("#notice")).to_have_text(
+                ru["qa_sample_done"].format(count=1, short=0)
             )
             await page.click(f'#queue tbody tr[data-call="{call_id}"] button')
             player = page.locator("#player")

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from callagent.api.security import Db
-from callagent.auth.scopes import Scope
+from callagent.auth.scopes import ROLE_SCOPES, Scope
 from callagent.auth.service import Principal, now
+from callagent.db.models import User
 from callagent.languages import pick
 from callagent.quality.scorecard import Scorecard
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
@@ -51,6 +53,17 @@ def _form(card: Scorecard, lang: str) -> dict[str, Any]:
     }
 
 
+def _evaluators(db: Db) -> list[dict[str, Any]]:
+    """Who may be given calls to evaluate: active users of a role with quality:evaluate."""
+    roles = [role.value for role, scopes in ROLE_SCOPES.items() if Scope.QUALITY_EVALUATE in scopes]
+    users = db.scalars(
+        select(User)
+        .where(User.active.is_(True), User.role.in_(roles))
+        .order_by(User.full_name, User.login)
+    ).all()
+    return [{"id": user.id, "name": user.full_name or user.login} for user in users]
+
+
 @router.get(
     "/quality",
     response_class=HTMLResponse,
@@ -73,6 +86,9 @@ def quality_page(
     can = {
         "evaluate": Scope.QUALITY_EVALUATE in principal.scopes,
         "listen": Scope.RECORDINGS_LISTEN in principal.scopes,
+        # the centre's sample: not a group's supervisor (the API refuses them too)
+        "sample": Scope.QUALITY_EVALUATE in principal.scopes
+        and not principal.sees_only_group_calls,
     }
     boot: dict[str, Any] = {
         "csrf": principal.csrf_token or "",
@@ -90,6 +106,7 @@ def quality_page(
         "boot": boot,
         "can": can,
         "card": _form(card, page["lang"]),
+        "evaluators": _evaluators(db) if can["sample"] else [],
         "timezone": settings.timezone,
     }
     return templates.TemplateResponse(request, "quality.html", context, headers=PAGE_HEADERS)

@@ -347,6 +347,34 @@
   $("#r-acknowledge").addEventListener("click", () => respond("acknowledge"));
   $("#r-dispute").addEventListener("click", () => respond("dispute"));
 
+  /* ------------------------------------------------------------ the sample */
+  const sampleForm = $("#sample-form");
+  if (sampleForm) {
+    $("#s-week").value = dayIn(new Date(Date.now() - 7 * 86400000)); // last week by default
+    sampleForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const minTalk = Number($("#s-min-talk").value);
+      const body = {
+        week: $("#s-week").value,
+        per_operator: Number($("#s-count").value),
+        evaluator_ids: [...$("#s-evaluators").selectedOptions].map((o) => Number(o.value)),
+        seed: 0, // as `callagent quality sample` by default: the page and cron draw alike
+        topic: $("#s-topic").value.trim() || null,
+        min_talk_seconds: minTalk > 0 ? minTalk : null,
+        with_complaint: $("#s-complaint").checked,
+        repeat_callers: $("#s-repeat").checked,
+      };
+      try {
+        const made = await call("POST", "/api/v1/quality/sample", body);
+        $("#sample-error").textContent = "";
+        notice(fill(T.qa_sample_done, { count: made.assigned.length, short: Object.keys(made.short).length }));
+        await loadQueue();
+      } catch (failure) {
+        $("#sample-error").textContent = failure.message;
+      }
+    });
+  }
+
   /* ---------------------------------------------------------- the disputes */
   async function loadDisputes() {
     if (!boot.can.evaluate) return;
