@@ -34,6 +34,8 @@ class Scope(StrEnum):
     COMPLAINTS_MANAGE = "complaints:manage"  # owners, anyone's complaints, the causes report
     # QA evaluations: operators their own (acknowledge, dispute); the reports for the others
     QUALITY_READ = "quality:read"
+    CALLBACKS_READ = "callbacks:read"  # website call-back requests: the list, the KPI
+    CALLBACKS_MANAGE = "callbacks:manage"  # reassign a call-back (another operator, window)
     QUALITY_EVALUATE = "quality:evaluate"  # evaluate calls one may see, sample, resolve disputes
     # build, publish and edit the week's schedule, re-plan breaks (reading: reports:read)
     SCHEDULES_WRITE = "schedules:write"
@@ -90,6 +92,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.QUALITY_READ,
             Scope.QUALITY_EVALUATE,
             Scope.SCHEDULES_WRITE,
+            Scope.CALLBACKS_READ,
+            Scope.CALLBACKS_MANAGE,
         }
     ),
     # A QA evaluator (seed 003 B: "quality control specialist") hears and scores calls:
