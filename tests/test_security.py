@@ -46,7 +46,13 @@ def _api_routes(routes: list[Any]) -> list[APIRoute]:
 
 
 def _url(path: str) -> str:
-    return path.replace("{call_id}", "1").replace("{user_id}", "1").replace("{token_id}", "1")
+    return (
+        path.replace("{call_id}", "1")
+        .replace("{user_id}", "1")
+        .replace("{token_id}", "1")
+        .replace("{shift_id}", "1")
+        .replace("{break_id}", "1")
+    )
 
 
 async def test_every_route_declares_what_it_needs(db_url: str) -> None:

@@ -37,6 +37,7 @@ from callagent.api import (
     questions,
     recordings,
     reports,
+    schedules,
     tokens,
     webhooks,
     wrapups,
@@ -341,6 +342,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (auth, originate, calls, operators, tokens, audit, webhooks, reports, planning):
         app.include_router(module.router)
     app.include_router(operators.routing_router)
+    app.include_router(schedules.router)
     app.include_router(wrapups.router)
     app.include_router(questions.router)
     app.include_router(complaints.router)

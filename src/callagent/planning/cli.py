@@ -1,4 +1,5 @@
-"""``callagent plan forecast|staffing``: the forecast and the staff per interval, for
+"""``callagent plan forecast|staffing|schedule``: the forecast, the staff per interval and
+the week's schedule (``schedule_cli``), for
 people (a table) and for cron (``--json``, the API's JSON)."""
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from callagent.config import Settings
 from callagent.planning.demo import store_demo_history
 from callagent.planning.forecast import Adjustment
 from callagent.planning.options import parse_adjustment
+from callagent.planning.schedule_cli import app as schedule_app
 from callagent.planning.service import MAX_DAYS, forecast_report, staffing_report, target_of
 
 app = typer.Typer(
     help="Workforce planning: the calls' forecast and the staff each interval needs.",
     no_args_is_help=True,
 )
+app.add_typer(schedule_app, name="schedule")
 
 Start = Annotated[
     str | None, typer.Option(help="first day, YYYY-MM-DD on the centre's clock (default today)")
