@@ -257,9 +257,34 @@ def operator_page(
             **page_context(request, db, principal, None, "/operator"),
             "boot": boot,
             "pause_reasons": _PAGE_REASONS,
+            "my_shift": _my_shift(request, db, user.id, strings(language)),
         },
         headers=PAGE_HEADERS,
     )
+
+
+def _my_shift(request: Request, db: Db, user_id: int, words: dict[str, str]) -> dict[str, str]:
+    """The operator's current or next shift of a published schedule and their next
+    break, as sentences ({} when none)."""
+    from callagent.planning.schedule_service import operator_shift
+
+    found = operator_shift(db, request.app.state.settings, user_id, now())
+    if found is None:
+        return {}
+    shift = words["sch_my_shift"].format(
+        start=found["start"].strftime("%d.%m %H:%M"), end=found["end"].strftime("%H:%M")
+    )
+    after = found["next_break"]
+    pause = (
+        words["sch_next_break"].format(
+            kind=words[f"sch_kind_{after['kind']}"],
+            start=after["start"].strftime("%H:%M"),
+            end=after["end"].strftime("%H:%M"),
+        )
+        if after
+        else words["sch_no_break"]
+    )
+    return {"shift": shift, "next_break": pause}
 
 
 class LanguageIn(BaseModel):
