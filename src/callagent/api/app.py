@@ -26,6 +26,7 @@ from callagent import __version__
 from callagent.api import (
     audit,
     auth,
+    callbacks,
     callbacks_public,
     calls,
     campaigns,
@@ -348,6 +349,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(complaints.router)
     app.include_router(quality.router)
     app.include_router(callbacks_public.router)
+    app.include_router(callbacks.router)
     app.include_router(recordings.router)
     app.include_router(campaigns.router)
     app.include_router(campaigns.dnc_router)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from callagent.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, language_of
 from callagent.web import i18n_admin as admin_words
+from callagent.web import i18n_callbacks as callback_words
 from callagent.web import i18n_calls as call_words
 from callagent.web import i18n_campaigns as campaign_words
 from callagent.web import i18n_complaints as complaint_words
@@ -736,6 +737,7 @@ _PARTS = (
     planning_words,
     quality_words,
     schedule_words,
+    callback_words,
 )
 STRINGS: dict[Language, dict[str, str]] = {
     "ru": _merged(_RU, *(part.RU for part in _PARTS)),

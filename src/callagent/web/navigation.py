@@ -31,6 +31,7 @@ NAV_PAGES: tuple[NavPage, ...] = (
     NavPage("/calls", "nav_calls", frozenset({Scope.CALLS_READ})),
     NavPage("/questions", "nav_questions", frozenset({Scope.QUESTIONS_READ})),
     NavPage("/complaints", "nav_complaints", frozenset({Scope.COMPLAINTS_READ})),
+    NavPage("/supervisor/callbacks", "nav_callbacks", frozenset({Scope.CALLBACKS_READ})),
     NavPage("/quality", "nav_quality", frozenset({Scope.QUALITY_READ})),
     NavPage("/admin/users", "nav_users", frozenset({Scope.OPERATORS_ADMIN})),
     NavPage("/admin/tokens", "nav_tokens", frozenset({Scope.TOKENS_ADMIN})),
