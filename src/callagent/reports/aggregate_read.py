@@ -107,11 +107,13 @@ def _where(table: type[ReportAggregate] | type[ReportAggregatePause], runs: list
 
 
 def _tally(row: Any) -> Tallies:
-    calls = CallTally(**{name: getattr(row, name) for name in (*SUMMED, "longest_wait_seconds")})
+    """A row of cells' sums (a result row, or a dict of the same names) as tallies."""
+    values = row if isinstance(row, dict) else row._mapping
+    calls = CallTally(**{name: values[name] for name in (*SUMMED, "longest_wait_seconds")})
     time = OperatorTime(
-        logged_in_seconds=float(row.logged_in_seconds),
-        paused_seconds=float(row.paused_seconds),
-        busy_seconds=float(row.busy_seconds),
+        logged_in_seconds=float(values["logged_in_seconds"]),
+        paused_seconds=float(values["paused_seconds"]),
+        busy_seconds=float(values["busy_seconds"]),
     )
     return Tallies(calls, time)
 
@@ -146,27 +148,42 @@ def _summed(session: Session, dim: str, runs: list[Range]) -> dict[str, Tallies]
 
 
 _COLUMNS = ("start", *SUMMED, "longest_wait_seconds", *_TIME_SUMS)
+_LONGEST = 1 + len(SUMMED)  # the longest wait's place in a row of _COLUMNS
 
 
 def _by_time(
     session: Session, runs: list[Range], groups: dict[datetime, tuple[str, str]]
 ) -> dict[str, Tallies]:
     """The '' cells of ``runs``, added up per time group: ``groups`` says each cell's
-    (key, order)."""
+    (key, order). A year by day in a zone whose days are not UTC days is 8,760 hour
+    cells: they are added up as plain rows (sums, the longest wait a maximum) and made
+    tallies once per group."""
     if not runs:
         return {}
     t, p = ReportAggregate, ReportAggregatePause
-    found: dict[str, Tallies] = {}
+    sums: dict[str, list[Any]] = {}
     columns = [getattr(t, name) for name in _COLUMNS]
     for row in session.execute(select(*columns).where(t.dim == "", _where(t, runs))):
-        key, order = groups[row.start]
-        add(found.setdefault(key, Tallies(order=order)), _tally(row))
+        key = groups[row[0]][0]
+        mine = sums.get(key)
+        if mine is None:
+            sums[key] = list(row)
+            continue
+        for n in range(1, len(mine)):
+            if n == _LONGEST:
+                mine[n] = max(mine[n], row[n])
+            else:
+                mine[n] += row[n]
+    found: dict[str, Tallies] = {}
+    for key, mine in sums.items():
+        found[key] = _tally(dict(zip(_COLUMNS, mine, strict=True)))
+        found[key].order = groups[mine[0]][1]
     for start, reason, count, seconds in session.execute(
         select(p.start, p.reason, p.count, p.seconds).where(p.dim == "", _where(p, runs))
     ):
         key, order = groups[start]
-        mine = found.setdefault(key, Tallies(order=order)).time.pauses
-        one = mine.setdefault(reason, {"count": 0, "seconds": 0.0})
+        pauses = found.setdefault(key, Tallies(order=order)).time.pauses
+        one = pauses.setdefault(reason, {"count": 0, "seconds": 0.0})
         one["count"] += count
         one["seconds"] += seconds
     return found

@@ -50,6 +50,10 @@ _LOCK_KEY = 0x7E12A66  # the drain's PostgreSQL advisory lock (issue 12's aggreg
 _TIME_SUMS = ("logged_in_seconds", "paused_seconds", "busy_seconds")
 _BATCH_ROWS = 500  # dirty rows per transaction
 _BATCH_HOURS = 24 * 7  # hours built per transaction when the horizon moves on
+# consecutive hours read and counted at once: a week's facts are read with one look-back
+# for repeat callers and one read of the operators' states (per day, those reads were
+# most of a rebuild's time), and fit in memory for a large centre (~100k calls)
+_RUN_HOURS = 24 * 7
 _READ_LIMIT = 2000  # more dirty rows than this: a report reads everything from the calls
 
 
@@ -222,7 +226,9 @@ def _state_hours(
     return hours
 
 
-def _runs(hours: Iterable[datetime], longest: int = 24) -> Iterator[tuple[datetime, datetime]]:
+def _runs(
+    hours: Iterable[datetime], longest: int = _RUN_HOURS
+) -> Iterator[tuple[datetime, datetime]]:
     """Consecutive hours as ``[start, end)`` runs of at most ``longest`` hours."""
     start: datetime | None = None
     end: datetime | None = None
@@ -279,7 +285,10 @@ def build_hours(
         if pauses:
             session.execute(insert(_PAUSES), pauses)
         count += int((end - start) / HOUR)
-        days |= {floor(start, DAY), floor(end - HOUR, DAY)}
+        day = floor(start, DAY)
+        while day < end:  # every day the run touches
+            days.add(day)
+            day += DAY
     for day in sorted(days):
         _sum_day(session, day)
     return count

@@ -127,6 +127,14 @@ def cells(inputs: ReportInputs, options: KpiOptions) -> dict[CellKey, Tallies]:
             continue
         start, end = max(_micros(span.start), since), min(_micros(span.end), until)
         began = _micros(span.began)
+        quarter = start // _QUARTER_US
+        if (end - 1) // _QUARTER_US == quarter:  # within one quarter (most states): one piece
+            seconds = (end - start) / 1_000_000
+            quarter_time[quarter].add(span.state, span.reason, seconds, began >= start)
+            hour_time[(quarter // 4, span.operator)].add(
+                span.state, span.reason, seconds, began >= start
+            )
+            continue
         for quarter, seconds in _pieces(start, end, _QUARTER_US):
             quarter_time[quarter].add(
                 span.state, span.reason, seconds, began // _QUARTER_US == quarter
