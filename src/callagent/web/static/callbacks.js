@@ -3,7 +3,7 @@
 // from their code (error_<code>); the page reloads to show the task as it is now.
 "use strict";
 (function () {
-  const boot = JSON.parse(document.getElementById("callbacks-boot").textContent);
+  const boot = JSON.parse(document.getElementById("boot").textContent);
   const words = boot.i18n || {};
   const message = document.getElementById("callbacks-message");
 
