@@ -52,6 +52,27 @@ def _url(path: str) -> str:
         .replace("{token_id}", "1")
         .replace("{shift_id}", "1")
         .replace("{break_id}", "1")
+        .replace("{task_id}", "1")
+    )
+
+
+def test_call_back_routes_declare_their_scopes() -> None:
+    """The website's endpoint is public (its site key is checked in the route); the
+    supervisors' call-back routes need callbacks:read, reassigning callbacks:manage."""
+    from callagent.api import callbacks, callbacks_public
+
+    assert ("POST", "/api/v1/callbacks/requests") in PUBLIC_ROUTES
+    needs = {
+        (method, route.path): _requirements(route)
+        for route in _api_routes([*callbacks.router.routes, *callbacks_public.router.routes])
+        for method in route.methods
+    }
+    assert needs[("POST", "/api/v1/callbacks/requests")] == (False, frozenset())
+    for path in ("/api/v1/callbacks", "/api/v1/callbacks/kpi", "/api/v1/callbacks/{task_id}"):
+        assert needs[("GET", path)] == (True, frozenset({Scope.CALLBACKS_READ}))
+    assert needs[("PATCH", "/api/v1/callbacks/{task_id}")] == (
+        True,
+        frozenset({Scope.CALLBACKS_MANAGE}),
     )
 
 
