@@ -20,7 +20,7 @@ from callagent.callbacks.service import Policy, submit
 from callagent.campaigns.window import CallingWindow
 from callagent.db.models import Call
 from callagent.sim.agi_client import AgiCall, run_agi
-from callagent.sim.outbound import OutboundPbx, outcome_plan
+from callagent.sim.outbound import OutboundPbx, demo_outcome, outcome_plan
 from tests.conftest import TRACES, RunningService, running_service, wait_for
 from tests.test_routing import add_operators, agi_port, set_ready
 
@@ -195,3 +195,26 @@ async def test_a_call_back_waits_before_inbound_callers_with_its_priority(db_url
             await wait_for(lambda: dialer.results, timeout=20)
             assert dialer.results == [(task_id, "answered")]
         assert task_row(service, task_id).last_operator_id == op
+
+
+async def test_make_run_calls_back_by_itself(db_url: str) -> None:
+    """The service's own dialer (router in FastAGI's loop, its AMI connection) against
+    `make run`'s built-in simulator and demo operators."""
+    async with running_service(
+        db_url,
+        ami_nodes=[],
+        simulator="auto",
+        simulator_call_interval=1000.0,
+        simulator_speed=20.0,
+        callback_hours=ALWAYS,
+    ) as service:
+        phone = next(
+            f"+7916777{n:04d}"
+            for n in range(100)
+            if demo_outcome(f"7916777{n:04d}", 1).startswith("answered")
+        )
+        task_id = add_task(service, phone)
+        await wait_for(lambda: task_row(service, task_id).status == "done", timeout=30)
+        got = task_row(service, task_id)
+        assert got.attempts == 1 and got.last_operator_id is not None
+        assert got.call_key == f"pbx1:cb-{task_id}-1"
