@@ -17,6 +17,7 @@ from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, audit
 from callagent.db.models import User
+from callagent.errors import ServiceError
 from callagent.planning import models as db
 from callagent.planning import schedule as schedule_module
 from callagent.planning import schedule_service as service
@@ -140,6 +141,12 @@ def schedule_publish(
     return {"week_start": body.week_start.isoformat(), "published": body.published}
 
 
+def _refusal(exc: service.RuleBroken) -> ServiceError:
+    """422 naming the rules (codes for the page to say in its language)."""
+    rules = sorted({one["rule"] for one in exc.found})
+    return ServiceError(422, str(exc), code="labour_rule", params={"rules": ",".join(rules)})
+
+
 def _mine(db_session: Db, principal: Principal, user_id: int) -> None:
     """A team's supervisor edits their team's shifts only."""
     team = _team(principal)
@@ -171,6 +178,9 @@ def schedule_edit_shift(
             start=_aware(request, body.start),
             end=_aware(request, body.end),
         )
+    except service.RuleBroken as exc:
+        db_session.rollback()
+        raise _refusal(exc) from None
     except (ValueError, LookupError) as exc:
         db_session.rollback()
         raise HTTPException(422, str(exc)) from None
@@ -200,6 +210,9 @@ def schedule_edit_break(
             start=_aware(request, body.start),
             end=_aware(request, body.end),
         )
+    except service.RuleBroken as exc:
+        db_session.rollback()
+        raise _refusal(exc) from None
     except (ValueError, LookupError) as exc:
         db_session.rollback()
         raise HTTPException(422, str(exc)) from None

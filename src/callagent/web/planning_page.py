@@ -16,9 +16,11 @@ from callagent.api.security import Db
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, group_endpoints
 from callagent.planning.forecast import NotEnoughHistory
+from callagent.planning.schedule_service import monday
 from callagent.planning.service import MAX_DAYS, staffing_report
 from callagent.reports.chart import Axes, Series, bar_chart, line_chart
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
+from callagent.web.schedule_section import schedule_context
 
 router = APIRouter(tags=["pages"])
 Planner = Annotated[Principal, Depends(PageRequires(Scope.REPORTS_READ))]
@@ -43,6 +45,8 @@ def planning_page(
     days: Annotated[int, Query(ge=1, le=min(PAGE_DAYS, MAX_DAYS))] = 7,
     interval: Annotated[Literal["15", "30", "60"] | None, Query(description="minutes")] = None,
     lang: Annotated[str | None, Query(description="page language: ru, uk or en")] = None,
+    week: Annotated[date | None, Query(description="the schedule's week (its Monday)")] = None,
+    day: Annotated[int, Query(ge=0, le=6, description="the schedule's day shown (0 Monday)")] = 0,
 ) -> Response:
     settings = request.app.state.settings
     zone = ZoneInfo(settings.timezone)
@@ -85,6 +89,17 @@ def planning_page(
             for one in data["intervals"]
             if one["offered"] > 0
         ]
+    context["schedule"] = schedule_context(
+        db,
+        settings,
+        words,
+        week=monday(week or first),
+        day=day,
+        team=team,
+        writer=Scope.SCHEDULES_WRITE in principal.scopes,
+        lang=page["lang"],
+        csrf=principal.csrf_token or "",
+    )
     return templates.TemplateResponse(request, "planning.html", context, headers=PAGE_HEADERS)
 
 

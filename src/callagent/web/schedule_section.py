@@ -1,0 +1,122 @@
+"""The schedule's part of the planning page (``/supervisor/planning``): the week's grid
+(one row per operator, one column per day), the coverage chart of a day (required
+against staff on the phones per 15 minutes, SVG drawn on the server as the other
+charts), that day's break plan with the form to edit a shift or a break, and the day's
+adherence. The numbers of ``GET /api/v1/planning/schedule`` and ``/adherence`` (one
+service); building, publishing and edits go through the API from ``schedule.js``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from callagent.config import Settings
+from callagent.planning import schedule_service as service
+from callagent.planning.rules import SLOTS_DAY
+from callagent.reports.chart import Axes, Series, line_chart
+
+
+def schedule_context(
+    db: Session,
+    settings: Settings,
+    words: dict[str, str],
+    *,
+    week: date,
+    day: int,
+    team: str | None,
+    writer: bool,
+    lang: str,
+    csrf: str,
+) -> dict[str, Any]:
+    """What the template shows of the week of ``week`` and its day ``day``."""
+    data = service.view(db, settings, week, group=team)
+    context: dict[str, Any] = {
+        "week": week.isoformat(),
+        "day": day,
+        "date": (week + timedelta(days=day)).isoformat(),
+        "writer": writer,
+        "data": data,
+        "lang": lang,
+        "boot": {
+            "week": week.isoformat(),
+            "csrf": csrf,
+            "words": {k: v for k, v in words.items() if k.startswith("sch_")},
+        },
+        "days": [
+            {"index": k, "label": (week + timedelta(days=k)).strftime("%d.%m")} for k in range(7)
+        ],
+    }
+    if data is None:
+        return context
+    figures = data["figures"]
+    context["figures"] = words["sch_figures"].format(
+        shifts=figures["shifts"],
+        under=figures["under_agent_slots"],
+        bound=figures["lower_bound_under"],
+        over=figures["over_agent_slots"],
+        status=words[f"sch_status_{data['status']}"],
+    )
+    first = day * SLOTS_DAY
+    labels = [f"{(k * 15) // 60:02d}:{(k * 15) % 60:02d}" for k in range(SLOTS_DAY)]
+    required = data["required"][first : first + SLOTS_DAY]
+    working = data["working"][first : first + SLOTS_DAY]
+    context["chart"] = (
+        line_chart(
+            labels,
+            [
+                Series(words["sch_required"], "#c0392b", [float(v) for v in required]),
+                Series(words["sch_working"], "#1f5fbf", [float(v) for v in working]),
+            ],
+            title=words["sch_coverage"],
+            axes=Axes(x=words["plan_interval_start"], y=words["plan_agents_axis"]),
+            chart_id="chart-coverage",
+        )
+        if any(required) or any(working)
+        else ""
+    )
+    context["grid"] = [
+        {
+            "login": operator["login"],
+            "name": operator["name"],
+            "hours": f"{operator['week_minutes'] / 60:g}",
+            "cells": [
+                next((s for s in operator["shifts"] if s["day"] == k), None)
+                or ({"off": True} if k in operator["days_off"] else {})
+                for k in range(7)
+            ],
+        }
+        for operator in data["operators"]
+    ]
+    context["plan"] = [
+        {"login": operator["login"], "shift": shift}
+        for operator in data["operators"]
+        for shift in operator["shifts"]
+        if shift["day"] == day
+    ]
+    context["plan"].sort(key=lambda row: (row["shift"]["from"], row["login"]))
+    moment = datetime.now(UTC)
+    the_day = week + timedelta(days=day)
+    zone = ZoneInfo(settings.timezone)
+    if the_day <= moment.date() + timedelta(days=1):
+        report = service.adherence_report(db, settings, day=the_day, now=moment, group=team)
+        context["adherence"] = [
+            {
+                **row,
+                "late_minutes": row["late_seconds"] // 60,
+                "early_minutes": row["early_seconds"] // 60,
+                "share": f"{100 * row['adherence']:.1f}",
+                "notes": ", ".join(_exception(words, one, zone) for one in row["exceptions"]),
+            }
+            for row in report["rows"]
+        ]
+    return context
+
+
+def _exception(words: dict[str, str], one: dict[str, Any], zone: ZoneInfo) -> str:
+    """A pause off the plan: what, and from when to when on the centre's clock."""
+    start = datetime.fromisoformat(one["start"]).astimezone(zone)
+    end = start + timedelta(seconds=one["seconds"])
+    return f"{words['sch_exc_' + one['kind']]} {start:%H:%M}–{end:%H:%M}"
