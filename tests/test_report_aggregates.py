@@ -34,7 +34,13 @@ from callagent.reports.aggregate_store import drain, rebuild_range
 from callagent.reports.build import build
 from callagent.reports.inputs import load_inputs
 from callagent.reports.kpi import Kpi
-from callagent.reports.service import kpi_report, options_of
+from callagent.reports.service import (
+    aggregates_ready,
+    hourly_profile,
+    kpi_report,
+    options_of,
+    profile,
+)
 from tests.conftest import make_settings
 
 START = datetime(2026, 10, 22, 21, tzinfo=UTC)  # 2026-10-23 00:00 in Kyiv (+03:00)
@@ -219,6 +225,12 @@ def test_reports_with_aggregates_are_the_raw_reports(
                 )
                 want = raw_report(db, settings, since, until, by, interval)
                 same(got.to_json(), want.to_json(), f"{since}..{until} by {by}/{interval}")
+            # the reports page's intraday profile, from the cells' hours (both 03:00 hours
+            # of the DST day in hour 3): the one counted from the calls
+            assert aggregates_ready(db, settings)
+            raw = profile(load_inputs(db, since=since, until=until, calls_only=True), settings)
+            from_cells = hourly_profile(db, settings, since=since, until=until)
+            assert from_cells == pytest.approx(raw, abs=1e-9), f"{since}..{until} profile"
     # the cells answered (nearly) every report: not a raw read compared with itself
     assert used >= (len(periods) - 1) * len(GROUPINGS)
 

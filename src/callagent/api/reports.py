@@ -22,7 +22,7 @@ from callagent.reports.kpi import MODULE_DOC, Kpi
 from callagent.reports.live import live_view
 from callagent.reports.operator_figures import PERIODS, operator_figures
 from callagent.reports.periods import days_in, local_midnight
-from callagent.reports.service import kpi_report, load_inputs, profile, timeline
+from callagent.reports.service import hourly_profile, kpi_report, timeline
 from callagent.spreadsheets import MEDIA_TYPES, to_csv, to_xlsx
 from callagent.web.i18n import strings
 
@@ -98,13 +98,13 @@ def reports_profile(
     endpoints, _ = _team(db, principal)
     settings = request.app.state.settings
     try:
-        inputs = load_inputs(
-            db, since=query.since, until=query.until, endpoints=endpoints, calls_only=True
+        hours = hourly_profile(
+            db, settings, since=query.since, until=query.until, endpoints=endpoints
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     zone = ZoneInfo(settings.timezone)
-    return {"days": days_in(query.since, query.until, zone), "hours": profile(inputs, settings)}
+    return {"days": days_in(query.since, query.until, zone), "hours": hours}
 
 
 @router.get(

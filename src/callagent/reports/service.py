@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from callagent.config import Settings
 from callagent.reports.activity import intraday_profile
 from callagent.reports.aggregate_read import aggregated_tallies
+from callagent.reports.aggregate_store import coverage
 from callagent.reports.build import GROUPINGS, ReportInputs, build, finish_report
 from callagent.reports.history import load_spans
 from callagent.reports.inputs import (
@@ -27,6 +28,8 @@ __all__ = [
     "GROUPINGS",
     "MAX_INTERVAL_DAYS",
     "MAX_PERIOD_DAYS",
+    "aggregates_ready",
+    "hourly_profile",
     "kpi_report",
     "load_inputs",
     "options_of",
@@ -95,6 +98,46 @@ def profile(inputs: ReportInputs, settings: Settings) -> list[float]:
     """The intraday profile of the period (see :mod:`.activity`)."""
     zone = ZoneInfo(settings.timezone)
     return intraday_profile(inputs.calls, zone, days_in(inputs.since, inputs.until, zone))
+
+
+def aggregates_ready(session: Session, settings: Settings) -> bool:
+    """Whether the whole centre's reports can read interval aggregates now (cells of the
+    centre's KPI options, the dirty queue short enough)."""
+    return coverage(session, options_of(settings)) is not None
+
+
+def hourly_profile(
+    session: Session,
+    settings: Settings,
+    *,
+    since: datetime,
+    until: datetime,
+    endpoints: Sequence[str] | None = None,
+) -> list[float]:
+    """The intraday profile of ``[since, until)`` (see :mod:`.activity`): for the whole
+    centre from the interval aggregates' hours where they are clean (a call's hour of the
+    day is that of the 60-minute interval it was offered in), else from the calls
+    (``endpoints``: a team's)."""
+    check_period(since, until)
+    zone = ZoneInfo(settings.timezone)
+    if endpoints is None:
+        found = aggregated_tallies(
+            session,
+            options_of(settings),
+            since=since,
+            until=until,
+            by="interval",
+            zone=zone,
+            interval_minutes=60,
+        )
+        if found is not None:
+            days = days_in(since, until, zone)
+            hours = [0] * 24
+            for key, tallies in found[1].items():  # key: the local start, ISO
+                hours[datetime.fromisoformat(key).hour] += tallies.calls.offered
+            return [count / days if days else 0.0 for count in hours]
+    inputs = load_inputs(session, since=since, until=until, endpoints=endpoints, calls_only=True)
+    return profile(inputs, settings)
 
 
 def timeline(

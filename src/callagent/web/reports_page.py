@@ -1,7 +1,8 @@
 """The supervisor's reports page (``/supervisor/reports``): a period's KPIs, tables per
 group and charts (volumes, service level per interval, AHT by operator, pauses by reason,
 the intraday profile, a day's state timeline), all from the report service (the API's
-numbers), drawn on the server as SVG: the page needs no script."""
+numbers: for the whole centre, read with the interval aggregates as the API reads them),
+drawn on the server as SVG: the page needs no script."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from callagent.reports.periods import local_midnight, picked_days
 from callagent.reports.service import (
     MAX_INTERVAL_DAYS,
     MAX_PERIOD_DAYS,
+    aggregates_ready,
+    hourly_profile,
     kpi_report,
     load_inputs,
     profile,
@@ -87,9 +90,16 @@ def reports_page(
         by = "day"
     team = principal.group if principal.sees_only_group_calls else None
     endpoints = group_endpoints(db, group=team) if team else None
-    inputs = load_inputs(db, since=since, until=until, endpoints=endpoints, group=team)
+    # the whole centre: each report as the API reads it (the interval aggregates where
+    # clean); a team, or no clean aggregates: one load of the facts for every grouping
+    whole = team is None and aggregates_ready(db, settings)
+    inputs = (
+        None
+        if whole
+        else load_inputs(db, since=since, until=until, endpoints=endpoints, group=team)
+    )
 
-    def report(grouping: str | None) -> Kpi:  # one load of the facts, several groupings
+    def report(grouping: str | None) -> Kpi:
         return kpi_report(
             db,
             settings,
@@ -130,7 +140,9 @@ def reports_page(
             by=by,
             per_interval=kpi if by == "interval" else report("interval" if per_intervals else None),
             per_operator=kpi if by == "operator" else report("operator"),
-            hours=profile(inputs, settings),
+            hours=profile(inputs, settings)
+            if inputs is not None
+            else hourly_profile(db, settings, since=since, until=until),
             several_days=last > first,
         )
         | {
