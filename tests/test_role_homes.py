@@ -24,6 +24,7 @@ SUPERVISOR_PAGES = [
     "/supervisor/planning",
     "/supervisor/campaigns",
     *OPERATOR_PAGES,
+    "/supervisor/callbacks",
     "/admin/do-not-call",
 ]
 ADMIN_PAGES = [  # every page, in the bar's order
