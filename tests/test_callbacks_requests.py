@@ -254,6 +254,6 @@ async def test_without_a_site_key_the_endpoint_is_closed(db_url: str) -> None:
     async with running_service(db_url) as service:
         raw, headers = signed(_body())
         response = await service.client.post(PATH, content=raw, headers=headers)
-        assert response.status_code == 503
+        assert response.status_code == 404
         assert response.json()["code"] == "callback_not_configured"
         assert _stored(service) == (0, 0)

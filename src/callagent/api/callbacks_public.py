@@ -287,7 +287,7 @@ def _client(request: Request) -> str:
         401: {"model": Problem, "description": "no, a wrong, a stale or a replayed signature"},
         422: {"description": "the fields' problems, each named (nothing is stored)"},
         429: {"model": Problem, "description": "too many from this address (Retry-After)"},
-        503: {"model": Problem, "description": "no site key configured"},
+        404: {"model": Problem, "description": "no site key configured: no intake here"},
     },
     openapi_extra={
         "requestBody": {
@@ -317,7 +317,8 @@ async def callback_request(request: Request) -> JSONResponse:
     language = message_language(request)
     site: SiteKey | None = getattr(state, "callback_site_key", None)
     if site is None:
-        raise _refuse(503, "callback_not_configured", language)
+        # 404, not 503: nothing is wrong with the service, the intake is not set up here
+        raise _refuse(404, "callback_not_configured", language)
     limits: Limits = state.callback_limits
     address = _client(request)
     clock = time.time()
