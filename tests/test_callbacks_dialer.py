@@ -12,11 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from callagent.ami.client import AmiClient
 from callagent.callbacks.dialer import CallbackDialer, DialerConfig
 from callagent.callbacks.models import CallbackTask
-from callagent.callbacks.service import Policy, submit
+from callagent.callbacks.service import Leased, Policy, submit
 from callagent.campaigns.window import CallingWindow
 from callagent.db.models import Call
 from callagent.sim.agi_client import AgiCall, run_agi
@@ -25,6 +26,7 @@ from tests.conftest import TRACES, RunningService, running_service, wait_for
 from tests.test_routing import add_operators, agi_port, set_ready
 
 ALWAYS = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 POLICY = Policy(
     hours=CallingWindow.parse(ALWAYS),
     centre=ZoneInfo("Europe/Moscow"),
@@ -218,3 +220,12 @@ async def test_make_run_calls_back_by_itself(db_url: str) -> None:
         got = task_row(service, task_id)
         assert got.attempts == 1 and got.last_operator_id is not None
         assert got.call_key == f"pbx1:cb-{task_id}-1"
+
+
+def test_the_originate_carries_nothing_unsafe_from_the_website() -> None:
+    dialer = CallbackDialer(sessionmaker(), policy=POLICY, book=None)  # type: ignore[arg-type]
+    item = Leased(7, "+79161110009", "A", 'x"\r\nAction: Hangup\r\n<1>', None, 1, NOW, 2)
+    action = dialer.originate_action(item, "PJSIP/op1001", "callagent-cb-7-2")
+    assert action["CallerID"] == '"Callback xAction: Hangup1" <79161110009>'
+    assert action["Exten"] == "79161110009" and action["ChannelId"] == "cb-7-2"
+    assert all("\r" not in str(v) and "\n" not in str(v) for v in action.values())

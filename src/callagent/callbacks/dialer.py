@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,7 @@ from callagent.routing.operators import ClaimRequest, OperatorBook
 from callagent.routing.states import OperatorState
 
 log = logging.getLogger(__name__)
+_UNSAFE = re.compile(r"[^\w .,:;!?()/-]")
 
 # (operator id, data) -> show the call-back on that operator's page before the call
 PreviewHook = Callable[[int, dict[str, Any]], None]
@@ -267,8 +269,10 @@ class CallbackDialer:
     def originate_action(self, item: Leased, endpoint: str, action_id: str) -> dict[str, Any]:
         """The operator-first Originate of one attempt (nothing from the request but the
         validated number and the topic's first characters in the operator's caller id)."""
-        digits = item.phone.lstrip("+")
-        label = f"Callback {item.topic}"[:40].replace('"', "'")
+        digits = "".join(ch for ch in item.phone if ch.isdigit())
+        # the topic came from the website: only letters, digits, spaces and plain
+        # punctuation reach the action (no quotes, angle brackets or line breaks)
+        label = _UNSAFE.sub("", f"Callback {item.topic}")[:40].strip()
         return {
             "Action": "Originate",
             "ActionID": action_id,
