@@ -4,7 +4,12 @@ time-to-call-back KPI."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,6 +138,16 @@ async def test_the_supervisors_call_back_api(db_url: str) -> None:
         figures = (await client.get("/api/v1/callbacks/kpi", params=days)).json()
         assert (figures["requested"], figures["reached"], figures["failed"]) == (5, 1, 1)
         assert figures["median_seconds"] == 300.0 and figures["open"] == 3
+        # the CLI gives the same figures (for reports and cron)
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("callagent")),
+            *("callbacks", "kpi", "--json", "--from", days["from"], "--to", days["to"]),
+            env={**os.environ, "CALLAGENT_DATABASE_URL": db_url},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await process.communicate()
+        assert process.returncode == 0
+        assert json.loads(out) == {**figures, "first_day": days["from"], "last_day": days["to"]}
         audited = (await client.get("/api/v1/audit")).json()
         actions = {entry["action"] for entry in audited}
         assert {"callbacks.list", "callbacks.reassign"} <= actions

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
+from callagent.callbacks.cli import app as callbacks_app
 from callagent.campaigns.cli import campaigns_app, registry_app
 from callagent.campaigns.run_cli import app as campaign_run_app
 from callagent.cli_support import engine_or_exit, sessions_or_exit, settings_or_exit
@@ -196,6 +197,7 @@ app.add_typer(campaign_run_app, name="campaign", hidden=True)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(recordings_app, name="recordings")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(callbacks_app, name="callbacks")
 app.add_typer(quality_app, name="quality")
 app.add_typer(report_app, name="report")
 app.add_typer(plan_app, name="plan")
