@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from common import postgres_database
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.auth.scopes import Role
@@ -203,6 +203,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument(
+        "--database",
+        help="a database URL to use (and keep): a second run reuses its records",
+    )
+    parser.add_argument(
         "--days", type=int, default=365, help="days of history (fewer: a quicker run)"
     )
     args = parser.parse_args()
@@ -215,6 +219,8 @@ def main() -> int:
             print("--postgres needs CALLAGENT_BENCH_POSTGRES_URL", file=sys.stderr)
             return 2
         url, drop = postgres_database(server)
+    elif args.database:
+        url = args.database
     else:
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='callagent-bench-')) / 'year.db'}"
     try:
@@ -232,7 +238,13 @@ def run(url: str, args: argparse.Namespace) -> int:
     today = datetime.now(zone).date()
     last = today - timedelta(days=1)
     began = time.perf_counter()
-    calls, states = generate(sessions, args.records, args.operators, last, days_back=args.days)
+    with sessions() as db:
+        calls = db.scalar(select(func.count()).select_from(CALLS)) or 0
+        states = db.scalar(select(func.count()).select_from(STATES)) or 0
+    if calls:  # --database of an earlier run (generated up to yesterday of that day)
+        print(f"reused {calls:,} calls and {states:,} state changes")
+    else:
+        calls, states = generate(sessions, args.records, args.operators, last, days_back=args.days)
     generated = time.perf_counter() - began
     print(f"generated {calls:,} calls and {states:,} state changes in {generated:.0f} s")
     built = drain(sessions, options_of(settings), rebuild=True)
