@@ -245,8 +245,9 @@ def run(url: str, args: argparse.Namespace) -> int:
         print(f"reused {calls:,} calls and {states:,} state changes")
     else:
         calls, states = generate(sessions, args.records, args.operators, last, days_back=args.days)
+        print(f"generated {calls:,} calls and {states:,} state changes", end="")
+        print(f" in {time.perf_counter() - began:.0f} s")
     generated = time.perf_counter() - began
-    print(f"generated {calls:,} calls and {states:,} state changes in {generated:.0f} s")
     built = drain(sessions, options_of(settings), rebuild=True)
     print(f"aggregates built: {built.hours:,} hours in {built.seconds:.1f} s")
     year = (local_midnight(last - timedelta(days=args.days - 1), zone), local_midnight(today, zone))
