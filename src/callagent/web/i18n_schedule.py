@@ -1,10 +1,11 @@
-"""The schedule's words (``sch_*``) on the planning page, the operator page and in the
-schedule's XLSX, in Russian, Ukrainian and English, merged into
+"""The schedule's words (``sch_*``, ``error_labour_rule``) on the planning page, the
+operator page and in the schedule's XLSX, in Russian, Ukrainian and English, merged into
 :data:`callagent.web.i18n.STRINGS`."""
 
 from __future__ import annotations
 
 RU: dict[str, str] = {
+    "error_labour_rule": "Нарушено правило труда: {rules}",
     "sch_rule_grid": "вне 15-минутной сетки",
     "sch_rule_within_day": "смена переходит через полночь",
     "sch_rule_max_day": "больше часов за день",
@@ -71,6 +72,7 @@ RU: dict[str, str] = {
 }
 
 UK: dict[str, str] = {
+    "error_labour_rule": "Порушено правило праці: {rules}",
     "sch_rule_grid": "поза 15-хвилинною сіткою",
     "sch_rule_within_day": "зміна переходить через північ",
     "sch_rule_max_day": "більше годин за день",
@@ -137,6 +139,7 @@ UK: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "error_labour_rule": "A labour rule would be broken: {rules}",
     "sch_rule_grid": "off the 15-minute grid",
     "sch_rule_within_day": "the shift crosses midnight",
     "sch_rule_max_day": "too many hours in a day",
