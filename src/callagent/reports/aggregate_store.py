@@ -36,7 +36,7 @@ from callagent.db.report_models import (
 )
 from callagent.reports.aggregates import DAY, HOUR, CellKey, cells, floor
 from callagent.reports.build import Tallies
-from callagent.reports.facts import LONGEST_WRAPUP
+from callagent.reports.facts import ENDED, LONGEST_WRAPUP
 from callagent.reports.history import REPEAT_LOOKBACK
 from callagent.reports.inputs import load_inputs
 from callagent.reports.kpi import SUMMED, KpiOptions
@@ -103,11 +103,7 @@ class _Busy(Exception):
 def _earliest(session: Session) -> datetime | None:
     """The first moment anything counted happened (ended inbound call or state change)."""
     firsts = [
-        session.scalar(
-            select(func.min(Call.started_at)).where(
-                Call.direction == "inbound", Call.final.is_(True)
-            )
-        ),
+        session.scalar(select(func.min(Call.started_at)).where(Call.direction == "inbound", ENDED)),
         session.scalar(select(func.min(OperatorStateChange.at))),
     ]
     found = [at for at in firsts if at is not None]
@@ -160,7 +156,7 @@ def _later_calls(session: Session, calls: dict[str, list[datetime]]) -> set[date
             select(Call.caller_number, Call.started_at).where(
                 Call.caller_number.in_(numbers[i : i + 500]),
                 Call.direction == "inbound",
-                Call.final.is_(True),
+                ENDED,
                 Call.started_at > first,
                 Call.started_at <= last + REPEAT_LOOKBACK,
             )

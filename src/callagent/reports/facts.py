@@ -17,6 +17,10 @@ from callagent.reports.kpi import CallFact, OperatorPart, operator_parts
 
 # a wrap-up is never longer than this: state history beyond it is not read
 LONGEST_WRAPUP = timedelta(hours=12)
+# an ended call, not by ix_calls_final: SQLite without statistics took that index (half
+# the table) over the one on the start or the caller, and read every ended call of the
+# database for each week a rebuild counted; no index serves a function of the column
+ENDED = func.coalesce(Call.final, False).is_(True)
 
 
 def load_facts(
@@ -49,9 +53,7 @@ def load_facts(
         cast(Call.transfers, Text),
     ).where(
         Call.direction == "inbound",
-        # not by ix_calls_final (SQLite without statistics took it: every ended call of
-        # the database read for a week's report): a function of the column is no index
-        func.coalesce(Call.final, False).is_(True),
+        ENDED,
         Call.started_at >= since,
         Call.started_at < until,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from callagent.auth.scopes import Role
@@ -14,6 +14,7 @@ from callagent.db.campaign_models import Campaign, NotificationAttempt
 from callagent.db.models import Call, OperatorStateChange, User
 from callagent.db.wrapup_models import Wrapup
 from callagent.reports.activity import AttemptFact, WrapupFact
+from callagent.reports.facts import ENDED
 from callagent.reports.operator_time import StateChange, StateSpan, spans
 
 REPEAT_LOOKBACK = timedelta(days=7)
@@ -59,7 +60,14 @@ def load_spans(
         *(
             session.execute(
                 select(*columns).where(
-                    tuple_(OperatorStateChange.user_id, OperatorStateChange.at).in_(last)
+                    # one seek per operator: SQLite scans the whole (user_id, at) index
+                    # for a row-value IN list (a second a week in a year's rebuild)
+                    or_(
+                        *(
+                            and_(OperatorStateChange.user_id == uid, OperatorStateChange.at == at)
+                            for uid, at in last
+                        )
+                    )
                 )
             )
             if last
@@ -137,7 +145,7 @@ def earlier_callers(
                     Call.direction == "inbound",
                     # ended calls, as the period's own: a call's repeat flags are then the
                     # same whichever period (or interval aggregate) reads it
-                    Call.final.is_(True),
+                    ENDED,
                     Call.started_at >= since - REPEAT_LOOKBACK,
                     Call.started_at < since,
                     Call.caller_number.in_(wanted[i : i + 500]),
