@@ -20,6 +20,7 @@ from callagent.web import i18n_campaigns as campaign_words
 from callagent.web import i18n_complaints as complaint_words
 from callagent.web import i18n_planning as planning_words
 from callagent.web import i18n_quality as quality_words
+from callagent.web import i18n_quality_followup as quality_followup_words
 from callagent.web import i18n_questions as question_words
 from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
@@ -736,6 +737,7 @@ _PARTS = (
     complaint_words,
     planning_words,
     quality_words,
+    quality_followup_words,
     schedule_words,
     callback_words,
 )

@@ -33,6 +33,7 @@ from callagent.reports.service import (
 from callagent.reports.timeline_chart import timeline_chart
 from callagent.routing.states import PAUSE_REASONS
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
+from callagent.web.reports_sections import Period, callbacks_section, quality_section
 
 router = APIRouter(tags=["pages"])
 Viewer = Annotated[Principal, Depends(PageRequires(Scope.REPORTS_READ))]
@@ -161,6 +162,18 @@ def reports_page(
         },
         "categories": _categories(request, kpi, language),
         "threshold": settings.sl_threshold_seconds,
+        # the other domains' parts (issue #13), each only with its scope
+        "quality": quality_section(
+            db,
+            principal,
+            card=request.app.state.quality_scorecard,
+            words=words,
+            language=language,
+            period=Period(first, last, since, until, zone),
+        ),
+        "callbacks": callbacks_section(
+            db, principal, period=Period(first, last, since, until, zone)
+        ),
         "export_query": urlencode(
             {
                 "since": since.isoformat(),
