@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     ami_reconnect_max: float = Field(default=30.0, gt=0)
     ami_max_frame_bytes: int = Field(default=1_048_576, ge=4096)
 
+    # Several instances on one PostgreSQL: each AMI node is followed by one instance at a
+    # time, under a lease another takes over within this many seconds (SQLite: no leases).
+    node_takeover_seconds: float = Field(default=10.0, ge=0)
+    # This instance's name in the node leases; empty: host name and HTTP port.
+    instance_id: str = Field(default="", max_length=200)
+
     trunk_endpoints: CommaList = Field(default_factory=lambda: ["PJSIP/trunk"])
 
     http_host: str = "127.0.0.1"

@@ -43,6 +43,33 @@ class MonitorCollector(Collector):
         yield malformed
         yield reconnects
         yield connected
+        ownership = monitor.ownership
+        if ownership is not None:  # several instances on one PostgreSQL (node leases)
+            owned = GaugeMetricFamily(
+                "callagent_node_owned",
+                "1 when this instance holds the node's lease and follows it",
+                labels=["node"],
+            )
+            held = set(ownership.owned())
+            for client in monitor.clients:
+                owned.add_metric([client.node.name], 1.0 if client.node.name in held else 0.0)
+            yield owned
+            yield CounterMetricFamily(
+                "callagent_node_takeovers",
+                "node leases this instance took (at start, or from an instance that stopped "
+                "renewing)",
+                value=ownership.takeovers,
+            )
+            yield CounterMetricFamily(
+                "callagent_node_losses",
+                "node leases another instance took from this one",
+                value=ownership.losses,
+            )
+            yield CounterMetricFamily(
+                "callagent_node_fenced_writes",
+                "write batches refused because this instance's node token was stale",
+                value=ownership.fence.refused_writes,
+            )
         yield GaugeMetricFamily(
             "callagent_calls_active", "calls in progress", value=len(monitor.tracker.calls)
         )

@@ -20,6 +20,7 @@ from callagent.config import Settings
 from callagent.db.queries import operators_by_endpoint
 from callagent.db.store import CallStore
 from callagent.db.writer import CallWriter
+from callagent.node_ownership import NodeOwnership, instance_name, leases_wanted
 from callagent.reconcile.channel_vars import read_listed_variables
 from callagent.reconcile.service import Reconciler
 from callagent.stale_devices import watch_devices
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # seconds past the dial timeout before a RINGING phone is checked with the PBX
 STALE_RINGING_MARGIN = 5.0
+# events of a node held while its lease is in doubt (a long freeze); beyond, the resync
+# after the lease is confirmed puts things right
+MAX_HELD_EVENTS = 100_000
 
 Subscriber = Callable[[list[DomainEvent]], None]
 
@@ -84,11 +88,39 @@ class Monitor:
             for node in settings.ami_nodes
         ]
         self._tasks: set[asyncio.Task[None]] = set()
+        # Several instances on one PostgreSQL: a node is followed only under its lease.
+        self.ownership: NodeOwnership | None = None
+        if self.clients and leases_wanted(settings):
+            self.ownership = NodeOwnership(
+                store.sessions,
+                [client.node.name for client in self.clients],
+                owner=instance_name(settings),
+                takeover_seconds=settings.node_takeover_seconds,
+            )
+            self.ownership.on_acquired = self._node_acquired
+            self.ownership.on_lost = self._node_lost
+            self.ownership.on_kept = self._release_held
+            store.fence = self.ownership.fence
+        self._client_tasks: dict[str, asyncio.Task[None]] = {}
+        self._ownership_task: asyncio.Task[None] | None = None
+        self._held: dict[str, list[tuple[AmiMessage, float]]] = {}
 
     def on_event(self, node: str, message: AmiMessage) -> None:
         """The hot path: one event into the tracker; wake the writer if it changed."""
+        ownership = self.ownership
+        if ownership is not None and not ownership.valid(node):
+            # Our lease may have run out (a freeze): nothing of this node changes until
+            # the database says it is still ours (then these go in, in order) or not.
+            held = self._held.setdefault(node, [])
+            if len(held) < MAX_HELD_EVENTS:
+                held.append((message, time.time()))
+            ownership.wake()
+            return
+        self._feed(node, message, time.time())
+
+    def _feed(self, node: str, message: AmiMessage, at: float) -> None:
         tracker = self.tracker
-        events = tracker.feed(node, message, time.time())
+        events = tracker.feed(node, message, at)
         if tracker.dirty_calls or tracker.dirty_devices:
             self.writer.notify()
         if events and self.subscribers:
@@ -170,6 +202,42 @@ class Monitor:
             done.seconds,
         )
 
+    def _release_held(self, node: str) -> None:
+        """The lease is still ours: the events held meanwhile go in, in their order."""
+        for message, at in self._held.pop(node, []):
+            self._feed(node, message, at)
+
+    async def _node_acquired(self, node: str, token: int) -> None:
+        """This instance follows ``node`` now: its calls from the database, then AMI."""
+        self._held.pop(node, None)
+        try:
+            saved = await asyncio.to_thread(self.store.unfinished_states, [node])
+        except Exception as exc:
+            log.warning(
+                "node %s: its calls in progress could not be read (%s); the resync closes them",
+                node,
+                type(exc).__name__,
+            )
+            saved = []
+        restored = self._restore_states(saved)
+        log.info(
+            "node %s: carrying on with %d call(s) in progress (token %d)", node, restored, token
+        )
+        client = next(c for c in self.clients if c.node.name == node)
+        task = asyncio.create_task(client.run())
+        self._client_tasks[node] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _node_lost(self, node: str) -> None:
+        """Another instance follows ``node``: stop reading it and forget what we knew."""
+        self._held.pop(node, None)
+        task = self._client_tasks.pop(node, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.tracker.forget_node(node)
+
     async def read_operator_phones(self) -> None:
         """Tell the tracker which endpoints are operators' phones (see Tracker.classify)."""
         try:
@@ -193,9 +261,20 @@ class Monitor:
         """Take up the calls an earlier run left unfinished; returns how many."""
         await self.read_operator_phones()  # before any event is classified
         nodes = [client.node.name for client in self.clients]
+        if self.ownership is not None:
+            # Leases: the first round now takes the free nodes (their calls restored and
+            # their clients started, as without leases); later ones in start()'s loop.
+            await self.ownership.round()
+            return len(self.tracker.calls)
         if not nodes:
             return 0
         saved = await asyncio.to_thread(self.store.unfinished_states, nodes)
+        restored = self._restore_states(saved)
+        if restored:
+            log.info("carrying on with %d call(s) in progress from an earlier run", restored)
+        return restored
+
+    def _restore_states(self, saved: list[dict[str, Any]]) -> int:
         restored = 0
         for data in saved:
             try:
@@ -205,16 +284,18 @@ class Monitor:
                 log.warning(
                     "a saved call state could not be restored (%s); the resync closes it", exc
                 )
-        if restored:
-            log.info("carrying on with %d call(s) in progress from an earlier run", restored)
         return restored
 
     def start(self) -> None:
         """Start the writer and one task per AMI node."""
         self._spawn(self.writer.run())
         self._spawn(self._follow_operator_phones())
-        for client in self.clients:
-            self._spawn(client.run())
+        if self.ownership is not None:
+            # each node's client starts when its lease is taken
+            self._ownership_task = asyncio.create_task(self.ownership.run())
+        else:
+            for client in self.clients:
+                self._spawn(client.run())
         if self.clients:
             # a phone cannot ring for a routed call longer than the dial timeout
             threshold = self.settings.dial_timeout + STALE_RINGING_MARGIN
@@ -238,12 +319,17 @@ class Monitor:
                 await asyncio.wait_for(before(), 10)
             except Exception as exc:
                 log.warning("stopping: a last action did not finish: %s", exc)
+        if self._ownership_task is not None:  # no node taken again while stopping
+            self._ownership_task.cancel()
+            await asyncio.gather(self._ownership_task, return_exceptions=True)
         for client in self.clients:
             await client.stop()
         try:
             await self.writer.drain(timeout=10)
         except Exception as exc:
             log.warning("stopping with unsaved changes: %s", exc)
+        if self.ownership is not None:  # after the last write: the next holder reads it
+            await self.ownership.release_all()
         if self.reconciler is not None:
             self.reconciler.close()
         for task in list(self._tasks):
@@ -252,9 +338,12 @@ class Monitor:
 
     def status(self) -> dict[str, Any]:
         """Per-node connection state, for /readyz and /metrics."""
+        ownership = self.ownership
         return {
             client.node.name: {
                 "connected": client.connected,
+                # None: one instance (SQLite, or leases off) follows every node
+                "owned": None if ownership is None else client.node.name in ownership.owned(),
                 "host": f"{client.node.host}:{client.node.port}",
                 "events_received": client.events_received,
                 "events_malformed": client.events_malformed,

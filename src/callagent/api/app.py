@@ -406,12 +406,20 @@ def create_app(settings: Settings) -> FastAPI:
         except Exception as exc:
             database_ok = False
             log.warning("readiness: database refuses writes: %s", type(exc).__name__)
-        ready = database_ok and bool(nodes) and all(n["connected"] for n in nodes.values())
+        ownership = monitor.ownership
+        if ownership is None:
+            ready = database_ok and bool(nodes) and all(n["connected"] for n in nodes.values())
+        else:  # several instances: ready once it knows its nodes and follows each of them
+            followed = [n for n in nodes.values() if n["owned"]]
+            ready = database_ok and ownership.settled and all(n["connected"] for n in followed)
         body: dict[str, Any] = {
             "ready": ready,
             "database": "ok" if database_ok else "unreachable",
             "ami_nodes": nodes,
         }
+        if ownership is not None:
+            body["instance"] = ownership.owner
+            body["owned_nodes"] = ownership.owned()
         if not nodes:
             body["reason"] = "no AMI node configured (CALLAGENT_AMI_HOST or CALLAGENT_AMI_NODES)"
         return JSONResponse(body, status_code=200 if ready else 503)

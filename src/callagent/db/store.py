@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.db.models import Call, CallAttempt, CallLeg, Device
+from callagent.db.node_leases import NodeFence
 from callagent.db.queries import operators_by_endpoint
 from callagent.tracker.records import CallRecord
 from callagent.tracker.state import DeviceState
@@ -69,8 +70,10 @@ def _call_row(record: CallRecord, now: datetime, state: dict[str, Any] | None) -
 class CallStore:
     """Batch writes of what the tracker derived."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], fence: NodeFence | None = None) -> None:
         self.sessions = sessions
+        # Several instances (PostgreSQL): only the holder of a node's lease writes for it.
+        self.fence = fence
 
     def write(
         self,
@@ -89,6 +92,13 @@ class CallStore:
             return
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
+            if self.fence is not None:
+                nodes = {r.node for r in records} | {d.node for d in devices}
+                refused = self.fence.refused(session, nodes | {k[0] for k in joined})
+                if refused:  # another instance follows these nodes now: drop, never retry
+                    records = [r for r in records if r.node not in refused]
+                    devices = [d for d in devices if d.node not in refused]
+                    joined = [k for k in joined if k[0] not in refused]
             if joined:
                 self._delete_calls(session, joined)
             if records:
@@ -241,6 +251,8 @@ class CallStore:
         """
         closed = 0
         with self.sessions.begin() as session:
+            if self.fence is not None and self.fence.refused(session, {node}):
+                return 0
             rows = session.scalars(
                 select(Call).where(Call.node == node, Call.final.is_(False))
             ).all()

@@ -205,6 +205,21 @@ class Tracker(CallJoins):
         for uniqueid in call.legs:
             self._by_uniqueid[(call.node, uniqueid)] = call.key
 
+    def forget_node(self, node: str) -> None:
+        """Drop everything known of ``node`` (another callagent instance follows it now:
+        what it stores wins, and this tracker takes the node up again from the database)."""
+        for key in [k for k in self.calls if k[0] == node]:
+            del self.calls[key]
+        for ids in (self._by_uniqueid, self.devices):
+            for key in [k for k in ids if k[0] == node]:
+                del ids[key]
+        for keys in (self._finished, self._finished_records, self._merged):
+            for key in [k for k in keys if k[0] == node]:
+                del keys[key]
+        for marks in (self.dirty_calls, self.dirty_devices, self.merged_calls):
+            for key in [k for k in marks if k[0] == node]:
+                marks.discard(key)
+
     def active_calls(self, node: str | None = None) -> list[CallState]:
         """Calls not yet final, of one node or of all."""
         return [c for c in self.calls.values() if node is None or c.node == node]
