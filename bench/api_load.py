@@ -36,8 +36,12 @@ READ = "/api/v1/calls?limit=50"
 ROUTE_ANSWERS: dict[str, int] = {}  # CALLAGENT_STATUS of each timed route: ok, wait
 
 
-def _serve(url: str, ready: Any) -> None:
-    """The service process: simulator AMI, the full app under uvicorn, operators, a token."""
+def _serve(url: str, ready: Any, http: str) -> None:
+    """The service process: simulator AMI, the full app under uvicorn, operators, a token.
+
+    ``http`` is uvicorn's HTTP parser: ``httptools`` as ``callagent serve`` runs it, or
+    ``h11`` (pure Python) as the baseline of the same run.
+    """
     import uvicorn
     from pydantic import SecretStr
 
@@ -62,7 +66,7 @@ def _serve(url: str, ready: Any) -> None:
             max_wait=3600,
         )
         app = create_app(settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", http=http)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
@@ -271,22 +275,31 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> int:
+    """Run the load against the service with each HTTP parser; the goals on httptools."""
     ctx = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        _store_calls(url)
-        ready = ctx.Queue()
-        server = ctx.Process(target=_serve, args=(url, ready), daemon=True)
-        server.start()
-        try:
-            http_port, agi_port, token, ids = ready.get(timeout=60)
-            return _measure(ctx, http_port, agi_port, token, ids)
-        finally:
-            server.terminate()
-            server.join(10)
+    results: dict[str, Any] = {}
+    for http in ("h11", "httptools"):  # the pure-Python baseline first, then production's
+        print(f"uvicorn http={http}")
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.db"
+            _store_calls(url)
+            ready = ctx.Queue()
+            server = ctx.Process(target=_serve, args=(url, ready, http), daemon=True)
+            server.start()
+            try:
+                http_port, agi_port, token, ids = ready.get(timeout=60)
+                results[http] = _measure(ctx, http_port, agi_port, token, ids)
+            finally:
+                server.terminate()
+                server.join(10)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "api_load.json").write_text(json.dumps(results, indent=2))
+    return 0
 
 
-def _measure(ctx: Any, http_port: int, agi_port: int, token: str, ids: list[int]) -> int:
+def _measure(ctx: Any, http_port: int, agi_port: int, token: str, ids: list[int]) -> dict[str, Any]:
+    """Load the running service, time route and health; print and return the figures."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"}
@@ -344,7 +357,7 @@ def _measure(ctx: Any, http_port: int, agi_port: int, token: str, ids: list[int]
     normal_after = max([recovery, *((sent - load_end) for sent in late)])
     during_routes = phase(routes, load_start, load_end)
     during_health = phase(health, load_start, load_end)
-    result = {
+    result: dict[str, Any] = {
         "concurrency": CONCURRENCY,
         "load_seconds": LOAD_SECONDS,
         "api_statuses": statuses,
@@ -374,10 +387,7 @@ def _measure(ctx: Any, http_port: int, agi_port: int, token: str, ids: list[int]
     for goal, met in goals.items():
         print(f"  {'met' if met else 'MISSED':<7} {goal}")
     result["goals"] = goals
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "api_load.json").write_text(json.dumps(result, indent=2))
-    return 0
+    return result
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ def serve() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
+        # httptools (C) rather than h11 (pure Python): under a burst of thousands of
+        # connections parsing them held the web loop, and /healthz waited behind it
+        http="httptools",
         # X-Forwarded-For names the client only when a trusted proxy sent it (uvicorn's
         # default trusts 127.0.0.1: anyone on the host could pick their address)
         proxy_headers=bool(settings.trusted_proxies),
