@@ -34,6 +34,7 @@ from callagent.api import (
     operators,
     originate,
     planning,
+    planning_simulation,
     quality,
     questions,
     recordings,
@@ -344,6 +345,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(operators.routing_router)
     app.include_router(schedules.router)
+    app.include_router(planning_simulation.router)
     app.include_router(wrapups.router)
     app.include_router(questions.router)
     app.include_router(complaints.router)

@@ -18,12 +18,14 @@ from callagent.planning.forecast import Adjustment
 from callagent.planning.options import parse_adjustment
 from callagent.planning.schedule_cli import app as schedule_app
 from callagent.planning.service import MAX_DAYS, forecast_report, staffing_report, target_of
+from callagent.planning.simulation_cli import simulate_command
 
 app = typer.Typer(
     help="Workforce planning: the calls' forecast and the staff each interval needs.",
     no_args_is_help=True,
 )
 app.add_typer(schedule_app, name="schedule")
+app.command("simulate")(simulate_command)
 
 Start = Annotated[
     str | None, typer.Option(help="first day, YYYY-MM-DD on the centre's clock (default today)")
