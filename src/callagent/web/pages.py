@@ -344,6 +344,7 @@ def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
     # they import this module
     from callagent.web.admin_pages import router as admin_router
+    from callagent.web.calibration_page import router as calibration_router
     from callagent.web.callbacks_page import router as callbacks_router
     from callagent.web.calls_page import router as calls_router
     from callagent.web.campaign_pages import router as campaigns_router
@@ -362,6 +363,7 @@ def install(app: FastAPI) -> None:
         complaints_router,
         callbacks_router,
         quality_router,
+        calibration_router,
         admin_router,
         calls_router,
     )

@@ -53,7 +53,7 @@ def _form(card: Scorecard, lang: str) -> dict[str, Any]:
     }
 
 
-def _evaluators(db: Db) -> list[dict[str, Any]]:
+def evaluators(db: Db) -> list[dict[str, Any]]:
     """Who may be given calls to evaluate: active users of a role with quality:evaluate."""
     roles = [role.value for role, scopes in ROLE_SCOPES.items() if Scope.QUALITY_EVALUATE in scopes]
     users = db.scalars(
@@ -106,7 +106,7 @@ def quality_page(
         "boot": boot,
         "can": can,
         "card": _form(card, page["lang"]),
-        "evaluators": _evaluators(db) if can["sample"] else [],
+        "evaluators": evaluators(db) if can["sample"] else [],
         "timezone": settings.timezone,
     }
     return templates.TemplateResponse(request, "quality.html", context, headers=PAGE_HEADERS)
