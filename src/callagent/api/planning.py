@@ -19,6 +19,7 @@ from callagent.planning import forecast as forecast_module
 from callagent.planning.forecast import Adjustment
 from callagent.planning.options import parse_adjustment
 from callagent.planning.service import MAX_DAYS, forecast_report, staffing_report, target_of
+from callagent.planning.simulation_service import attach_simulated
 
 router = APIRouter(prefix="/api/v1/planning", tags=["planning"])
 # the forecast's aggregates are the reports' figures: the reports' scope and team rule
@@ -147,4 +148,8 @@ def planning_staffing(
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return report.to_json()
+    data = report.to_json()
+    # each interval's latest check by simulation (POST /api/v1/planning/simulations)
+    team = principal.group if principal.sees_only_group_calls else None
+    attach_simulated(db, data, team=team)
+    return data

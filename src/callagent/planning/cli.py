@@ -19,6 +19,7 @@ from callagent.planning.options import parse_adjustment
 from callagent.planning.schedule_cli import app as schedule_app
 from callagent.planning.service import MAX_DAYS, forecast_report, staffing_report, target_of
 from callagent.planning.simulation_cli import simulate_command
+from callagent.planning.simulation_service import attach_simulated
 
 app = typer.Typer(
     help="Workforce planning: the calls' forecast and the staff each interval needs.",
@@ -63,6 +64,11 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _short(value: float | None) -> str:
+    """A share as a whole percent in 5 characters ("-": none)."""
+    return f"{'-' if value is None else f'{100 * value:.0f} %':>5}"
+
+
 def _accuracy_line(data: dict[str, Any]) -> str:
     accuracy = data["accuracy"]
     if accuracy is None:
@@ -99,6 +105,7 @@ def forecast_command(
             ).to_json()
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        attach_simulated(session, data, team=None)  # `callagent plan simulate`'s results
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
@@ -155,6 +162,7 @@ def staffing_command(
             ).to_json()
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        attach_simulated(session, data, team=None)  # `callagent plan simulate`'s results
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
@@ -164,13 +172,18 @@ def staffing_command(
         f"patience: {'none abandoned' if wait is None else f'{wait:.0f} s'}; "
         f"shrinkage {_percent(data['shrinkage']['total'])}"
     )
-    typer.echo("start                  offered  AHT, s  agents C  staff C  agents A  staff A")
+    typer.echo(
+        "start                  offered  AHT, s  agents C  staff C  agents A  staff A"
+        "   SL C   SL A  SL sim"
+    )
     for one in data["intervals"]:
         if one["offered"] > 0:
-            c, a = one["erlang_c"], one["erlang_a"]
+            c, a, sim = one["erlang_c"], one["erlang_a"], one.get("simulated") or {}
             typer.echo(
                 f"{one['start']:<22} {one['offered']:8.1f}  {one['aht_seconds']:6.0f}  "
                 f"{c['agents']:8d}  {c['staff']:7d}  {a['agents']:8d}  {a['staff']:7d}"
+                f"  {_short(c['service_level'])}  {_short(a['service_level'])}"
+                f"  {_short(sim.get('service_level'))}"
             )
 
 

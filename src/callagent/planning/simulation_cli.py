@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from callagent.cli_support import sessions_or_exit, settings_or_exit
+from callagent.planning.simulation_models import PlanningSimulation
 from callagent.planning.simulation_service import (
     DEFAULT_SEED,
     SimulationBusy,
@@ -73,7 +74,9 @@ def simulate_command(
         float | None,
         typer.Option(min=1, max=200, help="clock speed (default: what the machine keeps up)"),
     ] = None,
-    job: Annotated[int | None, typer.Option(help="run the API's stored job ID")] = None,
+    job: Annotated[
+        int | None, typer.Option(help="a stored job: run it if it is waiting, else show it")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
 ) -> None:
     """Play an interval's recommended staffing through the PBX simulator, with callers of
@@ -108,10 +111,13 @@ def simulate_command(
                 raise typer.Exit(1) from None
             except ValueError as exc:
                 raise typer.BadParameter(str(exc)) from None
-    try:
-        done = run_job(sessions, job)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    with sessions() as session:
+        stored = session.get(PlanningSimulation, job)
+        if stored is None:
+            raise typer.BadParameter(f"--job {job}: no such simulation")
+        session.expunge(stored)
+    # a job that ended is shown; a running one is played here (the API's own process)
+    done = run_job(sessions, job) if stored.status == "running" else stored
     data = job_json(done, zone)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))

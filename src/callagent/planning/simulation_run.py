@@ -21,10 +21,11 @@ runs of one seed agree closely, not to the call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ from callagent.planning.simulation import (
     figures,
 )
 from callagent.reports.facts import load_facts
+from callagent.routing import router as router_module
+from callagent.routing.router import Router
 from callagent.sim.ami_server import AmiServer
 from callagent.sim.demo import TRACES, demo_operators
 from callagent.sim.pbx import SimulatedPbx
@@ -114,18 +117,36 @@ async def _simulate(one: SimulationInput, work: Path) -> SimulatedFigures:
                 # default gives up after 30 waits of 2 s)
                 max_route_tries=10**9,
             )
-            await ami.connection(0, timeout=30)
-            await pbx.register_phones(endpoints)
-            await asyncio.sleep(0.5)  # the phones' states reach the operator book
-            began = time.monotonic()
-            late = await _play(pbx, callers, one.speed)
-            await _settled(state, len(callers), since)
-            await pbx.stop()
+            with _scaled_pauses(state.router, one.speed):
+                await ami.connection(0, timeout=30)
+                await pbx.register_phones(endpoints)
+                await asyncio.sleep(0.5)  # the phones' states reach the operator book
+                began = time.monotonic()
+                late = await _play(pbx, callers, one.speed)
+                await _settled(state, len(callers), since)
+                await pbx.stop()
             with state.sessions() as session:
                 facts = load_facts(session, since=since, until=datetime.now(UTC))
     finally:
         await ami.stop()
     return figures(facts, one, time.monotonic() - began, late * one.speed)
+
+
+@contextlib.contextmanager
+def _scaled_pauses(router: Router, speed: float) -> Iterator[None]:
+    """The router's own pauses on the simulated clock: held calls are asked for again
+    0.1 s after an operator becomes ready (the phone's state may lag), then every second;
+    harmless in real time, but ``speed`` times as long for the simulated people (at
+    speed 20 a held caller waited up to 20 s while an operator sat ready). Restored on
+    leaving: the simulation's service is the only one this process runs."""
+    recheck, quick = router.recheck, router_module._QUICK_RECHECK
+    router.recheck = recheck / speed
+    router_module._QUICK_RECHECK = quick / speed
+    try:
+        yield
+    finally:
+        router.recheck = recheck
+        router_module._QUICK_RECHECK = quick
 
 
 async def _play(pbx: SimulatedPbx, callers: list[Caller], speed: float) -> float:

@@ -229,3 +229,37 @@ def results_by_start(
         if job.interval_minutes == minutes:
             out.setdefault(job.interval_start.astimezone(UTC), job)
     return out
+
+
+def cell_json(job: PlanningSimulation) -> dict[str, Any]:
+    """A simulation as the staffing table shows it beside Erlang C and A."""
+    simulated = (job.result or {}).get("simulated") or {}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "agents": job.agents,
+        "service_level": simulated.get("service_level"),
+        "asa_seconds": simulated.get("asa_seconds"),
+        "abandon_rate": simulated.get("abandon_rate"),
+        "offered": simulated.get("offered"),
+    }
+
+
+def attach_simulated(session: Session, data: dict[str, Any], *, team: str | None) -> None:
+    """Put each interval's latest simulation (``simulated``, None without one) into the
+    staffing report's JSON."""
+    intervals = data.get("intervals") or []
+    if not intervals:
+        return
+    minutes = int(data["interval_minutes"])
+    starts = [datetime.fromisoformat(one["start"]) for one in intervals]
+    found = results_by_start(
+        session,
+        since=min(starts),
+        until=max(starts) + timedelta(minutes=minutes),
+        team=team,
+        minutes=minutes,
+    )
+    for one, start in zip(intervals, starts, strict=True):
+        job = found.get(start.astimezone(UTC))
+        one["simulated"] = cell_json(job) if job is not None else None

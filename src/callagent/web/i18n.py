@@ -25,6 +25,7 @@ from callagent.web import i18n_questions as question_words
 from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
 from callagent.web import i18n_schedule as schedule_words
+from callagent.web import i18n_simulation as simulation_words
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -740,6 +741,7 @@ _PARTS = (
     quality_followup_words,
     schedule_words,
     callback_words,
+    simulation_words,
 )
 STRINGS: dict[Language, dict[str, str]] = {
     "ru": _merged(_RU, *(part.RU for part in _PARTS)),

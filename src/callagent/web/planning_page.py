@@ -18,6 +18,7 @@ from callagent.auth.service import Principal, group_endpoints
 from callagent.planning.forecast import NotEnoughHistory
 from callagent.planning.schedule_service import monday
 from callagent.planning.service import MAX_DAYS, staffing_report
+from callagent.planning.simulation_service import attach_simulated
 from callagent.reports.chart import Axes, Series, bar_chart, line_chart
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
 from callagent.web.schedule_section import schedule_context
@@ -81,6 +82,7 @@ def planning_page(
         context["error"] = words["plan_bad_start"]
     else:
         data = report.to_json()
+        attach_simulated(db, data, team=team)  # the simulated SL beside Erlang's
         context["data"] = data
         context["summary"] = _summary(words, data)
         context["charts"] = _charts(words, data, several_days=days > 1)
@@ -89,6 +91,12 @@ def planning_page(
             for one in data["intervals"]
             if one["offered"] > 0
         ]
+    context["simulation"] = {
+        "writer": Scope.SCHEDULES_WRITE in principal.scopes,
+        "interval": minutes,
+        "words": {k: v for k, v in words.items() if k.startswith("sim_")}
+        | {"error_simulation_running": words["error_simulation_running"]},
+    }
     context["schedule"] = schedule_context(
         db,
         settings,
