@@ -106,7 +106,9 @@ async def _flow(
     body = {"week": day, "per_operator": 1, "evaluator_ids": [qa, lead], "seed": 3}
     refused = await c["lead"].post("/api/v1/quality/sample", json=body)
     assert refused.status_code == 403, refused.text  # a group's supervisor: not the centre's
-    drawn = await c["chief"].post("/api/v1/quality/sample", json=body)
+    # the chief draws it for the QA evaluator alone: an evaluator evaluates only the calls
+    # given to them
+    drawn = await c["chief"].post("/api/v1/quality/sample", json={**body, "evaluator_ids": [qa]})
     assert drawn.status_code == 201, drawn.text
     got = {a["call_id"]: a["evaluator_id"] for a in drawn.json()["assigned"]}
     assert set(got) == {north, south} and got[south] == qa
@@ -124,10 +126,15 @@ async def _flow(
         "/api/v1/quality/evaluations", json={"call_id": 999_999, "answers": answer_all}
     )
     assert missing.status_code == 404
-    nobody = await c["qa"].post(
+    nobody = await c["chief"].post(
         "/api/v1/quality/evaluations", json={"call_id": unanswered, "answers": answer_all}
     )
     assert nobody.status_code == 422 and "not answered" in nobody.json()["detail"]
+    not_given = await c["qa"].post(  # the evaluator: not a call given to them
+        "/api/v1/quality/evaluations", json={"call_id": unanswered, "answers": answer_all}
+    )
+    assert not_given.status_code == 403
+    assert not_given.json()["code"] == "quality_call_not_visible", not_given.text
     short = await c["qa"].post(
         "/api/v1/quality/evaluations",
         json={"call_id": north, "answers": {"greeting": {"answer": "yes"}}},

@@ -33,6 +33,7 @@ class CallFilter:
     topic: str | None = None  # the routing topic (CALLAGENT_TOPIC)
     category: str | None = None  # a wrap-up category one of its operators chose
     operators: tuple[str, ...] | None = None  # any of these phones (one operator's phones)
+    call_ids: Any = None  # a SELECT of call ids to keep (a QA evaluator's assigned calls)
 
 
 def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
@@ -69,6 +70,8 @@ def _apply(query: Select[Any], f: CallFilter) -> Select[Any]:
         )
     if f.operators is not None:
         query = query.where(Call.operator_endpoint.in_(f.operators))
+    if f.call_ids is not None:
+        query = query.where(Call.id.in_(f.call_ids))
     if f.only_endpoints is not None:
         mine = Call.operator_endpoint.in_(f.only_endpoints)
         query = query.where(

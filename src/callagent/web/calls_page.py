@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callagent.api.calls import may_see_call, present, visible_calls
+from callagent.api.calls import assigned_calls, may_see_call, present, visible_calls
 from callagent.api.pii_search import allow_phone_search, audit_phone_search
 from callagent.api.recordings import may_listen
 from callagent.api.schemas import CallDetail, CallSummary, Id
@@ -163,8 +163,14 @@ def calls_page(
                 raise
             refused = words["error_status_429"]  # the page, with the limit in its language
     only, unanswered = visible_calls(db, principal)
+    given = assigned_calls(principal)  # a QA evaluator: the calls given to them
     base = CallFilter(
-        since, until, only_endpoints=only, include_unanswered=unanswered, operators=None
+        since,
+        until,
+        only_endpoints=only,
+        include_unanswered=unanswered,
+        operators=None,
+        call_ids=given,
     )
     topics = call_topics(db, base)
     where = CallFilter(
@@ -178,6 +184,7 @@ def calls_page(
         topic=topic,
         category=category,
         operators=chosen[2] if chosen else None,
+        call_ids=given,
     )
     total, rows = (
         (0, [])
