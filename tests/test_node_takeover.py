@@ -110,7 +110,9 @@ class Cluster:
             return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-async def _start_instance(cluster: Cluster, name: str, tmp: Path) -> Instance:
+async def _start_instance(
+    cluster: Cluster, name: str, tmp: Path, *, agi_port: int | None = None
+) -> Instance:
     nodes = [
         {
             "name": node,
@@ -124,19 +126,22 @@ async def _start_instance(cluster: Cluster, name: str, tmp: Path) -> Instance:
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONFAULTHANDLER": "1",  # SIGABRT shows where a stuck instance is
         "CALLAGENT_DATABASE_URL": cluster.url,
         "CALLAGENT_AMI_NODES": json.dumps(nodes),
         "CALLAGENT_AMI_RECONNECT_MIN": "0.1",
         "CALLAGENT_AMI_RECONNECT_MAX": "1",
         "CALLAGENT_HTTP_PORT": str(port),
         "CALLAGENT_INSTANCE_ID": name,
-        "CALLAGENT_AGI_ENABLED": "false",
+        "CALLAGENT_AGI_ENABLED": "false" if agi_port is None else "true",
+        "CALLAGENT_AGI_PORT": str(agi_port or 0),
         "CALLAGENT_SIMULATOR": "off",
         "CALLAGENT_CAMPAIGN_SCHEDULER": "off",
         "CALLAGENT_CALLBACK_DIALER": "off",
         "CALLAGENT_FALLBACK_QUEUE": "",
         "CALLAGENT_REPORT_AGGREGATE_SECONDS": "0",
         "CALLAGENT_WRITER_FLUSH_INTERVAL": "0",
+        "CALLAGENT_COOKIE_SECURE": "false",  # pages' logins over plain HTTP in the tests
         "CALLAGENT_RECORDINGS_DIR": str(tmp / f"rec-{name}"),
     }
     log = tmp / f"{name}.log"

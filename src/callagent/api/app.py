@@ -84,6 +84,7 @@ from callagent.sim.demo import Demo, demo_operators
 from callagent.sim.demo_people import DemoPeople
 from callagent.sim.recording_files import RecordingSink
 from callagent.web import api_docs, live, live_board, pages
+from callagent.web.live_bridge import LiveBridge, psycopg_dsn
 from callagent.webhooks.worker import WebhookWorker
 from callagent.wrapup.forms import load_forms
 from callagent.wrapup.service import WrapupService
@@ -202,6 +203,13 @@ def create_app(settings: Settings) -> FastAPI:
         hub = live.LiveHub(monitor.tracker, owners=book.owners)  # the operator pages' live events
         hub.connect(sessions=sessions, subscribers=monitor.subscribers)
         app.state.live = hub
+        # PostgreSQL: the pages of every instance hear this one's events (LISTEN/NOTIFY)
+        bridge: LiveBridge | None = None
+        dsn = psycopg_dsn(settings.database_url)
+        if dsn is not None:
+            bridge = LiveBridge(hub, dsn)
+            bridge.start()
+        app.state.live_bridge = bridge
         # the wallboards' pictures: recomputed on every call event and committed change
         board = live_board.LiveBoard(live_board.database_board(sessions, settings))
         board.connect(sessions=sessions, subscribers=monitor.subscribers)
@@ -303,6 +311,8 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if bridge is not None:
+                await bridge.stop()
             hub.disconnect(sessions)
             board.disconnect(sessions)
             engine.dispose()

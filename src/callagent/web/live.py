@@ -28,7 +28,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -118,6 +118,9 @@ class LiveHub:
             asyncio.Queue()
         )
         self._owners = owners  # who answers on which phone (the operator book's cache)
+        # Several instances: every event published here also goes to the others' pages
+        # (web/live_bridge.py, PostgreSQL NOTIFY); None with one instance.
+        self.forward: Callable[[int, str, dict[str, Any]], None] | None = None
 
     # ---------------------------------------------------------------- wiring
 
@@ -151,8 +154,13 @@ class LiveHub:
 
     # ------------------------------------------------------------ publishing
 
-    def publish(self, user_id: int, kind: str, data: dict[str, Any]) -> LiveEvent:
-        """Send an event to ``user_id``'s streams (call on the event loop)."""
+    def publish(
+        self, user_id: int, kind: str, data: dict[str, Any], *, forward: bool = True
+    ) -> LiveEvent:
+        """Send an event to ``user_id``'s streams (call on the event loop); ``forward``:
+        to the other instances' pages too (False for an event another instance sent)."""
+        if forward and self.forward is not None:
+            self.forward(user_id, kind, data)
         item = LiveEvent(f"{self.boot}-{next(self._seq)}", kind, data)
         backlog = self._backlog.get(user_id)
         if backlog is None:
