@@ -368,13 +368,21 @@ class CallbackDialer:
             return "answered"
 
     def _preview(self, item: Leased) -> dict[str, Any]:
+        """What the operator's page shows before the call: who, about what, the window the
+        applicant asked for, the attempts so far (the live stream masks the name and number
+        for a user without calls:read_pii); ``channel_id`` names the call it is about."""
         return {
             "task_id": item.task_id,
             "name": item.name,
             "phone": item.phone,
             "topic": item.topic,
             "attempt": item.attempt,
+            "attempts_before": item.attempt - 1,
+            "max_attempts": item.max_attempts,
+            "window_from": item.window_from.isoformat() if item.window_from else None,
+            "window_to": item.window_to.isoformat() if item.window_to else None,
             "requested_at": item.requested_at.isoformat(),
+            "channel_id": self.channel_id(item),
         }
 
     # ------------------------------------------------------------- database

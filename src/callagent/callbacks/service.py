@@ -156,6 +156,10 @@ class Leased:
     attempt: int  # this attempt's number (1 = first call)
     requested_at: datetime
     serial: int  # changes with every finished attempt or reassignment: a fresh ChannelId
+    # what the operator's page previews: the applicant's window and the attempts allowed
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    max_attempts: int = 0
 
 
 def lease_due(
@@ -233,6 +237,9 @@ def lease_due(
                 task.attempts + 1,
                 request.created_at,
                 len(task.history or []) + 1,
+                request.window_from,
+                request.window_to,
+                task.max_attempts,
             )
         )
     return leased

@@ -353,6 +353,7 @@ router = APIRouter(prefix="/api/v1/live", tags=["live"])
 _PII_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "call": (("caller_number",), ("caller_name",)),
     "campaign_preview": (("phone",), ("applicant_name",)),
+    "callback_preview": (("phone",), ("name",)),
 }
 
 

@@ -248,6 +248,7 @@ def operator_page(
         "pause_reasons": _PAGE_REASONS,
         "call": call,
         "server_time": now().isoformat(),
+        "timezone": request.app.state.settings.timezone,  # a call-back's window, shown local
         "i18n": strings(language),
     }
     return templates.TemplateResponse(

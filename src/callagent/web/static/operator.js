@@ -258,6 +258,7 @@
       live.addEventListener("state", (event) => onState(JSON.parse(event.data)));
       live.addEventListener("call", (event) => onCall(JSON.parse(event.data)));
       live.addEventListener("campaign_preview", (event) => onPreview(JSON.parse(event.data)));
+      live.addEventListener("callback_preview", (event) => onCallbackPreview(JSON.parse(event.data)));
       live.addEventListener("error", async () => {
         if (live.readyState !== EventSource.CLOSED) {
           $("#live-banner").hidden = false; // the browser reconnects by itself
@@ -329,6 +330,52 @@
       box.hidden = false;
     }
 
+    /* ------------------------------------------------- call-back preview */
+
+    // The call-back dialer tells us who we are about to call back before it rings our
+    // phone: the applicant (masked by the live stream without calls:read_pii), the topic,
+    // the window they asked for and the attempts so far. It stays until that call ends.
+    let callbackChannel = null; // the Linkedid of the call it is about
+    function onCallbackPreview(data) {
+      callbackChannel = data.channel_id || null;
+      const when = (iso) =>
+        new Date(iso).toLocaleString(LOCALES[LANG] || "ru-RU", {
+          timeZone: boot.timezone || undefined,
+          day: "2-digit",
+          month: "2-digit",
+          hour: "2-digit",
+          minute: "2-digit",
+        });
+      const values = {
+        name: data.name || "",
+        phone: data.phone || "",
+        topic: data.topic || "",
+        window:
+          data.window_from && data.window_to
+            ? T.cbp_window_text.replace("{start}", when(data.window_from)).replace("{end}", when(data.window_to))
+            : "",
+        attempt: data.max_attempts
+          ? T.cbp_attempt_of.replace("{attempt}", data.attempt).replace("{max}", data.max_attempts)
+          : String(data.attempt || ""),
+      };
+      for (const [key, value] of Object.entries(values)) {
+        const node = $(`#cbp-${key}`);
+        if (key === "phone") showPhone(node, value);
+        else node.textContent = value;
+        node.closest(".preview-field").hidden = value === "";
+      }
+      const box = $("#callback-preview");
+      box.dataset.task = data.task_id;
+      box.hidden = false;
+    }
+
+    function hideCallbackPreview(event) {
+      if (!callbackChannel || event.phase !== "ended") return;
+      if (!String(event.call_key || "").endsWith(`:${callbackChannel}`)) return;
+      callbackChannel = null;
+      $("#callback-preview").hidden = true;
+    }
+
     function hidePreview() {
       preview = null;
       const box = $("#preview");
@@ -369,6 +416,7 @@
     }
 
     function onCall(event) {
+      hideCallbackPreview(event);
       const offered = linkPreview(event);
       // The dialer rings our phone first: the call knows no applicant yet, the preview does.
       const data =
