@@ -22,7 +22,7 @@ from callagent.sim.scenarios import Behaviour, Dist
 from callagent.web.live_bridge import psycopg_dsn
 from tests.conftest import TRACES, wait_for
 from tests.test_live_events import PASSWORD, events, next_of, next_or_none
-from tests.test_node_takeover import Cluster, _start_instance, pg_url  # noqa: F401
+from tests.test_node_takeover import Cluster, _start_instance, pg_url, started  # noqa: F401
 from tests.test_queue_sync import free_port
 
 PHONE = "PJSIP/op1001"
@@ -45,7 +45,7 @@ async def two(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: F
     try:
         sim.agi_port = free_port()  # A answers the calls' route requests
         a = await _start_instance(cluster, "a", tmp_path, agi_port=sim.agi_port)
-        await wait_for(lambda: cluster.owners().get("pbx1", ("",))[0] == "a", timeout=60)
+        await started(cluster, lambda: cluster.owners().get("pbx1", ("",))[0] == "a")
         b = await _start_instance(cluster, "b", tmp_path)
 
         async def up() -> bool:
@@ -54,7 +54,7 @@ async def two(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: F
             except httpx.HTTPError:
                 return False
 
-        await wait_for(up, timeout=60, interval=0.2)
+        await started(cluster, up)
         assert (await a.readyz())["owned_nodes"] == ["pbx1"]
         assert (await b.readyz())["owned_nodes"] == []
         await wait_for(lambda: any(c.logged_in for c in pbx.connections))

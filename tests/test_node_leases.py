@@ -10,15 +10,17 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from pydantic import SecretStr
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from callagent.config import Settings
+from callagent.config import AmiNode, Settings
 from callagent.db.lease_models import NodeLease
 from callagent.db.models import Base, Call
 from callagent.db.node_leases import NodeFence, holders, release, renew, take
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.db.store import CallStore
+from callagent.monitor import Monitor
 from callagent.node_ownership import NodeOwnership, instance_name, leases_wanted
 from callagent.tracker.records import build_record
 from callagent.tracker.state import state_to_json
@@ -153,3 +155,33 @@ def test_migration_0020_is_the_model(pg: sessionmaker[Session]) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if "node_leases" in repr(d)] == []
     assert "node_leases" in Base.metadata.tables
+
+
+async def test_events_of_a_node_in_doubt_wait_for_the_leases_answer(
+    pg: sessionmaker[Session],
+) -> None:
+    """After a freeze the lease may be another's: the node's events are held, then fed in
+    order if it is still ours, dropped (with what was known of the node) if not."""
+    url = pg.kw["bind"].url.render_as_string(hide_password=False)
+    node = AmiNode(name="pbx1", port=1, secret=SecretStr("x"))
+    settings = Settings(_env_file=None, database_url=url, ami_nodes=[node])  # type: ignore[call-arg]
+    monitor = Monitor(settings, CallStore(pg))
+    ownership = monitor.ownership
+    assert ownership is not None and monitor.store.fence is ownership.fence
+    feed = messages(trace_bytes("inbound_answered_caller_hangs_up"))
+    ownership.fence.tokens["pbx1"] = 1  # held, but not renewed within the lease
+    for message in feed[:10]:
+        monitor.on_event("pbx1", message)
+    assert monitor.tracker.events_seen == 0 and len(monitor._held["pbx1"]) == 10
+    monitor._release_held("pbx1")  # the database said: still ours
+    reference = Tracker()
+    for message in feed[:10]:
+        reference.feed("pbx1", message, 0.0)
+    seen = monitor.tracker.events_seen
+    assert seen == reference.events_seen > 0 and "pbx1" not in monitor._held
+    assert monitor.tracker.active_calls("pbx1")
+    for message in feed[10:20]:
+        monitor.on_event("pbx1", message)
+    await monitor._node_lost("pbx1")  # the database said: another instance's
+    assert monitor.tracker.events_seen == seen and "pbx1" not in monitor._held
+    assert not monitor.tracker.active_calls("pbx1") and not monitor.tracker.dirty_calls

@@ -154,6 +154,22 @@ async def _start_instance(
     return instance
 
 
+async def started(cluster: Cluster, predicate: Any, timeout: float = 60) -> None:
+    """Wait for ``predicate``; if it never holds, every instance's threads' stacks go to
+    its log (faulthandler on SIGABRT) so a stuck start-up says where it stuck."""
+    try:
+        await wait_for(predicate, timeout=timeout, interval=0.2)
+    except AssertionError:
+        for instance in cluster.instances:
+            if instance.process.returncode is None:
+                instance.process.send_signal(signal.SIGABRT)
+        await asyncio.sleep(1.0)
+        logs = [
+            f"--- {i.name}\n{i.log.read_text(errors='replace')[-6000:]}" for i in cluster.instances
+        ]
+        raise AssertionError("instances not up:\n" + "\n".join(logs)) from None
+
+
 async def _ready(instance: Instance) -> bool:
     try:
         return bool((await instance.readyz())["ready"])
@@ -178,8 +194,8 @@ async def cluster(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
         for name in ("a", "b", "c"):
             await _start_instance(cluster, name, tmp_path)
         for instance in cluster.instances:
-            await wait_for(lambda i=instance: _ready(i), timeout=60, interval=0.2)
-        await wait_for(lambda: set(cluster.owners()) == set(NODES), timeout=20)
+            await started(cluster, lambda i=instance: _ready(i))
+        await started(cluster, lambda: set(cluster.owners()) == set(NODES), timeout=20)
         for node, sim in sims.items():
             # the owner is logged in: the phones' registrations reach it
             await wait_for(lambda p=pbxs[node]: any(c.logged_in for c in p.connections))

@@ -141,8 +141,9 @@ class NodeOwnership:
             elif outcome == FAILED and node in self.fence.tokens:
                 # The database is out of reach: nobody can take the node meanwhile unless
                 # cut off from us only, and then our writes are refused by the token.
-                # Keep following it (nothing read from AMI is lost) and ask again soon.
-                self._valid_until[node] = started + self.renew_every
+                # Keep following it (nothing read from AMI is lost; events are not held,
+                # so no round per event while it is away) and ask again at the next round.
+                self._valid_until[node] = started + self.ttl
                 if self.on_kept is not None:
                     self.on_kept(node)
         self.settled = True
