@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
@@ -26,6 +28,7 @@ from callagent.callbacks.service import (
     Policy,
     TaskFilter,
     counts,
+    in_team,
     kpi,
     list_tasks,
     payload,
@@ -135,6 +138,23 @@ def present(task: CallbackTask, request: CallbackRequest, principal: Principal) 
     return CallbackOut.model_validate(payload(task, request, masker(principal)))
 
 
+def team_of(db: Session, principal: Principal) -> tuple[int, ...] | None:
+    """The operators whose call-backs a group's supervisor sees (None: everyone's)."""
+    if not principal.sees_only_group_calls:
+        return None
+    return tuple(db.scalars(select(User.id).where(User.group == principal.group)).all())
+
+
+def _ours(db: Session, principal: Principal, task: CallbackTask) -> None:
+    """Refuse (403) a task outside a group's supervisor's team."""
+    if not in_team(task, team_of(db, principal)):
+        raise ServiceError(
+            403,
+            f"call-back {task.id} is another group's: supervisors see their group's",
+            code="callback_not_your_group",
+        )
+
+
 def _policy(request: Request) -> Policy:
     policy: Policy = request.app.state.callback_policy
     return policy
@@ -158,8 +178,12 @@ def callbacks_list(
 ) -> CallbackPage:
     refresh_statuses(db, utcnow())
     db.commit()
+    team = team_of(db, principal)
     total, rows = list_tasks(
-        db, TaskFilter(status=status, operator_id=operator_id), limit=limit, offset=offset
+        db,
+        TaskFilter(status=status, operator_id=operator_id, team=team),
+        limit=limit,
+        offset=offset,
     )
     items = [present(task, req, principal) for task, req in rows]
     if rows and Scope.CALLS_READ_PII in principal.scopes:
@@ -171,7 +195,9 @@ def callbacks_list(
             rows=len(rows),
         )
         db.commit()
-    return CallbackPage(total=total, limit=limit, offset=offset, counts=counts(db), items=items)
+    return CallbackPage(
+        total=total, limit=limit, offset=offset, counts=counts(db, team), items=items
+    )
 
 
 @router.get(
@@ -209,6 +235,7 @@ def _get(db: Db, task_id: int) -> tuple[CallbackTask, CallbackRequest]:
 @router.get("/{task_id}", response_model=CallbackOut, summary="One call-back", responses=_ERRORS)
 def callbacks_get(task_id: TaskId, db: Db, principal: Reader) -> CallbackOut:
     task, req = _get(db, task_id)
+    _ours(db, principal, task)
     return present(task, req, principal)
 
 
@@ -222,6 +249,7 @@ def callbacks_patch(
     request: Request, task_id: TaskId, body: CallbackPatch, db: Db, principal: Manager
 ) -> CallbackOut:
     task, req = _get(db, task_id)
+    _ours(db, principal, task)
     operator_id = body.operator_id
     if operator_id is not None:
         user = db.get(User, operator_id)

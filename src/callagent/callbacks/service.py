@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from callagent.callbacks.models import (
@@ -398,13 +398,36 @@ class TaskFilter:
     status: str | None = None
     operator_id: int | None = None
     created: tuple[datetime, datetime] | None = None
+    team: tuple[int, ...] | None = None  # a group's operators: their tasks and nobody's yet
+
+
+def team_where(team: tuple[int, ...] | None) -> Any:
+    """A group's view of the tasks (None: every task): those given to or last taken by one
+    of ``team``, and those nobody has taken yet (as a group's supervisor sees unanswered
+    calls: anyone's operators may still take them)."""
+    if team is None:
+        return true()
+    return or_(
+        CallbackTask.operator_id.in_(team),
+        CallbackTask.last_operator_id.in_(team),
+        and_(CallbackTask.operator_id.is_(None), CallbackTask.last_operator_id.is_(None)),
+    )
+
+
+def in_team(task: CallbackTask, team: tuple[int, ...] | None) -> bool:
+    """:func:`team_where` for one task."""
+    if team is None:
+        return True
+    if task.operator_id is None and task.last_operator_id is None:
+        return True
+    return task.operator_id in team or task.last_operator_id in team
 
 
 def list_tasks(
     session: Session, flt: TaskFilter, *, limit: int, offset: int
 ) -> tuple[int, list[tuple[CallbackTask, CallbackRequest]]]:
     """(total, page) of tasks with their requests: open ones by due time, then newest."""
-    where: list[Any] = []
+    where: list[Any] = [team_where(flt.team)]
     if flt.status is not None:
         where.append(CallbackTask.status == flt.status)
     if flt.operator_id is not None:
@@ -437,11 +460,13 @@ def list_tasks(
     return total, [(task, request) for task, request in rows]
 
 
-def counts(session: Session) -> dict[str, int]:
-    """Tasks by status (every status named, 0 when none)."""
+def counts(session: Session, team: tuple[int, ...] | None = None) -> dict[str, int]:
+    """Tasks by status (every status named, 0 when none); ``team``: a group's view."""
     found = dict(
         session.execute(
-            select(CallbackTask.status, func.count(CallbackTask.id)).group_by(CallbackTask.status)
+            select(CallbackTask.status, func.count(CallbackTask.id))
+            .where(team_where(team))
+            .group_by(CallbackTask.status)
         ).all()
     )
     return {status: int(found.get(status, 0)) for status in TASK_STATUSES}

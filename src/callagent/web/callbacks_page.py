@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from callagent.api.callbacks import MAX_DAYS, Day, Status, present
+from callagent.api.callbacks import MAX_DAYS, Day, Status, present, team_of
 from callagent.api.security import Db
 from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
@@ -71,7 +71,8 @@ def callbacks_page(
     db.commit()
     first, last, since, until = picked_days(date_from, date_to, zone, longest=MAX_DAYS)
     figures = kpi(db, start=since, end=until)
-    _, rows = list_tasks(db, TaskFilter(status=status), limit=PAGE_ROWS, offset=0)
+    team = team_of(db, principal)  # a group's supervisor: their group's tasks
+    _, rows = list_tasks(db, TaskFilter(status=status, team=team), limit=PAGE_ROWS, offset=0)
     users = db.scalars(select(User).order_by(User.full_name, User.login)).all()
     names = {user.id: user.full_name or user.login for user in users}
     manage = Scope.CALLBACKS_MANAGE in principal.scopes
@@ -119,7 +120,7 @@ def callbacks_page(
         },
         "status": status or "",
         "statuses": TASK_STATUSES,
-        "counts": counts(db),
+        "counts": counts(db, team),
         "items": items,
         "manage": manage,
         "operators": operators,
