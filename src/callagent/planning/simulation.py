@@ -36,7 +36,8 @@ MAX_CALLS = 1500  # callers per run, for the same reason
 # Calls started per real second that this 2-core machine plays without falling behind:
 # a call is ~150 AMI events, two FastAGI dialogues and the service's writes, and a
 # millisecond late is ``speed`` simulated ones (at 11 calls/s a 30-agent interval read
-# SL 12 % where Erlang C says 75 %; at 4 calls/s it read 77 %).
+# SL 12 % where Erlang C says 75 %, at 4 calls/s 77 %; both before the router's pauses
+# were scaled to the clock, see simulation_run).
 REAL_CALLS_PER_SECOND = 3.0
 FASTEST, SLOWEST = 50.0, 5.0
 
