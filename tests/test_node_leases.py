@@ -12,12 +12,21 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pydantic import SecretStr
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callagent import monitor as monitor_module
 from callagent.config import AmiNode, Settings
 from callagent.db.lease_models import NodeLease
 from callagent.db.models import Base, Call
-from callagent.db.node_leases import NodeFence, holders, release, renew, take
+from callagent.db.node_leases import (
+    NodeFence,
+    holders,
+    release,
+    renew,
+    take,
+    wait_for_locks,
+)
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.db.store import CallStore
 from callagent.monitor import Monitor
@@ -185,3 +194,58 @@ async def test_events_of_a_node_in_doubt_wait_for_the_leases_answer(
     await monitor._node_lost("pbx1")  # the database said: another instance's
     assert monitor.tracker.events_seen == seen and "pbx1" not in monitor._held
     assert not monitor.tracker.active_calls("pbx1") and not monitor.tracker.dirty_calls
+
+
+@pytest.mark.parametrize("inside", ["write", "renewal"])
+def test_a_holder_frozen_inside_a_transaction_does_not_block_the_takeover(
+    pg: sessionmaker[Session], inside: str
+) -> None:
+    """A frozen in the middle of a checked write (its FOR SHARE lock held) or of its
+    lease's renewal (the row updated, not committed): PostgreSQL ends A's session after
+    the lease, and B takes the node; A's transaction then fails."""
+    assert _take(pg, "pbx1", "a", 0.5) == 1
+    frozen = pg()
+    frozen.begin()
+    if inside == "write":
+        fence = NodeFence("a", {"pbx1": 1}, idle_timeout_ms=500)
+        assert fence.refused(frozen, {"pbx1"}) == set()  # A checked its token, then froze
+    else:
+        wait_for_locks(frozen, 200, idle_ms=500)
+        assert renew(frozen, "pbx1", "a", 1, 0.5)  # A renewed, then froze before COMMIT
+    started = time.monotonic()
+    token = None
+    while token is None and time.monotonic() - started < 10:
+        try:
+            with pg.begin() as session:
+                wait_for_locks(session, 200)
+                token = take(session, "pbx1", "b", 5.0)
+        except OperationalError:  # lock_timeout: A still holds the row
+            time.sleep(0.1)
+    assert token == 2, "B never took the node over"
+    assert time.monotonic() - started < 5
+    with pytest.raises(DBAPIError):  # A wakes up: its session is gone
+        frozen.execute(select(Call.id))
+    frozen.close()
+
+
+async def test_too_many_held_events_read_the_node_afresh(
+    pg: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the bound the rest of the held events are dropped: once the lease is confirmed
+    the node's connection is dropped, so the reconnect's resync reads it afresh."""
+    monkeypatch.setattr(monitor_module, "MAX_HELD_EVENTS", 5)
+    url = pg.kw["bind"].url.render_as_string(hide_password=False)
+    node = AmiNode(name="pbx1", port=1, secret=SecretStr("x"))
+    settings = Settings(_env_file=None, database_url=url, ami_nodes=[node])  # type: ignore[call-arg]
+    monitor = Monitor(settings, CallStore(pg))
+    assert monitor.ownership is not None
+    monitor.ownership.fence.tokens["pbx1"] = 1
+    reconnects: list[str] = []
+    monkeypatch.setattr(monitor.clients[0], "reconnect", lambda: reconnects.append("pbx1"))
+    for message in messages(trace_bytes("inbound_answered_caller_hangs_up"))[:8]:
+        monitor.on_event("pbx1", message)
+    assert len(monitor._held["pbx1"]) == 5
+    monitor._release_held("pbx1")
+    assert reconnects == ["pbx1"]
+    monitor._release_held("pbx1")  # once
+    assert reconnects == ["pbx1"]

@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 # seconds past the dial timeout before a RINGING phone is checked with the PBX
 STALE_RINGING_MARGIN = 5.0
-# events of a node held while its lease is in doubt (a long freeze); beyond, the resync
-# after the lease is confirmed puts things right
+# events of a node held while its lease is in doubt (a long freeze); beyond, the rest is
+# dropped and, the lease confirmed, the node is read afresh (reconnect and resync)
 MAX_HELD_EVENTS = 100_000
 
 Subscriber = Callable[[list[DomainEvent]], None]
@@ -104,6 +104,7 @@ class Monitor:
         self._client_tasks: dict[str, asyncio.Task[None]] = {}
         self._ownership_task: asyncio.Task[None] | None = None
         self._held: dict[str, list[tuple[AmiMessage, float]]] = {}
+        self._held_overflow: set[str] = set()  # nodes whose held events were cut short
 
     def on_event(self, node: str, message: AmiMessage) -> None:
         """The hot path: one event into the tracker; wake the writer if it changed."""
@@ -114,6 +115,8 @@ class Monitor:
             held = self._held.setdefault(node, [])
             if len(held) < MAX_HELD_EVENTS:
                 held.append((message, time.time()))
+            else:
+                self._held_overflow.add(node)
             ownership.wake()
             return
         self._feed(node, message, time.time())
@@ -206,6 +209,14 @@ class Monitor:
         """The lease is still ours: the events held meanwhile go in, in their order."""
         for message, at in self._held.pop(node, []):
             self._feed(node, message, at)
+        if node in self._held_overflow:  # events were dropped: read the node afresh
+            self._held_overflow.discard(node)
+            log.warning(
+                "node %s: more than %d events held; reconnecting to resync", node, MAX_HELD_EVENTS
+            )
+            for client in self.clients:
+                if client.node.name == node:
+                    client.reconnect()
 
     async def _node_acquired(self, node: str, token: int) -> None:
         """This instance follows ``node`` now: its calls from the database, then AMI."""
@@ -232,6 +243,7 @@ class Monitor:
     async def _node_lost(self, node: str) -> None:
         """Another instance follows ``node``: stop reading it and forget what we knew."""
         self._held.pop(node, None)
+        self._held_overflow.discard(node)
         task = self._client_tasks.pop(node, None)
         if task is not None:
             task.cancel()

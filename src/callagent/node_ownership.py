@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.config import Settings
-from callagent.db.node_leases import NodeFence, release, renew, take
+from callagent.db.node_leases import NodeFence, release, renew, take, wait_for_locks
 from callagent.db.session import normalise_url
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,10 @@ class NodeOwnership:
         self.ttl = 0.6 * takeover_seconds
         self.renew_every = 0.15 * takeover_seconds
         self.poll_every = 0.1 * takeover_seconds
-        self.fence = NodeFence(owner)
+        # a holder frozen inside a write loses its session (and the row's lock) after a
+        # lease, so it never keeps the node from being taken over
+        self.fence = NodeFence(owner, idle_timeout_ms=int(self.ttl * 1000))
+        self.lock_wait_ms = max(100, int(self.poll_every * 1000))
         self.on_acquired: Callable[[str, int], Awaitable[None]] | None = None
         self.on_lost: Callable[[str], Awaitable[None]] | None = None
         self.on_kept: Callable[[str], None] | None = None
@@ -153,6 +156,9 @@ class NodeOwnership:
         for node, token in plan:
             try:
                 with self.sessions.begin() as session:
+                    # frozen between its UPDATE and COMMIT, this instance would keep the
+                    # row locked: PostgreSQL ends the session after a lease instead
+                    wait_for_locks(session, self.lock_wait_ms, self.fence.idle_timeout_ms)
                     if token is None:
                         got = take(session, node, self.owner, self.ttl)
                         out[node] = (TAKEN, got) if got is not None else (BUSY, 0)
@@ -184,5 +190,6 @@ class NodeOwnership:
 
     def _release(self, held: dict[str, int]) -> None:
         with self.sessions.begin() as session:
+            wait_for_locks(session, self.lock_wait_ms, self.fence.idle_timeout_ms)
             for node, token in held.items():
                 release(session, node, self.owner, token)

@@ -367,6 +367,12 @@ class AmiClient:
                 protocol.transport.abort()
                 raise TimeoutError(f"no pong within {self.ping_timeout} s") from None
 
+    def reconnect(self) -> None:
+        """Drop the connection now; the run loop connects again and resyncs."""
+        manager = self._manager
+        if manager is not None and manager.protocol is not None:
+            manager.protocol.transport.abort()
+
     def _close_session(self) -> None:
         manager, self._manager = self._manager, None
         if manager is not None and manager.protocol is not None:

@@ -56,6 +56,16 @@ _RELEASE = text(
 )
 
 
+def wait_for_locks(session: Session, milliseconds: int, idle_ms: int = 0) -> None:
+    """Give up on a row lock after ``milliseconds`` in this transaction (a lease round
+    never hangs on a holder frozen inside a write: it fails and tries again later); with
+    ``idle_ms``, PostgreSQL ends this session should it freeze inside the transaction, so
+    the lease row it locked is not locked for longer than that."""
+    session.execute(text(f"SET LOCAL lock_timeout = {int(milliseconds)}"))
+    if idle_ms > 0:
+        session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(idle_ms)}"))
+
+
 def take(session: Session, node: str, owner: str, ttl: float) -> int | None:
     """Take ``node`` if its lease ran out (or was ``owner``'s: a restart); the new token.
 
@@ -103,6 +113,10 @@ class NodeFence:
 
     owner: str
     tokens: dict[str, int] = field(default_factory=dict)
+    # A process frozen inside a checked transaction would hold the row's share lock, and
+    # so block the takeover, for as long as it is frozen: PostgreSQL ends such a session
+    # once it has been idle in its transaction this long (milliseconds; 0: never).
+    idle_timeout_ms: int = 0
     # told (from the writer's thread) which nodes' writes were refused
     on_refused: Callable[[set[str]], None] | None = None
     refused_writes: int = 0
@@ -117,6 +131,10 @@ class NodeFence:
         wanted = set(nodes)
         if not wanted:
             return set()
+        if self.idle_timeout_ms > 0:
+            session.execute(
+                text(f"SET LOCAL idle_in_transaction_session_timeout = {int(self.idle_timeout_ms)}")
+            )
         rows = session.execute(
             select(NodeLease.node, NodeLease.owner, NodeLease.token)
             .where(NodeLease.node.in_(sorted(wanted)))
