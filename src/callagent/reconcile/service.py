@@ -206,6 +206,9 @@ class Reconciler:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             with self.store.sessions.begin() as session:
+                fence = self.store.fence  # several instances: only the node's holder writes
+                if fence is not None and fence.refused(session, {node}):
+                    return ended
                 rows = session.scalars(
                     select(Call).where(
                         Call.node == node,
