@@ -3,6 +3,7 @@ refuses a stale holder's writes (issue #16). SQLite has no leases at all."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,11 +32,21 @@ from callagent.db.session import make_engine, make_sessionmaker
 from callagent.db.store import CallStore
 from callagent.monitor import Monitor
 from callagent.node_ownership import NodeOwnership, instance_name, leases_wanted
+from callagent.tracker.events import OperatorRinging
 from callagent.tracker.records import build_record
 from callagent.tracker.state import state_to_json
 from callagent.tracker.tracker import Tracker
-from tests.conftest import _pg_database, _pg_drop, require_postgres, trace_bytes
+from tests.conftest import (
+    _pg_database,
+    _pg_drop,
+    require_postgres,
+    running_service,
+    trace_bytes,
+    wait_for,
+)
 from tests.resync_traces import messages
+from tests.test_node_takeover import pg_url  # noqa: F401
+from tests.test_routing import add_operators, set_ready
 
 
 @pytest.fixture
@@ -249,3 +260,28 @@ async def test_too_many_held_events_read_the_node_afresh(
     assert reconnects == ["pbx1"]
     monitor._release_held("pbx1")  # once
     assert reconnects == ["pbx1"]
+
+
+async def test_operator_states_follow_only_the_nodes_this_instance_holds(
+    pg_url: str,  # noqa: F811
+) -> None:
+    """The state driver's changes are fenced too: an instance that kept reading a node
+    while cut off from the database does not replay them once the node is another's."""
+    async with running_service(pg_url) as service:
+        op1, op2 = add_operators(service, 2)
+        await set_ready(service, [op1, op2])
+        state = service.app.state  # type: ignore[attr-defined]
+        driver, book = state.driver, state.book
+        ownership = service.monitor.ownership
+        assert ownership is not None and driver.fence is ownership.fence
+        assert ownership.owned() == ["pbx1"]
+        driver.queue.put_nowait(OperatorRinging(("pbx1", "1795370000.1"), "PJSIP/op1001", "a.1"))
+        await asyncio.wait_for(driver.queue.join(), 10)
+        assert book.view(op1).state == "ringing"  # held: applied
+        with state.sessions.begin() as session:  # another instance takes pbx1
+            session.execute(update(NodeLease).values(owner="other", token=NodeLease.token + 1))
+        driver.queue.put_nowait(OperatorRinging(("pbx1", "1795370000.2"), "PJSIP/op1002", "b.1"))
+        await asyncio.wait_for(driver.queue.join(), 10)
+        assert book.view(op2).state == "ready"  # refused: pbx1 is another's
+        await wait_for(lambda: ownership.owned() == [], timeout=10)  # and it lets pbx1 go
+        assert ownership.losses == 1

@@ -183,6 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
             max_waiting=settings.max_waiting_calls,
         )
         driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
+        driver.fence = monitor.ownership.fence if monitor.ownership is not None else None
         monitor.subscribers.append(driver.on_events)
         app.state.driver = driver  # its queue: the state changes not stored yet
         app.state.book = book

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy.orm import Session
+
 from callagent.db.health import transient
+from callagent.db.node_leases import NodeFence
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.routing.states import Signal
@@ -56,6 +59,7 @@ class PhoneChanged:
 
     device: str
     registered: bool
+    node: str = ""  # the PBX node that said so (fenced like the node's other events)
 
 
 class StateDriver:
@@ -73,6 +77,10 @@ class StateDriver:
         self.dropped = 0  # events lost to a full queue (the ERROR log says so)
         self._registered: dict[tuple[str, str], bool] = {}
         self._outage_since: float | None = None  # monotonic, while changes are held back
+        # Several instances (PostgreSQL): a node's events change operators only while
+        # this instance holds the node's lease (an instance cut off from the database
+        # that kept reading AMI must not replay what the node's new holder did)
+        self.fence: NodeFence | None = None
 
     def on_events(self, events: list[DomainEvent]) -> None:
         """The monitor's subscriber: cheap, never blocks."""
@@ -85,7 +93,7 @@ class StateDriver:
                 if self._registered.get(key) == state.registered:
                     continue  # INUSE / NOT_INUSE flips: not a change of reachability
                 self._registered[key] = state.registered
-                self._put(PhoneChanged(event.device, state.registered))
+                self._put(PhoneChanged(event.device, state.registered, event.node))
                 continue
             elif not isinstance(event, OperatorRinging | CallAnswered | AttemptEnded | CallEnded):
                 continue
@@ -123,7 +131,7 @@ class StateDriver:
             try:
                 if not await self._store(self.apply_many, burst, f"{len(burst)} event(s)"):
                     for event in burst:
-                        await self._store(self.apply, event, type(event).__name__)
+                        await self._store(self.apply_one, event, type(event).__name__)
             finally:
                 for _ in burst:
                     self.queue.task_done()
@@ -164,14 +172,34 @@ class StateDriver:
         """Several events' effect in one transaction; the claims of the calls that ended
         are released after it (each in its own, as :meth:`apply` does)."""
         ended: list[str] = []
-        with self.book.writing():
-            for event in events:
+        with self.book.writing() as session:
+            for event in self._allowed(session, events):
                 if isinstance(event, CallEnded):
                     ended.append(self._call_ended(event))
                 else:
                     self.apply(event)
         for call in ended:
             self._release(call)
+
+    def apply_one(self, event: DomainEvent | PhoneChanged) -> None:
+        """:meth:`apply` of one event in its own transaction, fenced like a burst."""
+        self.apply_many([event])
+
+    def _allowed(
+        self, session: Session, events: list[DomainEvent | PhoneChanged]
+    ) -> list[DomainEvent | PhoneChanged]:
+        """``events`` without those of nodes another instance holds now (no fence: all)."""
+        if self.fence is None:
+            return events
+        nodes = {_node_of(event) for event in events} - {""}
+        refused = self.fence.refused(session, nodes)
+        if not refused:
+            return events
+        log.warning(
+            "operator state changes of node(s) %s dropped: another instance follows them",
+            ", ".join(sorted(refused)),
+        )
+        return [event for event in events if _node_of(event) not in refused]
 
     def apply(self, event: DomainEvent | PhoneChanged) -> None:
         """One event's effect on operators' states."""
@@ -226,3 +254,11 @@ class StateDriver:
         """Free the operators claimed for an ended call who never answered it."""
         self.book.release(call, cause="call_ended", signal=Signal.NOT_ANSWERED)
         self.router.forget(call)
+
+
+def _node_of(event: DomainEvent | PhoneChanged) -> str:
+    """The PBX node an event came from ("" when it does not say)."""
+    if isinstance(event, PhoneChanged):
+        return event.node
+    key = getattr(event, "key", None)
+    return str(key[0]) if key else ""
