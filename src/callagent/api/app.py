@@ -73,6 +73,7 @@ from callagent.monitor import Monitor
 from callagent.originate import Originator
 from callagent.prompts import startup_check as prompts_startup_check
 from callagent.quality.scorecard import load_scorecard
+from callagent.quality.service import scorecard_drift
 from callagent.reports.aggregate_store import keep_up
 from callagent.reports.service import options_of
 from callagent.routing.agi import FastAgiServer
@@ -121,6 +122,12 @@ def create_app(settings: Settings) -> FastAPI:
         )
         check_schema(engine)
         sessions = make_sessionmaker(engine)
+        # a scorecard file changed under the same version: said now, not by a 409 later
+        with sessions() as db:
+            drift = scorecard_drift(db, app.state.quality_scorecard)
+        app.state.quality_scorecard_drift = drift
+        if drift is not None:
+            log.error("%s", drift)
         # Routing, claims, the AMI-driven state changes, the call writer and readiness
         # have a pool of their own: no burst of API reads can take their connections.
         size = settings.routing_db_pool_size

@@ -72,6 +72,25 @@ def stored_version(db: Session, card: Scorecard, *, now: datetime) -> ScorecardV
     return row
 
 
+def scorecard_drift(db: Session, card: Scorecard) -> str | None:
+    """Checked at start: the stored definition of this scorecard's id and version, when
+    the file now says something else under the same version; None when they agree or the
+    version was never used. Said at start (and on the quality page) so it is not found
+    only by the evaluator whose evaluation is refused (409 ``quality_scorecard_changed``)."""
+    digest = db.scalar(
+        select(ScorecardVersion.digest).where(
+            ScorecardVersion.key == card.id, ScorecardVersion.version == card.version
+        )
+    )
+    if digest is None or digest == card.digest():
+        return None
+    return (
+        f"the QA scorecard '{card.id}' version {card.version} differs from the one its "
+        "evaluations were made with: new evaluations are refused until 'version' is raised "
+        "in CALLAGENT_QUALITY_SCORECARD's file (or the file is put back as it was)"
+    )
+
+
 def card_of(db: Session, evaluation: Evaluation) -> Scorecard:
     """The scorecard version an evaluation was made with."""
     row = db.get(ScorecardVersion, evaluation.scorecard_id)

@@ -8,6 +8,11 @@ Merged into ``STRINGS`` by :mod:`callagent.web.i18n`.
 from __future__ import annotations
 
 RU: dict[str, str] = {
+    "qa_scorecard_changed": (
+        "Файл оценочного листа «{id}» изменён без новой версии (версия {version} уже "
+        "использована в оценках): новые оценки не принимаются, пока в файле не повышена "
+        "версия или файл не возвращён как был."
+    ),
     "rq_title": "Качество обслуживания",
     "rq_summary": "Оценок за период: {count}, средняя оценка {average}.",
     "rq_none": "За период нет оценок качества.",
@@ -60,6 +65,11 @@ RU: dict[str, str] = {
 }
 
 UK: dict[str, str] = {
+    "qa_scorecard_changed": (
+        "Файл оцінювального листа «{id}» змінено без нової версії (версію {version} вже "
+        "використано в оцінках): нові оцінки не приймаються, доки у файлі не підвищено "
+        "версію або файл не повернуто як був."
+    ),
     "rq_title": "Якість обслуговування",
     "rq_summary": "Оцінок за період: {count}, середня оцінка {average}.",
     "rq_none": "За період немає оцінок якості.",
@@ -112,6 +122,11 @@ UK: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "qa_scorecard_changed": (
+        "The scorecard file '{id}' was changed without a new version (version {version} is "
+        "used by evaluations already): new evaluations are refused until the file raises its "
+        "version or is put back as it was."
+    ),
     "rq_title": "Service quality",
     "rq_summary": "Evaluations in the period: {count}, average score {average}.",
     "rq_none": "No quality evaluations in the period.",

@@ -106,7 +106,10 @@ def quality_page(
         "boot": boot,
         "can": can,
         "card": _form(card, page["lang"]),
+        "card_id": card.id,
         "evaluators": evaluators(db) if can["sample"] else [],
         "timezone": settings.timezone,
+        # the scorecard file changed under the same version (checked at start)
+        "drift": getattr(request.app.state, "quality_scorecard_drift", None) is not None,
     }
     return templates.TemplateResponse(request, "quality.html", context, headers=PAGE_HEADERS)
