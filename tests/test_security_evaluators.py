@@ -1,6 +1,6 @@
 """A QA evaluator sees only the calls given to them (issue #13), on SQLite and PostgreSQL,
 over real HTTP with a session: the calls list (API and page), a call (API and page), its
-recording and evaluating it; a call given to them for calibration opens, the others
+recording, its wrap-ups and evaluating it; a call given to them for calibration opens, the others
 answer 403 and nothing is stored. Admins, supervisors and tokens are not limited so."""
 
 from __future__ import annotations
@@ -71,6 +71,18 @@ async def test_an_evaluator_sees_only_the_calls_given_to_them(db_url: str) -> No
         for call_id in (given, other):
             with_recording(service, call_id)
         card = (await service.client.get("/api/v1/quality/scorecard")).json()
+        wrapups = {}
+        for call_id in (given, other):
+            done = await service.client.post(
+                f"/api/v1/calls/{call_id}/wrapup",
+                json={
+                    "category": "wrong_number",
+                    "fields": {"kind": "silent"},
+                    "operator_id": ids["ivanova"],
+                },
+            )
+            assert done.status_code == 201, done.text
+            wrapups[call_id] = done.json()["id"]
         chief, chief_csrf = await session(service, "chief")
         qa, qa_csrf = await session(service, "qa")
         try:
@@ -93,6 +105,14 @@ async def test_an_evaluator_sees_only_the_calls_given_to_them(db_url: str) -> No
             assert (await qa.get(f"/api/v1/calls/{given}/recording")).status_code == 200
             heard = await qa.get(f"/api/v1/calls/{other}/recording")
             assert (heard.status_code, heard.json()["code"]) == (403, "recording_not_yours")
+            # the wrap-ups: those of the calls given to them
+            seen = (await qa.get("/api/v1/wrapups")).json()
+            assert [w["id"] for w in seen] == [wrapups[given]]
+            assert (await qa.get(f"/api/v1/calls/{given}/wrapup")).status_code == 200
+            assert (await qa.get(f"/api/v1/calls/{other}/wrapup")).status_code == 403
+            assert (await qa.get(f"/api/v1/wrapups/{wrapups[other]}")).status_code == 403
+            assert (await qa.get(f"/api/v1/wrapups/{wrapups[given]}")).status_code == 200
+            assert len((await chief.get("/api/v1/wrapups")).json()) == 2
             # the calls page and a call's page, as a browser asks for them
             html = {"Accept": "text/html"}
             days = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from sqlalchemy import CompoundSelect, select, union
 from sqlalchemy.orm import Session
 
 from callagent.api.pii_search import allow_phone_search, audit_phone_search
@@ -21,7 +20,7 @@ from callagent.api.schemas import (
 )
 from callagent.api.security import Db, Requires
 from callagent.auth.masking import mask_name, mask_phone
-from callagent.auth.scopes import Role, Scope
+from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal, audit, group_endpoints
 from callagent.db.models import Call
 from callagent.db.queries import (
@@ -31,7 +30,7 @@ from callagent.db.queries import (
     list_devices,
     operators_by_endpoint,
 )
-from callagent.quality.models import Assignment, Evaluation
+from callagent.quality.service import given_calls, is_given
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 CallReader = Annotated[Principal, Depends(Requires(Scope.CALLS_READ))]
@@ -79,26 +78,9 @@ def visible_calls(db: Session, principal: Principal) -> tuple[tuple[str, ...] | 
     return None, False
 
 
-def assigned_calls(principal: Principal) -> CompoundSelect[Any] | None:
-    """The calls a QA evaluator (the ``evaluator`` role) sees: those given to them to
-    evaluate (sample, calibration, by hand) and those they evaluated; None for every other
-    principal (admins, supervisors and tokens are not limited so). Evaluators do not
-    browse the centre's calls: they listen to the ones they were given."""
-    if principal.role != Role.EVALUATOR:
-        return None
-    me = principal.user_id
-    return union(
-        select(Assignment.call_id).where(Assignment.evaluator_id == me),
-        select(Evaluation.call_id).where(
-            Evaluation.evaluator_id == me, Evaluation.call_id.is_not(None)
-        ),
-    )
-
-
 def may_see_call(db: Session, principal: Principal, call: Call) -> bool:
     """Whether the call is one the principal's calls list would show."""
-    given = assigned_calls(principal)
-    if given is not None and call.id not in {row[0] for row in db.execute(given)}:
+    if not is_given(db, principal, call.id):  # a QA evaluator: the calls given to them
         return False
     endpoints, unanswered = visible_calls(db, principal)
     hidden = endpoints is not None and call.operator_endpoint not in endpoints
@@ -150,7 +132,7 @@ def calls_list(
             *visible_calls(db, principal),
             topic=topic,
             category=category,
-            call_ids=assigned_calls(principal),
+            call_ids=given_calls(principal),
         ),
         limit=limit,
         offset=offset,

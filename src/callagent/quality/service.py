@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import CompoundSelect, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,6 +133,30 @@ def circle_of(db: Session, principal: Principal) -> Circle:
         group = db.scalars(select(User.id).where(User.group == principal.group)).all()
         return Circle(frozenset(group), me)
     return Circle(None, me)
+
+
+def given_calls(principal: Principal) -> CompoundSelect[Any] | None:
+    """The ids of the calls a QA evaluator (the ``evaluator`` role) sees: those given to
+    them to evaluate (sample, calibration) and those they evaluated; None for every other
+    principal (admins, supervisors and tokens are not limited so). Evaluators do not browse
+    the centre's calls and wrap-ups: they listen to the ones they were given."""
+    if principal.role != Role.EVALUATOR:
+        return None
+    me = principal.user_id
+    return union(
+        select(Assignment.call_id).where(Assignment.evaluator_id == me),
+        select(Evaluation.call_id).where(
+            Evaluation.evaluator_id == me, Evaluation.call_id.is_not(None)
+        ),
+    )
+
+
+def is_given(db: Session, principal: Principal, call_id: int | None) -> bool:
+    """Whether the principal may see this call by :func:`given_calls` (True when unlimited)."""
+    given = given_calls(principal)
+    if given is None:
+        return True
+    return call_id is not None and call_id in {row[0] for row in db.execute(given)}
 
 
 def operator_of(db: Session, call: Call) -> User:

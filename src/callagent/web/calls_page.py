@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callagent.api.calls import assigned_calls, may_see_call, present, visible_calls
+from callagent.api.calls import may_see_call, present, visible_calls
 from callagent.api.pii_search import allow_phone_search, audit_phone_search
 from callagent.api.recordings import may_listen
 from callagent.api.schemas import CallDetail, CallSummary, Id
@@ -33,6 +33,7 @@ from callagent.config import Settings
 from callagent.db.models import Call, User
 from callagent.db.queries import TOPIC_VARIABLE, CallFilter, call_topics, get_call, list_calls
 from callagent.db.wrapup_models import Wrapup
+from callagent.quality.service import given_calls
 from callagent.recordings.files import RecordingError, locate
 from callagent.reports.periods import picked_days
 from callagent.web.calls_view import (
@@ -163,7 +164,7 @@ def calls_page(
                 raise
             refused = words["error_status_429"]  # the page, with the limit in its language
     only, unanswered = visible_calls(db, principal)
-    given = assigned_calls(principal)  # a QA evaluator: the calls given to them
+    given = given_calls(principal)  # a QA evaluator: the calls given to them
     base = CallFilter(
         since,
         until,

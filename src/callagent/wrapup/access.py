@@ -19,6 +19,7 @@ from callagent.auth.service import Principal, group_endpoints
 from callagent.db.models import Call, CallAttempt, User
 from callagent.db.queries import operators_by_endpoint
 from callagent.db.wrapup_models import Wrapup
+from callagent.quality.service import given_calls, is_given
 from callagent.routing.operators import utcnow
 from callagent.wrapup.service import WrapupError, WrapupService, open_wrapup
 
@@ -37,7 +38,9 @@ def may_touch(db: Session, principal: Principal, operator_id: int) -> bool:
 
 def forbid_unless_theirs(db: Session, principal: Principal, wrapup: Wrapup) -> None:
     """Refuse (403) a wrap-up this principal may not see or change."""
-    if not may_touch(db, principal, wrapup.operator_id):
+    if not may_touch(db, principal, wrapup.operator_id) or not is_given(
+        db, principal, wrapup.call_id
+    ):
         raise WrapupError(403, f"wrap-up {wrapup.id} is not one you may see or change")
 
 
@@ -95,6 +98,8 @@ def wrapup_for_call(
     call = db.get(Call, call_id)
     if call is None:
         raise WrapupError(404, f"no call with id {call_id}")
+    if not is_given(db, principal, call.id):  # a QA evaluator: the calls given to them
+        raise WrapupError(403, f"call {call_id} is not one of the calls you may see")
     wrapups = calls_wrapups(db, [call])[call.id]
     if principal.role == Role.OPERATOR:
         operator_id = principal.user_id
@@ -168,6 +173,9 @@ def list_wrapups(
         query = query.where(
             or_(Wrapup.operator_id.in_(group), Wrapup.operator_id == principal.user_id)
         )
+    given = given_calls(principal)
+    if given is not None:  # a QA evaluator: the wrap-ups of the calls given to them
+        query = query.where(Wrapup.call_id.in_(given))
     if operator_id is not None:
         query = query.where(Wrapup.operator_id == operator_id)
     if where.status is not None:
