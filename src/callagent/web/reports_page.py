@@ -32,6 +32,7 @@ from callagent.reports.service import (
 )
 from callagent.reports.timeline_chart import timeline_chart
 from callagent.routing.states import PAUSE_REASONS
+from callagent.web.adherence_section import adherence_section
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
 from callagent.web.reports_sections import Period, callbacks_section, quality_section
 
@@ -174,6 +175,8 @@ def reports_page(
         "callbacks": callbacks_section(
             db, principal, period=Period(first, last, since, until, zone)
         ),
+        # the timeline day's schedule adherence (issue #14): states against the plan
+        "adherence": adherence_section(db, settings, words, day=shown, team=team),
         "export_query": urlencode(
             {
                 "since": since.isoformat(),

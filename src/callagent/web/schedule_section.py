@@ -102,20 +102,27 @@ def schedule_context(
     zone = ZoneInfo(settings.timezone)
     if the_day <= moment.date() + timedelta(days=1):
         report = service.adherence_report(db, settings, day=the_day, now=moment, group=team)
-        context["adherence"] = [
-            {
-                **row,
-                "late_minutes": row["late_seconds"] // 60,
-                "early_minutes": row["early_seconds"] // 60,
-                "share": f"{100 * row['adherence']:.1f}",
-                "notes": ", ".join(_exception(words, one, zone) for one in row["exceptions"]),
-            }
-            for row in report["rows"]
-        ]
+        context["adherence"] = adherence_rows(words, report["rows"], zone)
     return context
 
 
-def _exception(words: dict[str, str], one: dict[str, Any], zone: ZoneInfo) -> str:
+def adherence_rows(
+    words: dict[str, str], rows: list[dict[str, Any]], zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Adherence rows of ``schedule_service.adherence_report`` as the tables show them."""
+    return [
+        {
+            **row,
+            "late_minutes": row["late_seconds"] // 60,
+            "early_minutes": row["early_seconds"] // 60,
+            "share": f"{100 * row['adherence']:.1f}",
+            "notes": ", ".join(exception_text(words, one, zone) for one in row["exceptions"]),
+        }
+        for row in rows
+    ]
+
+
+def exception_text(words: dict[str, str], one: dict[str, Any], zone: ZoneInfo) -> str:
     """A pause off the plan: what, and from when to when on the centre's clock."""
     start = datetime.fromisoformat(one["start"]).astimezone(zone)
     end = start + timedelta(seconds=one["seconds"])
