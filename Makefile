@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/wallboard.py
 	$(BIN)/python bench/reports_aggregates.py
 	$(BIN)/python bench/planning.py
+	$(BIN)/python bench/planning_simulation.py
 	$(BIN)/python bench/quality.py
 
 clean:

@@ -117,9 +117,11 @@ def test_figures_are_the_kpi_engines_in_simulated_seconds() -> None:
 async def test_a_large_team_agrees_with_erlang_c() -> None:
     """240 calls in 30 minutes, AHT 90 s (12 erlangs), 15 agents, nobody hangs up.
 
-    Tolerance 0.10 of SL. Why: one interval is one sample. Seeds 1-3 on this machine
-    (loaded by other work) read 0.80, 0.83 and 0.88 against Erlang C's 0.84 (README,
-    Workforce planning); a 30-minute interval of 240 calls has a binomial standard error of
+    Compared with Erlang C at the number of callers the seed drew (the Poisson count is
+    the largest part of one interval's noise). Tolerance 0.10 of SL. Why: one interval is
+    one sample. Seeds 1-3 read 0.94 (quiet machine; 0.80 at load 10), 0.83 and 0.88
+    against Erlang C's 0.91, 0.86 and 0.83 at their drawn counts (README, Workforce
+    planning); a 30-minute interval of 240 calls has a binomial standard error of
     sqrt(0.84 × 0.16 / 240) ≈ 0.024, about doubled by the waits' correlation, so 0.10 is
     two of those and the start without a queue (Erlang is the steady state). A model
     error shows as far more: one agent fewer moves Erlang C's SL by 0.15 (0.69), and with
@@ -127,8 +129,9 @@ async def test_a_large_team_agrees_with_erlang_c() -> None:
     """
     one = SimulationInput(NOW, 30, 240.0, 90.0, math.inf, 15, 20.0, seed=1)
     one = SimulationInput(**{**one.__dict__, "speed": auto_speed(one.calls, one.minutes)})
-    expected = service_level(15, traffic(240, 90, 1800), 90, 20)
-    assert expected == pytest.approx(0.836, abs=0.001)
+    assert service_level(15, traffic(240, 90, 1800), 90, 20) == pytest.approx(0.836, abs=0.001)
+    # compared at the number of callers the seed drew (225: Erlang C says 0.905)
+    expected = service_level(15, traffic(len(draw_callers(one)), 90, 1800), 90, 20)
     measured = await simulate(one)
     assert measured.offered == len(draw_callers(one))  # every caller reached callagent
     assert measured.abandoned == 0  # nobody hangs up
