@@ -76,7 +76,7 @@ def simulation_start(
         job = start_job(db, one, team=team, created_by=principal.actor)
     except SimulationBusy as exc:
         raise ServiceError(409, str(exc), code="simulation_running") from None
-    except (NotEnoughHistory, ValueError) as exc:
+    except (NotEnoughHistory, ValueError, OverflowError) as exc:
         raise HTTPException(422, str(exc)) from None
     db.commit()
     launch(job.id, settings.database_url)
@@ -97,7 +97,11 @@ def simulation_list(
     zone = ZoneInfo(request.app.state.settings.timezone)
     since = day.replace(hour=0, minute=0, second=0, microsecond=0)
     since = since if since.tzinfo else since.replace(tzinfo=zone)
-    jobs = jobs_between(db, since=since, until=since + timedelta(days=1), team=_team(principal))
+    try:
+        until = since + timedelta(days=1)
+    except OverflowError:  # the last day datetime can hold
+        raise HTTPException(422, "day: too far in the future") from None
+    jobs = jobs_between(db, since=since, until=until, team=_team(principal))
     return {"simulations": [job_json(job, zone) for job in jobs]}
 
 
