@@ -198,7 +198,8 @@ async def test_masking_filters_causes_and_unknown_call(db_url: str) -> None:
         soon = (await client.get("/api/v1/complaints?due=soon")).json()
         assert [c["id"] for c in soon["items"]] == [made[1]["id"]]
         assert soon["items"][0]["due_soon"] is True and soon["items"][0]["overdue"] is False
-        today = now.date().isoformat()
+        # the centre's date: after 21:00 UTC the UTC date is a day behind Moscow's
+        today = now.astimezone(ZoneInfo("Europe/Moscow")).date().isoformat()
         recent = (await client.get(f"/api/v1/complaints?from={today}&to={today}")).json()
         assert {c["id"] for c in recent["items"]} >= {made[1]["id"], made[2]["id"]}
         assert made[0]["id"] not in {c["id"] for c in recent["items"]}

@@ -12,8 +12,9 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -23,7 +24,12 @@ from callagent.quality.models import Assignment, Evaluation
 from tests.conftest import RunningService, running_service
 from tests.test_wrapups_api import add_user, browser
 
-STARTED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+# noon of yesterday in the centre's zone: the report's days are the centre's, and a UTC
+# date is already tomorrow there after 21:00 UTC (a CI run at that hour failed)
+CENTRE = ZoneInfo("Europe/Moscow")
+STARTED = datetime.combine(
+    datetime.now(CENTRE).date() - timedelta(days=1), time(12), tzinfo=CENTRE
+).astimezone(UTC)
 
 
 def add_call(service: RunningService, n: int, endpoint: str | None) -> int:
@@ -102,7 +108,7 @@ async def _flow(
     card = (await c["qa"].get("/api/v1/quality/scorecard")).json()
     assert card["id"] == "public_services" and len(card["critical_errors"]) == 2
     # the week's sample, one call per operator: the north lead may take only op1's
-    day = STARTED.date().isoformat()
+    day = STARTED.astimezone(CENTRE).date().isoformat()
     body = {"week": day, "per_operator": 1, "evaluator_ids": [qa, lead], "seed": 3}
     refused = await c["lead"].post("/api/v1/quality/sample", json=body)
     assert refused.status_code == 403, refused.text  # a group's supervisor: not the centre's
