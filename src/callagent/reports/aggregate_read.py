@@ -9,12 +9,15 @@ Wrap-ups and notification attempts are not in the cells: they are always read ra
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from callagent.db.report_models import ReportAggregate, ReportAggregatePause
@@ -100,7 +103,8 @@ def ranges(tiles: Iterable[tuple[int, datetime]]) -> list[Range]:
     return found
 
 
-def _where(table: type[ReportAggregate] | type[ReportAggregatePause], runs: list[Range]) -> Any:
+def _where(table: Any, runs: list[Range]) -> Any:
+    """Cells of ``table`` (an ORM class or a table's columns) in ``runs``."""
     return or_(
         *(and_(table.level == level, table.start >= lo, table.start < hi) for level, lo, hi in runs)
     )
@@ -149,39 +153,53 @@ def _summed(session: Session, dim: str, runs: list[Range]) -> dict[str, Tallies]
 
 _COLUMNS = ("start", *SUMMED, "longest_wait_seconds", *_TIME_SUMS)
 _LONGEST = 1 + len(SUMMED)  # the longest wait's place in a row of _COLUMNS
+_CELL_TABLE = cast(Table, ReportAggregate.__table__)
+_PAUSE_TABLE = cast(Table, ReportAggregatePause.__table__)
 
 
-def _by_time(
-    session: Session, runs: list[Range], groups: dict[datetime, tuple[str, str]]
-) -> dict[str, Tallies]:
-    """The '' cells of ``runs``, added up per time group: ``groups`` says each cell's
-    (key, order). A year by day in a zone whose days are not UTC days is 8,760 hour
-    cells: they are added up as plain rows (sums, the longest wait a maximum) and made
-    tallies once per group."""
+@dataclass(frozen=True)
+class TimeGroups:
+    """The time groups a report's cells fall in: each group's first cell start (UTC,
+    ascending) with its key and order. A cell belongs to the last group that starts at
+    or before it (the groups are consecutive and every cell lies inside one)."""
+
+    starts: list[datetime]
+    keys: list[tuple[str, str]]  # (key, order)
+
+    def of(self, start: datetime) -> tuple[str, str]:
+        """The (key, order) of the group the cell starting at ``start`` is in."""
+        return self.keys[bisect.bisect_right(self.starts, start) - 1]
+
+
+def _by_time(session: Session, runs: list[Range], groups: TimeGroups) -> dict[str, Tallies]:
+    """The '' cells of ``runs``, added up per time group. A year by day in a zone whose
+    days are not UTC days is 8,760 hour cells: they are read as plain rows (Core, not
+    the ORM's row processing), gathered per group and summed column by column (the
+    longest wait a maximum), each group made tallies once."""
     if not runs:
         return {}
-    t, p = ReportAggregate, ReportAggregatePause
-    sums: dict[str, list[Any]] = {}
-    columns = [getattr(t, name) for name in _COLUMNS]
-    for row in session.execute(select(*columns).where(t.dim == "", _where(t, runs))):
-        key = groups[row[0]][0]
-        mine = sums.get(key)
-        if mine is None:
-            sums[key] = list(row)
-            continue
-        for n in range(1, len(mine)):
-            if n == _LONGEST:
-                mine[n] = max(mine[n], row[n])
-            else:
-                mine[n] += row[n]
+    t, p = _CELL_TABLE.c, _PAUSE_TABLE.c
+    connection = session.connection()
+    gathered: dict[str, list[Any]] = defaultdict(list)
+    orders: dict[str, str] = {}
+    rows = connection.execute(
+        select(*(t[name] for name in _COLUMNS)).where(t.dim == "", _where(t, runs))
+    ).all()  # fetched at once: row by row costs a driver call each
+    for row in rows:
+        key, order = groups.of(row[0])
+        gathered[key].append(row)
+        orders[key] = order
     found: dict[str, Tallies] = {}
-    for key, mine in sums.items():
-        found[key] = _tally(dict(zip(_COLUMNS, mine, strict=True)))
-        found[key].order = groups[mine[0]][1]
-    for start, reason, count, seconds in session.execute(
+    for key, mine in gathered.items():
+        columns = list(zip(*mine, strict=True))
+        sums: list[Any] = [None, *(sum(column) for column in columns[1:])]
+        sums[_LONGEST] = max(columns[_LONGEST])
+        found[key] = _tally(dict(zip(_COLUMNS, sums, strict=True)))
+        found[key].order = orders[key]
+    for start, reason, count, seconds in connection.execute(
         select(p.start, p.reason, p.count, p.seconds).where(p.dim == "", _where(p, runs))
     ):
-        key, order = groups[start]
+        key, order = groups.of(start)
         pauses = found.setdefault(key, Tallies(order=order)).time.pauses
         one = pauses.setdefault(reason, {"count": 0, "seconds": 0.0})
         one["count"] += count
@@ -213,17 +231,16 @@ def aggregated_tallies(
     if not cells:
         return None
     tiles: list[tuple[int, datetime]] = []
-    in_group: dict[datetime, tuple[str, str]] = {}  # a cell's time group: key, order
+    in_group = TimeGroups([], [])  # each cell's time group: key, order
     for lo, hi in cells:
         if by in TIME_GROUPINGS:  # each cell inside one group: cover group by group
             for piece in buckets(lo, hi, by, zone, interval_minutes):
                 if not (aligned(piece.start, QUARTER) and aligned(piece.end, QUARTER)):
                     return None  # a zone whose offset is not whole quarters of an hour
                 whole = bucket_of(piece.start, by, zone, interval_minutes)
-                its = list(cover(piece.start, piece.end))
-                tiles += its
-                order = whole.start.astimezone(UTC).isoformat()
-                in_group.update((start, (whole.key, order)) for _, start in its)
+                tiles += cover(piece.start, piece.end)
+                in_group.starts.append(piece.start.astimezone(UTC))
+                in_group.keys.append((whole.key, whole.start.astimezone(UTC).isoformat()))
         else:
             tiles += cover(lo, hi)
     runs = ranges(tiles)

@@ -47,7 +47,8 @@ class CellKey:
 
 def floor(at: datetime, step: timedelta) -> datetime:
     """``at`` rounded down to a multiple of ``step`` (UTC)."""
-    return _EPOCH + ((at.astimezone(UTC) - _EPOCH) // step) * step
+    # aware subtraction is absolute whatever ``at``'s zone: no astimezone needed
+    return _EPOCH + ((at - _EPOCH) // step) * step
 
 
 def ceil(at: datetime, step: timedelta) -> datetime:
@@ -64,6 +65,7 @@ def aligned(at: datetime, step: timedelta) -> bool:
 _US = timedelta(microseconds=1)
 _QUARTER_US = QUARTER // _US
 _HOUR_US = HOUR // _US
+_LEVEL_US = {level: step // _US for level, step in LEVELS.items()}
 
 
 def _micros(at: datetime) -> int:
@@ -189,13 +191,15 @@ def cover(start: datetime, end: datetime, *, finest: int = 0) -> Iterator[tuple[
     """The cells (level, start) that tile ``[start, end)`` with the fewest rows: whole
     days, then hours, then 15-minute intervals (not finer than ``finest``'s step at the
     ends, which must then be aligned to it)."""
-    at = start
-    while at < end:
+    # integer microseconds: a year by day asks for 8,760 cells, and timedelta division
+    # per cell and level was most of such a report's time
+    at, stop = _micros(start), _micros(end)
+    while at < stop:
         for level in (2, 1, 0):
-            step = LEVELS[level]
-            if level >= finest and aligned(at, step) and at + step <= end:
-                yield level, at
+            step = _LEVEL_US[level]
+            if level >= finest and at % step == 0 and at + step <= stop:
+                yield level, _at(at)
                 at += step
                 break
         else:
-            raise ValueError(f"{at.isoformat()} is not on a {LEVELS[finest]} boundary")
+            raise ValueError(f"{_at(at).isoformat()} is not on a {LEVELS[finest]} boundary")
