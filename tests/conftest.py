@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -111,13 +112,28 @@ def _pg_drop(server_url: str, name: str) -> None:
         admin.dispose()
 
 
+_sqlite_template: Path | None = None
+
+
+def migrated_sqlite(path: Path) -> str:
+    """The URL of a migrated, empty SQLite file at ``path``: a copy of this process's
+    template, migrated once (running the migrations per test cost 0.3 s each)."""
+    global _sqlite_template
+    if _sqlite_template is None:
+        template = Path(tempfile.mkdtemp(prefix="callagent_tpl_")) / "template.db"
+        upgrade(f"sqlite:///{template}")
+        # the engine closed: WAL checkpointed into the file, which is the whole database
+        assert not template.with_name("template.db-wal").exists()
+        _sqlite_template = template
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then a PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'callagent.db'}"
-        upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "callagent.db")
         return
     server = require_postgres()
     name, url = _pg_database(server)

@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from callagent.api.body_limit import LOGIN_BODY_BYTES
-from callagent.db.session import upgrade
-from tests.conftest import running_service
+from tests.conftest import migrated_sqlite, running_service
 
 MB = 1 << 20
 
@@ -20,9 +19,7 @@ MB = 1 << 20
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """The caps are the HTTP layer's: one database (a SQLite file) is enough."""
-    url = f"sqlite:///{tmp_path / 'callagent.db'}"
-    upgrade(url)
-    return url
+    return migrated_sqlite(tmp_path / "callagent.db")
 
 
 async def _raw(base_url: str, head: str, body_chunks: int = 0, chunk: int = MB) -> tuple[int, int]:

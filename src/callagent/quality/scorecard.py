@@ -35,10 +35,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from callagent import yaml_nodes
 from callagent.languages import LANGUAGES, pick
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -210,13 +210,9 @@ def load_scorecard(path: str | Path | None = None) -> Scorecard:
 def parse_scorecard(text: str, *, source: str = "<scorecard>") -> Scorecard:
     """A scorecard from YAML text; :class:`ScorecardError` lists every problem with its line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise ScorecardError([f"{source}:{line}: not valid YAML: {exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ScorecardError([f"{source}: not valid YAML: {exc}"]) from exc
+        root = yaml_nodes.compose(text, source)
+    except yaml_nodes.NotYaml as exc:
+        raise ScorecardError([str(exc)]) from exc
     checker = _Checker(source)
     card = checker.scorecard(root)
     if checker.problems or card is None:

@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from callagent import yaml_nodes
 from callagent.languages import LANGUAGES, language_of, pick
 
 REQUIRED_LABELS = ("ru", "en")  # uk is optional: it falls back to ru
@@ -191,13 +191,9 @@ def load_forms(path: str | Path | None = None) -> Forms:
 def parse_forms(text: str, *, source: str = "<forms>") -> Forms:
     """Forms from YAML text; :class:`FormsError` lists every problem with its line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise FormsError([f"{source}:{line}: not valid YAML: {exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise FormsError([f"{source}: not valid YAML: {exc}"]) from exc
+        root = yaml_nodes.compose(text, source)
+    except yaml_nodes.NotYaml as exc:
+        raise FormsError([str(exc)]) from exc
     checker = _Checker(source)
     forms = checker.forms(root)
     if checker.problems or forms is None:
