@@ -1,5 +1,6 @@
 """The quality page (``/quality``, issue #13) in headless Chromium on SQLite and PostgreSQL:
-the evaluator draws the week's sample on the page and opens the call from the queue, the
+a supervisor without a group draws the week's sample on the page, the evaluator (who has
+no sample form: calls are given to them) opens the call from the queue, the
 recording plays beside the scorecard, an unanswered criterion is refused in Russian, the
 evaluation is saved; the operator sees it and disputes it; the supervisor sees the
 dispute and the report, and rejects it."""
@@ -78,19 +79,15 @@ async def test_evaluate_from_the_queue_dispute_and_the_supervisor_sees_it(
         add_user(service, "ivanova", Role.OPERATOR, "Иванова Мария", group="north")
         qa = add_user(service, "petrov", Role.EVALUATOR, "Петров Пётр")
         add_user(service, "orlova", Role.SUPERVISOR, "Орлова Ольга", group="north")
+        add_user(service, "chief", Role.SUPERVISOR, "Главная Анна")
         call_id = recorded_call(service)
         day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
         SHOTS.mkdir(parents=True, exist_ok=True)
         ru = STRINGS["ru"]
 
-        async with page_of(browser, f"quality-evaluator-{backend(db_url)}") as page:
-            await log_in(page, service, "petrov")
-            await expect(page.locator("h1")).to_have_text("Контроль качества")
-            await expect(page.locator("nav.pages a[aria-current='page']")).to_have_attribute(
-                "href", "/quality"
-            )
-            # the week's sample drawn on the page: the call lands in the queue
-            await expect(page.locator("#queue-empty")).to_be_visible()
+        async with page_of(browser, f"quality-sample-{backend(db_url)}") as page:
+            # the week's sample drawn on the page by a supervisor without a group
+            await log_in(page, service, "chief")
             await page.click("details.sample summary")
             await page.fill("#s-week", day)
             await page.fill("#s-count", "1")
@@ -99,6 +96,16 @@ async def test_evaluate_from_the_queue_dispute_and_the_supervisor_sees_it(
             await expect(page.locator("#notice")).to_have_text(
                 ru["qa_sample_done"].format(count=1, short=0)
             )
+
+        async with page_of(browser, f"quality-evaluator-{backend(db_url)}") as page:
+            await log_in(page, service, "petrov")
+            await expect(page.locator("h1")).to_have_text("Контроль качества")
+            await expect(page.locator("nav.pages a[aria-current='page']")).to_have_attribute(
+                "href", "/quality"
+            )
+            # an evaluator is given calls, does not draw them: the call is in the queue
+            await expect(page.locator("details.sample")).to_have_count(0)
+            await expect(page.locator("#sample-given")).to_have_text(ru["qa_sample_given"])
             await page.click(f'#queue tbody tr[data-call="{call_id}"] button')
             player = page.locator("#player")
             await expect(player).to_be_visible()

@@ -248,6 +248,9 @@ class Settings(BaseSettings):
     # Website call-back requests (README, Website call-back requests): the site key's shared
     # secret (HMAC-SHA256 of the body, as webhooks are signed; empty: the public endpoint
     # answers 503), requests accepted per applicant's number a day and per client address an
+    # Each team's share of the calls as team=share items (teams: the operators' groups);
+    # empty: measured from the history's calls (planning/teams.py)
+    planning_team_shares: CommaList = Field(default_factory=list)
     # hour, the centre's call-back hours (a campaign-style window per weekday in
     # CALLAGENT_TIMEZONE), attempts and the wait between them, the priority a call-back has
     # among waiting calls (routing: higher first; inbound calls have 0), the dialplan
@@ -345,6 +348,12 @@ class Settings(BaseSettings):
 
     @field_validator("timezone")
     @classmethod
+        from callagent.planning.teams import parse_team_shares
+
+        try:
+            parse_team_shares(self.planning_team_shares)
+        except ValueError as exc:
+            raise ValueError(f"CALLAGENT_PLANNING_TEAM_SHARES: {exc}") from None
     def _check_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)

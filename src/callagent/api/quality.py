@@ -5,7 +5,10 @@ credential may see (the calls list's rule: a supervisor with a group, their grou
 calls), revises evaluations (a new revision, with a reason), draws the weekly sample,
 sets up calibrations and resolves disputes. ``quality:read`` reads evaluations and
 reports: operators their own (and acknowledge or dispute them), supervisors with a group
-their group's, the others all. A refused request changes nothing.
+their group's, QA evaluators those of the calls given to them, the others all
+(``quality.service.circle_of``). The centre's sample is drawn by admins, supervisors
+without a group and tokens (``quality.service.may_draw_sample``). A refused request
+changes nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from callagent.quality.service import (
     card_of,
     circle_of,
     evaluate,
+    may_draw_sample,
     resolve,
     respond,
     revise,
@@ -379,11 +383,12 @@ def queue(db: Db, principal: Evaluator) -> list[AssignmentOut]:
     responses=_ERRORS,
 )
 def sample(request: Request, db: Db, principal: Evaluator, body: SampleIn) -> SampleOut:
-    if principal.sees_only_group_calls:
+    if not may_draw_sample(principal):
         raise ServiceError(
             403,
-            "a group's supervisor does not draw the centre's sample: an admin, an evaluator "
-            "or a supervisor without a group does",
+            "the centre's sample is drawn by an admin or a supervisor without a group (a "
+            "group's supervisor and a QA evaluator are given their calls, they do not draw "
+            "them)",
             code="quality_sample_not_yours",
         )
     where = SampleFilter(

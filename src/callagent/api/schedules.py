@@ -50,6 +50,23 @@ class BuildIn(BaseModel):
         description="staff needed per 15-minute slot of the week (672 numbers); default: "
         "the forecast's Erlang C staffing with the shrinkage other than breaks",
     )
+    required_by_team: (
+        dict[
+            Annotated[str, Field(max_length=64)],
+            Annotated[
+                list[Annotated[int, Field(ge=0, le=100_000)]],
+                Field(min_length=SLOTS_WEEK, max_length=SLOTS_WEEK),
+            ],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=100,
+        description="each team's staff per slot (teams: the operators' groups; 672 "
+        "numbers each); default: the forecast's Erlang C staffing per team for its share "
+        "of the calls (CALLAGENT_PLANNING_TEAM_SHARES, else measured), or `required` "
+        "split by those shares",
+    )
     seconds: float = Field(default=40.0, ge=1, le=300, description="the solver's time budget")
 
 
@@ -115,6 +132,7 @@ def schedule_build(
             week_start=body.week_start,
             actor=principal.actor,
             required=body.required,
+            required_by_team=body.required_by_team,
             seconds=body.seconds,
         )
     except NotEnoughHistory as exc:

@@ -1,5 +1,6 @@
-"""The schedules' tables (migration 0017): shift templates, operators' availability and
-time-off requests, and each week's schedule with its shifts and breaks."""
+"""The schedules' tables (migration 0017; teams: 0024): shift templates, operators'
+availability and time-off requests, and each week's schedule with its shifts and
+breaks."""
 
 from __future__ import annotations
 
@@ -91,6 +92,9 @@ class Schedule(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     solver_status: Mapped[str] = mapped_column(String(32), default="")
     built_by: Mapped[str] = mapped_column(String(128), default="")
+    # per team (the operators' group) when built for several: {team: {"share", "required"
+    # (672 numbers), "under", "over", "lower_bound", "source"}}; {}: the whole centre
+    teams: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     built_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     shifts: Mapped[list[ScheduleShift]] = relationship(
@@ -113,6 +117,7 @@ class ScheduleShift(Base):
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
     template: Mapped[str] = mapped_column(String(64), default="")
+    team: Mapped[str] = mapped_column(String(64), default="")  # the operator's, at the build
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     schedule: Mapped[Schedule] = relationship(back_populates="shifts")
     breaks: Mapped[list[ScheduleBreak]] = relationship(

@@ -5,13 +5,15 @@ the staff each 15-minute slot needs (the staffing of :mod:`callagent.planning.se
 Erlang C agents, raised by the shrinkage other than breaks, since the schedule places
 the breaks itself), builds the week (:mod:`callagent.planning.schedule`), stores it, and
 applies the supervisor's hand edits and break re-plans, each checked against the labour
-rules. One schedule per week for the whole centre; a team's supervisor sees their team.
+rules. One schedule per week; with several teams (the operators' groups) it is built
+per team, each team's need covered by its own operators (:mod:`callagent.planning.teams`);
+a team's supervisor sees their team.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +27,7 @@ from callagent.db.models import User
 from callagent.planning import models as db
 from callagent.planning.adherence import Planned, adherence
 from callagent.planning.breaks import place_all
-from callagent.planning.erlang import scheduled_staff
+from callagent.planning.erlang import agents_erlang_c, scheduled_staff
 from callagent.planning.forecast import Adjustment, NotEnoughHistory
 from callagent.planning.options import parse_shrinkage
 from callagent.planning.rules import (
@@ -43,8 +45,18 @@ from callagent.planning.rules import (
     violations,
 )
 from callagent.planning.schedule import build_week
-from callagent.planning.service import staffing_report
+from callagent.planning.service import staffing_report, target_of
+from callagent.planning.teams import (
+    CallOfTeam,
+    build_teams,
+    measured_shares,
+    normalised,
+    parse_team_shares,
+    split_required,
+)
 from callagent.reports.history import load_spans
+from callagent.reports.inputs import load_inputs
+from callagent.reports.periods import local_midnight
 
 # the templates a centre starts with (minutes): 8 h from 07:00-14:00 with a 30-minute
 # lunch, 12 h from 07:00-10:00 with an hour's lunch
@@ -180,18 +192,87 @@ def required_from_staffing(
     """Staff needed per 15-minute slot from ``start`` (a week's or a day's slots): each
     interval's Erlang C agents raised by the shrinkage other than ``breaks``. Raises
     NotEnoughHistory when no calls are stored to forecast from."""
+    return team_needs(
+        session, settings, start=start, days=days, shares={"": 1.0}, adjustments=adjustments
+    )[""]
+
+
+def team_needs(
+    session: Session,
+    settings: Settings,
+    *,
+    start: date,
+    days: int,
+    shares: dict[str, float],
+    adjustments: Sequence[Adjustment] = (),
+) -> dict[str, list[int]]:
+    """Per team, the staff needed per 15-minute slot from ``start``: each interval's
+    Erlang C agents for the team's ``shares`` of the forecast volume, raised by the
+    shrinkage other than ``breaks`` (one forecast for all the teams). Raises
+    NotEnoughHistory."""
     report = staffing_report(session, settings, start=start, days=days, adjustments=adjustments)
-    shares = [v for k, v in parse_shrinkage(settings.planning_shrinkage).items() if k != "breaks"]
+    lost = [v for k, v in parse_shrinkage(settings.planning_shrinkage).items() if k != "breaks"]
     clock = Clock(start, ZoneInfo(settings.timezone))
-    need = [0] * (days * DAY // SLOT)
     width = report.report.forecast.interval_minutes // SLOT
+    seconds = report.report.forecast.interval_minutes * 60
+    target = target_of(settings)
+    needs = {team: [0] * (days * DAY // SLOT) for team in shares}
     for interval, (erlang_c, _a) in zip(report.report.forecast.intervals, report.rows, strict=True):
-        staff = scheduled_staff(erlang_c.agents, shares) if erlang_c.agents else 0
         first = clock.minute(interval.start) // SLOT
-        for slot in range(first, first + width):
-            if 0 <= slot < len(need):
-                need[slot] = max(need[slot], staff)
-    return need
+        for team, share in shares.items():
+            if share >= 1.0:
+                agents = erlang_c.agents
+            elif share <= 0 or interval.offered <= 0:
+                agents = 0
+            else:
+                agents = agents_erlang_c(
+                    interval.offered * share, interval.aht, seconds, target
+                ).agents
+            staff = scheduled_staff(agents, lost) if agents else 0
+            need = needs[team]
+            for slot in range(first, first + width):
+                if 0 <= slot < len(need):
+                    need[slot] = max(need[slot], staff)
+    return needs
+
+
+def teams_of(session: Session) -> dict[str, list[int]]:
+    """The active operators' ids per team (their group; "": none)."""
+    teams: dict[str, list[int]] = {}
+    for user in _users(session):
+        teams.setdefault(user.group or "", []).append(user.id)
+    return teams
+
+
+def team_shares(
+    session: Session, settings: Settings, teams: dict[str, list[int]], *, before: date
+) -> tuple[dict[str, float], str, int]:
+    """Each team's share of the calls, how it was found (``setting``, ``calls``, or
+    ``operators`` when no call tells) and the calls counted (see planning.teams)."""
+    names = sorted(teams)
+    given = parse_team_shares(settings.planning_team_shares)
+    if given:
+        return normalised(given, names), "setting", 0
+    zone = ZoneInfo(settings.timezone)
+    first = before - timedelta(days=7 * settings.planning_history_weeks)
+    inputs = load_inputs(
+        session,
+        since=local_midnight(first, zone),
+        until=local_midnight(before, zone),
+        calls_only=True,
+    )
+    team_of = {u.login: u.group or "" for u in session.scalars(select(User))}
+    shares, counted = measured_shares(
+        (
+            CallOfTeam(fact.operator, fact.topic, fact.disposition == "answered")
+            for fact in inputs.calls
+        ),
+        team_of,
+        names,
+    )
+    if counted:
+        return shares, "calls", counted
+    return normalised({t: float(len(ids)) for t, ids in teams.items()}, names), "operators", 0
 
 
 def _stored(session: Session, week_start: date) -> db.Schedule | None:
@@ -209,25 +290,55 @@ def build(
     week_start: date,
     actor: str,
     required: Sequence[int] | None = None,
+    required_by_team: Mapping[str, Sequence[int]] | None = None,
     seconds: float = 40.0,
 ) -> db.Schedule:
     """Builds and stores the week from ``week_start`` (a Monday), replacing the stored
     one (hand edits included). ``required``: staff per slot (default: from the
-    staffing). Raises ValueError or NotEnoughHistory."""
+    staffing); ``required_by_team``: each team's (teams: the operators' groups). With
+    several teams each is built with its own operators for its need. Raises ValueError
+    or NotEnoughHistory."""
     if week_start.weekday() != 0:
         raise ValueError("a schedule's week starts on a Monday")
     zone = ZoneInfo(settings.timezone)
     clock = Clock(week_start, zone)
     rules = labour_rules(settings)
-    need = (
-        list(required)
-        if required is not None
-        else required_from_staffing(session, settings, start=week_start)
-    )
-    if len(need) != SLOTS_WEEK or any(v < 0 for v in need):
-        raise ValueError(f"required: {SLOTS_WEEK} numbers ≥ 0, one per 15 minutes of the week")
     operators = load_operators(session, week_start, rules, clock)
-    built = build_week(need, operators, templates(session), rules, seconds=seconds)
+    teams = teams_of(session)
+    team_rows: dict[str, Any] = {}
+    team_of_operator: dict[int, str] = {}
+    if required_by_team is not None or len(teams) > 1:
+        needs, team_rows = _team_needs(
+            session, settings, week_start, teams, required, required_by_team
+        )
+        team_of_operator = {uid: team for team, ids in teams.items() for uid in ids}
+        by_team: dict[str, list[Operator]] = {team: [] for team in needs}
+        for operator in operators:
+            by_team.setdefault(team_of_operator.get(operator.id, ""), []).append(operator)
+        built_teams = build_teams(needs, by_team, templates(session), rules, seconds=seconds)
+        for team, one in built_teams.teams.items():
+            team_rows.setdefault(team, {"share": 0.0, "source": "given"})
+            team_rows[team] |= {
+                "required": list(one.required),
+                "operators": len(by_team.get(team, [])),
+                "under": one.coverage.under,
+                "over": one.coverage.over,
+                "lower_bound": one.lower_bound,
+            }
+        need = built_teams.required
+        shifts, gap, bound = built_teams.shifts, built_teams.coverage, built_teams.lower_bound
+        took, status = built_teams.seconds, built_teams.status
+    else:
+        need = (
+            list(required)
+            if required is not None
+            else required_from_staffing(session, settings, start=week_start)
+        )
+        if len(need) != SLOTS_WEEK or any(v < 0 for v in need):
+            raise ValueError(f"required: {SLOTS_WEEK} numbers ≥ 0, one per 15 minutes of the week")
+        built = build_week(need, operators, templates(session), rules, seconds=seconds)
+        shifts, gap, bound = built.shifts, built.coverage, built.lower_bound
+        took, status = built.seconds, built.status
     now = datetime.now(UTC)
     row = _stored(session, week_start)
     if row is None:
@@ -237,18 +348,20 @@ def build(
     row.zone = settings.timezone
     row.status = "draft"
     row.required = need
-    row.under, row.over = built.coverage.under, built.coverage.over
-    row.lower_bound = built.lower_bound
-    row.seconds = round(built.seconds, 2)
-    row.solver_status = built.status[:32]
+    row.teams = team_rows
+    row.under, row.over = gap.under, gap.over
+    row.lower_bound = bound
+    row.seconds = round(took, 2)
+    row.solver_status = status[:32]
     row.built_by = actor[:128]
     row.built_at = row.updated_at = now
-    for shift in built.shifts:
+    for shift in shifts:
         stored = db.ScheduleShift(
             user_id=shift.operator,
             start_at=clock.moment(shift.start),
             end_at=clock.moment(shift.end),
             template=shift.template,
+            team=team_of_operator.get(shift.operator, ""),
         )
         stored.breaks = [
             db.ScheduleBreak(
@@ -259,6 +372,45 @@ def build(
         row.shifts.append(stored)
     session.flush()
     return row
+
+
+def _team_needs(
+    session: Session,
+    settings: Settings,
+    week_start: date,
+    teams: dict[str, list[int]],
+    required: Sequence[int] | None,
+    required_by_team: Mapping[str, Sequence[int]] | None,
+) -> tuple[dict[str, list[int]], dict[str, Any]]:
+    """Each team's need per slot and how its share was found (planning.teams)."""
+    if required_by_team is not None:
+        for team, values in required_by_team.items():
+            if len(values) != SLOTS_WEEK or any(v < 0 for v in values):
+                raise ValueError(f"required_by_team[{team!r}]: {SLOTS_WEEK} numbers ≥ 0")
+        unknown = sorted(set(required_by_team) - set(teams))
+        if unknown:
+            raise ValueError(f"required_by_team names teams without operators: {unknown}")
+        total = [sum(v[s] for v in required_by_team.values()) for s in range(SLOTS_WEEK)] or [0]
+        return (
+            {team: list(values) for team, values in required_by_team.items()},
+            {
+                team: {
+                    "share": round(sum(values) / sum(total), 4) if sum(total) else 0.0,
+                    "source": "given",
+                }
+                for team, values in required_by_team.items()
+            },
+        )
+    shares, source, _counted = team_shares(session, settings, teams, before=week_start)
+    if required is not None:
+        if len(required) != SLOTS_WEEK or any(v < 0 for v in required):
+            raise ValueError(f"required: {SLOTS_WEEK} numbers ≥ 0, one per 15 minutes of the week")
+        needs = split_required(required, shares)
+    else:
+        needs = team_needs(session, settings, start=week_start, days=7, shares=shares)
+    return needs, {
+        team: {"share": round(share, 4), "source": source} for team, share in shares.items()
+    }
 
 
 def _shifts(row: db.Schedule, clock: Clock) -> list[Shift]:
@@ -332,6 +484,13 @@ def view(
     rules = labour_rules(settings)
     operators = {o.id: o for o in load_operators(session, week_start, rules, clock)}
     broken = violations([s for s in shifts if s.operator in operators], operators, rules)
+    teams = _team_figures(row, shifts, group)
+    whole = coverage(row.required, working)
+    under, over = (
+        (sum(t["under_agent_slots"] for t in teams), sum(t["over_agent_slots"] for t in teams))
+        if row.teams and group is None
+        else (whole.under, whole.over)
+    )
     return {
         "week_start": week_start.isoformat(),
         "zone": row.zone,
@@ -340,8 +499,8 @@ def view(
         "built_by": row.built_by,
         "figures": {
             "shifts": len(shifts),
-            "under_agent_slots": coverage(row.required, working).under,
-            "over_agent_slots": coverage(row.required, working).over,
+            "under_agent_slots": under,
+            "over_agent_slots": over,
             "lower_bound_under": row.lower_bound,
             "built_under_agent_slots": row.under,
             "seconds": row.seconds,
@@ -361,10 +520,44 @@ def view(
         ],
         "required": list(row.required),
         "working": working,
+        "teams": teams,
         "violations": [
             {"operator": v.operator, "rule": v.rule, "detail": v.detail} for v in broken
         ],
     }
+
+
+def _team_figures(
+    row: db.Schedule, shifts: Sequence[Shift], group: str | None
+) -> list[dict[str, Any]]:
+    """Per team of a schedule built per team: its share (and where from), operators,
+    need and staff on the phones per slot, gap, excess and bound (a team's supervisor:
+    theirs only)."""
+    found = []
+    for team, stored in sorted(row.teams.items()):
+        if group is not None and team != group:
+            continue
+        required = list(stored.get("required") or [0] * SLOTS_WEEK)
+        working = on_phone(
+            [s for s, one in zip(shifts, row.shifts, strict=True) if one.team == team]
+        )
+        gap = coverage(required, working)
+        found.append(
+            {
+                "team": team,
+                "share": stored.get("share", 0.0),
+                "share_source": stored.get("source", ""),
+                "operators": stored.get("operators", 0),
+                "shifts": sum(1 for one in row.shifts if one.team == team),
+                "required_agent_slots": sum(required),
+                "under_agent_slots": gap.under,
+                "over_agent_slots": gap.over,
+                "lower_bound_under": stored.get("lower_bound", 0),
+                "required": required,
+                "working": working,
+            }
+        )
+    return found
 
 
 def _check(session: Session, settings: Settings, row: db.Schedule, user_id: int) -> None:
@@ -401,11 +594,15 @@ def edit_shift(
         raise ValueError("a shift ends after it starts")
     rules = labour_rules(settings)
     shift = Shift(stored.user_id, first, last - first, "")
-    others = [
-        s for s, one in zip(_shifts(row, clock), row.shifts, strict=True) if one is not stored
+    team = row.teams.get(stored.team) if row.teams else None
+    others = [  # a team's shift: its breaks against the team's need and staff
+        s
+        for s, one in zip(_shifts(row, clock), row.shifts, strict=True)
+        if one is not stored and (team is None or one.team == stored.team)
     ]
+    need = list(team["required"]) if team is not None else list(row.required)
     lunch = rules.lunch_min
-    place_all([shift], _minus(row.required, others), rules, lambda _s: lunch)
+    place_all([shift], _minus(need, others), rules, lambda _s: lunch)
     stored.start_at, stored.end_at = clock.moment(shift.start), clock.moment(shift.end)
     stored.template, stored.edited = "", True
     stored.breaks = [
@@ -480,28 +677,44 @@ def replan(
     now = clock.minute(local)
     index = (day - row.week_start).days
     first_slot, last_slot = now // SLOT, (index + 1) * DAY // SLOT
-    need = list(row.required)
+    # a schedule built per team: each team's breaks for the team's need (its share)
+    teams: dict[str | None, list[int]] = (
+        {team: list(one.get("required") or [0] * SLOTS_WEEK) for team, one in row.teams.items()}
+        if row.teams
+        else {None: list(row.required)}
+    )
+    stored_needs = {team: list(need) for team, need in teams.items()}
     method = "erlang"
     try:
         day_end = clock.moment((index + 1) * DAY)
-        fresh = required_from_staffing(
+        fresh = team_needs(
             session,
             settings,
             start=day,
             days=1,
+            shares={
+                str(team): float(row.teams[team].get("share", 0.0)) if team is not None else 1.0
+                for team in teams
+            },
             adjustments=[Adjustment(local.astimezone(UTC), day_end, factor, 0.0)],
         )
-        for slot in range(first_slot, last_slot):
-            need[slot] = fresh[slot - index * DAY // SLOT]
+        for team, need in teams.items():
+            for slot in range(first_slot, last_slot):
+                need[slot] = fresh[str(team)][slot - index * DAY // SLOT]
     except (NotEnoughHistory, ValueError):
         method = "scaled"
-        for slot in range(first_slot, last_slot):
-            need[slot] = math.ceil(row.required[slot] * factor - 1e-9)
+        for team, need in teams.items():
+            for slot in range(first_slot, last_slot):
+                need[slot] = math.ceil(stored_needs[team][slot] * factor - 1e-9)
     rules = labour_rules(settings)
     shifts = _shifts(row, clock)
+    team_of = {id(s): one.team for s, one in zip(shifts, row.shifts, strict=True)}
     today = [s for s in shifts if s.day == index and s.end > now]
     before = {id(s): [(b.kind, b.start, b.minutes) for b in s.breaks] for s in today}
-    stuck = place_all(today, need, rules, lambda s: s.lunch_minutes or rules.lunch_min, now=now)
+    stuck = []
+    for team, need in teams.items():
+        mine = [s for s in today if team is None or team_of[id(s)] == team]
+        stuck += place_all(mine, need, rules, lambda s: s.lunch_minutes or rules.lunch_min, now=now)
     changes = []
     stored_of = {(one.user_id, clock.minute(one.start_at)): one for one in row.shifts}
     for shift in today:
@@ -528,12 +741,22 @@ def replan(
                 for b in shift.breaks
             ]
     day_slots = slice(first_slot, last_slot)
-    unchanged = on_phone(shifts)
+    under_before = under_after = 0
+    for team, need in teams.items():
+        mine = [s for s in shifts if team is None or team_of[id(s)] == team]
+        under_before += coverage(
+            need[day_slots], _restore(on_phone(mine), before, mine)[day_slots]
+        ).under
+        under_after += coverage(need[day_slots], on_phone(mine)[day_slots]).under
     if apply:
-        row.required = need
+        if row.teams:
+            row.teams = {
+                str(team): {**row.teams[str(team)], "required": need}
+                for team, need in teams.items()
+            }
+        row.required = [sum(need[s] for need in teams.values()) for s in range(SLOTS_WEEK)]
         row.updated_at = datetime.now(UTC)
         session.flush()
-    working = on_phone(shifts)
     return {
         "day": day.isoformat(),
         "from": _hhmm(now),
@@ -542,10 +765,8 @@ def replan(
         "applied": apply,
         "changes": changes,
         "stuck": len(stuck),
-        "under_before": coverage(
-            need[day_slots], _restore(unchanged, before, shifts)[day_slots]
-        ).under,
-        "under_after": coverage(need[day_slots], working[day_slots]).under,
+        "under_before": under_before,
+        "under_after": under_after,
     }
 
 

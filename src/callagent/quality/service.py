@@ -3,11 +3,13 @@ and disputing, and who sees what. Keyword-only services over a session; the call
 commits. No HTTP here: refusals are :class:`~callagent.errors.ServiceError` with a code
 the pages translate.
 
-Who sees an evaluation: the operator evaluated (their own); a supervisor with a group:
-their group's operators' and the ones they made; everyone else with ``quality:read``
-(supervisors without a group, evaluators, admins, tokens): all. Whether the evaluator
-may see the *call* is the API's question (``api.calls.may_see_call``), asked before
-anything here is called.
+Who sees an evaluation (:func:`circle_of`): the operator evaluated (their own); a
+supervisor with a group: their group's operators' and the ones they made; a QA evaluator
+(the ``evaluator`` role): those of the calls given to them (:func:`given_calls`) and the
+ones they made; everyone else with ``quality:read`` (supervisors without a group, admins,
+tokens): all. Whether the evaluator may see the *call* is the API's question
+(``api.calls.may_see_call``), asked before anything here is called. Who draws the
+centre's weekly sample: :func:`may_draw_sample`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, or_, select, union
+from sqlalchemy import CompoundSelect, false, or_, select, union
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from callagent.auth.scopes import Role
+from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal
 from callagent.db.models import Call, User
 from callagent.db.queries import operators_by_endpoint
@@ -100,39 +102,73 @@ def card_of(db: Session, evaluation: Evaluation) -> Scorecard:
 
 @dataclass(frozen=True)
 class Circle:
-    """Whose evaluations a principal sees: ``operators`` None: everyone's; else those
-    operators' and (``me``) the ones they made."""
+    """Whose evaluations a principal sees: ``operators`` and ``given`` None: everyone's;
+    else those operators', those of the calls ``given`` selects (a QA evaluator's:
+    :func:`given_calls`) and (``me``) the ones they made."""
 
     operators: frozenset[int] | None
     me: int | None
+    given: CompoundSelect[Any] | None = None
+
+    @property
+    def everyone(self) -> bool:
+        return self.operators is None and self.given is None
 
     def sees(self, evaluation: Evaluation) -> bool:
-        if self.operators is None:
+        if self.everyone:
             return True
-        if evaluation.operator_id in self.operators:
+        if self.operators is not None and evaluation.operator_id in self.operators:
             return True
-        return self.me is not None and self.me in (
-            evaluation.evaluator_id,
-            evaluation.revised_by_id,
-        )
+        if self.me is not None and self.me in (evaluation.evaluator_id, evaluation.revised_by_id):
+            return True
+        if self.given is None or evaluation.call_id is None:
+            return False
+        db = object_session(evaluation)
+        assert db is not None  # a stored evaluation
+        return evaluation.call_id in {row[0] for row in db.execute(self.given)}
 
     def where(self) -> Any:
         """The same as a query condition on Evaluation (True: no condition)."""
-        if self.operators is None:
+        if self.everyone:
             return True
-        made = [Evaluation.evaluator_id == self.me] if self.me is not None else []
-        return or_(Evaluation.operator_id.in_(sorted(self.operators)), *made)
+        parts: list[Any] = []
+        if self.operators:
+            parts.append(Evaluation.operator_id.in_(sorted(self.operators)))
+        if self.given is not None:
+            parts.append(Evaluation.call_id.in_(self.given))
+        if self.me is not None:
+            parts += [Evaluation.evaluator_id == self.me, Evaluation.revised_by_id == self.me]
+        return or_(*parts) if parts else false()
 
 
 def circle_of(db: Session, principal: Principal) -> Circle:
-    """Operators: themselves; supervisors with a group: the group; others: everyone."""
+    """Operators: themselves; supervisors with a group: the group; QA evaluators: the
+    calls given to them (:func:`given_calls`, the rule of the calls list too); others:
+    everyone."""
     me = principal.user_id
     if principal.role == Role.OPERATOR:
         return Circle(frozenset({me} if me is not None else set()), None)
     if principal.sees_only_group_calls:
         group = db.scalars(select(User.id).where(User.group == principal.group)).all()
         return Circle(frozenset(group), me)
+    given = given_calls(principal)
+    if given is not None:
+        return Circle(frozenset(), me, given)
     return Circle(None, me)
+
+
+def may_draw_sample(principal: Principal) -> bool:
+    """Whether the principal draws the centre's weekly sample (the API and the page ask
+    this): one with ``quality:evaluate`` who sees the whole centre's calls, i.e. an admin,
+    a supervisor without a group or a token. Not a group's supervisor (the draw takes every
+    operator's calls), and not a QA evaluator: they see only the calls given to them, and a
+    draw of their own would give them calls (up to 100 per operator a week) and show them
+    the others' shares."""
+    return (
+        Scope.QUALITY_EVALUATE in principal.scopes
+        and not principal.sees_only_group_calls
+        and given_calls(principal) is None
+    )
 
 
 def given_calls(principal: Principal) -> CompoundSelect[Any] | None:

@@ -147,7 +147,7 @@ RU: dict[str, str] = {
     "error_quality_calibration_evaluators": "Для калибровки нужны минимум два оценщика.",
     "error_quality_call_not_visible": "Звонок №{call} вам не виден, поэтому оценить его нельзя.",
     "error_quality_sample_not_yours": (
-        "Выборку по всему центру формирует оценщик, администратор или руководитель без группы."
+        "Выборку по всему центру формирует администратор или руководитель без группы."
     ),
     "error_quality_sample_size": "Нужно хотя бы по одному звонку на оператора.",
     "error_quality_no_evaluators": "Укажите существующих оценщиков.",
@@ -296,7 +296,7 @@ UK: dict[str, str] = {
     "error_quality_calibration_evaluators": "Для калібрування потрібні щонайменше два оцінювачі.",
     "error_quality_call_not_visible": "Дзвінок №{call} вам не видно, тому оцінити його не можна.",
     "error_quality_sample_not_yours": (
-        "Вибірку по всьому центру формує оцінювач, адміністратор або керівник без групи."
+        "Вибірку по всьому центру формує адміністратор або керівник без групи."
     ),
     "error_quality_sample_size": "Потрібно хоча б по одному дзвінку на оператора.",
     "error_quality_no_evaluators": "Вкажіть наявних оцінювачів.",
@@ -447,7 +447,7 @@ EN: dict[str, str] = {
         "Call #{call} is not one you may see, so not one you may evaluate."
     ),
     "error_quality_sample_not_yours": (
-        "The centre's sample is drawn by an evaluator, an admin or a supervisor without a group."
+        "The centre's sample is drawn by an admin or a supervisor without a group."
     ),
     "error_quality_sample_size": "At least one call per operator.",
     "error_quality_no_evaluators": "Name existing evaluators.",

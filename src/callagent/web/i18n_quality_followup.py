@@ -29,6 +29,10 @@ RU: dict[str, str] = {
     "rq_more": "Подробнее — на странице «Качество»",
     "rq_callbacks": "Обратные звонки по заявкам с сайта",
     "rq_callbacks_open": "В работе",
+    "qa_sample_given": (
+        "Звонки на оценку назначает администратор или руководитель без группы: выборка "
+        "недели и калибровка."
+    ),
     "qc_title": "Калибровка оценщиков",
     "qc_intro": (
         "Один звонок оценивают несколько оценщиков; разброс по критерию: 0 — ответы "
@@ -86,6 +90,10 @@ UK: dict[str, str] = {
     "rq_more": "Докладніше — на сторінці «Якість»",
     "rq_callbacks": "Зворотні дзвінки за заявками з сайту",
     "rq_callbacks_open": "У роботі",
+    "qa_sample_given": (
+        "Дзвінки на оцінювання призначає адміністратор або керівник без групи: вибірка "
+        "тижня і калібрування."
+    ),
     "qc_title": "Калібрування оцінювачів",
     "qc_intro": (
         "Один дзвінок оцінюють кілька оцінювачів; розкид за критерієм: 0 — відповіді "
@@ -143,6 +151,10 @@ EN: dict[str, str] = {
     "rq_more": "More on the Quality page",
     "rq_callbacks": "Call-backs requested on the website",
     "rq_callbacks_open": "Open",
+    "qa_sample_given": (
+        "Calls are given to you by an admin or a supervisor without a group: the week's "
+        "sample and calibrations."
+    ),
     "qc_title": "Evaluator calibration",
     "qc_intro": (
         "Several evaluators score the same call; a criterion's spread: 0 — their answers "

@@ -20,6 +20,7 @@ from callagent.auth.service import Principal, now
 from callagent.db.models import User
 from callagent.languages import pick
 from callagent.quality.scorecard import Scorecard
+from callagent.quality.service import may_draw_sample
 from callagent.web.pages import PAGE_HEADERS, PageRequires, page_context, templates
 
 router = APIRouter(tags=["pages"])
@@ -86,9 +87,8 @@ def quality_page(
     can = {
         "evaluate": Scope.QUALITY_EVALUATE in principal.scopes,
         "listen": Scope.RECORDINGS_LISTEN in principal.scopes,
-        # the centre's sample: not a group's supervisor (the API refuses them too)
-        "sample": Scope.QUALITY_EVALUATE in principal.scopes
-        and not principal.sees_only_group_calls,
+        # the centre's sample: admins and supervisors without a group (the API's rule)
+        "sample": may_draw_sample(principal),
     }
     boot: dict[str, Any] = {
         "csrf": principal.csrf_token or "",
