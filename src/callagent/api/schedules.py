@@ -11,17 +11,20 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from callagent.api.schemas import Problem
 from callagent.api.security import Db, Requires
-from callagent.auth.scopes import Scope
+from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
 from callagent.db.models import User
 from callagent.errors import ServiceError
 from callagent.planning import models as db
+from callagent.planning import pause_check as pause_check_module
 from callagent.planning import schedule as schedule_module
 from callagent.planning import schedule_service as service
 from callagent.planning.forecast import NotEnoughHistory
+from callagent.planning.pause_check import pause_flags
 from callagent.planning.rules import SLOTS_WEEK
 from callagent.planning.schedule_export import schedule_sheet
 from callagent.spreadsheets import MEDIA_TYPES, to_xlsx
@@ -313,3 +316,38 @@ def planning_adherence(
         now=datetime.now(UTC),
         group=_team(principal),
     )
+
+
+@router.get(
+    "/pauses",
+    summary="The operators paused now, each checked against their published shift's break "
+    "plan: `check` null (the plan's), `unplanned` or `over` (by `over_seconds`)",
+    description=(pause_check_module.__doc__ or "").split("\n\n", 1)[-1],
+    responses={403: {"model": Problem}},
+)
+def planning_pauses(request: Request, db_session: Db, principal: Reader) -> dict[str, Any]:
+    team = _team(principal)
+    query = select(User).where(
+        User.role == Role.OPERATOR.value, User.active.is_(True), User.state == "paused"
+    )
+    if team is not None:
+        query = query.where(User.group == team)
+    users = list(db_session.scalars(query.order_by(User.login)))
+    now = datetime.now(UTC)
+    flags = pause_flags(db_session, users, now)
+    return {
+        "at": now.isoformat(),
+        "flagged": len(flags),
+        "operators": [
+            {
+                "id": user.id,
+                "login": user.login,
+                "full_name": user.full_name,
+                "group": user.group,
+                "reason": user.state_reason,
+                "since": user.state_since.isoformat() if user.state_since else None,
+                "check": flags[user.id].to_json() if user.id in flags else None,
+            }
+            for user in users
+        ],
+    }

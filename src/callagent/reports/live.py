@@ -17,6 +17,7 @@ from callagent.auth.masking import mask_phone
 from callagent.auth.scopes import Role
 from callagent.config import Settings
 from callagent.db.models import Call, User
+from callagent.planning.pause_check import pause_flags
 from callagent.reports.kpi import Kpi
 from callagent.reports.service import kpi_report
 
@@ -78,9 +79,11 @@ def live_view(
         f"{c.node}:{c.linkedid}": c
         for c in session.scalars(select(Call).where(Call.final.is_(False)))
     }
+    flags = pause_flags(session, users, now)  # pauses off the published break plan
     operators = []
     for user in users:
         call = calls.get(user.claimed_call or "")
+        flag = flags.get(user.id)
         operators.append(
             {
                 "id": user.id,
@@ -93,6 +96,7 @@ def live_view(
                 if user.state_since
                 else None,
                 "handled_today": handled.get(user.login, 0),
+                "plan": None if flag is None else flag.to_json(),
                 "call": None
                 if call is None
                 else {
@@ -119,6 +123,7 @@ def live_view(
         "timezone": settings.timezone,
         "operators": operators,
         "counts": counts,
+        "plan_flags": len(flags),
         "waiting": [
             {
                 "position": n + 1,

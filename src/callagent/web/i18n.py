@@ -26,6 +26,7 @@ from callagent.web import i18n_recordings as recording_words
 from callagent.web import i18n_reports as report_words
 from callagent.web import i18n_schedule as schedule_words
 from callagent.web import i18n_simulation as simulation_words
+from callagent.web import i18n_teams as team_words
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -742,6 +743,7 @@ _PARTS = (
     schedule_words,
     callback_words,
     simulation_words,
+    team_words,
 )
 STRINGS: dict[Language, dict[str, str]] = {
     "ru": _merged(_RU, *(part.RU for part in _PARTS)),

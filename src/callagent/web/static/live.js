@@ -97,11 +97,22 @@
     showTeams(view.teams);
     $("#counts").textContent = Object.entries(view.counts)
       .map(([state, count]) => `${T[`state_${state}`] || state}: ${count}`)
+      .concat(view.plan_flags ? [T.live_plan_flags.replace("{count}", view.plan_flags)] : [])
       .join(" · ");
     const rows = view.operators.map((op) => {
       const state = el("td", { dataset: { state: op.state } },
         el("span", { class: "pill", text: T[`state_${op.state}`] || op.state }));
       if (op.reason) state.append(` ${T[`reason_${op.reason}`] || op.reason}`);
+      // a pause off the published break plan (planning/pause_check.py)
+      if (op.plan) {
+        state.append(el("span", {
+          class: "pill plan-flag",
+          dataset: { plan: op.plan.kind },
+          text: op.plan.kind === "over"
+            ? T.live_plan_over.replace("{time}", mmss(op.plan.over_seconds))
+            : T.live_plan_unplanned,
+        }));
+      }
       const actions = el("td");
       if (boot.can_act) {
         for (const [label, target] of [[T.live_act_pause, "paused"], [T.live_act_ready, "ready"], [T.live_act_offline, "offline"]]) {
@@ -110,7 +121,7 @@
           actions.append(button);
         }
       }
-      return el("tr", { dataset: { login: op.login } },
+      return el("tr", { dataset: op.plan ? { login: op.login, plan: op.plan.kind } : { login: op.login } },
         el("th", { scope: "row", text: op.full_name || op.login }),
         state,
         el("td", { class: "num", text: op.seconds_in_state == null ? "" : mmss(op.seconds_in_state) }),
