@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     node_takeover_seconds: float = Field(default=10.0, ge=0)
     # This instance's name in the node leases; empty: host name and HTTP port.
     instance_id: str = Field(default="", max_length=200)
+    # The waiting calls' list and who was tried for each in the database, so that any
+    # instance answers `route` in the same order: auto (on PostgreSQL; SQLite has one
+    # instance and keeps them in the router's memory), off (each instance its own order).
+    shared_routing: str = Field(default="auto", pattern=r"^(auto|off)$")
 
     trunk_endpoints: CommaList = Field(default_factory=lambda: ["PJSIP/trunk"])
 

@@ -70,6 +70,7 @@ from callagent.heap import freeze_startup_objects, thaw_startup_objects
 from callagent.logs import install_access_log_filter
 from callagent.metrics import RoutingCollector, make_registry
 from callagent.monitor import Monitor
+from callagent.node_ownership import instance_name
 from callagent.originate import Originator
 from callagent.prompts import startup_check as prompts_startup_check
 from callagent.quality.scorecard import load_scorecard
@@ -81,6 +82,7 @@ from callagent.routing.driver import StateDriver
 from callagent.routing.mirror import QueueMirror, operator_phones
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
+from callagent.routing.shared import RoutingWake, SharedCalls
 from callagent.sim.demo import Demo, demo_operators
 from callagent.sim.demo_people import DemoPeople
 from callagent.sim.recording_files import RecordingSink
@@ -179,6 +181,14 @@ def create_app(settings: Settings) -> FastAPI:
             claim_timeout=settings.claim_timeout,
         )
         node = config.ami_nodes[0].name if config.ami_nodes else config.ami_node_name
+        dsn = psycopg_dsn(settings.database_url)
+        # several instances (PostgreSQL): the waiting list and tried operators in the
+        # database, held calls woken on every instance (README, Several instances)
+        shared = None
+        if settings.shared_routing == "auto" and dsn is not None:
+            shared = SharedCalls(
+                core_engine, instance_name(settings), silence=settings.waiting_silence_seconds
+            )
         router = Router(
             book,
             node=node,
@@ -188,7 +198,13 @@ def create_app(settings: Settings) -> FastAPI:
             repeat_caller_window=settings.repeat_caller_window_minutes,
             silence=settings.waiting_silence_seconds,
             max_waiting=settings.max_waiting_calls,
+            shared=shared,
         )
+        wake: RoutingWake | None = None
+        if shared is not None and dsn is not None:
+            wake = router.wake = RoutingWake(dsn, router.woken)
+            wake.start()
+        app.state.routing_wake = wake
         driver = StateDriver(book, monitor.tracker, router, settings.no_answer_policy)
         driver.fence = monitor.ownership.fence if monitor.ownership is not None else None
         monitor.subscribers.append(driver.on_events)
@@ -213,7 +229,6 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.live = hub
         # PostgreSQL: the pages of every instance hear this one's events (LISTEN/NOTIFY)
         bridge: LiveBridge | None = None
-        dsn = psycopg_dsn(settings.database_url)
         if dsn is not None:
             bridge = LiveBridge(hub, dsn)
             bridge.start()
@@ -321,6 +336,8 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             if bridge is not None:
                 await bridge.stop()
+            if wake is not None:
+                await wake.stop()
             hub.disconnect(sessions)
             board.disconnect(sessions)
             engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -290,11 +289,10 @@ routing_router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 )
 def routing_waiting(request: Request, _: Reader) -> list[WaitingOut]:
     router_state: Router = request.app.state.router
-    now = time.monotonic()
     ordered = router_state.waiting_now()  # not the calls that stopped asking
     return [
         WaitingOut(
-            call=w.call, waiting_seconds=round(now - w.since, 1), position=i, priority=w.priority
+            call=w.call, waiting_seconds=round(w.waited, 1), position=i, priority=w.priority
         )
         for i, w in enumerate(ordered, start=1)
     ]

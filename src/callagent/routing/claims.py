@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from callagent.routing.operators import Claimed, ClaimRequest, OperatorBook
+from callagent.routing.operators import Claimed, ClaimHook, ClaimRequest, OperatorBook
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,11 @@ log = logging.getLogger(__name__)
 class ClaimBatcher:
     """Hands ``route`` requests to ``OperatorBook.claim_many`` in batches."""
 
-    def __init__(self, book: OperatorBook, *, max_batch: int = 64) -> None:
+    def __init__(
+        self, book: OperatorBook, *, max_batch: int = 64, after: ClaimHook | None = None
+    ) -> None:
         self.book = book
+        self.after = after  # in each batch's transaction (several instances' shared state)
         self.max_batch = max_batch
         self._pending: list[tuple[ClaimRequest, asyncio.Future[Claimed | None]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -42,7 +45,7 @@ class ClaimBatcher:
             del self._pending[: self.max_batch]
             try:
                 results = await asyncio.to_thread(
-                    self.book.claim_many, [request for request, _ in batch]
+                    self.book.claim_many, [request for request, _ in batch], after=self.after
                 )
             except Exception as exc:  # the database may be away: each caller hears it
                 for _, future in batch:

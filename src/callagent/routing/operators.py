@@ -148,6 +148,10 @@ class StateChange:
     reason: str
 
 
+# Called in a claim's own transaction with the (call, operator) pairs it won: the routing
+# state several instances share is written with the claim (routing/shared.py).
+ClaimHook = Callable[[Connection, list[tuple[str, int]]], None]
+
 # Called in the transaction that puts an operator into after-call work, with the call
 # that ended (its routing key, or None); returns the wrap-up deadline, or None to keep
 # the default (CALLAGENT_WRAPUP_SECONDS). The wrap-up service opens its form here.
@@ -511,14 +515,19 @@ class OperatorBook:
         return self.claim_many([ClaimRequest(call, skill, exclude)], now=now)[0]
 
     def claim_many(
-        self, requests: list[ClaimRequest], *, now: datetime | None = None
+        self,
+        requests: list[ClaimRequest],
+        *,
+        now: datetime | None = None,
+        after: ClaimHook | None = None,
     ) -> list[Claimed | None]:
         """Claims for several calls in one transaction, in the order given.
 
         The free operators are read once, longest idle first; each request gets the
         first one that fits it (skill, phone not busy, not excluded). Each claim is
         still the conditional UPDATE: when another process took that operator in the
-        meantime, the request moves on to the next candidate.
+        meantime, the request moves on to the next candidate. ``after``: run in the same
+        transaction with the calls and operators won.
         """
         now = now or utcnow()
         results: list[Claimed | None] = [None] * len(requests)
@@ -555,6 +564,8 @@ class OperatorBook:
                 candidates, complete = conn.execute(_FREE_ALL, {"now": now}).all(), True
                 busy = _busy_of(candidates)
             record_changes(conn, transitions)
+            if after is not None:
+                after(conn, [(t.call or "", t.user_id) for t in transitions])
         return results
 
     def _take_many(self, conn: Connection, calls: dict[int, str], now: datetime) -> set[int]:
@@ -590,7 +601,13 @@ class OperatorBook:
         return int(count or 0)
 
     def claim_last_operator(
-        self, call: str, *, caller: str, window: timedelta, now: datetime | None = None
+        self,
+        call: str,
+        *,
+        caller: str,
+        window: timedelta,
+        now: datetime | None = None,
+        after: ClaimHook | None = None,
     ) -> Claimed | None:
         """A repeat caller: the operator who last talked with ``caller``, if free now."""
         now = now or utcnow()
@@ -618,6 +635,8 @@ class OperatorBook:
             if not self._take_many(conn, {user_id: call}, now):
                 return None
             record_changes(conn, [_claimed(user_id, login, call, now)])
+            if after is not None:
+                after(conn, [(call, user_id)])
         return Claimed(user_id, login, endpoint)
 
     def release(

@@ -29,9 +29,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from callagent.routing import waiting as rules
 from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 from callagent.routing.claims import ClaimBatcher
 from callagent.routing.operators import ClaimRequest, OperatorBook
+from callagent.routing.shared import RENEW_SECONDS, RoutingWake, SharedCalls, Turn
 from callagent.routing.states import PAUSE_REASONS, Signal
 from callagent.tracker.tracker import endpoint_of
 
@@ -63,14 +65,38 @@ class Waiting:
     """A call the router told to wait."""
 
     call: str
-    since: float
+    since: float  # its place in line (shared: PostgreSQL's clock)
     priority: int = 0  # CALLAGENT_PRIORITY: callbacks jump ahead
     last_ask: float = 0.0
     tried: set[int] = field(default_factory=set)
     held: Held | None = None  # the dialogue waits on the line (not asking again)
+    started: float | None = None  # monotonic, for CALLAGENT_MAX_WAIT (None: ``since``)
+    topic: str | None = None
 
     def rank_key(self) -> tuple[int, float]:
-        return (-self.priority, self.since)
+        return rules.rank_key(self.priority, self.since)
+
+    @property
+    def heard(self) -> float:
+        return self.last_ask
+
+    @property
+    def is_held(self) -> bool:
+        return self.held is not None
+
+    @property
+    def began(self) -> float:
+        """When it began to wait on this process's monotonic clock."""
+        return self.since if self.started is None else self.started
+
+
+@dataclass(frozen=True)
+class WaitingView:
+    """A waiting call as the API lists it."""
+
+    call: str
+    priority: int
+    waited: float  # seconds
 
 
 class Router:
@@ -89,14 +115,20 @@ class Router:
         keepalive: float = 5.0,
         silence: float = 30.0,
         max_waiting: int = 1000,
+        shared: SharedCalls | None = None,
     ) -> None:
         self.book = book
+        # Several instances (PostgreSQL): the waiting list and who was tried live in the
+        # database, decided by the same rules (routing/waiting.py); this router keeps
+        # only its own dialogues. None: all of it in memory (one instance).
+        self.shared = shared
+        self.wake: RoutingWake | None = None  # tells the other instances (app sets it)
         self.repeat_caller_window = repeat_caller_window  # minutes; 0: off
         self.node = node
         self.dial_timeout = dial_timeout
         self.max_wait = max_wait
         self.no_answer_policy = no_answer_policy
-        self.claims = ClaimBatcher(book)
+        self.claims = ClaimBatcher(book, after=shared.claimed if shared is not None else None)
         self.waiting: dict[str, Waiting] = {}
         # A waiting call not held that has not asked for ``silence`` s has left (the
         # dialplan asks every ~10 s); at most ``max_waiting`` calls wait (then overflow).
@@ -125,6 +157,10 @@ class Router:
         self._loop: asyncio.AbstractEventLoop | None = None
         with contextlib.suppress(RuntimeError):  # built outside the loop: set on first use
             self._loop = asyncio.get_running_loop()
+        self._renewed = float("-inf")  # shared: when the held calls were last vouched for
+        self._housekeeper: asyncio.Task[None] | None = None
+        self._forgotten: list[str] = []  # shared: ended calls not yet taken off the database
+        self._forgetter: asyncio.Task[None] | None = None
         book.ready_listeners.append(self._operator_ready)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -207,20 +243,32 @@ class Router:
         """
         call = f"{self.node}:{linkedid}"
         now = time.monotonic()
-        if now - self._expired_at >= _EXPIRE_EVERY:  # _ahead skips silent calls meanwhile
-            self.expire(now)
+        shared, turn = self.shared, None
+        if shared is None and now - self._expired_at >= _EXPIRE_EVERY:
+            self.expire(now)  # _ahead skips silent calls meanwhile
         waiting = self.waiting.get(call)
         if waiting is not None:
             waiting.last_ask = now
             waiting.priority = max(waiting.priority, priority)
-        ahead = self._ahead(call, priority, now)
-        if ahead and await asyncio.to_thread(self.book.count_free) <= ahead:
-            # Calls that waited longer (or callbacks) come first: this one keeps waiting.
-            return self._wait(call, priority, now, again)
-        first_try = call not in self._tried
-        tried = self._tried.setdefault(call, set())
-        if first_try and len(self._tried) > _TRIED_MEMORY:
-            self._forget_oldest()
+        if shared is None:
+            ahead, free = self._ahead(call, priority, now), None
+        else:
+            self._start_housekeeping()
+            turn = await asyncio.to_thread(shared.turn, call, priority)
+            ahead, free = turn.ahead, turn.free
+        if ahead:
+            if free is None:
+                free = await asyncio.to_thread(self.book.count_free)
+            if rules.must_wait(ahead, free):
+                # Calls that waited longer (or callbacks) come first: this one keeps waiting.
+                return await self._wait(call, priority, now, again, turn, topic)
+        if turn is None:
+            first_try = call not in self._tried
+            tried = self._tried.setdefault(call, set())
+            if first_try and len(self._tried) > _TRIED_MEMORY:
+                self._forget_oldest()
+        else:
+            first_try, tried = turn.first, set(turn.tried)
         if previous in _NOT_ANSWERED:
             signal = (
                 Signal.NOT_ANSWERED_PAUSE
@@ -228,7 +276,10 @@ class Router:
                 else Signal.NOT_ANSWERED
             )
             reason = "no_answer" if signal == Signal.NOT_ANSWERED_PAUSE else ""
-            self._given.pop(call, None)
+            if shared is None:
+                self._given.pop(call, None)
+            else:
+                await asyncio.to_thread(shared.move_on, call)
             await asyncio.to_thread(
                 self.book.release, call, cause="route_retry", signal=signal, reason=reason
             )
@@ -239,15 +290,17 @@ class Router:
                 call,
                 caller=caller,
                 window=timedelta(minutes=self.repeat_caller_window),
+                after=shared.claimed if shared is not None else None,
             )
         if claimed is None:
             claimed = await self.claims.claim(ClaimRequest(call, topic or None, frozenset(tried)))
         if not again:
             self.decisions += 1
         if claimed is None:
-            return self._wait(call, priority, now, again)
-        tried.add(claimed.user_id)
-        self._given[call] = claimed.user_id
+            return await self._wait(call, priority, now, again, turn, topic)
+        if shared is None:  # (shared: written in the claim's transaction)
+            tried.add(claimed.user_id)
+            self._given[call] = claimed.user_id
         self.waiting.pop(call, None)
         return {
             "CALLAGENT_OPERATOR": claimed.endpoint,
@@ -260,16 +313,14 @@ class Router:
     def _ahead(self, call: str, priority: int, now: float) -> int:
         """Waiting calls that come before ``call`` (and still ask: not gone silent)."""
         mine = self.waiting.get(call)
-        key = mine.rank_key() if mine is not None else (-priority, now)
-        return sum(
-            1
-            for other in self.waiting.values()
-            if other.call != call and self._asking(other, now) and other.rank_key() < key
+        key = mine.rank_key() if mine is not None else rules.rank_key(priority, now)
+        return rules.count_ahead(
+            self.waiting.values(), call, key, now, silence=self.silence, held_lease=rules.FOREVER
         )
 
     def _asking(self, waiting: Waiting, now: float) -> bool:
         """Held on its dialogue, or asked again within ``silence`` seconds."""
-        return waiting.held is not None or now - waiting.last_ask < self.silence
+        return rules.asking(waiting, now, silence=self.silence, held_lease=rules.FOREVER)
 
     def expire(self, now: float | None = None) -> int:
         """Drop the waiting calls that stopped asking (not held); how many were dropped.
@@ -292,14 +343,28 @@ class Router:
             )
         return len(gone)
 
-    def waiting_now(self) -> list[Waiting]:
-        """The calls waiting now (not those gone silent), first in line first.
+    def waiting_now(self) -> list[WaitingView]:
+        """The calls waiting now (not those gone silent), first in line first; shared:
+        those of every instance.
 
         Safe from any thread: reads a copy of the list and changes nothing.
         """
+        if self.shared is not None:
+            return [
+                WaitingView(row.call, row.priority, waited)
+                for row, waited in self.shared.waiting_now()
+            ]
         now = time.monotonic()
         entries = [w for w in list(self.waiting.values()) if self._asking(w, now)]
-        return sorted(entries, key=lambda w: w.rank_key())
+        return [
+            WaitingView(w.call, w.priority, now - w.since)
+            for w in sorted(entries, key=lambda w: w.rank_key())
+        ]
+
+    def kept(self) -> set[str]:
+        """Every call the router keeps something of (tests: nothing is kept for ever)."""
+        mine = set(self.waiting) | set(self._tried)
+        return mine if self.shared is None else mine | self.shared.kept()
 
     def _schedule_expiry(self) -> None:
         """Expire silent calls even when no route comes to do it (the list, the gauge)."""
@@ -316,9 +381,19 @@ class Router:
         self.expire()
         self._schedule_expiry()
 
-    def _wait(self, call: str, priority: int, now: float, again: bool = False) -> dict[str, str]:
+    async def _wait(
+        self,
+        call: str,
+        priority: int,
+        now: float,
+        again: bool = False,
+        turn: Turn | None = None,
+        topic: str | None = None,
+    ) -> dict[str, str]:
         if not again:
             self.no_operator += 1
+        if turn is not None:
+            return await self._wait_shared(call, priority, now, turn, topic)
         waiting = self.waiting.get(call)
         if waiting is None:
             if len(self.waiting) >= self.max_waiting:
@@ -330,6 +405,33 @@ class Router:
             self.waiting.pop(call, None)
             return dict(_OVERFLOW)
         position = 1 + self._ahead(call, priority, now)
+        return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
+
+    async def _wait_shared(
+        self, call: str, priority: int, now: float, turn: Turn, topic: str | None
+    ) -> dict[str, str]:
+        """:meth:`_wait` on the shared list: the same rules, the rows' clock."""
+        assert self.shared is not None
+        listed = turn.listed
+        if listed is None:
+            if len(turn.rows) >= self.max_waiting:
+                self._full(now)
+                return dict(_OVERFLOW)
+            since = await asyncio.to_thread(self.shared.enter, call, topic or None, priority)
+            waited = turn.now - since if since < turn.now else 0.0
+        else:
+            since, waited = listed.since, turn.now - listed.since
+        if waited >= self.max_wait:
+            self.waiting.pop(call, None)
+            await asyncio.to_thread(self.shared.leave, [call])
+            return dict(_OVERFLOW)
+        waiting = self.waiting.get(call)
+        if waiting is None:
+            waiting = Waiting(call, since, priority, now, started=now - waited, topic=topic)
+            self.waiting[call] = waiting
+            self._schedule_expiry()
+        waiting.since = since
+        position = 1 + turn.ahead
         return {"CALLAGENT_QUEUE_POSITION": str(position), "CALLAGENT_STATUS": "wait"}
 
     def _forget_oldest(self) -> None:
@@ -364,8 +466,11 @@ class Router:
 
         The PBX's events for the earlier attempt can arrive after the dialplan asked
         again (a busy phone's ringing, under load): they must not make the operator
-        ringing once more for a call that is no longer theirs.
+        ringing once more for a call that is no longer theirs. (Shared: read from the
+        database, in the caller's worker thread.)
         """
+        if self.shared is not None:
+            return self.shared.passed_over(call, user_id)
         return user_id in self._tried.get(call, ()) and self._given.get(call) != user_id
 
     def forget(self, call: str) -> None:
@@ -392,6 +497,72 @@ class Router:
             waiting.held.answer.cancel()  # its dialogue ends (the channel is gone)
         self._tried.pop(call, None)
         self._given.pop(call, None)
+        if self.shared is not None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # a worker thread, no loop yet: straight to the database
+                self.shared.forget([call])
+                return
+            self._forgotten.append(call)  # in batches, off the dialogues' way
+            if self._forgetter is None or self._forgetter.done():
+                self._forgetter = asyncio.get_running_loop().create_task(self._forget_shared())
+
+    async def _forget_shared(self) -> None:
+        assert self.shared is not None
+        while self._forgotten:
+            calls, self._forgotten = self._forgotten[:1000], self._forgotten[1000:]
+            try:
+                await asyncio.to_thread(self.shared.forget, calls)
+            except Exception as exc:  # the database may be away: expiry bounds the rest
+                log.warning("ended calls not taken off the shared list: %s", type(exc).__name__)
+                return
+
+    # ------------------------------------------------- several instances (shared)
+
+    def _start_housekeeping(self) -> None:
+        """Shared: drop the calls nobody asks for or vouches for, every second."""
+        if self._housekeeper is None or self._housekeeper.done():
+            self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping())
+
+    async def _housekeeping(self) -> None:
+        assert self.shared is not None
+        pause = _EXPIRE_EVERY
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                _, due = await asyncio.to_thread(self.shared.expire, _TRIED_MEMORY)
+            except Exception as exc:  # the database may be away: next second
+                log.warning("shared waiting list not expired: %s", type(exc).__name__)
+                due = _EXPIRE_EVERY
+            # at least every second (other instances' rows, the tried memory), and when
+            # the next call falls silent
+            pause = min(_EXPIRE_EVERY, due + 0.01)
+
+    async def _renew(self) -> None:
+        """Shared: vouch for the calls this instance's dialogues hold (every
+        RENEW_SECONDS; another instance drops them when this one stops)."""
+        now = time.monotonic()
+        if self.shared is None or now - self._renewed < RENEW_SECONDS:
+            return
+        self._renewed = now
+        held = [
+            (w.call, w.topic, w.priority, w.since)
+            for w in list(self.waiting.values())
+            if w.held is not None
+        ]
+        try:
+            await asyncio.to_thread(self.shared.renew, held)
+        except Exception as exc:  # the database may be away: next round
+            log.warning("held calls not renewed on the shared list: %s", type(exc).__name__)
+
+    def woken(self, kind: str) -> None:
+        """Another instance said an operator became ready (``ready``) or a waiting call
+        left (``left``): ask again for the held calls here (from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._on_ready if kind == "ready" else self._kick)
 
     # ------------------------------------------------------------ held calls
 
@@ -408,7 +579,12 @@ class Router:
         if waiting is None:  # cannot happen: decide() answered wait and listed it
             return dict(_OVERFLOW)
         waiting.held = held
+        served = False
         try:
+            if self.shared is not None:  # held from now: vouched for, not asked again
+                await asyncio.to_thread(
+                    self.shared.renew, [(call, waiting.topic, waiting.priority, waiting.since)]
+                )
             if position:
                 await session.command(f'SAY NUMBER {position} ""')
             await session.command(f"SET MUSIC ON {music}")
@@ -417,7 +593,7 @@ class Router:
             if self._ready_seen != seen:
                 self._kick()  # an operator became ready while this call asked
             while True:
-                remaining = waiting.since + self.max_wait - time.monotonic()
+                remaining = waiting.began + self.max_wait - time.monotonic()
                 if remaining <= 0:
                     answer = dict(_OVERFLOW)
                     break
@@ -425,6 +601,7 @@ class Router:
                     if held.answer.cancelled():
                         raise AgiHangup("the call ended while it waited")
                     answer = held.answer.result()
+                    served = True
                     break
                 await session.command("NOOP")  # a dead socket or channel shows now
                 if session.hung_up:
@@ -438,9 +615,18 @@ class Router:
             if self.waiting.get(call) is waiting:
                 self.waiting.pop(call, None)
                 self._kick()  # who was behind this call may be served now
+            if self.shared is not None and not served:
+                # off the shared list; those behind it on other instances may go now
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.shared.leave, [call])
+                if self.wake is not None:
+                    self.wake.send("left")
 
     def _operator_ready(self) -> None:
-        """The book's hook, in the thread that committed: wake the held calls."""
+        """The book's hook, in the thread that committed: wake the held calls (shared:
+        those of every instance)."""
+        if self.wake is not None:
+            self.wake.send("ready")
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -466,6 +652,7 @@ class Router:
         """Serve the held calls until none is left."""
         while True:
             self._kicked.clear()
+            await self._renew()
             await self._serve()
             if not any(w.held is not None for w in self.waiting.values()):
                 return
@@ -520,11 +707,15 @@ class Router:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        task, self._dispatcher = self._dispatcher, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._dispatcher, self._housekeeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._dispatcher = self._housekeeper = None
+        if self._forgetter is not None:  # the ended calls still to take off
+            with contextlib.suppress(Exception):
+                await self._forgetter
 
     # ---------------------------------------------------------- feature codes
 

@@ -48,6 +48,10 @@ def planning_page(
     lang: Annotated[str | None, Query(description="page language: ru, uk or en")] = None,
     week: Annotated[date | None, Query(description="the schedule's week (its Monday)")] = None,
     day: Annotated[int, Query(ge=0, le=6, description="the schedule's day shown (0 Monday)")] = 0,
+    team: Annotated[
+        str | None,
+        Query(max_length=64, description="the coverage chart of this team (built per team)"),
+    ] = None,
 ) -> Response:
     settings = request.app.state.settings
     zone = ZoneInfo(settings.timezone)
@@ -55,6 +59,7 @@ def planning_page(
     words = page["t"]
     first = start or datetime.now(zone).date()
     minutes = int(interval) if interval else settings.planning_interval_minutes
+    chart_team = team
     team = principal.group if principal.sees_only_group_calls else None
     context: dict[str, Any] = {
         **page,
@@ -107,6 +112,7 @@ def planning_page(
         writer=Scope.SCHEDULES_WRITE in principal.scopes,
         lang=page["lang"],
         csrf=principal.csrf_token or "",
+        chart_team=chart_team,
     )
     return templates.TemplateResponse(request, "planning.html", context, headers=PAGE_HEADERS)
 

@@ -30,8 +30,10 @@ def schedule_context(
     writer: bool,
     lang: str,
     csrf: str,
+    chart_team: str | None = None,
 ) -> dict[str, Any]:
-    """What the template shows of the week of ``week`` and its day ``day``."""
+    """What the template shows of the week of ``week`` and its day ``day``;
+    ``chart_team``: the coverage chart of that team (a schedule built per team)."""
     data = service.view(db, settings, week, group=team)
     context: dict[str, Any] = {
         "week": week.isoformat(),
@@ -61,8 +63,27 @@ def schedule_context(
     )
     first = day * SLOTS_DAY
     labels = [f"{(k * 15) // 60:02d}:{(k * 15) % 60:02d}" for k in range(SLOTS_DAY)]
-    required = data["required"][first : first + SLOTS_DAY]
-    working = data["working"][first : first + SLOTS_DAY]
+    teams = {one["team"]: one for one in data["teams"]}
+    # a team's supervisor sees their team's chart; others the whole centre's or a team's
+    shown = team if team in teams else chart_team if chart_team in teams else None
+    source = teams[shown] if shown is not None else data
+    required = source["required"][first : first + SLOTS_DAY]
+    working = source["working"][first : first + SLOTS_DAY]
+    context["chart_team"] = shown
+    context["teams"] = [
+        {
+            **one,
+            "name": one["team"] or words["sch_team_none"],
+            "share_text": f"{100 * one['share']:.0f} %"
+            + (f" ({words['sch_share_' + one['share_source']]})" if one["share_source"] else ""),
+        }
+        for one in data["teams"]
+    ]
+    title = (
+        words["sch_coverage_team"].format(team=shown or words["sch_team_none"])
+        if shown is not None
+        else words["sch_coverage"]
+    )
     context["chart"] = (
         line_chart(
             labels,
@@ -70,7 +91,7 @@ def schedule_context(
                 Series(words["sch_required"], "#c0392b", [float(v) for v in required]),
                 Series(words["sch_working"], "#1f5fbf", [float(v) for v in working]),
             ],
-            title=words["sch_coverage"],
+            title=title,
             axes=Axes(x=words["plan_interval_start"], y=words["plan_agents_axis"]),
             chart_id="chart-coverage",
         )

@@ -1315,7 +1315,9 @@
         try {
           await post("/operator/language", { language: button.dataset.lang });
         } finally {
-          window.location.assign(url.toString());
+          // the same address with a #fragment would only scroll: load it again
+          if (url.toString() === window.location.href) window.location.reload();
+          else window.location.assign(url.toString());
         }
       });
     }
