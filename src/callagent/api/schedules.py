@@ -19,6 +19,7 @@ from callagent.auth.scopes import Role, Scope
 from callagent.auth.service import Principal, audit
 from callagent.db.models import User
 from callagent.errors import ServiceError
+from callagent.planning import adherence_period as adherence_period_module
 from callagent.planning import models as db
 from callagent.planning import pause_check as pause_check_module
 from callagent.planning import schedule as schedule_module
@@ -351,3 +352,30 @@ def planning_pauses(request: Request, db_session: Db, principal: Reader) -> dict
             for user in users
         ],
     }
+
+
+@router.get(
+    "/adherence/period",
+    summary="Schedule adherence over a period per operator: shifts, absences, late "
+    "log-ins, early log-outs, minutes off the plan, the share in the planned state",
+    description=(adherence_period_module.__doc__ or "").split("\n\n", 1)[-1],
+    responses={403: {"model": Problem}, 422: {"model": Problem}},
+)
+def planning_adherence_period(
+    request: Request,
+    db_session: Db,
+    principal: Reader,
+    first: Annotated[date, Query(alias="from", description="the first day, centre's clock")],
+    last: Annotated[date, Query(alias="to", description="the last day (included)")],
+) -> dict[str, Any]:
+    try:
+        return adherence_period_module.adherence_period(
+            db_session,
+            request.app.state.settings,
+            first=first,
+            last=last,
+            now=datetime.now(UTC),
+            group=_team(principal),
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None

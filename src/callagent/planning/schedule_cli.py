@@ -1,5 +1,5 @@
-"""``callagent plan schedule build|show|replan|adherence|export``: the week's schedule
-for people (a table) and for cron (``--json``, the API's JSON)."""
+"""``callagent plan schedule build|show|replan|adherence|adherence-period|export``: the
+week's schedule for people (a table) and for cron (``--json``, the API's JSON)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 
 from callagent.cli_support import sessions_or_exit, settings_or_exit
 from callagent.planning import schedule_service as service
+from callagent.planning.adherence_period import adherence_period
 from callagent.planning.forecast import NotEnoughHistory
 from callagent.planning.schedule_export import schedule_sheet
 from callagent.spreadsheets import to_xlsx
@@ -132,6 +133,38 @@ def adherence_command(
             f"{row['operator']:<16} {row['from']}-{row['to']}  late {row['late_seconds'] // 60} min"
             f"  early {row['early_seconds'] // 60} min  adherence {100 * row['adherence']:.1f} %"
             f"  exceptions {len(row['exceptions'])}"
+        )
+
+
+@app.command("adherence-period")
+def adherence_period_command(
+    first: Annotated[str, typer.Option("--from", help="the first day, YYYY-MM-DD")],
+    last: Annotated[str, typer.Option("--to", help="the last day, YYYY-MM-DD")],
+    as_json: AsJson = False,
+) -> None:
+    """Each operator's adherence totals over --from to --to."""
+    settings = settings_or_exit()
+    with sessions_or_exit(settings)() as session:
+        try:
+            data = adherence_period(
+                session,
+                settings,
+                first=_day(first, "--from"),
+                last=_day(last, "--to"),
+                now=datetime.now(UTC),
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for row in [*data["rows"], {**data["total"], "operator": "total"}]:
+        typer.echo(
+            f"{row['operator']:<16} shifts {row['shifts']}  absent {row['absent']}"
+            f"  late {row['late']} ({row['late_seconds'] // 60} min)"
+            f"  early {row['early']} ({row['early_seconds'] // 60} min)"
+            f"  off plan {row['off_plan_seconds'] // 60} min"
+            f"  adherence {100 * row['adherence']:.1f} %"
         )
 
 

@@ -176,7 +176,10 @@ def reports_page(
             db, principal, period=Period(first, last, since, until, zone)
         ),
         # the timeline day's schedule adherence (issue #14): states against the plan
-        "adherence": adherence_section(db, settings, words, day=shown, team=team),
+        # and the period's per operator
+        "adherence": adherence_section(
+            db, settings, words, day=shown, team=team, first=first, last=last
+        ),
         "export_query": urlencode(
             {
                 "since": since.isoformat(),
