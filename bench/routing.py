@@ -10,7 +10,10 @@ process, as in production; this process plays Asterisk. Measured in one run:
   service    route in the whole service (uvicorn, simulator AMI, webhooks, live hubs,
              sweeps) on SQLite: what runs around routing must not slow it (issue #15)
   postgres   the same as sqlite on PostgreSQL (CALLAGENT_BENCH_POSTGRES_URL or
-             ..._TEST_...)
+             ..._TEST_...), with the waiting list and tried operators shared in the
+             database as the service keeps them there (issue #16)
+  pg x2      two such server processes on the one PostgreSQL, the requests
+             alternating between them (several instances, issue #16)
 
 For each database: p50/p99 latency at an open-loop 200 decisions/s, and the highest
 rate sustained with p99 under 50 ms.
@@ -45,13 +48,14 @@ DURATION = 4.0
 RATES = (50, 100, 200, 300, 400, 500, 600, 700, 850, 1000, 1200, 1400, 2000, 2800, 4000)
 
 
-def _serve(url: str | None, port_queue: Any) -> None:
+def _serve(url: str | None, port_queue: Any, name: str = "bench") -> None:
     """The server process: FastAGI with the real router (or a fixed answer)."""
     from callagent.db.session import make_engine, make_sessionmaker
     from callagent.heap import freeze_startup_objects
     from callagent.routing.agi import AgiSession, FastAgiServer
     from callagent.routing.operators import OperatorBook
     from callagent.routing.router import Router
+    from callagent.routing.shared import SharedCalls
     from callagent.routing.states import Signal
 
     async def main() -> None:
@@ -71,8 +75,11 @@ def _serve(url: str | None, port_queue: Any) -> None:
 
             server = FastAgiServer({"route": fixed}, port=0)
         else:
-            book = OperatorBook(make_sessionmaker(make_engine(url)), skip_seconds=0)
-            router = Router(book, node="pbx1")
+            engine = make_engine(url)
+            book = OperatorBook(make_sessionmaker(engine), skip_seconds=0)
+            # PostgreSQL: shared routing state, as the service keeps it (several instances)
+            shared = SharedCalls(engine, name) if url.startswith("postgresql") else None
+            router = Router(book, node="pbx1", shared=shared)
             ended: list[str] = []
 
             async def route_and_free(session: AgiSession) -> None:
@@ -192,23 +199,47 @@ async def open_loop(port: int, rate: float, duration: float) -> tuple[list[float
     return latencies, errors
 
 
+async def open_loop_many(
+    ports: list[int], rate: float, duration: float
+) -> tuple[list[float], list[str]]:
+    """:func:`open_loop` with the requests alternating between ``ports``."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    tasks = []
+    start = time.perf_counter()
+    for n in range(int(rate * duration)):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        port = ports[n % len(ports)]
+        tasks.append(asyncio.create_task(one(port, latencies, errors)))
+    await asyncio.gather(*tasks)
+    return latencies, errors
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def measure(name: str, url: str | None) -> dict[str, Any]:
-    """The FastAGI server alone (with the router on ``url``, or a fixed answer)."""
+def measure(name: str, url: str | None, instances: int = 1) -> dict[str, Any]:
+    """The FastAGI server alone (with the router on ``url``, or a fixed answer); with
+    ``instances`` > 1, that many server processes on the one database."""
     ctx = multiprocessing.get_context("spawn")
     ports: Any = ctx.Queue()
-    server = ctx.Process(target=_serve, args=(url, ports), daemon=True)
-    server.start()
-    port = ports.get(timeout=60)
+    servers = [
+        ctx.Process(target=_serve, args=(url, ports, f"bench{n}"), daemon=True)
+        for n in range(instances)
+    ]
+    for server in servers:
+        server.start()
+    found = [ports.get(timeout=60) for _ in servers]
     try:
-        return measure_port(name, port)
+        return measure_port(name, found[0], found)
     finally:
-        server.terminate()
-        server.join(5)
+        for server in servers:
+            server.terminate()
+            server.join(5)
 
 
 def measure_service(url: str) -> dict[str, Any]:
@@ -237,13 +268,15 @@ def measure_service(url: str) -> dict[str, Any]:
         server.join(10)
 
 
-def measure_port(name: str, port: int) -> dict[str, Any]:
-    """The sustained rate (p99 < 50 ms) and p50/p99 at OPEN_LOOP_RATE of ``port``."""
-    asyncio.run(open_loop(port, 50, 1.0))  # warm up
+def measure_port(name: str, port: int, ports: list[int] | None = None) -> dict[str, Any]:
+    """The sustained rate (p99 < 50 ms) and p50/p99 at OPEN_LOOP_RATE of ``port`` (or of
+    ``ports`` in turn)."""
+    targets = ports or [port]
+    asyncio.run(open_loop_many(targets, 50, 1.0))  # warm up
     best = 0.0
     for rate in RATES:
         for _ in range(2):  # a second try: one stall of a shared machine is not a limit
-            lat, err = asyncio.run(open_loop(port, rate, 2.0))
+            lat, err = asyncio.run(open_loop_many(targets, rate, 2.0))
             ok = not err and pct(lat, 0.99) < 50.0
             print(f"  {name:<8} {rate:>5}/s: p99 {pct(lat, 0.99):7.1f} ms, errors {len(err)}")
             if ok:
@@ -253,7 +286,7 @@ def measure_port(name: str, port: int) -> dict[str, Any]:
             break
         best = rate
     time.sleep(3.0)  # let a saturated server drain before the fixed-rate run
-    lat, err = asyncio.run(open_loop(port, OPEN_LOOP_RATE, DURATION))
+    lat, err = asyncio.run(open_loop_many(targets, OPEN_LOOP_RATE, DURATION))
     result: dict[str, Any] = {
         "p50_ms": pct(lat, 0.5),
         "p99_ms": pct(lat, 0.99),
@@ -304,6 +337,13 @@ def main() -> int:
             results["postgres"] = measure("postgres", url)
         finally:
             drop()
+        url, drop = postgres_url() or (url, drop)
+        try:
+            prepare(url)
+            print("route on two instances, one PostgreSQL ...")
+            results["pg x2"] = measure("pg x2", url, instances=2)
+        finally:
+            drop()
     else:
         print("postgres: skipped (set CALLAGENT_BENCH_POSTGRES_URL)")
     fixed = results["fixed"]["sustained_per_s"] or 1
@@ -311,7 +351,7 @@ def main() -> int:
     proc = results["process"]
     ratio = proc["per_s"] / fixed
     print(f"{'process':<10}{proc['p50_ms']:>9.1f}{'':>9}{proc['per_s']:>13.0f}{ratio:>9.3f}")
-    for name in ("fixed", "sqlite", "service", "postgres"):
+    for name in ("fixed", "sqlite", "service", "postgres", "pg x2"):
         if name in results:
             row = results[name]
             print(

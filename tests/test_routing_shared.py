@@ -34,7 +34,7 @@ from callagent.auth.service import create_token, create_user
 from callagent.db.models import Base, OperatorStateChange
 from callagent.db.routing_models import RoutingTried, WaitingCall
 from callagent.db.session import make_engine, make_sessionmaker
-from callagent.routing.shared import HELD_LEASE
+from callagent.routing.shared import HELD_LEASE, SharedCalls
 from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import AmiServer
 from tests.conftest import wait_for
@@ -331,3 +331,34 @@ def test_migration_0023_is_the_model(pg_url: str) -> None:  # noqa: F811
         engine.dispose()
     assert [d for d in diff if "waiting_calls" in repr(d) or "routing_tried" in repr(d)] == []
     assert {"waiting_calls", "routing_tried"} <= set(Base.metadata.tables)
+
+
+def test_the_shared_list_orders_vouches_and_forgets(pg_url: str) -> None:  # noqa: F811
+    """routing/shared.py on its own: two instances' calls in one order; a held call
+    whose instance stops vouching stops counting and is dropped; vouched for again (the
+    instance was only slow) it is back in its place; tried operators go with the call."""
+    engine = make_engine(pg_url)
+    try:
+        a = SharedCalls(engine, "a", silence=30.0, held_lease=0.3)
+        b = SharedCalls(engine, "b", silence=30.0, held_lease=0.3)
+        x = a.enter("pbx1:x", None, 0)
+        a.renew([("pbx1:x", None, 0, x)])  # held on A
+        b.enter("pbx1:y", None, 0)  # told wait on B
+        assert b.turn("pbx1:z", 0).ahead == 2  # a newcomer: behind both
+        assert b.turn("pbx1:y", 0).ahead == 1
+        assert b.turn("pbx1:z", 5).ahead == 0  # a call-back goes first
+        time.sleep(0.4)  # A stopped vouching for x
+        assert b.turn("pbx1:y", 0).ahead == 0
+        assert b.expire()[0] == 1 and [r.call for r, _ in b.waiting_now()] == ["pbx1:y"]
+        a.renew([("pbx1:x", None, 0, x)])  # A was only slow: x is back, first
+        assert [r.call for r, _ in b.waiting_now()] == ["pbx1:x", "pbx1:y"]
+        with engine.begin() as conn:
+            SharedCalls.claimed(conn, [("pbx1:y", 7)])  # y got operator 7: off the list
+        assert [r.call for r, _ in a.waiting_now()] == ["pbx1:x"]
+        assert a.turn("pbx1:y", 0).tried == {7} and not a.passed_over("pbx1:y", 7)
+        a.move_on("pbx1:y")  # 7 did not answer
+        assert a.passed_over("pbx1:y", 7)
+        b.forget(["pbx1:x", "pbx1:y"])
+        assert a.kept() == set()
+    finally:
+        engine.dispose()

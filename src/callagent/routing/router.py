@@ -33,7 +33,7 @@ from callagent.routing import waiting as rules
 from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 from callagent.routing.claims import ClaimBatcher
 from callagent.routing.operators import ClaimRequest, OperatorBook
-from callagent.routing.shared import RENEW_SECONDS, RoutingWake, SharedCalls, Turn
+from callagent.routing.shared import RENEW_SECONDS, RoutingWake, Row, SharedCalls, Turn
 from callagent.routing.states import PAUSE_REASONS, Signal
 from callagent.tracker.tracker import endpoint_of
 
@@ -413,6 +413,14 @@ class Router:
         """:meth:`_wait` on the shared list: the same rules, the rows' clock."""
         assert self.shared is not None
         listed = turn.listed
+        mine = self.waiting.get(call)
+        if listed is None and mine is not None and mine.held is not None:
+            # held here but off the list (this instance was too slow to vouch for it):
+            # back on it with its place
+            await asyncio.to_thread(
+                self.shared.renew, [(call, mine.topic, mine.priority, mine.since)]
+            )
+            listed = Row(call, mine.priority, mine.since, turn.now, True)
         if listed is None:
             if len(turn.rows) >= self.max_waiting:
                 self._full(now)
