@@ -1,8 +1,9 @@
 """A group's supervisor sees their group's call-backs (issue #13), on SQLite and PostgreSQL
 over real HTTP sessions: those given to or last taken by one of the group's operators and
 those nobody has taken yet; another group's task is not listed, not counted, not shown
-(403) and not reassigned (403, nothing changed); the page lists the same; a supervisor
-without a group sees every task."""
+(403) and not reassigned (403, nothing changed); the page lists the same; the
+time-to-call-back KPI (API, the call-backs page, the reports page) counts the group's
+requests; a supervisor without a group sees every task."""
 
 from __future__ import annotations
 
@@ -85,6 +86,16 @@ async def test_a_groups_supervisor_sees_the_groups_call_backs(db_url: str) -> No
                 assert f'data-task="{task_id}"' in html
             assert f'data-task="{tasks["failed"]}"' not in html
             assert tab_count(html, "failed") == 0 and tab_count(html, "done") == 1
+            # the time to call back: the group's requests (the south's failed one left
+            # out), in the API, on the call-backs page and on the reports page
+            kpi = (await lead.get("/api/v1/callbacks/kpi")).json()
+            assert (kpi["requested"], kpi["reached"], kpi["failed"]) == (4, 1, 0)
+            assert 'data-figure="requested">4<' in html
+            assert 'data-figure="failed">0<' in html
+            reports = await lead.get("/supervisor/reports", headers={"Accept": "text/html"})
+            assert reports.status_code == 200
+            shown = reports.text[reports.text.index('id="callbacks-kpi"') :]
+            assert 'data-figure="requested">4<' in shown and 'data-figure="failed">0<' in shown
             # a supervisor without a group: every task
             everything = (await chief.get("/api/v1/callbacks")).json()
             assert everything["total"] == 5 and everything["counts"]["failed"] == 1
@@ -93,3 +104,5 @@ async def test_a_groups_supervisor_sees_the_groups_call_backs(db_url: str) -> No
             ).text
             assert f'data-task="{tasks["failed"]}"' in chief_html
             assert tab_count(chief_html, "failed") == 1
+            assert (await chief.get("/api/v1/callbacks/kpi")).json()["requested"] == 5
+            assert 'data-figure="requested">5<' in chief_html

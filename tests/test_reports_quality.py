@@ -2,21 +2,26 @@
 and PostgreSQL: the period's quality score per operator, team, criterion and day with
 the trend drawn as SVG on the server and the most frequent errors, the same figures as
 ``GET /api/v1/quality/report``; a group's supervisor sees their group's only; the
-call-backs' time from request to call-back as ``GET /api/v1/callbacks/kpi`` gives it;
-Ukrainian and English words."""
+call-backs' time from request to call-back as ``GET /api/v1/callbacks/kpi`` gives it (a
+group's supervisor: their group's); the quality part's XLSX and CSV export (the page's
+link, the API's figures, the group's only, audited); Ukrainian and English words."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 
 from callagent.auth.scopes import ROLE_SCOPES, Role
 from callagent.auth.service import Principal, create_user
-from callagent.db.models import Call
+from callagent.callbacks.models import CallbackTask
+from callagent.db.models import AuditEntry, Call
 from callagent.quality.scoring import Answer
 from callagent.quality.service import evaluate
 from tests.conftest import RunningService, running_service
@@ -101,15 +106,19 @@ async def test_quality_and_call_backs_in_the_reports_page(
         first, second = today - timedelta(days=2), today - timedelta(days=1)
         add_person(service, "ivanova", Role.OPERATOR, "Иванова Мария", group="north",
                    phone="PJSIP/op1001")  # fmt: skip
-        add_person(service, "sidorov", Role.OPERATOR, "Сидоров Иван", group="south",
-                   phone="PJSIP/op1002")  # fmt: skip
+        sidorov = add_person(service, "sidorov", Role.OPERATOR, "Сидоров Иван", group="south",
+                             phone="PJSIP/op1002")  # fmt: skip
         qa = add_person(service, "petrov", Role.EVALUATOR, "Петров Пётр")
         add_person(service, "orlova", Role.SUPERVISOR, "Орлова Ольга")
         add_person(service, "kozlova", Role.SUPERVISOR, "Козлова Анна", group="north")
         evaluated_call(service, 1, first, "PJSIP/op1001", qa)  # 100
         evaluated_call(service, 2, second, "PJSIP/op1001", qa, correct_information="partial")
         evaluated_call(service, 3, second, "PJSIP/op1002", qa, greeting="no")  # 90
-        seed(service)  # call-backs requested today: 5, one reached after 300 s
+        tasks = seed(service)  # call-backs requested today: 5, one reached after 300 s
+        with service.app.state.sessions.begin() as db:  # type: ignore[attr-defined]
+            failed = db.get(CallbackTask, tasks["failed"])
+            assert failed is not None
+            failed.last_operator_id = sidorov  # the south called: not the north's
         query = f"from={first.isoformat()}&to={today.isoformat()}"
         api = (await service.client.get(f"/api/v1/quality/report?{query}&by=day")).json()
         kpi = (await service.client.get(f"/api/v1/callbacks/kpi?{query}")).json()
@@ -157,6 +166,28 @@ async def test_quality_and_call_backs_in_the_reports_page(
             await expect(figures.locator('[data-figure="reached"]')).to_have_text("1")
             await expect(figures.locator('[data-figure="failed"]')).to_have_text("1")
             await expect(figures.locator('[data-figure="median"]')).to_have_text("5:00")
+            # the quality part's tables as XLSX: the API's figures, titles in Russian
+            href = await page.locator("#quality-export-xlsx").get_attribute("href")
+            assert href == (
+                f"/api/v1/quality/report/export?format=xlsx&from={first}&to={today}&by=day&lang=ru"
+            )
+            got = await page.request.get(service.base_url + href)
+            assert got.ok, await got.text()
+            book = openpyxl.load_workbook(io.BytesIO(await got.body()), read_only=True)
+            assert book.sheetnames == [
+                "По операторам", "По группам", "Тренд", "По критериям", "Частые ошибки"
+            ]  # fmt: skip
+            rows = list(book["По операторам"].values)
+            assert rows[1] == ("Оператор", "Оценок", "Средняя оценка, %", "Критичных")
+            assert rows[2:] == [
+                *((o["name"], o["evaluations"], o["average"], o["critical"])
+                  for o in api["operators"]),
+                ("Итого", 3, api["average"], 0),
+            ]  # fmt: skip
+            trend = list(book["Тренд"].values)
+            assert [row[2] for row in trend[2:]] == [100.0, 87.5, api["average"]]
+            errors = list(book["Частые ошибки"].values)
+            assert ("Полная и верная информация", "нет", 1) in errors
             await page.screenshot(
                 path=str(ARTIFACTS / f"reports-quality-{backend(db_url)}.png"), full_page=True
             )
@@ -179,6 +210,26 @@ async def test_quality_and_call_backs_in_the_reports_page(
 
         async with page_of(browser, f"reports-quality-group-{backend(db_url)}") as page:
             await log_in(page, service, "kozlova", query)  # north's supervisor
+            # the call-backs: the north's and nobody's (the south's failed one left out)
+            figures = page.locator("#callbacks-kpi")
+            await expect(figures.locator('[data-figure="requested"]')).to_have_text("4")
+            await expect(figures.locator('[data-figure="failed"]')).to_have_text("0")
+            # the export: the group's evaluations only, as CSV with English titles
+            href = await page.locator("#quality-export-csv").get_attribute("href")
+            assert href is not None
+            got = await page.request.get(service.base_url + href.replace("lang=ru", "lang=en"))
+            assert got.ok, await got.text()
+            text = (await got.body()).decode("utf-8-sig")
+            assert "Operator;Evaluations;Average score, %;Critical" in text.splitlines()
+            assert "Иванова Мария;2;92.5;0" in text and "Сидоров" not in text
+            with service.app.state.sessions() as db:  # type: ignore[attr-defined]
+                exports = db.scalars(
+                    select(AuditEntry).where(AuditEntry.action == "quality.report_export")
+                ).all()
+                assert [(e.actor, e.detail["format"], e.rows) for e in exports] == [
+                    ("user:orlova", "xlsx", 3),
+                    ("user:kozlova", "csv", 2),
+                ]
             await expect(page.locator("#quality-summary")).to_have_text(
                 "Оценок за период: 2, средняя оценка 92,5 %."
             )

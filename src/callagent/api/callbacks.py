@@ -219,7 +219,7 @@ def callbacks_kpi(
 ) -> KpiOut:
     zone = ZoneInfo(request.app.state.settings.timezone)
     first, last, since, until = picked_days(date_from, date_to, zone, longest=MAX_DAYS)
-    figures = kpi(db, start=since, end=until)
+    figures = kpi(db, start=since, end=until, team=team_of(db, principal))
     return KpiOut(first_day=first, last_day=last, **figures.as_dict())
 
 

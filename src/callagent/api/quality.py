@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import Response as HttpResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,10 +28,11 @@ from callagent.api.calls import may_see_call
 from callagent.api.schemas import BodyId, Problem
 from callagent.api.security import Db, Requires
 from callagent.auth.scopes import Role, Scope
-from callagent.auth.service import Principal
+from callagent.auth.service import Principal, audit
 from callagent.db.models import Call, User
 from callagent.errors import ServiceError
 from callagent.languages import language_of
+from callagent.quality.export import csv_sheets, report_sheets
 from callagent.quality.models import (
     Assignment,
     Evaluation,
@@ -38,7 +40,7 @@ from callagent.quality.models import (
     Response,
     ScorecardVersion,
 )
-from callagent.quality.reports import build, load_rows
+from callagent.quality.reports import build, load_rows, trend_step
 from callagent.quality.sampling import SampleFilter, sample_week, week_of
 from callagent.quality.scorecard import Scorecard
 from callagent.quality.scoring import MAX_COMMENT, Answer
@@ -54,6 +56,8 @@ from callagent.quality.service import (
 )
 from callagent.reports.periods import picked_days
 from callagent.routing.operators import utcnow
+from callagent.spreadsheets import MEDIA_TYPES, to_csv, to_xlsx
+from callagent.web.i18n import strings
 
 router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
 Reader = Annotated[Principal, Depends(Requires(Scope.QUALITY_READ))]
@@ -633,30 +637,27 @@ def dispute_resolve(
     return ResponseOut.model_validate(row, from_attributes=True)
 
 
-@router.get(
-    "/report",
-    summary="Scores per operator, team, period (trend), criterion; frequent errors; the "
-    "calibration's spread per criterion",
-    responses=_ERRORS,
-)
-def report(
+ReportBy = Literal["day", "week", "month"]
+
+
+def _report(
     request: Request,
-    db: Db,
-    principal: Reader,
-    date_from: Annotated[Day | None, Query(alias="from", description="calls from this day")] = None,
-    date_to: Annotated[Day | None, Query(alias="to", description="calls to this day")] = None,
-    by: Annotated[
-        Literal["day", "week", "month"], Query(description="the trend's period")
-    ] = "week",
-    lang: Annotated[str | None, Query(description="titles in ru, uk or en")] = None,
+    db: Session,
+    principal: Principal,
+    date_from: date | None,
+    date_to: date | None,
+    by: ReportBy | None,
+    language: str,
 ) -> dict[str, Any]:
+    """The quality report of the days for the principal's circle (``circle_of``), names
+    and titles filled in: what ``/report`` answers and ``/report/export`` writes."""
     zone = _zone(request)
     first, last, since, until = picked_days(date_from, date_to, zone, longest=MAX_DAYS)
+    step = by or trend_step(first, last)
     rows = load_rows(db, circle=circle_of(db, principal), since=since, until=until)
-    out = build(rows, zone=zone, by=by)
+    out = build(rows, zone=zone, by=step)
     names = _names(db)
     card = scorecard(request)
-    language = language_of(lang)
     # the criteria in the scorecard's order (an older version's last, by id)
     order = {c.id: i for i, c in enumerate(card.criteria)}
     out["criteria"].sort(key=lambda row: (order.get(row["item_id"], len(order)), row["item_id"]))
@@ -668,7 +669,70 @@ def report(
     for row in out["operators"]:
         row["name"] = names.get(row["operator_id"] or 0, "")
     out["pass_mark"] = card.pass_mark
-    out["first_day"], out["last_day"], out["by"] = first.isoformat(), last.isoformat(), by
+    out["first_day"], out["last_day"], out["by"] = first.isoformat(), last.isoformat(), step
     if principal.role == Role.OPERATOR:
         out["calibration"] = {"calls": [], "criteria": []}  # the evaluators' business
     return out
+
+
+FromDay = Annotated[Day | None, Query(alias="from", description="calls from this day")]
+ToDay = Annotated[Day | None, Query(alias="to", description="calls to this day")]
+
+
+@router.get(
+    "/report",
+    summary="Scores per operator, team, period (trend), criterion; frequent errors; the "
+    "calibration's spread per criterion",
+    responses=_ERRORS,
+)
+def report(
+    request: Request,
+    db: Db,
+    principal: Reader,
+    date_from: FromDay = None,
+    date_to: ToDay = None,
+    by: Annotated[ReportBy, Query(description="the trend's period")] = "week",
+    lang: Annotated[str | None, Query(description="titles in ru, uk or en")] = None,
+) -> dict[str, Any]:
+    return _report(request, db, principal, date_from, date_to, by, language_of(lang))
+
+
+@router.get(
+    "/report/export",
+    summary="The quality report as XLSX or CSV (the reports page's quality part; audited)",
+    description="The tables of the reports page's *Service quality* part for the same days "
+    "and circle as `/report` (a group's supervisor: their group's; a QA evaluator: the calls "
+    "given to them; operators: their own): a sheet each for operators, teams, the trend "
+    "(`by`; default as the page: days up to 31 days, weeks up to 184, months beyond), "
+    "criteria and frequent errors, column titles in `lang`, scores in percent, cells never "
+    "formulas (CSV: the tables one after another). Every export is written to the audit log.",
+    response_class=HttpResponse,
+    responses=_ERRORS,
+)
+def report_export(
+    request: Request,
+    db: Db,
+    principal: Reader,
+    date_from: FromDay = None,
+    date_to: ToDay = None,
+    by: Annotated[ReportBy | None, Query(description="the trend's period")] = None,
+    fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "xlsx",
+    lang: Annotated[Literal["ru", "uk", "en"], Query(description="titles' language")] = "ru",
+) -> HttpResponse:
+    out = _report(request, db, principal, date_from, date_to, by, lang)
+    sheets = report_sheets(out, words=strings(lang), lang=lang)
+    data = to_csv(csv_sheets(sheets)) if fmt == "csv" else to_xlsx(sheets)
+    audit(
+        db,
+        principal=principal,
+        action="quality.report_export",
+        detail={"from": out["first_day"], "to": out["last_day"], "by": out["by"], "format": fmt},
+        rows=out["evaluations"],
+    )
+    db.commit()
+    first, last = out["first_day"].replace("-", ""), out["last_day"].replace("-", "")
+    return HttpResponse(
+        data,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="quality_{first}_{last}.{fmt}"'},
+    )

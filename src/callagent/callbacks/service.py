@@ -508,12 +508,19 @@ def time_to_callback(seconds: list[float], statuses: list[str]) -> Kpi:
     )
 
 
-def kpi(session: Session, *, start: datetime, end: datetime) -> Kpi:
-    """Time from request to call-back for the requests made in [start, end)."""
+def kpi(
+    session: Session, *, start: datetime, end: datetime, team: tuple[int, ...] | None = None
+) -> Kpi:
+    """Time from request to call-back for the requests made in [start, end); ``team``: a
+    group's view (:func:`team_where`: the tasks the list shows a group's supervisor)."""
     rows = session.execute(
         select(CallbackTask.status, CallbackTask.answered_at, CallbackRequest.created_at)
         .join(CallbackRequest, CallbackRequest.id == CallbackTask.request_id)
-        .where(CallbackRequest.created_at >= start, CallbackRequest.created_at < end)
+        .where(
+            CallbackRequest.created_at >= start,
+            CallbackRequest.created_at < end,
+            team_where(team),
+        )
     ).all()
     seconds = [
         (answered - created).total_seconds()

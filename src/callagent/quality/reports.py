@@ -199,6 +199,14 @@ def calibration(rows: Sequence[Row]) -> dict[str, Any]:
     }
 
 
+def trend_step(first: date, last: date) -> str:
+    """The trend's period for the days ``first``..``last`` as the reports page draws it:
+    days up to a month, weeks up to half a year, months beyond (a point per day over a
+    year would be unreadable)."""
+    days = (last - first).days + 1
+    return "day" if days <= 31 else "week" if days <= 184 else "month"
+
+
 def _period(at: datetime, zone: ZoneInfo, by: str) -> str:
     day: date = at.astimezone(zone).date()
     if by == "day":

@@ -70,8 +70,8 @@ def callbacks_page(
     refresh_statuses(db, utcnow())
     db.commit()
     first, last, since, until = picked_days(date_from, date_to, zone, longest=MAX_DAYS)
-    figures = kpi(db, start=since, end=until)
     team = team_of(db, principal)  # a group's supervisor: their group's tasks
+    figures = kpi(db, start=since, end=until, team=team)
     _, rows = list_tasks(db, TaskFilter(status=status, team=team), limit=PAGE_ROWS, offset=0)
     users = db.scalars(select(User).order_by(User.full_name, User.login)).all()
     names = {user.id: user.full_name or user.login for user in users}

@@ -29,6 +29,11 @@ RU: dict[str, str] = {
     "rq_more": "Подробнее — на странице «Качество»",
     "rq_callbacks": "Обратные звонки по заявкам с сайта",
     "rq_callbacks_open": "В работе",
+    "rq_x_average": "Средняя оценка, %",
+    "rq_x_share": "Выполнено, %",
+    "rq_x_critical": "Критичная ошибка",
+    "rq_x_yes": "да",
+    "rq_x_no": "нет",
     "qa_sample_given": (
         "Звонки на оценку назначает администратор или руководитель без группы: выборка "
         "недели и калибровка."
@@ -90,6 +95,11 @@ UK: dict[str, str] = {
     "rq_more": "Докладніше — на сторінці «Якість»",
     "rq_callbacks": "Зворотні дзвінки за заявками з сайту",
     "rq_callbacks_open": "У роботі",
+    "rq_x_average": "Середня оцінка, %",
+    "rq_x_share": "Виконано, %",
+    "rq_x_critical": "Критична помилка",
+    "rq_x_yes": "так",
+    "rq_x_no": "ні",
     "qa_sample_given": (
         "Дзвінки на оцінювання призначає адміністратор або керівник без групи: вибірка "
         "тижня і калібрування."
@@ -151,6 +161,11 @@ EN: dict[str, str] = {
     "rq_more": "More on the Quality page",
     "rq_callbacks": "Call-backs requested on the website",
     "rq_callbacks_open": "Open",
+    "rq_x_average": "Average score, %",
+    "rq_x_share": "Met, %",
+    "rq_x_critical": "Critical error",
+    "rq_x_yes": "yes",
+    "rq_x_no": "no",
     "qa_sample_given": (
         "Calls are given to you by an admin or a supervisor without a group: the week's "
         "sample and calibrations."

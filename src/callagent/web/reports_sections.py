@@ -5,8 +5,10 @@ and the website call-backs' time from request to call-back (``callbacks.service.
 the figures of ``GET /api/v1/callbacks/kpi``).
 
 Each part is there only for a principal with its scope (``quality:read``,
-``callbacks:read``), and the quality part sees what the principal's circle sees (a
-group's supervisor: their group's evaluations). Kept out of ``reports_page.py`` so that
+``callbacks:read``), and each sees what the principal sees elsewhere: the quality part
+the principal's circle (a group's supervisor: their group's evaluations; a QA evaluator:
+those of the calls given to them), the call-backs part a group's supervisor's group's
+call-backs. Kept out of ``reports_page.py`` so that
 page only asks for the parts and draws them.
 """
 
@@ -15,16 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callagent.api.callbacks import team_of
 from callagent.auth.scopes import Scope
 from callagent.auth.service import Principal
 from callagent.callbacks.service import kpi as callback_kpi
 from callagent.db.models import User
 from callagent.quality.reports import build, load_rows
+from callagent.quality.reports import trend_step as quality_trend_step
 from callagent.quality.scorecard import Scorecard
 from callagent.quality.service import circle_of
 from callagent.reports.chart import Axes, Series, hbar_chart, line_chart
@@ -44,10 +49,8 @@ class Period:
 
 
 def trend_step(period: Period) -> str:
-    """The quality trend's period: days up to a month, weeks up to half a year, months
-    beyond (a point per day over a year would be unreadable)."""
-    days = (period.last - period.first).days + 1
-    return "day" if days <= 31 else "week" if days <= 184 else "month"
+    """The quality trend's period (``quality.reports.trend_step``)."""
+    return quality_trend_step(period.first, period.last)
 
 
 def percent(value: float, language: str) -> str:
@@ -124,6 +127,15 @@ def quality_section(
     )
     return {
         "by": by,
+        # the same tables as XLSX or CSV (GET /api/v1/quality/report/export)
+        "export_query": urlencode(
+            {
+                "from": period.first.isoformat(),
+                "to": period.last.isoformat(),
+                "by": by,
+                "lang": language,
+            }
+        ),
         "evaluations": out["evaluations"],
         "average": percent(out["average"], language),
         "chart": chart,
@@ -186,10 +198,11 @@ def callbacks_section(
     db: Session, principal: Principal, *, period: Period
 ) -> dict[str, Any] | None:
     """The call-backs' KPI of the period's requests (None without ``callbacks:read``):
-    counts and times only, no applicant's data."""
+    counts and times only, no applicant's data; a group's supervisor's: their group's
+    call-backs (``api.callbacks.team_of``, as the call-backs page and API count them)."""
     if Scope.CALLBACKS_READ not in principal.scopes:
         return None
-    figures = callback_kpi(db, start=period.since, end=period.until)
+    figures = callback_kpi(db, start=period.since, end=period.until, team=team_of(db, principal))
     return {
         "requested": figures.requested,
         "reached": figures.reached,
