@@ -102,7 +102,10 @@ def adherence_period(
     if (last - first).days >= MAX_DAYS:
         raise ValueError(f"a period of at most {MAX_DAYS} days")
     zone = ZoneInfo(settings.timezone)
-    since, until = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
+    try:
+        since, until = local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone)
+    except (OverflowError, ValueError):  # the ends of the calendar
+        raise ValueError("days out of range") from None
     query = select(User).where(User.role == Role.OPERATOR.value, User.active.is_(True))
     if group is not None:
         query = query.where(User.group == group)
