@@ -55,6 +55,7 @@ from tests.test_planning_api import (
 ASYNC = pytest.mark.asyncio(loop_scope="module")
 PASSWORD = "supervisor-password"
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+LAG_LIMIT = 4.0  # simulated seconds a caller came late at worst: beyond, a slower run
 
 
 def test_migration_0021_is_the_models(db_url: str) -> None:
@@ -126,6 +127,12 @@ async def test_a_large_team_agrees_with_erlang_c() -> None:
     two of those and the start without a queue (Erlang is the steady state). A model
     error shows as far more: one agent fewer moves Erlang C's SL by 0.15 (0.69), and with
     the router's pauses left in real time seed 3 read 0.27.
+
+    A loaded machine is not the model: its stalls last ``speed`` times as long for the
+    simulated people. The run says how far it fell behind (``late_seconds``, simulated):
+    seed 1 read 0.947 with 0.08 s on a quiet machine, 0.947 with 2.4 s beside 3 busy
+    processes, 0.867 with 6.6 s beside 8 (load 9). A run more than LAG_LIMIT behind is
+    played once more at half the speed (the same callers); the tolerance stays.
     """
     one = SimulationInput(NOW, 30, 240.0, 90.0, math.inf, 15, 20.0, seed=1)
     one = SimulationInput(**{**one.__dict__, "speed": auto_speed(one.calls, one.minutes)})
@@ -133,6 +140,9 @@ async def test_a_large_team_agrees_with_erlang_c() -> None:
     # compared at the number of callers the seed drew (225: Erlang C says 0.905)
     expected = service_level(15, traffic(len(draw_callers(one)), 90, 1800), 90, 20)
     measured = await simulate(one)
+    if measured.late_seconds > LAG_LIMIT:  # the machine did not keep step: slower
+        one = SimulationInput(**{**one.__dict__, "speed": one.speed / 2})
+        measured = await simulate(one)
     assert measured.offered == len(draw_callers(one))  # every caller reached callagent
     assert measured.abandoned == 0  # nobody hangs up
     assert measured.answered == measured.offered
