@@ -253,7 +253,7 @@ def measure_service(url: str) -> dict[str, Any]:
     _store_calls(url)
     ctx = multiprocessing.get_context("spawn")
     ready: Any = ctx.Queue()
-    server = ctx.Process(target=serve_service, args=(url, ready), daemon=True)
+    server = ctx.Process(target=serve_service, args=(url, ready, "httptools"), daemon=True)
     server.start()
     try:
         http_port, agi_port, token, ids = ready.get(timeout=60)

@@ -304,8 +304,10 @@ async def test_stopping_callagent_while_a_call_is_held_ends_the_dialogue(db_url:
 
 
 def after_route(variables: dict[str, str]) -> str:
-    """Where [from-trunk] goes after ``route`` with these variables: a label, or Dial."""
-    _, steps = dialplan()
+    """Where [from-trunk] goes after ``route`` with these variables: a label, or Dial
+    (the [globals] and the call's first ``route`` unless given)."""
+    globals_, steps = dialplan()
+    variables = {**globals_, "CALLAGENT_AGI_NEXT": "1", **variables}
     trunk = [s for s in steps if s.context == "from-trunk"]
     start = trunk.index(route_step()) + 1
     for step in trunk[start:]:
@@ -314,12 +316,34 @@ def after_route(variables: dict[str, str]) -> str:
         if step.app != "GotoIf":
             assert step.app in ("StopMusicOnHold", "NoOp"), step
             continue
-        match = re.fullmatch(r'\$\["\$\{(\w+)\}" (!?=) "(\w*)"\]\?(\w+)', step.data)
+        match = re.fullmatch(r"\$\[(.*)\]\?(\w+)", step.data)
         assert match, step
-        name, op, value, label = match.groups()
-        if (variables.get(name, "") == value) == (op == "="):
+        condition, label = match.groups()
+        if all(_holds(term, variables) for term in condition.split(" & ")):
             return label
     raise AssertionError("no way out of route")
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    """``${NAME}`` and ``${CUT(NAME,delimiter,field)}`` as Asterisk expands them (unset:
+    empty; a field past the last: empty)."""
+    text = re.sub(r"\$\{(\w+)\}", lambda m: variables.get(m.group(1), ""), text)
+
+    def cut(match: re.Match[str]) -> str:
+        name, delimiter, field = match.groups()
+        parts = variables.get(name, "").split(delimiter)
+        n = int(field)
+        return parts[n - 1] if variables.get(name) and 1 <= n <= len(parts) else ""
+
+    return re.sub(r"\$\{CUT\((\w+),(.),(\d+)\)\}", cut, text)
+
+
+def _holds(term: str, variables: dict[str, str]) -> bool:
+    """One ``"${A}" = "b"`` (or ``!=``) of a GotoIf's condition."""
+    match = re.fullmatch(r'"(.*)" (!?=) "(.*)"', expand(term, variables))
+    assert match, term
+    left, op, right = match.groups()
+    return (left == right) == (op == "=")
 
 
 async def test_in_the_simulator_the_waiting_caller_is_dialled_within_a_second(

@@ -17,6 +17,7 @@ waiting calls, their order and who was tried for each are in the database:
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -39,7 +40,7 @@ from callagent.sim.agi_client import AgiCall, run_agi
 from callagent.sim.ami_server import AmiServer
 from tests.conftest import wait_for
 from tests.test_dialplan_files import dialplan
-from tests.test_held_calls import answered_at, dialplan_args
+from tests.test_held_calls import after_route, answered_at, dialplan_args, expand
 from tests.test_node_takeover import (  # noqa: F401
     Cluster,
     Instance,
@@ -305,21 +306,41 @@ def test_the_dialplan_asks_the_other_instances_in_turn() -> None:
     start = next(i for i, s in enumerate(trunk) if s.data == "CALLAGENT_AGI_NEXT=1")
     assert start < labels["route"] < ask
 
-    # what that does, for 0-2 other addresses and each number of them unreachable
-    def asked(more: list[str], down: int) -> list[str]:
-        address, following, tried = "agi://first", 1, []
+    # what that does, played on those steps: for 0-2 other addresses and each number of
+    # them that cannot be reached, the addresses asked in turn, then the fallback
+    def asked(more: str, down: int) -> list[str]:
+        variables = {"CALLAGENT_AGI": globals_["CALLAGENT_AGI"], "CALLAGENT_AGI_MORE": more}
+        variables["CALLAGENT_AGI_NEXT"] = "1"
+        tried: list[str] = []
         while True:
-            tried.append(address)
-            if len(tried) > down:  # reached
-                return tried
-            field = more[following - 1] if following <= len(more) else ""  # CUT(...)
-            if not field:
-                return [*tried, "fallback"]
-            address, following = field, following + 1
+            tried.append(variables["CALLAGENT_AGI"])
+            status = "FAILURE" if len(tried) <= down else "SUCCESS"
+            ok = {"CALLAGENT_STATUS": "ok", "CALLAGENT_OPERATOR": "PJSIP/op1001"}
+            where = after_route({**variables, "AGISTATUS": status, **ok})
+            if where != "another":
+                return [*tried, where]
+            for step in another[:2]:  # the two Set()s, as Asterisk runs them
+                name, _, value = step.data.partition("=")
+                value = expand(value, variables)
+                total = re.fullmatch(r"\$\[(\d+) \+ (\d+)\]", value)
+                variables[name] = str(int(total[1]) + int(total[2])) if total else value
 
-    assert asked([], 1) == ["agi://first", "fallback"]
-    assert asked(["agi://b", "agi://c"], 1) == ["agi://first", "agi://b"]
-    assert asked(["agi://b", "agi://c"], 3) == ["agi://first", "agi://b", "agi://c", "fallback"]
+    first = globals_["CALLAGENT_AGI"]
+    assert asked("", 0) == [first, "Dial"]
+    assert asked("", 1) == [first, "fallback"]
+    assert asked("agi://b:4573^agi://c:4573", 1) == [first, "agi://b:4573", "Dial"]
+    assert asked("agi://b:4573^agi://c:4573", 2) == [
+        first,
+        "agi://b:4573",
+        "agi://c:4573",
+        "Dial",
+    ]
+    assert asked("agi://b:4573^agi://c:4573", 3) == [
+        first,
+        "agi://b:4573",
+        "agi://c:4573",
+        "fallback",
+    ]
 
 
 def test_migration_0023_is_the_model(pg_url: str) -> None:  # noqa: F811
@@ -341,9 +362,9 @@ def test_the_shared_list_orders_vouches_and_forgets(pg_url: str) -> None:  # noq
     try:
         a = SharedCalls(engine, "a", silence=30.0, held_lease=0.3)
         b = SharedCalls(engine, "b", silence=30.0, held_lease=0.3)
-        x = a.enter("pbx1:x", None, 0)
+        x = a.enter("pbx1:x", None, 0, a.turn("pbx1:x", 0).asked)
         a.renew([("pbx1:x", None, 0, x)])  # held on A
-        b.enter("pbx1:y", None, 0)  # told wait on B
+        b.enter("pbx1:y", None, 0, b.turn("pbx1:y", 0).asked)  # told wait on B
         assert b.turn("pbx1:z", 0).ahead == 2  # a newcomer: behind both
         assert b.turn("pbx1:y", 0).ahead == 1
         assert b.turn("pbx1:z", 5).ahead == 0  # a call-back goes first

@@ -33,7 +33,14 @@ from callagent.routing import waiting as rules
 from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 from callagent.routing.claims import ClaimBatcher
 from callagent.routing.operators import ClaimRequest, OperatorBook
-from callagent.routing.shared import RENEW_SECONDS, RoutingWake, Row, SharedCalls, Turn
+from callagent.routing.shared import (
+    RENEW_SECONDS,
+    RoutingWake,
+    Row,
+    SharedCalls,
+    Turn,
+    TurnBatcher,
+)
 from callagent.routing.states import PAUSE_REASONS, Signal
 from callagent.tracker.tracker import endpoint_of
 
@@ -129,6 +136,7 @@ class Router:
         self.max_wait = max_wait
         self.no_answer_policy = no_answer_policy
         self.claims = ClaimBatcher(book, after=shared.claimed if shared is not None else None)
+        self.turns = TurnBatcher(shared) if shared is not None else None
         self.waiting: dict[str, Waiting] = {}
         # A waiting call not held that has not asked for ``silence`` s has left (the
         # dialplan asks every ~10 s); at most ``max_waiting`` calls wait (then overflow).
@@ -254,7 +262,8 @@ class Router:
             ahead, free = self._ahead(call, priority, now), None
         else:
             self._start_housekeeping()
-            turn = await asyncio.to_thread(shared.turn, call, priority)
+            assert self.turns is not None
+            turn = await self.turns.turn(call, priority)
             ahead, free = turn.ahead, turn.free
         if ahead:
             if free is None:
@@ -425,7 +434,9 @@ class Router:
             if len(turn.rows) >= self.max_waiting:
                 self._full(now)
                 return dict(_OVERFLOW)
-            since = await asyncio.to_thread(self.shared.enter, call, topic or None, priority)
+            since = await asyncio.to_thread(
+                self.shared.enter, call, topic or None, priority, turn.asked
+            )
             waited = turn.now - since if since < turn.now else 0.0
         else:
             since, waited = listed.since, turn.now - listed.since

@@ -48,15 +48,17 @@ HELD_LEASE = 5.0  # ... and a held call nobody vouched for this long has left
 RECONNECT_SECONDS = 1.0
 _TABLES = (WaitingCall.__tablename__, RoutingTried.__tablename__)  # (the models: 0023)
 
-# One round trip per decision: the database's clock, the free operators (as
-# OperatorBook.count_free counts them), who was tried for the call, and the list.
+# One round trip for the decisions asked together: the database's clock, the free
+# operators (as OperatorBook.count_free counts them), who was tried for the calls, and
+# the list.
 _TURN = text(
     """
     SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
       (SELECT count(*) FROM users
         WHERE active AND role = 'operator' AND state = 'ready'
           AND (skip_until IS NULL OR skip_until <= :now)) AS free,
-      (SELECT array_agg(user_id) FROM routing_tried WHERE call = :call) AS tried,
+      (SELECT json_agg(json_build_array(call, user_id)) FROM routing_tried
+        WHERE call = ANY(CAST(:calls AS text[]))) AS tried,
       (SELECT json_agg(json_build_array(call, priority,
                  extract(epoch FROM entered_at)::float8,
                  extract(epoch FROM heard_at)::float8, held))
@@ -64,14 +66,17 @@ _TURN = text(
     """
 )
 _TOUCH = text(
-    "UPDATE waiting_calls SET heard_at = clock_timestamp(), "
-    "priority = greatest(priority, :priority) WHERE call = :call"
+    """
+    UPDATE waiting_calls SET heard_at = clock_timestamp(), priority = greatest(priority, u.p)
+      FROM unnest(CAST(:calls AS text[]), CAST(:priorities AS int[])) AS u(c, p)
+     WHERE call = u.c
+    """
 )
 _ENTER = text(
     """
     WITH new AS (
       INSERT INTO waiting_calls (call, topic, priority, entered_at, instance, heard_at, held)
-      VALUES (:call, :topic, :priority, clock_timestamp(), :instance, clock_timestamp(), false)
+      VALUES (:call, :topic, :priority, to_timestamp(:since), :instance, clock_timestamp(), false)
       ON CONFLICT (call) DO NOTHING
       RETURNING entered_at)
     SELECT extract(epoch FROM entered_at)::float8 FROM new
@@ -153,6 +158,7 @@ class Turn:
     rows: tuple[Row, ...]
     listed: Row | None
     ahead: int
+    asked: float  # its place if it waits now: the order the decisions asked in
 
     @property
     def first(self) -> bool:
@@ -196,31 +202,56 @@ class SharedCalls:
     def turn(self, call: str, priority: int) -> Turn:
         """Read the call's turn; a call already waiting is heard (and keeps the higher
         priority it asks with)."""
+        return self.turns([(call, priority)])[0]
+
+    def turns(self, asks: Sequence[tuple[str, int]]) -> list[Turn]:
+        """:meth:`turn` of several calls (call, priority) in one round trip."""
+        calls = [call for call, _ in asks]
         with self.engine.begin() as conn:
-            now, free, tried, raw = conn.execute(
-                _TURN, {"call": call, "now": datetime.now(UTC)}
+            now, free, tried_raw, raw = conn.execute(
+                _TURN, {"calls": calls, "now": datetime.now(UTC)}
             ).one()
             rows = self._asking(_rows(raw), now)
-            listed = next((r for r in rows if r.call == call), None)
-            if listed is not None:
-                conn.execute(_TOUCH, {"call": call, "priority": priority})
+            by_call = {r.call: r for r in rows}
+            heard = [(call, priority) for call, priority in asks if call in by_call]
+            if heard:
+                conn.execute(
+                    _TOUCH,
+                    {"calls": [c for c, _ in heard], "priorities": [p for _, p in heard]},
+                )
+        tried: dict[str, set[int]] = {}
+        for call, user_id in tried_raw or ():
+            tried.setdefault(str(call), set()).add(int(user_id))
+        turns = []
+        for n, (call, priority) in enumerate(asks):
+            asked = now + n * 1e-6  # those asking together keep their order
+            listed = by_call.get(call)
+            if listed is None:
+                key = rules.rank_key(priority, asked)
+            else:
                 if priority > listed.priority:
                     listed = Row(call, priority, listed.since, now, listed.is_held)
-        if listed is None:
-            key = rules.rank_key(priority, now)
-        else:
-            key = rules.rank_key(listed.priority, listed.since)
-        ahead = rules.count_ahead(
-            rows, call, key, now, silence=self.silence, held_lease=self.held_lease
-        )
-        return Turn(now, int(free), frozenset(tried or ()), tuple(rows), listed, ahead)
+                key = rules.rank_key(listed.priority, listed.since)
+            ahead = rules.count_ahead(
+                rows, call, key, now, silence=self.silence, held_lease=self.held_lease
+            )
+            mine = frozenset(tried.get(call, ()))
+            turns.append(Turn(now, int(free), mine, tuple(rows), listed, ahead, asked))
+        return turns
 
-    def enter(self, call: str, topic: str | None, priority: int) -> float:
-        """Put the call on the list (kept as it is if there already); when it began to wait."""
+    def enter(self, call: str, topic: str | None, priority: int, since: float) -> float:
+        """Put the call on the list at ``since`` (when it asked; kept as it is if there
+        already); when it began to wait."""
         with self.engine.begin() as conn:
             since = conn.execute(
                 _ENTER,
-                {"call": call, "topic": topic, "priority": priority, "instance": self.instance},
+                {
+                    "call": call,
+                    "topic": topic,
+                    "priority": priority,
+                    "instance": self.instance,
+                    "since": since,
+                },
             ).scalar_one()
         return float(since)
 
@@ -303,6 +334,39 @@ class SharedCalls:
         """Every call the shared state knows (tests: nothing kept for ever)."""
         with self.engine.connect() as conn:
             return set(conn.execute(_KEPT).scalars())
+
+
+class TurnBatcher:
+    """The decisions asking together read their turns in one round trip (as claims are
+    batched: at low load one call, under load many)."""
+
+    def __init__(self, shared: SharedCalls, *, max_batch: int = 64) -> None:
+        self.shared = shared
+        self.max_batch = max_batch
+        self._pending: list[tuple[tuple[str, int], asyncio.Future[Turn]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def turn(self, call: str, priority: int) -> Turn:
+        future: asyncio.Future[Turn] = asyncio.get_running_loop().create_future()
+        self._pending.append(((call, priority), future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            try:
+                turns = await asyncio.to_thread(self.shared.turns, [ask for ask, _ in batch])
+            except Exception as exc:  # the database may be away: each caller hears it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), turn in zip(batch, turns, strict=True):
+                if not future.done():
+                    future.set_result(turn)
 
 
 class RoutingWake:
