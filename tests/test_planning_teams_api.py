@@ -6,6 +6,10 @@ their team, and a need given per team."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 from callagent.auth.scopes import Role
@@ -82,7 +86,8 @@ async def test_a_week_built_per_team(db_url: str) -> None:
         pooled = agents_erlang_c(busiest["offered"], busiest["aht_seconds"], 1800, target).agents
         assert data["required"][slot] > scheduled_staff(pooled, [0.05, 0.08])
         # each team's shifts are its own operators'
-        team_of = {o["login"]: o["login"][0].upper() for o in data["operators"]}
+        team_of = {o["login"]: o["team"] for o in data["operators"]}
+        assert team_of == {**{f"a{k}": "A" for k in range(5)}, **{f"b{k}": "B" for k in range(3)}}
         for team in ("A", "B"):
             assert len(teams[team]["working"]) == SLOTS_WEEK
             assert teams[team]["operators"] == (5 if team == "A" else 3)
@@ -139,3 +144,20 @@ async def test_a_week_built_per_team(db_url: str) -> None:
         assert moved["under_after"] <= moved["under_before"]
         ids = {o["id"]: o["login"] for o in answer["operators"]}
         assert all(ids[c["operator"]].startswith("b") for c in moved["changes"])
+        # the CLI shows the teams' figures
+        env = {
+            **os.environ,
+            "CALLAGENT_DATABASE_URL": service.settings.database_url,
+            "CALLAGENT_TIMEZONE": SETTINGS["timezone"],
+        }
+        shown = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "callagent", "plan", "schedule", "show", "--week", f"{monday}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "team B: share 100 % (given), 3 operators, need 64, under 0" in shown.stdout

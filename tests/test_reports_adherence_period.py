@@ -6,6 +6,11 @@ Chromium in ru, uk and en."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,6 +144,35 @@ async def test_adherence_over_a_period_in_the_api(db_url: str) -> None:
         logins = {row["operator"] for row in theirs.json()["rows"]}
         assert operator["login"] in logins
         assert all((int(login[2:]) < 4) == (team == "A") for login in logins)
+        # the CLI as a process: the same figures
+        env = {
+            **os.environ,
+            "CALLAGENT_DATABASE_URL": service.settings.database_url,
+            "CALLAGENT_TIMEZONE": str(SETTINGS["timezone"]),
+        }
+        printed = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "callagent",
+                "plan",
+                "schedule",
+                "adherence-period",
+                "--from",
+                f"{MONDAY}",
+                "--to",
+                f"{TUESDAY}",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert printed.returncode == 0, printed.stderr
+        assert json.loads(printed.stdout)["rows"] == data["rows"]
         for first, last in ((TUESDAY, MONDAY), (MONDAY, MONDAY + timedelta(days=93))):
             refused = await client.get(
                 "/api/v1/planning/adherence/period",

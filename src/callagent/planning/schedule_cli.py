@@ -39,6 +39,13 @@ def _print(data: dict[str, Any]) -> None:
         f"under {figures['under_agent_slots']} agent-slots (lower bound "
         f"{figures['lower_bound_under']}), over {figures['over_agent_slots']}"
     )
+    for team in data.get("teams", []):
+        typer.echo(
+            f"team {team['team'] or '-'}: share {100 * team['share']:.0f} % "
+            f"({team['share_source']}), {team['operators']} operators, need "
+            f"{team['required_agent_slots']}, under {team['under_agent_slots']} (lower bound "
+            f"{team['lower_bound_under']}), over {team['over_agent_slots']}"
+        )
     for operator in data["operators"]:
         cells = ["-"] * 7
         for shift in operator["shifts"]:

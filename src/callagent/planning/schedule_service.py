@@ -512,6 +512,7 @@ def view(
                 "id": uid,
                 "login": user.login,
                 "name": user.full_name,
+                "team": user.group,
                 "days_off": sorted(operators[uid].days_off) if uid in operators else [],
                 "week_minutes": sum(s["work_minutes"] for s in per[uid]),
                 "shifts": per[uid],
