@@ -248,13 +248,13 @@ class Settings(BaseSettings):
     # The schedules' labour rules as name=value items (minutes; max_days_week in days)
     # over planning/rules.py's defaults, e.g. max_week_minutes=2400,min_rest_minutes=660
     planning_labour_rules: CommaList = Field(default_factory=list)
+    # Each team's share of the calls as team=share items (teams: the operators' groups);
+    # empty: measured from the history's calls (planning/teams.py)
+    planning_team_shares: CommaList = Field(default_factory=list)
 
     # Website call-back requests (README, Website call-back requests): the site key's shared
     # secret (HMAC-SHA256 of the body, as webhooks are signed; empty: the public endpoint
     # answers 503), requests accepted per applicant's number a day and per client address an
-    # Each team's share of the calls as team=share items (teams: the operators' groups);
-    # empty: measured from the history's calls (planning/teams.py)
-    planning_team_shares: CommaList = Field(default_factory=list)
     # hour, the centre's call-back hours (a campaign-style window per weekday in
     # CALLAGENT_TIMEZONE), attempts and the wait between them, the priority a call-back has
     # among waiting calls (routing: higher first; inbound calls have 0), the dialplan
@@ -348,16 +348,16 @@ class Settings(BaseSettings):
             parse_rules(self.planning_labour_rules)
         except ValueError as exc:
             raise ValueError(f"CALLAGENT_PLANNING_LABOUR_RULES: {exc}") from None
-        return self
-
-    @field_validator("timezone")
-    @classmethod
         from callagent.planning.teams import parse_team_shares
 
         try:
             parse_team_shares(self.planning_team_shares)
         except ValueError as exc:
             raise ValueError(f"CALLAGENT_PLANNING_TEAM_SHARES: {exc}") from None
+        return self
+
+    @field_validator("timezone")
+    @classmethod
     def _check_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
