@@ -291,9 +291,7 @@ def routing_waiting(request: Request, _: Reader) -> list[WaitingOut]:
     router_state: Router = request.app.state.router
     ordered = router_state.waiting_now()  # not the calls that stopped asking
     return [
-        WaitingOut(
-            call=w.call, waiting_seconds=round(w.waited, 1), position=i, priority=w.priority
-        )
+        WaitingOut(call=w.call, waiting_seconds=round(w.waited, 1), position=i, priority=w.priority)
         for i, w in enumerate(ordered, start=1)
     ]
 
