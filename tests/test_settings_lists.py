@@ -22,6 +22,7 @@ EXPECTED: dict[str, list[Any]] = {
     "planning_holidays": ["2027-01-01", "2027-01-07"],
     "planning_shrinkage": ["breaks=0.10", "training=0.05"],
     "planning_labour_rules": ["max_week_minutes=2400", "min_rest_minutes=660"],
+    "planning_team_shares": ["sales=0.6", "support=0.4"],
     "trunk_endpoints": ["PJSIP/trunk", "PJSIP/trunk-dead"],
     "trusted_proxies": ["10.0.0.5", "10.1.0.0/16"],
     "ami_nodes": [
