@@ -37,6 +37,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Engine, text
 
+from callagent.db.pg_notify import send_from_queue
 from callagent.db.routing_models import RoutingTried, WaitingCall
 from callagent.routing import waiting as rules
 
@@ -419,19 +420,17 @@ class RoutingWake:
             self._outbox.put_nowait(payload)
 
     async def _send_loop(self) -> None:
-        while True:
-            payload = await self._outbox.get()
-            try:
-                async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
-                    while True:
-                        await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-                        self.sent += 1
-                        payload = await self._outbox.get()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("routing wake-ups to other instances: %s", type(exc).__name__)
-                await asyncio.sleep(RECONNECT_SECONDS)
+        await send_from_queue(
+            self.dsn,
+            CHANNEL,
+            self._outbox,
+            what="routing wake-ups",
+            on_sent=self._count_sent,
+            reconnect_seconds=RECONNECT_SECONDS,
+        )
+
+    def _count_sent(self) -> None:
+        self.sent += 1
 
     async def _listen_loop(self) -> None:
         while True:
