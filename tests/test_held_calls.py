@@ -49,6 +49,7 @@ def dialplan_args(linkedid: str, attempt: int = 1, previous: str = "", **more: s
         "CALLAGENT_TOPIC": "",
         "CALLAGENT_PRIORITY": "",
         "CHANNEL(linkedid)": linkedid,
+        "CALLAGENT_NODE": "",  # [globals]: empty with one node
         **more,
     }
     _, args = agi_request(route_step(), "")
@@ -93,8 +94,9 @@ def answered_at(call: AgiCall) -> float:
 
 def test_the_shipped_dialplan_asks_to_be_held() -> None:
     step = route_step()
-    assert step.data.split(",")[-1] == "hold"
-    assert dialplan_args("1.1")[5] == "hold"
+    assert step.data.split(",")[-2:] == ["hold", "${CALLAGENT_NODE}"]
+    assert dialplan_args("1.1")[5:] == ["hold", ""]
+    assert dialplan_args("1.1", CALLAGENT_NODE="pbx2")[6] == "pbx2"
 
 
 async def test_a_held_call_gets_the_operator_who_becomes_ready_within_a_second(

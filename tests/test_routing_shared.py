@@ -297,7 +297,12 @@ def test_the_dialplan_asks_the_other_instances_in_turn() -> None:
         '$["${AGISTATUS}" = "FAILURE" & '
         '"${CUT(CALLAGENT_AGI_MORE,^,${CALLAGENT_AGI_NEXT})}" != ""]?another'
     )
-    assert after[1].data == '$["${AGISTATUS}" != "SUCCESS"]?fallback'
+    # the dialogue ended with no answer (the instance holding the caller died) -> another
+    assert after[1].data == (
+        '$["${AGISTATUS}" = "SUCCESS" & "${CALLAGENT_STATUS}" = "" & '
+        '"${CUT(CALLAGENT_AGI_MORE,^,${CALLAGENT_AGI_NEXT})}" != ""]?another'
+    )
+    assert after[2].data == '$["${AGISTATUS}" != "SUCCESS"]?fallback'
     another = trunk[labels["another"] :][:3]
     assert [(s.app, s.data) for s in another] == [
         ("Set", "CALLAGENT_AGI=${CUT(CALLAGENT_AGI_MORE,^,${CALLAGENT_AGI_NEXT})}"),
@@ -310,7 +315,9 @@ def test_the_dialplan_asks_the_other_instances_in_turn() -> None:
 
     # what that does, played on those steps: for 0-2 other addresses and each number of
     # them that cannot be reached, the addresses asked in turn, then the fallback
-    def asked(more: str, down: int) -> list[str]:
+    # (``died``: after those, how many end the dialogue with no answer, as an instance
+    # killed while holding the caller does: Asterisk's AGISTATUS is then SUCCESS)
+    def asked(more: str, down: int, died: int = 0) -> list[str]:
         variables = {"CALLAGENT_AGI": globals_["CALLAGENT_AGI"], "CALLAGENT_AGI_MORE": more}
         variables["CALLAGENT_AGI_NEXT"] = "1"
         tried: list[str] = []
@@ -318,6 +325,8 @@ def test_the_dialplan_asks_the_other_instances_in_turn() -> None:
             tried.append(variables["CALLAGENT_AGI"])
             status = "FAILURE" if len(tried) <= down else "SUCCESS"
             ok = {"CALLAGENT_STATUS": "ok", "CALLAGENT_OPERATOR": "PJSIP/op1001"}
+            if down < len(tried) <= down + died:
+                ok = {"CALLAGENT_STATUS": "", "CALLAGENT_OPERATOR": ""}
             where = after_route({**variables, "AGISTATUS": status, **ok})
             if where != "another":
                 return [*tried, where]
@@ -343,6 +352,16 @@ def test_the_dialplan_asks_the_other_instances_in_turn() -> None:
         "agi://c:4573",
         "fallback",
     ]
+    # a held caller whose instance died asks the next; with none left, the fallback
+    assert asked("", 0, died=1) == [first, "fallback"]
+    assert asked("agi://b:4573^agi://c:4573", 0, died=1) == [first, "agi://b:4573", "Dial"]
+    assert asked("agi://b:4573^agi://c:4573", 1, died=1) == [
+        first,
+        "agi://b:4573",
+        "agi://c:4573",
+        "Dial",
+    ]
+    assert asked("agi://b:4573^agi://c:4573", 0, died=3)[-1] == "fallback"
 
 
 def test_migration_0023_is_the_model(pg_url: str) -> None:  # noqa: F811

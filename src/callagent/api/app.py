@@ -80,6 +80,7 @@ from callagent.reports.service import options_of
 from callagent.routing.agi import FastAgiServer
 from callagent.routing.driver import StateDriver
 from callagent.routing.mirror import QueueMirror, operator_phones
+from callagent.routing.node_of import NodeNames
 from callagent.routing.operators import OperatorBook
 from callagent.routing.router import Router
 from callagent.routing.shared import RoutingWake, SharedCalls
@@ -199,6 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
             silence=settings.waiting_silence_seconds,
             max_waiting=settings.max_waiting_calls,
             shared=shared,
+            nodes=NodeNames((n.name, n.host) for n in config.ami_nodes),
         )
         wake: RoutingWake | None = None
         if shared is not None and dsn is not None:

@@ -32,6 +32,7 @@ from datetime import timedelta
 from callagent.routing import waiting as rules
 from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 from callagent.routing.claims import ClaimBatcher
+from callagent.routing.node_of import NodeNames
 from callagent.routing.operators import ClaimRequest, OperatorBook
 from callagent.routing.shared import (
     RENEW_SECONDS,
@@ -65,6 +66,7 @@ class Held:
     caller: str
     priority: int
     answer: asyncio.Future[dict[str, str]]
+    node: str = ""  # the PBX node the call is on ("": the router's default)
 
 
 @dataclass
@@ -123,8 +125,11 @@ class Router:
         silence: float = 30.0,
         max_waiting: int = 1000,
         shared: SharedCalls | None = None,
+        nodes: NodeNames | None = None,
     ) -> None:
         self.book = book
+        # Several AMI nodes: which one a route request's call is on (routing/node_of.py)
+        self.nodes = nodes if nodes is not None else NodeNames([(node, "")])
         # Several instances (PostgreSQL): the waiting list and who was tried live in the
         # database, decided by the same rules (routing/waiting.py); this router keeps
         # only its own dialogues. None: all of it in memory (one instance).
@@ -208,17 +213,23 @@ class Router:
             )
             topic = await session.get_variable("CALLAGENT_TOPIC") or ""
             priority = await session.get_variable("CALLAGENT_PRIORITY") or ""
+        node = await self._node_of(session, args)
         caller = session.env.get("agi_callerid", "")
         rank = int(priority) if priority.lstrip("-").isdigit() else 0
         variables = await self.decide(
-            linkedid=linkedid, previous=previous, topic=topic or None, caller=caller, priority=rank
+            linkedid=linkedid,
+            previous=previous,
+            topic=topic or None,
+            caller=caller,
+            priority=rank,
+            node=node,
         )
-        call = f"{self.node}:{linkedid}"
+        call = f"{node}:{linkedid}"
         try:
             if hold and variables.get("CALLAGENT_STATUS") == "wait":
                 music = hold if _MUSIC_CLASS.match(hold) and hold != "hold" else "default"
                 answer = asyncio.get_running_loop().create_future()
-                held = Held(linkedid, topic or None, caller, rank, answer)
+                held = Held(linkedid, topic or None, caller, rank, answer, node)
                 position = variables.get("CALLAGENT_QUEUE_POSITION", "")
                 variables = await self._hold(session, call, held, music, position, seen)
             for name, value in variables.items():
@@ -235,6 +246,20 @@ class Router:
         if session.hung_up:
             await asyncio.to_thread(self.book.release, call, cause="caller_gone")
 
+    async def _node_of(self, session: AgiSession, args: list[str]) -> str:
+        """The node this request's call is on (routing/node_of.py). One node: it, with
+        no round trip; several: the dialplan's seventh argument, else its
+        CALLAGENT_NODE variable (one GET VARIABLE), else the peer's address."""
+        if not self.nodes.several:
+            return self.nodes.default
+        if len(args) > 6:
+            said: str | None = args[6]
+        else:
+            said = await session.get_variable("CALLAGENT_NODE")
+        peer = session.writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        return self.nodes.resolve(said, address)
+
     async def decide(
         self,
         *,
@@ -244,12 +269,14 @@ class Router:
         caller: str = "",
         priority: int = 0,
         again: bool = False,
+        node: str | None = None,
     ) -> dict[str, str]:
         """The channel variables that answer ``route`` for this call (FastAGI or HTTP).
 
-        ``again``: the router asks for a call it holds (not counted as a request).
+        ``again``: the router asks for a call it holds (not counted as a request);
+        ``node``: the PBX node the call is on (None: the router's default node).
         """
-        call = f"{self.node}:{linkedid}"
+        call = f"{node or self.node}:{linkedid}"
         now = time.monotonic()
         shared, turn = self.shared, None
         if shared is None and now - self._expired_at >= _EXPIRE_EVERY:
@@ -706,6 +733,7 @@ class Router:
                     caller=ask.caller,
                     priority=ask.priority,
                     again=True,
+                    node=ask.node or None,
                 )
             except Exception as exc:  # the database may be away: the next recheck retries
                 log.warning("asking again for a held call failed: %s", type(exc).__name__)

@@ -152,8 +152,12 @@ class SimulatedPbx:
         hold: bool = True,
         after_call: AfterCall | None = None,
         recordings: RecordingSink | None = None,
+        node: str = "",
     ) -> None:
         self.ami = ami
+        # this node's name as callagent knows it: the dialplan's CALLAGENT_NODE global,
+        # which callagent reads when it follows several nodes ("": unset, as before)
+        self.node = node
         # make run: a generated WAV where a recorded call's MixMonitor would write
         self.recordings = recordings
         # The operator's after-call work, done ``behaviour.wrapup`` after the call: None
@@ -491,6 +495,8 @@ class SimulatedPbx:
                 args=[str(attempt), previous],
                 variables={"CHANNEL(linkedid)": played.linkedid},
             )
+            if self.node:
+                call.variables["CALLAGENT_NODE"] = self.node
             gives_up: asyncio.TimerHandle | None = None
             if self.hold:
                 call.args += ["", "", "", "hold"]  # linkedid not passed: asked as recorded
