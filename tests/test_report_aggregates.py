@@ -27,10 +27,10 @@ from callagent.auth.scopes import Role
 from callagent.auth.service import create_user
 from callagent.config import Settings
 from callagent.db.models import Call, OperatorStateChange
-from callagent.db.report_models import ReportAggregate, ReportDirty
+from callagent.db.report_models import ReportAggregate, ReportAggregatePause, ReportDirty
 from callagent.db.session import make_engine, make_sessionmaker
 from callagent.reports.aggregate_read import aggregated_tallies
-from callagent.reports.aggregate_store import drain, rebuild_range
+from callagent.reports.aggregate_store import HOURS_PER_RUN, drain, rebuild_range
 from callagent.reports.build import build
 from callagent.reports.inputs import load_inputs
 from callagent.reports.kpi import Kpi
@@ -457,3 +457,59 @@ def test_changes_after_aggregation_recount_only_their_hours(
         for by, interval in (("operator", 30), ("interval", 15), ("day", 30), (None, 30)):
             got = kpi_report(db, settings, since=START, until=END, by=by, interval_minutes=interval)
             same(got.to_json(), raw_report(db, settings, START, END, by, interval).to_json())
+
+
+def _stored(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    """Every stored cell and pause row, in key order."""
+    with sessions() as db:
+        cells = [
+            tuple(row)
+            for row in db.execute(
+                select(ReportAggregate.__table__).order_by(
+                    ReportAggregate.level,
+                    ReportAggregate.dim,
+                    ReportAggregate.start,
+                    ReportAggregate.value,
+                )
+            )
+        ]
+        pauses = [
+            tuple(row)
+            for row in db.execute(
+                select(ReportAggregatePause.__table__).order_by(
+                    ReportAggregatePause.level,
+                    ReportAggregatePause.dim,
+                    ReportAggregatePause.start,
+                    ReportAggregatePause.value,
+                    ReportAggregatePause.reason,
+                )
+            )
+        ]
+    return cells + pauses
+
+
+def test_a_rebuild_in_worker_processes_stores_the_same_cells(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    traffic(sessions, 7)
+    options = options_of(make_settings(db_url, None, timezone="Europe/Kyiv"))
+    alone = drain(sessions, options, now=NOW, rebuild=True)
+    assert alone.hours > HOURS_PER_RUN  # several weeks: workers had one each
+    want = _stored(sessions)
+    with sessions.begin() as db:  # a change the queue holds when the rebuild starts
+        db.execute(update(Call).where(Call.id == 1).values(wait_seconds=1.0))
+    shared = drain(sessions, options, now=NOW, rebuild=True, jobs=2)
+    assert (shared.hours, shared.horizon) == (alone.hours, alone.horizon)
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(ReportDirty)) == 0
+    with sessions.begin() as db:
+        db.execute(update(Call).where(Call.id == 1).values(wait_seconds=None))
+    drain(sessions, options, now=NOW, rebuild=True, jobs=2)
+    got = _stored(sessions)
+    assert len(got) == len(want) > 0
+    for mine, theirs in zip(got, want, strict=True):
+        numbers = [i for i, v in enumerate(theirs) if isinstance(v, float)]
+        assert [v for i, v in enumerate(mine) if i not in numbers] == [
+            v for i, v in enumerate(theirs) if i not in numbers
+        ]  # the key, the counts
+        assert [mine[i] for i in numbers] == pytest.approx([theirs[i] for i in numbers]), mine

@@ -53,7 +53,7 @@ _BATCH_HOURS = 24 * 7  # hours built per transaction when the horizon moves on
 # consecutive hours read and counted at once: a week's facts are read with one look-back
 # for repeat callers and one read of the operators' states (per day, those reads were
 # most of a rebuild's time), and fit in memory for a large centre (~100k calls)
-_RUN_HOURS = 24 * 7
+HOURS_PER_RUN = 24 * 7
 _READ_LIMIT = 2000  # more dirty rows than this: a report reads everything from the calls
 
 
@@ -78,12 +78,12 @@ def state_of(session: Session) -> ReportAggregateState | None:
     return session.get(ReportAggregateState, 1)
 
 
-def _lock(session: Session, now: datetime) -> ReportAggregateState:
+def lock_state(session: Session, now: datetime) -> ReportAggregateState:
     """Take the drain's lock for this transaction and return the state row (made if
-    missing); raises :class:`_Busy` when another process holds the lock."""
+    missing); raises :class:`Busy` when another process holds the lock."""
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and not session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_KEY))):
-        raise _Busy
+        raise Busy
     state = session.get(ReportAggregateState, 1, with_for_update=True)
     if state is None:
         state = ReportAggregateState(id=1, options={}, updated_at=now)
@@ -96,7 +96,7 @@ def _lock(session: Session, now: datetime) -> ReportAggregateState:
     return state
 
 
-class _Busy(Exception):
+class Busy(Exception):
     """Another process is draining."""
 
 
@@ -223,7 +223,7 @@ def _state_hours(
 
 
 def _runs(
-    hours: Iterable[datetime], longest: int = _RUN_HOURS
+    hours: Iterable[datetime], longest: int = HOURS_PER_RUN
 ) -> Iterator[tuple[datetime, datetime]]:
     """Consecutive hours as ``[start, end)`` runs of at most ``longest`` hours."""
     start: datetime | None = None
@@ -239,19 +239,87 @@ def _runs(
         yield start, end
 
 
-def _rows(key: CellKey, tallies: Tallies) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+CELL_COLUMNS = ("level", "dim", "start", "value", *SUMMED, "longest_wait_seconds", *_TIME_SUMS)
+PAUSE_COLUMNS = ("level", "dim", "start", "value", "reason", "count", "seconds")
+Row = tuple[Any, ...]
+
+
+@dataclass
+class Counted:
+    """The cells of the hours ``[start, end)`` as rows of report_aggregates
+    (:data:`CELL_COLUMNS`) and report_aggregate_pauses (:data:`PAUSE_COLUMNS`): plain
+    tuples, cheap to send from a worker process and to write by COPY."""
+
+    start: datetime
+    end: datetime
+    cells: list[Row]
+    pauses: list[Row]
+
+
+def _rows(key: CellKey, tallies: Tallies) -> tuple[Row, list[Row]]:
     """A cell as a report_aggregates row and its report_aggregate_pauses rows."""
-    where = {"level": key.level, "dim": key.dim, "start": key.start, "value": key.value}
-    row: dict[str, Any] = {**where}
-    for name in (*SUMMED, "longest_wait_seconds"):
-        row[name] = getattr(tallies.calls, name)
-    for name in _TIME_SUMS:
-        row[name] = getattr(tallies.time, name)
-    pauses = [
-        {**where, "reason": reason, "count": int(p["count"]), "seconds": p["seconds"]}
-        for reason, p in tallies.time.pauses.items()
-    ]
+    calls, time = tallies.calls, tallies.time
+    where = (key.level, key.dim, key.start, key.value)
+    row = (
+        *where,
+        *(getattr(calls, name) for name in SUMMED),
+        calls.longest_wait_seconds,
+        time.logged_in_seconds,
+        time.paused_seconds,
+        time.busy_seconds,
+    )
+    pauses = [(*where, reason, int(p["count"]), p["seconds"]) for reason, p in time.pauses.items()]
     return row, pauses
+
+
+def count_run(
+    session: Session, start: datetime, end: datetime, options: KpiOptions, now: datetime
+) -> Counted:
+    """Count the cells (15-minute and hour) of the whole hours ``[start, end)`` from the
+    raw facts, with the same code as a report (:func:`~callagent.reports.aggregates.cells`)."""
+    inputs = load_inputs(session, since=start, until=end, now=now, with_activity=False)
+    counted = Counted(start, end, [], [])
+    for key, tallies in cells(inputs, options).items():
+        row, pauses = _rows(key, tallies)
+        counted.cells.append(row)
+        counted.pauses += pauses
+    return counted
+
+
+def store_run(session: Session, counted: Counted) -> set[datetime]:
+    """Replace the stored 15-minute and hour cells of ``counted``'s hours with its rows;
+    returns the days (UTC starts) it touches, whose day cells must be summed again."""
+    for model in (ReportAggregate, ReportAggregatePause):
+        session.execute(
+            delete(model).where(
+                model.level < LEVEL_DAY, model.start >= counted.start, model.start < counted.end
+            )
+        )
+    for table, columns, rows in (
+        (_CELLS, CELL_COLUMNS, counted.cells),
+        (_PAUSES, PAUSE_COLUMNS, counted.pauses),
+    ):
+        if not rows:
+            continue
+        if session.get_bind().dialect.name == "postgresql":
+            # COPY: a year of a large centre is ~2 M cells; executemany cost more than
+            # counting them
+            driver = session.connection().connection.driver_connection
+            assert driver is not None
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        else:  # Core's executemany (the ORM's bulk insert costs more per row)
+            session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+    days: set[datetime] = set()
+    day = floor(counted.start, DAY)
+    while day < counted.end:  # every day the run touches
+        days.add(day)
+        day += DAY
+    return days
 
 
 def build_hours(
@@ -262,35 +330,14 @@ def build_hours(
     count = 0
     days: set[datetime] = set()
     for start, end in _runs(hours):
-        inputs = load_inputs(session, since=start, until=end, now=now, with_activity=False)
-        rows: list[dict[str, Any]] = []
-        pauses: list[dict[str, Any]] = []
-        for key, tallies in cells(inputs, options).items():
-            row, its_pauses = _rows(key, tallies)
-            rows.append(row)
-            pauses += its_pauses
-        for table in (ReportAggregate, ReportAggregatePause):
-            session.execute(
-                delete(table).where(
-                    table.level < LEVEL_DAY, table.start >= start, table.start < end
-                )
-            )
-        # Core's executemany on the tables (the ORM's bulk insert costs more per row)
-        if rows:
-            session.execute(insert(_CELLS), rows)
-        if pauses:
-            session.execute(insert(_PAUSES), pauses)
+        days |= store_run(session, count_run(session, start, end, options, now))
         count += int((end - start) / HOUR)
-        day = floor(start, DAY)
-        while day < end:  # every day the run touches
-            days.add(day)
-            day += DAY
     for day in sorted(days):
-        _sum_day(session, day)
+        sum_day(session, day)
     return count
 
 
-def _sum_day(session: Session, day: datetime) -> None:
+def sum_day(session: Session, day: datetime) -> None:
     """The day's cells as the sums of its hours' (the longest wait: their maximum)."""
     for table in (ReportAggregate, ReportAggregatePause):
         session.execute(delete(table).where(table.level == LEVEL_DAY, table.start == day))
@@ -330,23 +377,30 @@ def _sum_day(session: Session, day: datetime) -> None:
     )
 
 
+def start_over(
+    session: Session, state: ReportAggregateState, options: KpiOptions, target: datetime
+) -> int:
+    """Drop every cell and the queue as it is now, to count from the first record's day
+    (built as the horizon moves on); returns the dirty rows dropped."""
+    first = _earliest(session)
+    state.covered_from = floor(first, DAY) if first else target
+    state.horizon = state.covered_from
+    state.options = options_key(options)
+    for table in (ReportAggregate, ReportAggregatePause):
+        session.execute(delete(table))
+    return _forget_queue(session)
+
+
 def _batch(
     session: Session, options: KpiOptions, now: datetime, *, full: bool = False
 ) -> tuple[int, int, bool]:
     """One transaction's work: (hours built, dirty rows handled, whether all is done)."""
-    state = _lock(session, now)
+    state = lock_state(session, now)
     target = floor(now, HOUR)
     wanted = options_key(options)
     handled = 0
     if full or state.covered_from is None or state.options != wanted:
-        # from scratch: cover from the first record's day, built as the horizon moves on
-        first = _earliest(session)
-        state.covered_from = floor(first, DAY) if first else target
-        state.horizon = state.covered_from
-        state.options = wanted
-        for table in (ReportAggregate, ReportAggregatePause):
-            session.execute(delete(table))
-        handled += _forget_queue(session)
+        handled += start_over(session, state, options, target)
     assert state.covered_from is not None
     assert state.horizon is not None
     dirty = session.scalars(select(ReportDirty).order_by(ReportDirty.id).limit(_BATCH_ROWS)).all()
@@ -386,14 +440,29 @@ def drain(
     *,
     now: datetime | None = None,
     rebuild: bool = False,
+    jobs: int = 1,
 ) -> AggregateRun:
     """Bring the cells up to date: the dirty queue's hours and the hours since the
     horizon (all of them from the first record when ``rebuild`` or when there are no
-    cells yet, or they were counted with other options). Returns what it did; does
-    nothing when another process is draining."""
+    cells yet, or they were counted with other options). ``jobs`` > 1: the hours since
+    the horizon are counted by that many worker processes
+    (:mod:`~callagent.reports.aggregate_jobs`). Returns what it did; does nothing when
+    another process is draining."""
+    from callagent.reports.aggregate_jobs import catch_up, shareable
+
     began = time.perf_counter()
     run = AggregateRun()
     full = rebuild
+    url = shareable(sessions) if jobs > 1 else None
+    if url is not None:
+        try:
+            run.hours, run.dirty = catch_up(
+                sessions, url, options, now or datetime.now(UTC), full=full, jobs=jobs
+            )
+        except Busy:
+            run.seconds = time.perf_counter() - began
+            return run
+        full = False
     while True:
         moment = now or datetime.now(UTC)
         try:
@@ -402,7 +471,7 @@ def drain(
                 state = state_of(session)
                 if state is not None:
                     run.covered_from, run.horizon = state.covered_from, state.horizon
-        except _Busy:
+        except Busy:
             break
         full = False
         run.hours += built
@@ -429,8 +498,8 @@ def rebuild_range(
     began = time.perf_counter()
     with sessions() as session, session.begin():
         try:
-            state = _lock(session, now or datetime.now(UTC))
-        except _Busy:
+            state = lock_state(session, now or datetime.now(UTC))
+        except Busy:
             return run
         if state.covered_from is None or state.horizon is None:
             return run
