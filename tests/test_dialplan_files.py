@@ -52,7 +52,7 @@ def sections(path: Path) -> dict[str, list[str]]:
     current: list[str] | None = None
     for raw in path.read_text("utf-8").splitlines():
         line = _strip_comment(raw).strip()
-        if not line:
+        if not line or line.startswith("#"):  # #include, #tryinclude: directives
             continue
         header = re.fullmatch(r"\[([^\]]+)\](\(.*\))?", line)
         if header:
