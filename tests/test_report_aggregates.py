@@ -354,6 +354,12 @@ def test_the_aggregate_command(sessions: sessionmaker[Session], db_url: str) -> 
     again = json.loads(subprocess.run(command, env=env, capture_output=True, text=True).stdout)
     assert again["dirty"] == 0
     assert again["hours"] <= 1  # nothing changed: at most the hour that has just ended
+    shared = subprocess.run(
+        [*command, "--rebuild", "--jobs", "2"], env=env, capture_output=True, text=True
+    )
+    assert shared.returncode == 0, shared.stderr
+    # every hour again, by two worker processes
+    assert json.loads(shared.stdout)["hours"] >= built["hours"]
     ranged = subprocess.run(
         [
             *command,

@@ -99,6 +99,12 @@ def aggregate_command(
     since: Annotated[str | None, typer.Option(help="with --rebuild: from (ISO with zone)")] = None,
     until: Annotated[str | None, typer.Option(help="with --rebuild: to (ISO with zone)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1, help="processes counting the weeks of a rebuild (or a first run) at once"
+        ),
+    ] = 1,
 ) -> None:
     """Bring the reports' interval aggregates up to date (what changed since the last
     run; everything the first time), or recount them from the calls with --rebuild."""
@@ -117,7 +123,7 @@ def aggregate_command(
             raise typer.BadParameter("--until must be after --since")
         run = rebuild_range(sessions, options, since=start, until=end)
     else:
-        run = drain(sessions, options, rebuild=rebuild)
+        run = drain(sessions, options, rebuild=rebuild, jobs=jobs)
     found = {
         "hours": run.hours,
         "dirty": run.dirty,
