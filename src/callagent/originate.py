@@ -11,6 +11,7 @@ which is the ``ChannelId`` we choose.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -23,13 +24,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.ami.client import AmiClient, AmiConnectionLost
+from callagent.ami.parser import AmiMessage
+from callagent.db.lease_models import NodeLease
 from callagent.db.models import Call
 from callagent.errors import ServiceError
+from callagent.node_ownership import NodeOwnership
 from callagent.tracker.events import DomainEvent, OriginateResult
 
 log = logging.getLogger(__name__)
 _SEPARATORS = re.compile(r"[\s().-]")
 _NUMBER = re.compile(r"^\+?[0-9]{5,15}$")
+_ACTION_PREFIX = "callagent-"  # an Originate's ActionID: this prefix and the linkedid
+DIAL_OUT_IDLE = 60.0  # a dial-out AMI session unused this long is closed (seconds)
 
 
 class OriginateError(ServiceError):
@@ -84,6 +90,87 @@ class Placed:
     linkedid: str
 
 
+def _no_events(_node: str, _message: AmiMessage) -> None:
+    """A dial-out session follows nothing (logged in with events off)."""
+
+
+class DialOut:
+    """AMI sessions of this instance's own for the click-to-calls on nodes another
+    instance follows (issue #16).
+
+    An Originate may go over any manager session of a node: its answer comes back on
+    that session, and the call's events go to every session that has them, so the
+    node's holder follows the call and completes the record under the linkedid chosen
+    here (and closes it if the OriginateResponse says it failed: the linkedid is in the
+    ActionID). A session is opened on first use (``Events: off``) and closed after
+    ``idle`` seconds without a call, so an instance that never dials out holds none.
+    """
+
+    def __init__(self, like: dict[str, AmiClient], *, idle: float = DIAL_OUT_IDLE) -> None:
+        self._like = like  # the monitor's clients: the nodes, credentials and timeouts
+        self.idle = idle
+        self.clients: dict[str, AmiClient] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._up: dict[str, asyncio.Event] = {}  # set while the session is logged in
+        self._kick: dict[str, asyncio.Event] = {}  # set on each use: the idle timer restarts
+
+    async def client(self, name: str) -> AmiClient:
+        """The node's dial-out session, connected (or not, after its connect timeout)."""
+        client = self.clients.get(name)
+        if client is None:
+            like = self._like[name]
+            up = self._up[name] = asyncio.Event()
+            self._kick[name] = asyncio.Event()
+
+            async def connected(_client: AmiClient) -> None:
+                up.set()
+
+            client = AmiClient(
+                like.node,
+                on_event=_no_events,
+                on_connected=connected,
+                on_disconnected=lambda _client: up.clear(),
+                ping_interval=like.ping_interval,
+                ping_timeout=like.ping_timeout,
+                connect_timeout=like.connect_timeout,
+                reconnect_min=like.reconnect_min,
+                reconnect_max=like.reconnect_max,
+                max_frame_bytes=like.max_frame_bytes,
+                events=False,
+            )
+            self.clients[name] = client
+            self._tasks[name] = asyncio.create_task(self._keep(name, client))
+        self._kick[name].set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._up[name].wait(), client.connect_timeout)
+        return client
+
+    async def _keep(self, name: str, client: AmiClient) -> None:
+        runner = asyncio.create_task(client.run())
+        kick = self._kick[name]
+        try:
+            used = True
+            while used:  # until a whole idle period passes without a call
+                kick.clear()
+                try:
+                    await asyncio.wait_for(kick.wait(), self.idle)
+                except TimeoutError:
+                    used = False
+        finally:
+            self.clients.pop(name, None)
+            self._tasks.pop(name, None)
+            await client.stop()
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Close every dial-out session."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class Originator:
     """Places click-to-call calls and closes the records of those that fail."""
 
@@ -95,6 +182,7 @@ class Originator:
         context: str,
         ring_timeout: int,
         per_minute: int,
+        ownership: NodeOwnership | None = None,
     ) -> None:
         self.sessions = sessions
         self.clients = {client.node.name: client for client in clients}
@@ -102,6 +190,10 @@ class Originator:
         self.ring_timeout = ring_timeout
         self.limiter = RateLimiter(per_minute)
         self._pending: dict[tuple[str, str], str] = {}  # (node, ActionID) -> linkedid
+        # Several instances: who follows each node; a node another instance follows is
+        # dialled over a session of our own (None: one instance, as before)
+        self.ownership = ownership
+        self.dial_out = DialOut(self.clients) if ownership is not None else None
 
     async def place(self, *, actor: str, endpoint: str, number: str, node: str | None) -> Placed:
         """Ring ``endpoint``, then ``number`` (already normalised)."""
@@ -112,10 +204,10 @@ class Originator:
         if client is None:
             raise OriginateError(422, f"unknown PBX node {name!r}; known: {sorted(self.clients)}")
         if not client.connected:
-            raise OriginateError(503, f"AMI node {name} is not connected; try again shortly")
+            client = await self._another_session(name)
         self.limiter.check(actor)
         linkedid = "c2c-" + uuid.uuid4().hex[:24]
-        action_id = "callagent-" + linkedid
+        action_id = _ACTION_PREFIX + linkedid
         call_id = await asyncio.to_thread(self._placeholder, name, linkedid, endpoint, number)
         action = {
             "Action": "Originate",
@@ -147,12 +239,39 @@ class Originator:
         log.info("click-to-call %s placed by %s from %s", linkedid, actor, endpoint)
         return Placed(call_id, name, linkedid)
 
+    async def _another_session(self, name: str) -> AmiClient:
+        """The monitor's session to ``name`` is down: a node another instance follows
+        is dialled over a session of our own; else a 503 (naming the holder, if any)."""
+        if self.ownership is None or self.dial_out is None or name in self.ownership.owned():
+            raise OriginateError(503, f"AMI node {name} is not connected; try again shortly")
+        client = await self.dial_out.client(name)
+        if client.connected:
+            return client
+        holder = await asyncio.to_thread(self._holder, name)
+        raise OriginateError(
+            503,
+            f"AMI node {name} could not be reached from this instance"
+            + (f" (instance {holder} follows it)" if holder else " (no instance follows it)")
+            + "; try again shortly",
+        )
+
+    def _holder(self, node: str) -> str | None:
+        try:
+            with self.sessions() as session:
+                return session.scalar(select(NodeLease.owner).where(NodeLease.node == node))
+        except Exception:  # the database is away too: the 503 says what it can
+            return None
+
     def on_domain_events(self, events: list[DomainEvent]) -> None:
-        """A failed OriginateResponse closes the record when no channel ever came."""
+        """A failed OriginateResponse closes the record when no channel ever came
+        (also of a click-to-call another instance sent over its own session: the
+        linkedid is in the ActionID, and only the node's holder hears the response)."""
         for event in events:
             if not isinstance(event, OriginateResult):
                 continue
             linkedid = self._pending.pop((event.node, event.action_id), None)
+            if linkedid is None and event.action_id.startswith(_ACTION_PREFIX + "c2c-"):
+                linkedid = event.action_id.removeprefix(_ACTION_PREFIX)
             if linkedid is not None and event.response != "Success":
                 asyncio.get_running_loop().run_in_executor(
                     None, self._close, event.node, linkedid, "failed"
@@ -181,7 +300,7 @@ class Originator:
                 closed_by_resync=False,
                 variables={"CALLAGENT_ORIGIN": "click_to_call"},
                 transfers=[],
-                originate={"action_id": "callagent-" + linkedid},
+                originate={"action_id": _ACTION_PREFIX + linkedid},
                 timeline=[{"at": stamp.timestamp(), "event": "originate_requested"}],
                 updated_at=stamp,
             )

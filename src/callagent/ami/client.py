@@ -146,8 +146,12 @@ class AmiClient:
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
         max_frame_bytes: int = 1_048_576,
+        events: bool = True,
     ) -> None:
         self.node = node
+        # False: log in with ``Events: off`` (a session only for actions: Asterisk sends
+        # it none of the node's events)
+        self.events = events
         self.on_event = on_event
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
@@ -300,7 +304,7 @@ class AmiClient:
                 "Action": "Login",
                 "Username": node.username,
                 "Secret": node.secret.get_secret_value(),
-                "Events": "on",
+                "Events": "on" if self.events else "off",
             }
         )
         response = await asyncio.wait_for(asyncio.shield(login), self.connect_timeout)

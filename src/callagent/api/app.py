@@ -170,6 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
             context=settings.originate_context,
             ring_timeout=settings.originate_ring_timeout,
             per_minute=settings.originate_per_minute,
+            ownership=monitor.ownership,
         )
         monitor.subscribers.append(originator.on_domain_events)
         app.state.originator = originator
