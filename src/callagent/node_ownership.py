@@ -7,6 +7,15 @@ connect, resync) or lost one (stop following it and forget it). Times come from
 ``CALLAGENT_NODE_TAKEOVER_SECONDS`` (T): the lease lasts 0.6 T, is renewed every 0.15 T,
 and free nodes are looked for every 0.1 T, so a dead holder's node is taken within about
 0.7 T, leaving the rest of T for the AMI login and the resync.
+
+After a database outage every lease has run out, though every holder may still be alive
+and reading its node (what it read waits for the database). An instance that could not
+reach the database takes no node until one lease has passed since it reached it again:
+the holders renew first (their leases are still theirs: nobody took them), and only a
+holder that died meanwhile is taken over, one lease later than without the outage.
+Otherwise whichever instance asked first would take a live holder's node, the holder
+would drop what it read during the outage, and the taker's resync would close those
+calls without their real ends.
 """
 
 from __future__ import annotations
@@ -22,7 +31,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from callagent.config import Settings
-from callagent.db.node_leases import NodeFence, release, renew, take, wait_for_locks
+from callagent.db.node_leases import (
+    NodeFence,
+    holders,
+    release,
+    renew,
+    take,
+    wait_for_locks,
+)
 from callagent.db.session import normalise_url
 
 log = logging.getLogger(__name__)
@@ -69,6 +85,9 @@ class NodeOwnership:
         self.losses = 0  # nodes another instance took from this one
         self.settled = False  # one round has run: /readyz may trust what it says
         self._valid_until: dict[str, float] = {}
+        # no takeover before this (monotonic): a lease after the database was back
+        self._hold_off_until = 0.0
+        self._blind = False  # the last round could not reach the database at all
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -114,8 +133,17 @@ class NodeOwnership:
     async def round(self) -> None:
         """One look at every node's lease: renew ours, take the free ones."""
         started = time.monotonic()
+        may_take = not self._blind and started >= self._hold_off_until
         plan = [(node, self.fence.tokens.get(node)) for node in self.nodes]
-        outcomes = await asyncio.to_thread(self._round, plan)
+        outcomes = await asyncio.to_thread(self._round, plan, may_take)
+        blind = bool(outcomes) and all(outcome == FAILED for outcome, _ in outcomes.values())
+        if self._blind and not blind:
+            self._hold_off_until = time.monotonic() + self.ttl
+            log.info(
+                "the database is back: no node taken over for %.1f s (their holders renew first)",
+                self.ttl,
+            )
+        self._blind = blind
         for node, (outcome, token) in outcomes.items():
             if outcome == TAKEN:
                 self.fence.tokens[node] = token
@@ -151,7 +179,9 @@ class NodeOwnership:
                     self.on_kept(node)
         self.settled = True
 
-    def _round(self, plan: list[tuple[str, int | None]]) -> dict[str, tuple[str, int]]:
+    def _round(
+        self, plan: list[tuple[str, int | None]], may_take: bool = True
+    ) -> dict[str, tuple[str, int]]:
         out: dict[str, tuple[str, int]] = {}
         for node, token in plan:
             try:
@@ -159,7 +189,10 @@ class NodeOwnership:
                     # frozen between its UPDATE and COMMIT, this instance would keep the
                     # row locked: PostgreSQL ends the session after a lease instead
                     wait_for_locks(session, self.lock_wait_ms, self.fence.idle_timeout_ms)
-                    if token is None:
+                    if token is None and not may_take:
+                        holders(session)  # only: is the database there?
+                        out[node] = (BUSY, 0)
+                    elif token is None:
                         got = take(session, node, self.owner, self.ttl)
                         out[node] = (TAKEN, got) if got is not None else (BUSY, 0)
                     elif renew(session, node, self.owner, token, self.ttl):

@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from callagent.routing import waiting as rules
 from callagent.routing.agi import AgiHangup, AgiProtocolError, AgiSession, Script
 from callagent.routing.claims import ClaimBatcher
@@ -54,6 +56,13 @@ _TRIED_MEMORY = 10_000
 _EXPIRE_EVERY = 1.0  # route drops silent calls at most this often (a scan of the list)
 _MUSIC_CLASS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _OVERFLOW = {"CALLAGENT_STATUS": "overflow"}
+# The database cannot be reached (an outage, or it does not answer within
+# _DECIDE_DEADLINE s): no operator, and a status the shipped dialplan sends to the
+# fallback queue at once (README, Several instances), instead of silence or a dialogue
+# closed with nothing said (which would make it ask the other instances first).
+_UNAVAILABLE = {"CALLAGENT_STATUS": "unavailable"}
+_DECIDE_DEADLINE = 3.0
+_UNAVAILABLE_LOG_INTERVAL = 10.0
 _QUICK_RECHECK, _QUICK_RECHECKS = 0.1, 4  # after an operator became ready
 
 
@@ -157,6 +166,8 @@ class Router:
         self._given: dict[str, int] = {}  # call -> the operator it is being offered to now
         self.decisions = 0
         self.no_operator = 0
+        self.unavailable = 0  # route answered with no operator: the database was away
+        self._unavailable_logged = float("-inf")
         # Held calls: asked again when an operator becomes ready (the book's hook), and
         # every ``recheck`` s for what no commit here announces (another process's
         # operators, a skip or a busy phone that ended); a NOOP every ``keepalive`` s
@@ -216,15 +227,19 @@ class Router:
         node = await self._node_of(session, args)
         caller = session.env.get("agi_callerid", "")
         rank = int(priority) if priority.lstrip("-").isdigit() else 0
-        variables = await self.decide(
-            linkedid=linkedid,
-            previous=previous,
-            topic=topic or None,
-            caller=caller,
-            priority=rank,
-            node=node,
-        )
         call = f"{node}:{linkedid}"
+        try:
+            async with asyncio.timeout(_DECIDE_DEADLINE):
+                variables = await self.decide(
+                    linkedid=linkedid,
+                    previous=previous,
+                    topic=topic or None,
+                    caller=caller,
+                    priority=rank,
+                    node=node,
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            variables = await self._unavailable(call, exc)
         try:
             if hold and variables.get("CALLAGENT_STATUS") == "wait":
                 music = hold if _MUSIC_CLASS.match(hold) and hold != "hold" else "default"
@@ -245,6 +260,25 @@ class Router:
             raise
         if session.hung_up:
             await asyncio.to_thread(self.book.release, call, cause="caller_gone")
+
+    async def _unavailable(self, call: str, exc: BaseException) -> dict[str, str]:
+        """The decision could not reach the database: the caller goes to the fallback
+        queue. A claim that committed after all (a late answer past the deadline) is
+        given back, if the database takes that."""
+        self.unavailable += 1
+        now = time.monotonic()
+        if now - self._unavailable_logged >= _UNAVAILABLE_LOG_INTERVAL:
+            self._unavailable_logged = now
+            log.warning(
+                "route: the database cannot be reached (%s): %d call(s) sent to the "
+                "fallback queue so far",
+                type(exc).__name__,
+                self.unavailable,
+            )
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_DECIDE_DEADLINE):
+                await asyncio.to_thread(self.book.release, call, cause="agi_hangup")
+        return dict(_UNAVAILABLE)
 
     async def _node_of(self, session: AgiSession, args: list[str]) -> str:
         """The node this request's call is on (routing/node_of.py). One node: it, with
