@@ -182,6 +182,9 @@ class Router:
         with contextlib.suppress(RuntimeError):  # built outside the loop: set on first use
             self._loop = asyncio.get_running_loop()
         self._renewed = float("-inf")  # shared: when the held calls were last vouched for
+        # shared: a renewal (its snapshot and write) and a held call's leaving, one at a
+        # time, so a renewal never puts back a call that left
+        self._shared_writes = asyncio.Lock()
         self._housekeeper: asyncio.Task[None] | None = None
         self._forgotten: list[str] = []  # shared: ended calls not yet taken off the database
         self._forgetter: asyncio.Task[None] | None = None
@@ -486,10 +489,12 @@ class Router:
         mine = self.waiting.get(call)
         if listed is None and mine is not None and mine.held is not None:
             # held here but off the list (this instance was too slow to vouch for it):
-            # back on it with its place
-            await asyncio.to_thread(
-                self.shared.renew, [(call, mine.topic, mine.priority, mine.since)]
-            )
+            # back on it with its place, unless its dialogue ended meanwhile
+            async with self._shared_writes:
+                if self.waiting.get(call) is mine:
+                    await asyncio.to_thread(
+                        self.shared.renew, [(call, mine.topic, mine.priority, mine.since)]
+                    )
             listed = Row(call, mine.priority, mine.since, turn.now, True)
         if listed is None:
             if len(turn.rows) >= self.max_waiting:
@@ -625,15 +630,21 @@ class Router:
         if self.shared is None or now - self._renewed < RENEW_SECONDS:
             return
         self._renewed = now
-        held = [
-            (w.call, w.topic, w.priority, w.since)
-            for w in list(self.waiting.values())
-            if w.held is not None
-        ]
-        try:
-            await asyncio.to_thread(self.shared.renew, held)
-        except Exception as exc:  # the database may be away: next round
-            log.warning("held calls not renewed on the shared list: %s", type(exc).__name__)
+        # The snapshot and its write under the lock a dialogue's end takes to leave the
+        # list: a renewal read before a hang-up and written after its DELETE would put
+        # the row back (an INSERT), where it stayed until nobody had vouched for it for
+        # HELD_LEASE s and a sweep dropped it (the order test's "rows leave the list"
+        # step: 25 ms, sometimes 5-15 s).
+        async with self._shared_writes:
+            held = [
+                (w.call, w.topic, w.priority, w.since)
+                for w in list(self.waiting.values())
+                if w.held is not None
+            ]
+            try:
+                await asyncio.to_thread(self.shared.renew, held)
+            except Exception as exc:  # the database may be away: next round
+                log.warning("held calls not renewed on the shared list: %s", type(exc).__name__)
 
     def woken(self, kind: str) -> None:
         """Another instance said an operator became ready (``ready``) or a waiting call
@@ -697,8 +708,10 @@ class Router:
                 self._kick()  # who was behind this call may be served now
             if self.shared is not None and not served:
                 # off the shared list; those behind it on other instances may go now
+                # (after a renewal being written: it read the list before this call left)
                 with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self.shared.leave, [call])
+                    async with self._shared_writes:
+                        await asyncio.to_thread(self.shared.leave, [call])
                 if self.wake is not None:
                     self.wake.send("left")
 
