@@ -2,18 +2,20 @@
 read from the calls against the same reports read with the aggregates.
 
 Generates RECORDS inbound calls (default 1,000,000; ``--records 5000000`` for the
-issue's figure) over the last 365 days, by bulk insert, with the operators' state
-history a real centre leaves: per day each of OPERATORS operators logs in, takes a lunch
-pause and logs out; per answered call, on_call, wrap_up for that call and ready again
-(the database triggers fill the dirty queue as they would in production). Then:
+issue's figure) over the last 365 days with the operators' state history a real centre
+leaves (``reports_year.py``: COPY on PostgreSQL, executemany on SQLite; the database
+triggers fill the dirty queue as in production, unless ``--no-queue``). Then:
 
-  build     ``callagent report aggregate --rebuild`` (every hour from the first record)
-  reports   a year by day, a month by operator, a day by 15-minute interval: read from
-            the calls (once; the year can take minutes) and with the aggregates (REPEAT
-            times: p50 and the worst), and the ratio
+  build     ``callagent report aggregate --rebuild [--jobs N]`` (every hour from the
+            first record; PostgreSQL is ANALYZEd first, as a live database would be)
+  reports   a year by day, by operator and by topic, a month by 15-minute interval and
+            by operator, a day by 15-minute interval: with the aggregates REPEAT times
+            (p50, p95, the worst), and read from the calls once (a year can take minutes:
+            ``--compare-days`` limits that to the shorter periods)
 
-SQLite by default (a file in a temp folder); ``--postgres`` uses
-CALLAGENT_BENCH_POSTGRES_URL (or CALLAGENT_TEST_POSTGRES_URL). The figures of both reads
+SQLite by default (a file in a temp folder); ``--postgres`` uses a fresh database on
+CALLAGENT_BENCH_POSTGRES_URL (or CALLAGENT_TEST_POSTGRES_URL); ``--database URL`` uses
+(and keeps) that one, reusing its records on a second run. The figures of both reads
 must be the same: the benchmark exits non-zero if they differ.
 """
 
