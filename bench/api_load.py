@@ -12,6 +12,7 @@ open-loop rate and ``/healthz`` (httpx). The goal (issue #15):
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import multiprocessing
@@ -276,9 +277,17 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     """Run the load against the service with each HTTP parser; the goals on httptools."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--http",
+        choices=("h11", "httptools"),
+        action="append",
+        help="the HTTP parser(s) to run (default: h11, the baseline, then httptools)",
+    )
+    parsers = parser.parse_args().http or ["h11", "httptools"]
     ctx = multiprocessing.get_context("spawn")
     results: dict[str, Any] = {}
-    for http in ("h11", "httptools"):  # the pure-Python baseline first, then production's
+    for http in parsers:  # the pure-Python baseline first, then production's
         print(f"uvicorn http={http}")
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/bench.db"
