@@ -5,14 +5,14 @@ cut, new ones refused) for :data:`OUTAGE` seconds, the simulator as the PBX node
 During the outage:
 - both instances keep answering ``route`` at once, with no operator and
   ``CALLAGENT_STATUS=unavailable``: the shipped dialplan sends the caller to the
-  fallback queue (a held caller's dialogue ends the same way);
+  fallback queue; a caller already held stays held;
 - the node's holder keeps reading AMI: a call that ends, and a whole call placed and
   ended, are read and held.
 Afterwards, without anyone's help: both are ready again, the node is still followed by
 its holder (the other instance did not take it while the database was away for both),
 both calls' records are stored final with their real hang-ups (none closed by a resync,
-none twice), the operator of the call that ended is in wrap-up, and ``route`` gives a
-held caller an operator again.
+none twice), the operator of the call that ended is in wrap-up, and a caller held on b
+through the whole outage (music, its place kept) gets the operator made ready on a.
 """
 
 from __future__ import annotations
@@ -115,6 +115,10 @@ async def test_a_30_s_database_outage_with_two_instances(outage: Outage) -> None
         first = asyncio.create_task(sim.play("answered", "79261110001"))
         await wait_for(lambda: sim.played and sim.played[-1].answered_by, timeout=15)
         token_before = cluster.owners()["pbx1"]
+        # a caller held on b (nobody free): held through the outage, in its place
+        callers = Callers()
+        held = callers.start(_PORTS["b"], "1796650001.1")
+        await wait_for(lambda: held.music, timeout=10)
         proxy.stop()
         cut = time.monotonic()
         try:
@@ -173,11 +177,10 @@ async def test_a_30_s_database_outage_with_two_instances(outage: Outage) -> None
         with cluster.engine.connect() as conn:
             state = conn.execute(select(User.state).where(User.id == ids[0])).scalar_one()
         assert str(state) == "wrap_up"
-        # 5. route serves again: a held caller on b gets op1003, made ready through a
-        callers = Callers()
+        # 5. route serves again: the caller held through the outage gets op1003, made
+        # ready through a
         try:
-            held = callers.start(_PORTS["b"], "1796650001.1")
-            await wait_for(lambda: held.music, timeout=10)
+            assert "CALLAGENT_STATUS" not in held.set and not held.ended_at
             async with httpx.AsyncClient(base_url=a.url, timeout=10, headers=headers) as api_a:
                 await _ready(api_a, ids[2])
             await asyncio.wait_for(callers.tasks["1796650001.1"], 10)
