@@ -203,15 +203,24 @@ def make_settings(db_url: str, pbx: AmiServer | None, **overrides: object) -> Se
 
 @contextlib.asynccontextmanager
 async def running_service(
-    db_url: str, *, pbx: AmiServer | None = None, **overrides: object
+    db_url: str,
+    *,
+    pbx: AmiServer | None = None,
+    warm_start: bool = False,
+    **overrides: object,
 ) -> AsyncIterator[RunningService]:
-    """Start a PBX simulator (unless given) and the whole service on 127.0.0.1."""
+    """Start a PBX simulator (unless given) and the whole service on 127.0.0.1.
+
+    Without ``warm_start`` the app skips building every route and freezing its heap at
+    start (``create_app``): a test walks past a few routes, and a thousand tests' starts
+    spent about 0.3 s each on it.
+    """
     own_pbx = pbx is None
     if pbx is None:
         pbx = AmiServer()
         await pbx.start()
     settings = make_settings(db_url, pbx, **overrides)
-    app = create_app(settings)
+    app = create_app(settings, warm_start=warm_start)
     # idle connections stay open for the whole test: with uvicorn's 5 s default a request sent
     # as the server closes an idle keep-alive connection fails with ReadError (httpx does not
     # resend), which a test that spends seconds in a browser between API calls ran into

@@ -101,7 +101,9 @@ async def timed_health(base_url: str, stop: asyncio.Event) -> list[float]:
 
 
 async def test_api_burst_leaves_routing_and_health_answering(db_url: str) -> None:
-    async with running_service(db_url, api_max_in_flight=LIMIT, api_threads=4) as service:
+    async with running_service(
+        db_url, warm_start=True, api_max_in_flight=LIMIT, api_threads=4
+    ) as service:
         await set_ready(service, add_operators(service, 5))
         store_calls(service, CALLS_STORED)
         stop = asyncio.Event()
@@ -172,7 +174,7 @@ async def test_the_first_request_after_start_builds_no_route(
         built.append(str(kwargs.get("path")))
         return original(*args, **kwargs)
 
-    async with running_service(db_url) as service:
+    async with running_service(db_url, warm_start=True) as service:
         monkeypatch.setattr(fastapi.routing, "get_dependant", counting)
         assert (await service.client.get("/healthz")).status_code == 200
         assert (await service.client.get("/api/v1/calls")).status_code == 200
