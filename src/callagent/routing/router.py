@@ -708,9 +708,11 @@ class Router:
                 self._kick()  # who was behind this call may be served now
             if self.shared is not None and not served:
                 # off the shared list; those behind it on other instances may go now
-                # (after a renewal being written: it read the list before this call left)
+                # (after a renewal being written: it read the list before this call left;
+                # a renewal stuck on a database that does not answer is not waited for
+                # long: the row then drops out after HELD_LEASE)
                 with contextlib.suppress(Exception):
-                    async with self._shared_writes:
+                    async with asyncio.timeout(_DECIDE_DEADLINE), self._shared_writes:
                         await asyncio.to_thread(self.shared.leave, [call])
                 if self.wake is not None:
                     self.wake.send("left")
