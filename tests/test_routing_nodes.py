@@ -116,6 +116,16 @@ async def test_route_keys_each_call_by_its_own_node(pair: Cluster) -> None:
         assert {n for (n,) in conn.execute(select(Call.node))} == set(NODES)
     # the ends heard on each node found what routing kept of their calls
     await wait_for(lambda: _kept(pair) == (0, 0), timeout=10)
+    # callagent-agi's HTTP route names the node too (CALLAGENT_NODE)
+    await pair.sims["pbx2"].register_phones(["PJSIP/op1003"])
+    async with httpx.AsyncClient(base_url=pair.instances[0].url, headers=headers) as api:
+        await _ready(api, ids[2])
+        answer = await api.post(
+            "/api/v1/routing/route", json={"linkedid": "1796660000.1", "node": "pbx2"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["variables"]["CALLAGENT_OPERATOR"] == "PJSIP/op1003"
+    assert (ids[2], "pbx2:1796660000.1") in _claims(pair)
 
 
 async def test_a_held_caller_of_a_killed_instance_asks_the_next_and_keeps_its_place(

@@ -33,6 +33,7 @@ def main() -> int:
     previous = args[2] if len(args) > 2 else ""
     linkedid = agi.get_variable("CHANNEL(linkedid)") or agi.env.get("agi_uniqueid", "")
     topic = agi.get_variable("CALLAGENT_TOPIC") or None
+    node = agi.get_variable("CALLAGENT_NODE") or None  # several Asterisk nodes: this one
     url = os.environ.get("CALLAGENT_URL", "http://127.0.0.1:8080").rstrip("/")
     token = os.environ.get("CALLAGENT_AGI_TOKEN", "")
     try:
@@ -43,6 +44,7 @@ def main() -> int:
                 "previous": previous,
                 "topic": topic,
                 "caller": agi.env.get("agi_callerid", ""),
+                "node": node,
             },
             headers={"Authorization": f"Bearer {token}"},
             timeout=3.0,

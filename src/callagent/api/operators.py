@@ -303,6 +303,11 @@ class RouteIn(BaseModel):
     previous: str = Field(default="", max_length=32, description="DIALSTATUS of the last try")
     topic: str | None = Field(default=None, max_length=64)
     caller: str = Field(default="", max_length=32, description="agi_callerid")
+    node: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the Asterisk node the call is on (CALLAGENT_NODE; default: the first)",
+    )
 
 
 class RouteOut(BaseModel):
@@ -320,10 +325,17 @@ async def routing_route(
     _: Annotated[Principal, Depends(Requires(Scope.ROUTING_AGI))],
 ) -> RouteOut:
     router_state: Router = request.app.state.router
+    # several nodes: the call is keyed by its own (routing/node_of.py); an unknown name is
+    # the default node, as over FastAGI
+    node = router_state.nodes.resolve(body.node, None) if body.node else None
     # in the loop where the router's waiting calls live (FastAGI's own)
     variables = await request.app.state.agi.call(
         router_state.decide(
-            linkedid=body.linkedid, previous=body.previous, topic=body.topic, caller=body.caller
+            linkedid=body.linkedid,
+            previous=body.previous,
+            topic=body.topic,
+            caller=body.caller,
+            node=node,
         )
     )
     return RouteOut(variables=variables)
