@@ -215,6 +215,9 @@ async def test_calls_waiting_on_two_instances_are_served_in_their_order(two: Clu
             assert len(claims) == OPERATORS
             assert len({u for u, _ in claims}) == len({c for _, c in claims}) == OPERATORS
             # those served are off the shared list; who was tried is kept for their calls
+            # (the last newcomer asked as the last operator was freed: listed once held)
+            newcomers = [callers.calls[f"1796600100.{k}"] for k in range(OPERATORS)]
+            await wait_for(lambda: all(c.music for c in newcomers), timeout=5)
             left = await _waiting(api_b)
             assert left == [*expected[OPERATORS:], *(f"1796600100.{k}" for k in range(OPERATORS))]
             with two.engine.connect() as conn:
