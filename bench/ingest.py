@@ -333,6 +333,108 @@ def run_nodes(server: str, nodes: int, min_events: int) -> dict[str, float]:
     }
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _served(url: str, nodes: int, data: bytes, calls_per_node: int) -> dict[str, float]:
+    """``nodes`` simulated PBX nodes (sim/ami_server.py) each sending the stream over AMI
+    TCP to its own ``callagent serve`` process, all at once, into one database: from the
+    first byte sent to the last call stored final."""
+    import httpx
+
+    from callagent.sim.ami_server import AmiServer
+
+    pbxs = [AmiServer() for _ in range(nodes)]
+    processes: list[asyncio.subprocess.Process] = []
+    engine = make_engine(url)
+    try:
+        ports = []
+        for n, pbx in enumerate(pbxs):
+            await pbx.start()
+            node = {"name": f"pbx{n + 1}", "host": "127.0.0.1", "port": pbx.port}
+            node |= {"username": pbx.username, "secret": pbx.secret}
+            port = _free_port()
+            ports.append(port)
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "CALLAGENT_DATABASE_URL": url,
+                "CALLAGENT_AMI_NODES": json.dumps([node]),
+                "CALLAGENT_HTTP_PORT": str(port),
+                "CALLAGENT_INSTANCE_ID": f"bench-{n + 1}",
+                "CALLAGENT_AGI_ENABLED": "false",
+                "CALLAGENT_SIMULATOR": "off",
+                "CALLAGENT_CAMPAIGN_SCHEDULER": "off",
+                "CALLAGENT_CALLBACK_DIALER": "off",
+                "CALLAGENT_FALLBACK_QUEUE": "",
+                "CALLAGENT_LOG_LEVEL": "WARNING",
+            }
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "callagent",
+                    "serve",
+                    env=env,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+            )
+        async with httpx.AsyncClient(timeout=2) as client:
+            for port in ports:  # each follows its node: logged in and resynchronised
+                for _ in range(600):
+                    try:
+                        ready = (await client.get(f"http://127.0.0.1:{port}/readyz")).json()
+                        if ready.get("ready"):
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError(f"callagent on :{port} never became ready")
+        connections = [await pbx.connection(0) for pbx in pbxs]
+        count = text("SELECT count(*) FROM calls WHERE final")
+
+        def stored() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(count).scalar_one())
+
+        started = time.perf_counter()
+        sending = [asyncio.create_task(c.send(data, chunk=CHUNK)) for c in connections]
+        while stored() < nodes * calls_per_node:
+            if time.perf_counter() - started > 300:
+                break
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        await asyncio.gather(*sending)
+        return {"nodes": nodes, "seconds": elapsed, "calls": stored()}
+    finally:
+        for process in processes:
+            process.kill()
+            await process.wait()
+        for pbx in pbxs:
+            await pbx.stop()
+        engine.dispose()
+
+
+def run_served(server: str, nodes: int, stream: Stream) -> dict[str, float]:
+    """:func:`_served` on a fresh database (the schema made first, not timed)."""
+    url, drop = postgres_database(server)
+    try:
+        upgrade(url)
+        # the stream's FullyBooted is for a fresh start: the login already had one
+        data = stream.data[stream.data.index(b"\r\n\r\n") + 4 :]
+        row = asyncio.run(_served(url, nodes, data, stream.calls))
+    finally:
+        drop()
+    events = nodes * count_events(data)
+    return row | {"events": events, "events_per_s": events / row["seconds"]}
+
+
 def main_nodes(server: str, min_events: int) -> int:
     """``--nodes``: one node and one instance, then two nodes followed by two instances at
     once, on one PostgreSQL in the same run (issue #16)."""
@@ -356,6 +458,19 @@ def main_nodes(server: str, min_events: int) -> int:
                 f"{row['calls']:>8,.0f}"
             )
     best = {key: max(r[key]["events_per_s"] for r in rounds) for key in ("1_nodes", "2_nodes")}
+    # the same over AMI: simulated nodes sending to callagent serve processes (one node
+    # each), one node then two at once, twice
+    served = [{f"{n}_nodes": run_served(server, n, stream) for n in (1, 2)} for _ in range(2)]
+    print(f"\n{'over AMI TCP':<28}{'events/s':>12}{'seconds':>9}{'calls':>8}")
+    for results in served:
+        for row in results.values():
+            nodes = int(row["nodes"])
+            ok &= row["calls"] == nodes * stream.calls
+            label = f"{nodes} node(s), {nodes} serve process(es)"
+            print(
+                f"{label:<28}{row['events_per_s']:>12,.0f}{row['seconds']:>9.1f}"
+                f"{row['calls']:>8,.0f}"
+            )
     ratio = best["2_nodes"] / best["1_nodes"]
     print(
         f"best of three: one node {best['1_nodes']:,.0f} events/s, two nodes together "
@@ -370,6 +485,7 @@ def main_nodes(server: str, min_events: int) -> int:
     report: dict[str, Any] = {
         "per_node_stream": {"events": stream.events, "calls": stream.calls},
         "rounds": rounds,
+        "served": served,
         "best": best,
         "ratio": ratio,
         "counts_ok": ok,
