@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from callagent.db.models import Call
+from callagent.sim.ami_server import frame
 from callagent.sim.outbound import OutboundPbx
 from tests.conftest import TRACES, wait_for
 from tests.test_node_takeover import Cluster, Instance, pg_url  # noqa: F401
@@ -75,3 +76,47 @@ async def test_click_to_call_from_the_instance_that_does_not_follow_the_node(
         assert (await other.readyz())["owned_nodes"] == []
     finally:
         await outbound.stop()
+
+
+async def test_a_click_to_call_that_fails_later_is_closed_by_the_nodes_holder(
+    two: Cluster,  # noqa: F811
+) -> None:
+    """Asterisk queued the Originate (Success), then the operator's phone never answered:
+    the OriginateResponse (Failure) goes to every session with events, so only the
+    node's holder hears it; the record the other instance created is closed there."""
+    pbx = two.pbxs["pbx1"]
+    queued: list[str] = []
+
+    def accept(_conn: Any, action: Any) -> list[bytes]:
+        queued.append(action.action_id)
+        return [
+            frame(
+                ("Response", "Success"),
+                ("ActionID", action.action_id),
+                ("Message", "Originate successfully queued"),
+            )
+        ]
+
+    pbx.originate_handler = accept
+    ids, token = _seed(two.url)
+    await wait_for(lambda: set(two.owners()) == {"pbx1"}, timeout=20)
+    other = next(i for i in two.instances if i.name != two.owners()["pbx1"][0])
+    response = await _place(other, token, ids[0])
+    assert response.status_code == 202, response.text
+    linkedid = response.json()["linkedid"]
+    assert queued == [f"callagent-{linkedid}"]
+    assert _records(two) == [("pbx1", linkedid, False, "in_progress")]
+    await pbx.broadcast(
+        frame(
+            ("Event", "OriginateResponse"),
+            ("Privilege", "call,all"),
+            ("ActionID", queued[0]),
+            ("Response", "Failure"),
+            ("Channel", "PJSIP/op1001"),
+            ("Context", "from-operators"),
+            ("Exten", "79161234567"),
+            ("Reason", "3"),
+            ("Uniqueid", "<null>"),
+        )
+    )
+    await wait_for(lambda: _records(two) == [("pbx1", linkedid, True, "failed")], timeout=10)
