@@ -9,6 +9,8 @@ answered, whichever instance was asked.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Any
 
 import httpx
@@ -74,6 +76,16 @@ async def test_click_to_call_from_the_instance_that_does_not_follow_the_node(
         # the holder is as it was: the node was not taken over by the dial-out
         assert two.owners()["pbx1"][0] == holder_name
         assert (await other.readyz())["owned_nodes"] == []
+        # a clean stop logs the dial-out session off (it does not wait for its idle end)
+        (dial_out,) = [
+            c for c, login in zip(sessions, logins, strict=True) if login.get("Events") == "off"
+        ]
+        assert not any(a.action == "Logoff" for a in dial_out.actions)
+        other.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(other.process.wait(), 30)
+        assert any(a.action == "Logoff" for a in dial_out.actions), [
+            a.action for a in dial_out.actions
+        ]
     finally:
         await outbound.stop()
 

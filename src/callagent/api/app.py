@@ -342,6 +342,8 @@ def create_app(settings: Settings, *, warm_start: bool = True) -> FastAPI:
             if demo is not None:
                 await demo.stop()
             await agi.stop(then=router.close)  # after the held dialogues have ended
+            if originator.dial_out is not None:  # the sessions dialling via others' nodes
+                await originator.dial_out.stop()
             await monitor.stop()
             for task in tasks:
                 task.cancel()
