@@ -59,9 +59,9 @@ async def outage(pg_url: str, tmp_path: Path) -> AsyncIterator[Outage]:  # noqa:
         pbx = AmiServer()
         await pbx.start()
         engine = make_engine(pg_url)  # the test's own reads: straight to PostgreSQL
-        cluster = Cluster(url, engine, {"pbx1": pbx}, {})
         people = Behaviour(answer_delay=Dist.fixed(0.3), talk_time=Dist.fixed(TALK), seed=1)
         sim = SimulatedPbx(pbx, TRACES, speed=1.0, behaviour=people, node="pbx1")
+        cluster = Cluster(url, engine, {"pbx1": pbx}, {"pbx1": sim})
         try:
             for name in ("a", "b"):
                 port = free_port()
@@ -74,13 +74,7 @@ async def outage(pg_url: str, tmp_path: Path) -> AsyncIterator[Outage]:  # noqa:
             await wait_for(lambda: any(c.logged_in for c in pbx.connections))
             yield Outage(cluster, proxy, sim)
         finally:
-            for instance in cluster.instances:
-                if instance.process.returncode is None:
-                    instance.process.kill()
-                    await instance.process.wait()
-            await sim.stop()
-            await pbx.stop()
-            engine.dispose()
+            await cluster.close()
 
 
 async def _route_now(port: int, linkedid: str) -> tuple[AgiCall, float]:

@@ -61,13 +61,7 @@ async def two(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: F
         await sim.register_phones([PHONE])
         yield cluster
     finally:
-        for instance in cluster.instances:
-            if instance.process.returncode is None:
-                instance.process.kill()
-                await instance.process.wait()
-        await sim.stop()
-        await pbx.stop()
-        engine.dispose()
+        await cluster.close()
 
 
 def _seed(url: str) -> tuple[int, str]:

@@ -95,6 +95,20 @@ class Cluster:
     def instance(self, name: str) -> Instance:
         return next(i for i in self.instances if i.name == name)
 
+    async def close(self) -> None:
+        """Kill the instances still running (a frozen one too), stop the simulators and
+        the PBXs, and let go of the database."""
+        for instance in self.instances:
+            if instance.process.returncode is None:
+                instance.process.send_signal(signal.SIGCONT)
+                instance.process.kill()
+                await instance.process.wait()
+        for sim in self.sims.values():
+            await sim.stop()
+        for pbx in self.pbxs.values():
+            await pbx.stop()
+        self.engine.dispose()
+
     def calls(self, node: str) -> list[tuple[str, bool, bool, str, Any, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -202,16 +216,7 @@ async def cluster(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
             await sim.register_phones(PHONES)
         yield cluster
     finally:
-        for instance in cluster.instances:
-            if instance.process.returncode is None:
-                instance.process.send_signal(signal.SIGCONT)
-                instance.process.kill()
-                await instance.process.wait()
-        for sim in sims.values():
-            await sim.stop()
-        for pbx in pbxs.values():
-            await pbx.stop()
-        engine.dispose()
+        await cluster.close()
 
 
 async def _place_calls(cluster: Cluster) -> dict[str, list[asyncio.Task[Played]]]:

@@ -68,15 +68,7 @@ async def pair(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: 
             await wait_for(lambda p=pbx: any(c.logged_in for c in p.connections))
         yield cluster
     finally:
-        for instance in cluster.instances:
-            if instance.process.returncode is None:
-                instance.process.kill()
-                await instance.process.wait()
-        for sim in cluster.sims.values():
-            await sim.stop()
-        for pbx in pbxs.values():
-            await pbx.stop()
-        engine.dispose()
+        await cluster.close()
 
 
 def _kept(cluster: Cluster) -> tuple[int, int]:

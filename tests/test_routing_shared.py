@@ -72,12 +72,7 @@ async def two(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: F
             await started(cluster, lambda i=instance: _up(i))
         yield cluster
     finally:
-        for instance in cluster.instances:
-            if instance.process.returncode is None:
-                instance.process.kill()
-                await instance.process.wait()
-        await pbx.stop()
-        engine.dispose()
+        await cluster.close()
 
 
 async def _up(instance: Instance) -> bool:
