@@ -8,9 +8,11 @@ drain that follows (rows written meanwhile stay in it).
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,7 +98,15 @@ def catch_up(
     with ProcessPoolExecutor(
         min(jobs, len(tasks)), mp_context=spawn, initializer=_open, initargs=(url,)
     ) as pool:
-        for counted in pool.map(_count, tasks):  # in order: the horizon moves run by run
+        # a few weeks ahead of the writer, not all of them: counted weeks wait in memory
+        waiting: deque[Future[Counted]] = deque()
+        ahead = iter(tasks)
+        for task in islice(ahead, 2 * jobs):
+            waiting.append(pool.submit(_count, task))
+        while waiting:
+            counted = waiting.popleft().result()  # in order: the horizon moves week by week
+            for task in islice(ahead, 1):
+                waiting.append(pool.submit(_count, task))
             with sessions() as session, session.begin():
                 state = lock_state(session, now)
                 if state.horizon != counted.start or state.options != options_key(options):
