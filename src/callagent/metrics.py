@@ -119,7 +119,7 @@ class RoutingCollector(Collector):
         yield CounterMetricFamily(
             "callagent_claim_requests",
             "route requests that asked the database for an operator",
-            value=self.router.claims.claims,
+            value=self.router.claims.done,
         )
         yield CounterMetricFamily(
             "callagent_agi_dialogues", "FastAGI dialogues served", value=self.agi.dialogues

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine, text
 from callagent.db.pg_notify import send_from_queue
 from callagent.db.routing_models import RoutingTried, WaitingCall
 from callagent.routing import waiting as rules
+from callagent.routing.batching import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -340,37 +341,16 @@ class SharedCalls:
             return set(conn.execute(_KEPT).scalars())
 
 
-class TurnBatcher:
+class TurnBatcher(GroupCommit[tuple[str, int], Turn]):
     """The decisions asking together read their turns in one round trip (as claims are
     batched: at low load one call, under load many)."""
 
     def __init__(self, shared: SharedCalls, *, max_batch: int = 64) -> None:
-        self.shared = shared
-        self.max_batch = max_batch
-        self._pending: list[tuple[tuple[str, int], asyncio.Future[Turn]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        super().__init__(shared.turns, max_batch=max_batch)
 
     async def turn(self, call: str, priority: int) -> Turn:
-        future: asyncio.Future[Turn] = asyncio.get_running_loop().create_future()
-        self._pending.append(((call, priority), future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            try:
-                turns = await asyncio.to_thread(self.shared.turns, [ask for ask, _ in batch])
-            except Exception as exc:  # the database may be away: each caller hears it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), turn in zip(batch, turns, strict=True):
-                if not future.done():
-                    future.set_result(turn)
+        """``call``'s turn in the shared waiting list (asking with ``priority``)."""
+        return await self.ask((call, priority))
 
 
 class RoutingWake:
