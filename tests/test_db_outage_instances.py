@@ -37,8 +37,7 @@ from tests.conftest import TRACES, wait_for
 from tests.test_db_outage import TcpProxy, _proxied
 from tests.test_held_calls import after_route, dialplan_args
 from tests.test_node_takeover import Cluster, Instance, _start_instance, pg_url, started  # noqa: F401
-from tests.test_queue_sync import free_port
-from tests.test_routing_shared import _PORTS, Callers, _ready, _seed, _up
+from tests.test_routing_shared import _PORTS, Callers, _ready, _seed, start_routing
 
 OUTAGE = 30.0  # seconds: the figure (longer than a node lease and a held lease)
 TALK = 6.0
@@ -64,10 +63,7 @@ async def outage(pg_url: str, tmp_path: Path) -> AsyncIterator[Outage]:  # noqa:
         cluster = Cluster(url, engine, {"pbx1": pbx}, {"pbx1": sim})
         try:
             for name in ("a", "b"):
-                port = free_port()
-                instance = await _start_instance(cluster, name, tmp_path, agi_port=port)
-                _PORTS[name] = port
-                await started(cluster, lambda i=instance: _up(i))
+                await start_routing(cluster, name, tmp_path)
                 if name == "a":  # a holds the node
                     await started(cluster, lambda: "pbx1" in cluster.owners(), timeout=20)
             sim.agi_port = _PORTS["a"]

@@ -37,8 +37,15 @@ from tests.test_node_takeover import (  # noqa: F401
     pg_url,
     started,
 )
-from tests.test_queue_sync import free_port
-from tests.test_routing_shared import _PORTS, Callers, _claims, _ready, _seed, _up, _waiting
+from tests.test_routing_shared import (
+    _PORTS,
+    Callers,
+    _claims,
+    _ready,
+    _seed,
+    _waiting,
+    start_routing,
+)
 
 
 @pytest.fixture
@@ -54,10 +61,7 @@ async def pair(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: 
     people = Behaviour(answer_delay=Dist.fixed(0.3), talk_time=Dist.fixed(1.0), seed=1)
     try:
         for name in ("a", "b"):
-            port = free_port()
-            instance = await _start_instance(cluster, name, tmp_path, agi_port=port)
-            _PORTS[name] = port
-            await started(cluster, lambda i=instance: _up(i))
+            await start_routing(cluster, name, tmp_path)
         await started(cluster, lambda: set(cluster.owners()) == set(NODES), timeout=20)
         owners = {node: owner for node, (owner, _) in cluster.owners().items()}
         for node, pbx in pbxs.items():

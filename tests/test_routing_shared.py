@@ -66,10 +66,7 @@ async def two(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:  # noqa: F
     cluster = Cluster(pg_url, engine, {"pbx1": pbx}, {})
     try:
         for name in ("a", "b"):
-            port = free_port()
-            instance = await _start_instance(cluster, name, tmp_path, agi_port=port)
-            _PORTS[name] = port
-            await started(cluster, lambda i=instance: _up(i))
+            await start_routing(cluster, name, tmp_path)
         yield cluster
     finally:
         await cluster.close()
@@ -87,6 +84,15 @@ _PORTS: dict[str, int] = {}  # instance name -> its FastAGI port
 
 def _agi_port(instance: Instance) -> int:
     return _PORTS[instance.name]
+
+
+async def start_routing(cluster: Cluster, name: str, tmp_path: Path) -> Instance:
+    """Instance ``name`` answering FastAGI on a port of its own (in ``_PORTS``), up."""
+    port = free_port()
+    instance = await _start_instance(cluster, name, tmp_path, agi_port=port)
+    _PORTS[name] = port
+    await started(cluster, lambda: _up(instance))
+    return instance
 
 
 def _seed(url: str) -> tuple[list[int], str]:
